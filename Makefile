@@ -1,0 +1,50 @@
+# citywatch: `make demo` and `make test` work on a fresh clone (they create .venv).
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-stamp
+
+export YOLO_OFFLINE := 1
+export YOLO_CONFIG_DIR := $(CURDIR)/var/ultralytics
+
+.DEFAULT_GOAL := help
+
+.PHONY: help venv demo test unit integration lint fmt bench clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+venv: $(STAMP) ## create .venv and install citywatch with its dev tools
+
+demo: $(STAMP) ## run the whole pipeline on the embedded broker
+	$(VENV)/bin/citywatch demo
+
+test: $(STAMP) lint ## lint, type-check and run every test
+	$(PY) -m pytest
+
+unit: $(STAMP) ## only the tests that need no broker and no model
+	$(PY) -m pytest -m "not integration and not model"
+
+integration: $(STAMP) ## only the tests on the embedded broker / real model
+	$(PY) -m pytest -m "integration or model"
+
+lint: $(STAMP) ## ruff and mypy --strict
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+fmt: $(STAMP) ## format the code
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+bench: $(STAMP) ## run the benchmarks (see README)
+	$(VENV)/bin/citywatch bench --help
+
+clean: ## remove the venv and run-time files
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,75 @@
+"""The ``citywatch`` command line: one entry point, one sub-command module each.
+
+Each command module has ``add_arguments(parser)`` and ``run(args) -> int`` and
+imports its heavy dependencies inside ``run`` so ``citywatch check`` stays fast.
+Logging is configured here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import os
+import sys
+from collections.abc import Sequence
+
+from streams.errors import CitywatchError
+
+# name -> (module, one-line help)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "check": ("streams.commands.check", "validate cameras.yaml; every error with file:line and the fix"),
+    "broker": ("streams.commands.broker", "run the embedded Kafka-compatible broker"),
+    "tail": ("streams.commands.tail", "print a topic's records as JSON lines"),
+    "demo": ("streams.commands.demo", "run the whole pipeline on the embedded broker"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="citywatch",
+        description="Smart-city event streams: cameras and sensors to incidents, warnings and patrol cases.",
+    )
+    parser.add_argument(
+        "--log-level",
+        default=os.environ.get("CITYWATCH_LOG_LEVEL", "INFO"),
+        help="DEBUG, INFO, WARNING or ERROR (default: INFO, or CITYWATCH_LOG_LEVEL)",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (module_name, help_text) in COMMANDS.items():
+        module = importlib.import_module(module_name)
+        p = sub.add_parser(name, help=help_text, description=(module.__doc__ or help_text).strip())
+        module.add_arguments(p)
+        p.set_defaults(_module=module)
+    return parser
+
+
+def configure_logging(level: str) -> None:
+    logging.basicConfig(
+        level=getattr(logging, level.upper(), logging.INFO),
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+        datefmt="%H:%M:%S",
+        stream=sys.stderr,
+    )
+    for noisy in ("kafka", "aiokafka", "ultralytics"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    configure_logging(args.log_level)
+    try:
+        return int(args._module.run(args))
+    except CitywatchError as exc:
+        print(f"citywatch {args.command}: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,60 @@
+"""Validate a configuration file. Prints every problem with file:line, the key
+path and what to do, and exits 1; a valid file prints a summary and exits 0."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from streams.config import Config, load_config, resolve_path
+from streams.errors import ConfigError
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("path", nargs="?", default=None, help="file to check (default: --config)")
+    parser.add_argument("--config", metavar="PATH", default=None, help=argparse.SUPPRESS)
+
+
+def summary(cfg: Config, path: str) -> str:
+    zones = sum(len(c.zones) for c in cfg.cameras)
+    lines = [
+        f"{path}: OK",
+        f"site      {cfg.site.name} ({cfg.site.timezone})",
+        f"model     {cfg.model.name} imgsz={cfg.model.imgsz} conf={cfg.model.conf:g}",
+        f"categories ({len(cfg.categories)}):",
+    ]
+    for key, cat in cfg.categories.items():
+        lines.append(
+            f"  {cat.code} {key:<24} {cat.name}  dwell {cat.dwell_s:g}s  grace {cat.grace_s:g}s"
+            f"  SLA {cat.sla_s / 60:g} min"
+        )
+    lines.append(f"cameras ({len(cfg.cameras)}, {zones} zones):")
+    for cam in cfg.cameras:
+        zone_text = ", ".join(f"{z.id}[{'/'.join(z.categories)}]" for z in cam.zones) or "no zones"
+        lines.append(
+            f"  {cam.id:<12} grid {cam.grid:<12} speaker {cam.speaker or '-':<12}"
+            f" {cam.detect_fps:g} fps  {zone_text}"
+        )
+    lines.append(f"speakers  {', '.join(s.id for s in cfg.speakers) or '-'}")
+    lines.append(
+        "units     " + ", ".join(f"{u.id} ({u.level})" for u in cfg.units) if cfg.units else "units     -"
+    )
+    lines.append("grids     " + ", ".join(f"{g.id}->{g.unit}" for g in cfg.grids))
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    path = resolve_path(args.path or args.config)
+    try:
+        cfg = load_config(path)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        n = len(exc.problems)
+        print(
+            f"{n} problem{'s' if n != 1 else ''} in {path}; fix them and run `citywatch check` again",
+            file=sys.stderr,
+        )
+        return 1
+    print(summary(cfg, str(path)))
+    return 0

@@ -1,0 +1,232 @@
+"""cameras.yaml as a tree of pydantic models that reject unknown keys.
+
+One model per section; limits and user-facing docs live in ``Field``.
+Cross-references between sections are checked in ``verify.py``.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+
+from streams.config.timerange import check_range
+
+TimeRange = Annotated[str, AfterValidator(check_range)]
+Id = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")]
+Point = Annotated[list[float], Field(min_length=2, max_length=2)]
+
+
+class Base(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Site(Base):
+    name: str = Field(description="District or street office running the command centre")
+    timezone: str = Field("Asia/Shanghai", description="IANA timezone for active hours and quiet hours")
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"unknown timezone {value!r}; use an IANA name such as 'Asia/Shanghai'"
+            ) from None
+        return value
+
+
+class ModelConfig(Base):
+    name: str = Field(
+        "yolo11n",
+        description="'yolo11n' (the packaged YOLO11n ONNX) or a path to .pt/.onnx/OpenVINO weights",
+    )
+    imgsz: int = Field(640, ge=32, le=4096, description="Inference size in pixels")
+    conf: float = Field(0.25, gt=0, lt=1, description="Minimum detection confidence")
+    iou: float = Field(0.45, gt=0, lt=1, description="NMS IoU threshold")
+    batch: int = Field(4, ge=1, le=64, description="Most frames of several cameras per call")
+    labels: list[str] | None = Field(
+        None, description="Only keep these labels (default: every label a category uses)"
+    )
+
+
+class Evidence(Base):
+    dir: str = Field("evidence", description="Directory for annotated evidence JPEGs")
+    retention_days: float = Field(7, gt=0, description="Delete evidence older than this")
+    max_mb: float = Field(2048, gt=0, description="Delete oldest evidence beyond this size")
+    jpeg_quality: int = Field(85, ge=10, le=100)
+
+
+class Kafka(Base):
+    partitions: int = Field(
+        4, ge=1, le=256, description="Partitions of every citywatch topic (created explicitly)"
+    )
+
+
+class Category(Base):
+    code: Annotated[str, Field(pattern=r"^\d{6}$")] = Field(
+        description="GB/T 30428-style six-digit event code"
+    )
+    name: str = Field(min_length=1, description="Name shown to people (e.g. 店外经营)")
+    labels: list[str] = Field(min_length=1, description="Model labels that count as this category")
+    dwell_s: float = Field(60, ge=0, description="Seconds the zone must be occupied to count")
+    inertia: int = Field(3, ge=1, description="Consecutive sightings before occupancy counts")
+    gap_s: float = Field(10, ge=0, description="A gap this long does not reset the dwell")
+    clear_s: float = Field(30, gt=0, description="Seconds with no sighting before it is cleared")
+    grace_s: float = Field(300, ge=0, description="After the warning, seconds before dispatch")
+    verify_s: float = Field(60, gt=0, description="Seconds the camera must see the zone clear")
+    sla_s: float = Field(3600, gt=0, description="Seconds a patrol unit has to resolve a case")
+    active_hours: TimeRange | None = Field(
+        None, description="Only count violations in these hours (default: always)"
+    )
+    warn: bool = Field(True, description="Send an automatic loudspeaker warning")
+    dispatch: bool = Field(True, description="Dispatch a case when the grace period runs out")
+    template: str = Field(
+        "",
+        description="Warning text; {address}, {shop}, {name} and {camera} are filled in",
+    )
+    lang: str = Field("zh", description="Language of the template")
+
+
+class SpeakerDriver(Base):
+    type: Literal["file", "http", "command"] = "file"
+    dir: str | None = Field(None, description="file: directory to write WAV files to")
+    url: str | None = Field(None, description="http: URL to POST the audio to")
+    command: list[str] | None = Field(
+        None, description="command: argv; '{file}' is replaced with the audio path"
+    )
+    timeout_s: float = Field(10, gt=0)
+    retries: int = Field(2, ge=0, le=10)
+
+
+class Speaker(Base):
+    id: Id
+    name: str = ""
+    quiet_hours: TimeRange | None = Field(
+        None, description="No automatic broadcasts in these hours (operators need force)"
+    )
+    min_interval_s: float = Field(60, ge=0, description="Minimum seconds between broadcasts")
+    max_per_hour: int = Field(20, ge=1, description="Most broadcasts in any hour")
+    lang: str = "zh"
+    volume: int = Field(80, ge=0, le=100)
+    driver: SpeakerDriver = Field(default_factory=SpeakerDriver)
+
+
+class Unit(Base):
+    id: Id
+    name: str = ""
+    level: Literal["street", "district"] = "street"
+    escalates_to: str | None = Field(None, description="Unit that takes overdue cases")
+    contact: str = ""
+
+
+class Grid(Base):
+    id: Id
+    name: str = ""
+    unit: str = Field(description="Patrol unit responsible for this street grid")
+
+
+class Location(Base):
+    address: str = Field(min_length=1)
+    shop: str = ""
+    lat: float | None = Field(None, ge=-90, le=90)
+    lon: float | None = Field(None, ge=-180, le=180)
+
+
+def _segments_cross(
+    p1: tuple[float, float], p2: tuple[float, float], p3: tuple[float, float], p4: tuple[float, float]
+) -> bool:
+    def orient(a: tuple[float, float], b: tuple[float, float], c: tuple[float, float]) -> float:
+        return (b[0] - a[0]) * (c[1] - a[1]) - (b[1] - a[1]) * (c[0] - a[0])
+
+    d1, d2 = orient(p3, p4, p1), orient(p3, p4, p2)
+    d3, d4 = orient(p1, p2, p3), orient(p1, p2, p4)
+    return ((d1 > 0) != (d2 > 0)) and ((d3 > 0) != (d4 > 0)) and 0 not in (d1, d2, d3, d4)
+
+
+def self_intersection(points: list[tuple[float, float]]) -> tuple[int, int] | None:
+    """Indices of two non-adjacent polygon edges that cross, or None."""
+    n = len(points)
+    edges = [(points[i], points[(i + 1) % n]) for i in range(n)]
+    for i in range(n):
+        for j in range(i + 2, n):
+            if i == 0 and j == n - 1:
+                continue  # adjacent through the closing edge
+            if _segments_cross(*edges[i], *edges[j]):
+                return i, j
+    return None
+
+
+class Zone(Base):
+    id: Id
+    name: str = ""
+    polygon: list[Point] = Field(description="Normalised [x, y] points, 0..1, at least 3")
+    categories: list[str] = Field(min_length=1)
+    active_hours: TimeRange | None = Field(
+        None, description="Only count violations in these hours (overrides the category's)"
+    )
+    anchor: Literal["bottom_center", "center"] = Field(
+        "bottom_center", description="Point of a box that must lie in the zone"
+    )
+    labels: list[str] | None = Field(None, description="Only these labels count in this zone")
+    min_score: float = Field(0.25, ge=0, le=1)
+    min_area: float = Field(0.0, ge=0, le=1, description="Smallest box, fraction of the frame")
+    max_area: float = Field(1.0, gt=0, le=1, description="Largest box, fraction of the frame")
+
+
+class Camera(Base):
+    id: Id
+    name: str = ""
+    source: str = Field(description="File path, rtsp:// or http(s):// URL, or device:N")
+    location: Location
+    grid: str
+    speaker: str | None = None
+    enabled: bool = True
+    detect_fps: float = Field(2, gt=0, le=60, description="Frames per second sent to the model")
+    stationary_recheck_s: float = Field(
+        10, gt=0, description="Re-detect at least this often even without motion"
+    )
+    motion_threshold: float = Field(
+        0.002, ge=0, le=1, description="Fraction of changed pixels that counts as motion"
+    )
+    snapshot_interval_s: float = Field(30, gt=0, description="At most one evidence JPEG per zone")
+    zones: list[Zone] = Field(default_factory=list)
+
+
+class Config(Base):
+    version: Literal[1] = 1
+    site: Site
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    evidence: Evidence = Field(default_factory=Evidence)
+    kafka: Kafka = Field(default_factory=Kafka)
+    categories: dict[str, Category]
+    speakers: list[Speaker] = Field(default_factory=list)
+    units: list[Unit] = Field(default_factory=list)
+    grids: list[Grid] = Field(default_factory=list)
+    cameras: list[Camera] = Field(default_factory=list)
+
+    def camera(self, camera_id: str) -> Camera:
+        for cam in self.cameras:
+            if cam.id == camera_id:
+                return cam
+        raise KeyError(camera_id)
+
+    def speaker(self, speaker_id: str) -> Speaker:
+        for spk in self.speakers:
+            if spk.id == speaker_id:
+                return spk
+        raise KeyError(speaker_id)
+
+    def unit(self, unit_id: str) -> Unit:
+        for unit in self.units:
+            if unit.id == unit_id:
+                return unit
+        raise KeyError(unit_id)
+
+    def grid(self, grid_id: str) -> Grid:
+        for grid in self.grids:
+            if grid.id == grid_id:
+                return grid
+        raise KeyError(grid_id)

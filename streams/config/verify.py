@@ -1,0 +1,188 @@
+"""Named cross-reference checks: each error names the thing and the fix."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable, Iterable, Iterator
+
+from streams.config.models import Config, self_intersection
+from streams.config.yamlmap import Loc
+
+Finding = tuple[Loc, str]
+
+
+def _suggest(name: str, known: Iterable[str]) -> str:
+    known = list(known)
+    close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+    if close:
+        return f" (did you mean {close[0]}?)"
+    return f" (defined: {', '.join(known)})" if known else " (none are defined)"
+
+
+def _duplicates(ids: list[str], section: Loc, what: str) -> Iterator[Finding]:
+    first: dict[str, int] = {}
+    for i, ident in enumerate(ids):
+        if ident in first:
+            yield (
+                (*section, i, "id"),
+                f"duplicate {what} id {ident!r} (also item {first[ident]}); ids must be unique: rename one",
+            )
+        else:
+            first[ident] = i
+
+
+def verify_unique_ids(cfg: Config) -> Iterator[Finding]:
+    yield from _duplicates([c.id for c in cfg.cameras], ("cameras",), "camera")
+    yield from _duplicates([s.id for s in cfg.speakers], ("speakers",), "speaker")
+    yield from _duplicates([u.id for u in cfg.units], ("units",), "unit")
+    yield from _duplicates([g.id for g in cfg.grids], ("grids",), "grid")
+    for ci, cam in enumerate(cfg.cameras):
+        yield from _duplicates([z.id for z in cam.zones], ("cameras", ci, "zones"), f"camera {cam.id} zone")
+
+
+def verify_zone_categories_defined(cfg: Config) -> Iterator[Finding]:
+    for ci, cam in enumerate(cfg.cameras):
+        for zi, zone in enumerate(cam.zones):
+            for ki, key in enumerate(zone.categories):
+                if key not in cfg.categories:
+                    yield (
+                        ("cameras", ci, "zones", zi, "categories", ki),
+                        f"camera {cam.id} zone {zone.id} uses category {key!r}, which is not "
+                        f"defined under categories:{_suggest(key, cfg.categories)}",
+                    )
+
+
+def verify_zone_labels_counted(cfg: Config) -> Iterator[Finding]:
+    for ci, cam in enumerate(cfg.cameras):
+        for zi, zone in enumerate(cam.zones):
+            if zone.labels is None:
+                continue
+            wanted = {lb for k in zone.categories if k in cfg.categories for lb in cfg.categories[k].labels}
+            for li, label in enumerate(zone.labels):
+                if wanted and label not in wanted:
+                    yield (
+                        ("cameras", ci, "zones", zi, "labels", li),
+                        f"camera {cam.id} zone {zone.id} filters on label {label!r}, which none of "
+                        f"its categories ({', '.join(zone.categories)}) counts"
+                        f"{_suggest(label, sorted(wanted))}; "
+                        "add it to a category's labels or remove it here",
+                    )
+
+
+def verify_zone_polygons(cfg: Config) -> Iterator[Finding]:
+    for ci, cam in enumerate(cfg.cameras):
+        for zi, zone in enumerate(cam.zones):
+            loc: tuple[str | int, ...] = ("cameras", ci, "zones", zi, "polygon")
+            where = f"camera {cam.id} zone {zone.id}"
+            pts = zone.polygon
+            if len(pts) < 3:
+                yield (
+                    loc,
+                    f"{where}: a polygon needs at least 3 points, this one has {len(pts)}; "
+                    "list the corners as [x, y] pairs",
+                )
+                continue
+            outside = [i for i, (x, y) in enumerate(pts) if not (0 <= x <= 1 and 0 <= y <= 1)]
+            if outside:
+                i = outside[0]
+                yield (
+                    (*loc, i),
+                    f"{where}: point {i} {pts[i]} is outside the frame; coordinates are "
+                    "normalised: divide pixels by the frame width and height (0..1)",
+                )
+                continue
+            crossing = self_intersection([(p[0], p[1]) for p in pts])
+            if crossing:
+                a, b = crossing
+                yield (
+                    loc,
+                    f"{where}: polygon edges {a}->{a + 1} and {b}->{(b + 1) % len(pts)} cross "
+                    "each other; list the corners in order around the zone",
+                )
+
+
+def verify_camera_references(cfg: Config) -> Iterator[Finding]:
+    speakers = [s.id for s in cfg.speakers]
+    grids = [g.id for g in cfg.grids]
+    for ci, cam in enumerate(cfg.cameras):
+        if cam.speaker is not None and cam.speaker not in speakers:
+            yield (
+                ("cameras", ci, "speaker"),
+                f"camera {cam.id} names speaker {cam.speaker!r}, which is not defined under "
+                f"speakers:{_suggest(cam.speaker, speakers)}",
+            )
+        if cam.grid not in grids:
+            yield (
+                ("cameras", ci, "grid"),
+                f"camera {cam.id} names grid {cam.grid!r}, which is not defined under "
+                f"grids:{_suggest(cam.grid, grids)}",
+            )
+
+
+def verify_grid_units_defined(cfg: Config) -> Iterator[Finding]:
+    units = [u.id for u in cfg.units]
+    for gi, grid in enumerate(cfg.grids):
+        if grid.unit not in units:
+            yield (
+                ("grids", gi, "unit"),
+                f"grid {grid.id} names unit {grid.unit!r}, which is not defined under "
+                f"units:{_suggest(grid.unit, units)}",
+            )
+
+
+def verify_unit_escalation(cfg: Config) -> Iterator[Finding]:
+    units = {u.id: u for u in cfg.units}
+    for ui, unit in enumerate(cfg.units):
+        target = unit.escalates_to
+        if target is None:
+            continue
+        if target not in units:
+            yield (
+                ("units", ui, "escalates_to"),
+                f"unit {unit.id} escalates to {target!r}, which is not defined under "
+                f"units:{_suggest(target, units)}",
+            )
+        elif target == unit.id:
+            yield (("units", ui, "escalates_to"), f"unit {unit.id} escalates to itself; name another unit")
+
+
+def verify_speaker_drivers(cfg: Config) -> Iterator[Finding]:
+    for si, spk in enumerate(cfg.speakers):
+        drv = spk.driver
+        if drv.type == "http" and not drv.url:
+            yield (
+                ("speakers", si, "driver", "url"),
+                f"speaker {spk.id} uses the http driver; give it a url:",
+            )
+        if drv.type == "command" and not drv.command:
+            yield (
+                ("speakers", si, "driver", "command"),
+                f"speaker {spk.id} uses the command driver; give it a command: list (argv, with '{{file}}')",
+            )
+
+
+def verify_category_timing(cfg: Config) -> Iterator[Finding]:
+    for key, cat in cfg.categories.items():
+        if cat.gap_s >= cat.clear_s:
+            yield (
+                ("categories", key, "gap_s"),
+                f"category {key}: gap_s ({cat.gap_s:g}) must be shorter than clear_s "
+                f"({cat.clear_s:g}), or a gap would clear the violation before it is tolerated",
+            )
+
+
+CHECKS: list[Callable[[Config], Iterator[Finding]]] = [
+    verify_unique_ids,
+    verify_zone_categories_defined,
+    verify_zone_polygons,
+    verify_zone_labels_counted,
+    verify_camera_references,
+    verify_grid_units_defined,
+    verify_unit_escalation,
+    verify_speaker_drivers,
+    verify_category_timing,
+]
+
+
+def run_checks(cfg: Config) -> list[Finding]:
+    return [finding for check in CHECKS for finding in check(cfg)]

@@ -1,0 +1,62 @@
+"""The one exception tree of citywatch.
+
+    CitywatchError                  anything citywatch raises on purpose
+    ├── ConfigError                 cameras.yaml is wrong (carries every problem)
+    ├── RecordError                 a topic payload does not match the contract
+    ├── BrokerError                 the embedded broker cannot start or answer
+    ├── SourceError                 a camera / frame source cannot be opened
+    └── ModelError                  detection weights cannot be loaded
+
+Every message says what to fix, not only what went wrong.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class CitywatchError(Exception):
+    """Root of every error citywatch raises on purpose."""
+
+
+@dataclass(frozen=True)
+class ConfigProblem:
+    """One problem in a configuration file, pointing at its line."""
+
+    file: str
+    line: int | None
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line else self.file
+        return f"{where}: {self.path or '<top>'}: {self.message}"
+
+
+class ConfigError(CitywatchError):
+    """The configuration is invalid; ``problems`` lists every problem found."""
+
+    def __init__(self, problems: list[ConfigProblem]) -> None:
+        self.problems = sorted(problems, key=lambda p: (p.file, p.line or 0))
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+
+class RecordError(CitywatchError):
+    """A record payload does not match the v1 contract."""
+
+    def __init__(self, record: str, field: str, message: str) -> None:
+        self.record = record
+        self.field = field
+        super().__init__(f"{record}: field {field!r}: {message}")
+
+
+class BrokerError(CitywatchError):
+    """The embedded broker could not be started or reached."""
+
+
+class SourceError(CitywatchError):
+    """A camera or frame source cannot be opened or read."""
+
+
+class ModelError(CitywatchError):
+    """Model weights are missing or cannot be loaded."""

@@ -1,0 +1,175 @@
+"""kafka-python helpers shared by the CLI tools and the detectors."""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import logging
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.admin import NewTopic
+from kafka.errors import KafkaError, TopicAlreadyExistsError
+
+from streams.errors import BrokerError
+from streams.topics import DEFAULT_PARTITIONS, Topics
+
+logger = logging.getLogger(__name__)
+
+
+def ensure_topics(
+    bootstrap: str,
+    topics: list[str] | None = None,
+    partitions: int = DEFAULT_PARTITIONS,
+) -> list[str]:
+    """Create the given topics (default: every contract topic) if missing; return the created."""
+    wanted = topics if topics is not None else Topics.current().all()
+    try:
+        admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="citywatch-admin")
+    except KafkaError as exc:
+        raise BrokerError(
+            f"cannot reach Kafka at {bootstrap} ({exc}); start one with `citywatch broker` "
+            "or set CITYWATCH_KAFKA"
+        ) from None
+    try:
+        existing = set(admin.list_topics())
+        missing = [t for t in wanted if t not in existing]
+        if missing:
+            # a race with another creator is fine
+            with contextlib.suppress(TopicAlreadyExistsError):
+                admin.create_topics([NewTopic(t, partitions, 1) for t in missing], timeout_ms=10_000)
+            logger.info("created topics %s with %d partitions", missing, partitions)
+        return missing
+    finally:
+        admin.close()
+
+
+def producer(bootstrap: str, **overrides: Any) -> KafkaProducer:
+    settings: dict[str, Any] = {
+        "bootstrap_servers": bootstrap,
+        "acks": 1,
+        "linger_ms": 0,
+        "client_id": "citywatch",
+    }
+    settings.update(overrides)
+    try:
+        return KafkaProducer(**settings)
+    except KafkaError as exc:
+        raise BrokerError(
+            f"cannot reach Kafka at {bootstrap} ({exc}); start one with `citywatch broker` "
+            "or set CITYWATCH_KAFKA"
+        ) from None
+
+
+@dataclass(frozen=True)
+class Message:
+    topic: str
+    partition: int
+    offset: int
+    key: str | None
+    value: bytes | None
+    timestamp_ms: int
+    headers: tuple[tuple[str, bytes], ...]
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON line form used by ``citywatch tail`` and read by ``citywatch replay``."""
+        value: Any
+        if self.value is None:
+            value = None
+        else:
+            try:
+                value = json.loads(self.value)
+            except (UnicodeDecodeError, json.JSONDecodeError):
+                value = {"base64": base64.b64encode(self.value).decode("ascii")}
+        out: dict[str, Any] = {
+            "topic": self.topic,
+            "partition": self.partition,
+            "offset": self.offset,
+            "timestamp_ms": self.timestamp_ms,
+            "key": self.key,
+            "value": value,
+        }
+        if self.headers:
+            out["headers"] = {k: v.decode("utf-8", "replace") for k, v in self.headers}
+        return out
+
+
+def read_topic(
+    bootstrap: str,
+    topic: str,
+    *,
+    from_beginning: bool = False,
+    max_records: int | None = None,
+    timeout_s: float | None = None,
+    poll_ms: int = 200,
+) -> Iterator[Message]:
+    """Yield records of ``topic`` (all partitions, no consumer group).
+
+    Stops after ``max_records``, or after ``timeout_s`` seconds without a new
+    record. Never decides "read everything" from end offsets, which the
+    embedded broker may report short of the last batch.
+    """
+    consumer = KafkaConsumer(
+        bootstrap_servers=bootstrap,
+        enable_auto_commit=False,
+        group_id=None,
+        client_id="citywatch-tail",
+        fetch_max_wait_ms=100,
+    )
+    try:
+        parts = _wait_for_partitions(consumer, topic, timeout_s)
+        tps = [TopicPartition(topic, p) for p in sorted(parts)]
+        consumer.assign(tps)
+        if from_beginning:
+            consumer.seek_to_beginning(*tps)
+        else:
+            # Explicit offsets: seek_to_end() on an empty partition of the embedded
+            # broker left the consumer deaf to later records.
+            ends = consumer.end_offsets(tps)
+            for tp in tps:
+                consumer.seek(tp, max(0, int(ends.get(tp) or 0)))
+        count = 0
+        last = time.monotonic()
+        while True:
+            batch = consumer.poll(timeout_ms=poll_ms)
+            got = False
+            for records in batch.values():
+                for r in records:
+                    got = True
+                    yield Message(
+                        r.topic,
+                        r.partition,
+                        r.offset,
+                        r.key.decode("utf-8", "replace") if r.key is not None else None,
+                        r.value,
+                        r.timestamp,
+                        tuple((k, v) for k, v in (r.headers or [])),
+                    )
+                    count += 1
+                    if max_records is not None and count >= max_records:
+                        return
+            now = time.monotonic()
+            if got:
+                last = now
+            elif timeout_s is not None and now - last >= timeout_s:
+                return
+    finally:
+        consumer.close()
+
+
+def _wait_for_partitions(consumer: KafkaConsumer, topic: str, timeout_s: float | None) -> set[int]:
+    deadline = None if timeout_s is None else time.monotonic() + max(timeout_s, 1.0)
+    while True:
+        parts = consumer.partitions_for_topic(topic)
+        if parts:
+            return set(parts)
+        if deadline is not None and time.monotonic() >= deadline:
+            raise BrokerError(
+                f"topic {topic!r} does not exist; create the contract topics with "
+                "`citywatch broker` (embedded) or check the name and CITYWATCH_TOPIC_PREFIX"
+            )
+        time.sleep(0.2)

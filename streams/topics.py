@@ -1,0 +1,105 @@
+"""Topic names of the public contract (v1), with the deployment's prefix."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+DEFAULT_PREFIX = "citywatch."
+DEFAULT_BOOTSTRAP = "127.0.0.1:9092"
+DEFAULT_PARTITIONS = 4
+
+# suffix -> what the key is (documentation, and the dead-letter "source" key)
+SUFFIXES: dict[str, str] = {
+    "frames": "camera_id",
+    "detections": "camera_id",
+    "camera-status": "camera_id",
+    "sensor-readings": "sensor_id",
+    "violations": "camera_id",
+    "alerts": "incident_id",
+    "broadcast-requests": "speaker_id",
+    "loudspeaker": "speaker_id",
+    "loudspeaker-acks": "speaker_id",
+    "dispatch": "unit_id",
+    "dispatch-updates": "case_id",
+    "deadletter": "source topic",
+}
+
+
+def prefix() -> str:
+    return os.environ.get("CITYWATCH_TOPIC_PREFIX", DEFAULT_PREFIX)
+
+
+def bootstrap() -> str:
+    return os.environ.get("CITYWATCH_KAFKA", DEFAULT_BOOTSTRAP)
+
+
+@dataclass(frozen=True)
+class Topics:
+    """Full topic names for one prefix; ``Topics.current()`` reads the environment."""
+
+    prefix: str = DEFAULT_PREFIX
+
+    @classmethod
+    def current(cls) -> Topics:
+        return cls(prefix())
+
+    def name(self, suffix: str) -> str:
+        if suffix not in SUFFIXES:
+            raise KeyError(f"unknown topic {suffix!r}; known: {', '.join(SUFFIXES)}")
+        return self.prefix + suffix
+
+    def resolve(self, name: str) -> str:
+        """Accept a full name or a bare suffix (``alerts``) and return the full name."""
+        return self.prefix + name if name in SUFFIXES else name
+
+    def all(self) -> list[str]:
+        return [self.prefix + s for s in SUFFIXES]
+
+    @property
+    def frames(self) -> str:
+        return self.prefix + "frames"
+
+    @property
+    def detections(self) -> str:
+        return self.prefix + "detections"
+
+    @property
+    def camera_status(self) -> str:
+        return self.prefix + "camera-status"
+
+    @property
+    def sensor_readings(self) -> str:
+        return self.prefix + "sensor-readings"
+
+    @property
+    def violations(self) -> str:
+        return self.prefix + "violations"
+
+    @property
+    def alerts(self) -> str:
+        return self.prefix + "alerts"
+
+    @property
+    def broadcast_requests(self) -> str:
+        return self.prefix + "broadcast-requests"
+
+    @property
+    def loudspeaker(self) -> str:
+        return self.prefix + "loudspeaker"
+
+    @property
+    def loudspeaker_acks(self) -> str:
+        return self.prefix + "loudspeaker-acks"
+
+    @property
+    def dispatch(self) -> str:
+        return self.prefix + "dispatch"
+
+    @property
+    def dispatch_updates(self) -> str:
+        return self.prefix + "dispatch-updates"
+
+    @property
+    def deadletter(self) -> str:
+        return self.prefix + "deadletter"
