@@ -22,6 +22,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "broker": ("streams.commands.broker", "run the embedded Kafka-compatible broker"),
     "tail": ("streams.commands.tail", "print a topic's records as JSON lines"),
     "demo": ("streams.commands.demo", "run the whole pipeline on the embedded broker"),
+    "bench": ("streams.commands.bench", "benchmarks (detector, streams, end-to-end)"),
 }
 
 

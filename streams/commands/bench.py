@@ -1,0 +1,35 @@
+"""Benchmarks. Each prints a human-readable report and, as its last line, one
+machine-readable line: RESULT name=value name=value ..."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+
+# name -> (module with add_arguments/run, one-line help)
+BENCHES: dict[str, tuple[str, str]] = {}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="bench", metavar="BENCH")
+    for name, (module_name, help_text) in BENCHES.items():
+        module = importlib.import_module(module_name)
+        p = sub.add_parser(name, help=help_text, description=(module.__doc__ or help_text).strip())
+        module.add_arguments(p)
+        p.set_defaults(_bench=module)
+
+
+def run(args: argparse.Namespace) -> int:
+    if getattr(args, "_bench", None) is None:
+        print("choose a benchmark: " + ", ".join(BENCHES) if BENCHES else "no benchmarks yet")
+        return 2
+    return int(args._bench.run(args))
+
+
+def result_line(**values: float | int | str) -> str:
+    """The last line of every benchmark: ``RESULT k=v k=v``."""
+    parts = []
+    for key, value in values.items():
+        text = f"{value:.4g}" if isinstance(value, float) else str(value)
+        parts.append(f"{key}={text}")
+    return "RESULT " + " ".join(parts)
