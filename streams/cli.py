@@ -23,6 +23,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "tail": ("streams.commands.tail", "print a topic's records as JSON lines"),
     "demo": ("streams.commands.demo", "run the whole pipeline on the embedded broker"),
     "bench": ("streams.commands.bench", "benchmarks (detector, streams, end-to-end)"),
+    "speaker": ("streams.commands.speaker", "the loudspeaker gateway: speaks commands, acknowledges them"),
 }
 
 

@@ -5,7 +5,10 @@
     ├── RecordError                 a topic payload does not match the contract
     ├── BrokerError                 the embedded broker cannot start or answer
     ├── SourceError                 a camera / frame source cannot be opened
-    └── ModelError                  detection weights cannot be loaded
+    ├── ModelError                  detection weights cannot be loaded
+    └── SpeakerError                a loudspeaker command cannot be rendered or delivered
+        ├── SpeechError             no TTS engine, or it failed on the text
+        └── DriverError             the speaker's driver (file/http/command) failed
 
 Every message says what to fix, not only what went wrong.
 """
@@ -60,3 +63,15 @@ class SourceError(CitywatchError):
 
 class ModelError(CitywatchError):
     """Model weights are missing or cannot be loaded."""
+
+
+class SpeakerError(CitywatchError):
+    """A loudspeaker command could not be rendered to audio or delivered."""
+
+
+class SpeechError(SpeakerError):
+    """The text-to-speech engine is missing or failed on the text."""
+
+
+class DriverError(SpeakerError):
+    """A speaker driver (file, http, command) could not deliver the audio."""

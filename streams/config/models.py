@@ -99,6 +99,9 @@ class SpeakerDriver(Base):
     )
     timeout_s: float = Field(10, gt=0)
     retries: int = Field(2, ge=0, le=10)
+    backoff_s: float = Field(
+        0.5, ge=0, le=60, description="http/command: seconds before the first retry, doubled after each"
+    )
 
 
 class Speaker(Base):
@@ -112,6 +115,15 @@ class Speaker(Base):
     lang: str = "zh"
     volume: int = Field(80, ge=0, le=100)
     driver: SpeakerDriver = Field(default_factory=SpeakerDriver)
+    chime: bool = Field(True, description="Play a short two-tone chime before each message")
+    voice: str | None = Field(
+        None, description="espeak-ng voice (default: from the command's lang: zh -> cmn, en -> en)"
+    )
+    rate_wpm: int = Field(150, ge=80, le=450, description="Speaking rate in words per minute")
+    clips: dict[str, str] = Field(
+        default_factory=dict,
+        description="Template name -> pre-recorded 16-bit PCM WAV played instead of speech",
+    )
 
 
 class Unit(Base):

@@ -1,0 +1,46 @@
+"""In-memory stand-ins for the speech engine and a speaker driver (for tests of the logic)."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from streams.errors import DriverError, SpeechError
+from streams.records import LoudspeakerCommand
+from streams.speaker.audio import Audio
+from streams.speaker.drivers import Delivered
+
+
+@dataclass
+class FakeEngine:
+    """A 440 Hz tone, 50 ms per character of text; ``missing`` acts as if not installed."""
+
+    rate: int = 22050
+    missing: bool = False
+    calls: list[tuple[str, str, int]] = field(default_factory=list)
+
+    def synthesize(self, text: str, voice: str, rate_wpm: int) -> Audio:
+        if self.missing:
+            raise SpeechError("text-to-speech engine 'espeak-ng' not found; install espeak-ng")
+        self.calls.append((text, voice, rate_wpm))
+        t = np.arange(round(0.05 * len(text) * self.rate)) / self.rate
+        return Audio((np.sin(2 * np.pi * 440 * t) * 8000).astype(np.int16), self.rate)
+
+
+@dataclass
+class FakeDriver:
+    """Records what it was asked to play; fails while ``fail`` is set; may block on ``gate``."""
+
+    fail: str | None = None
+    gate: threading.Event | None = None
+    played: list[tuple[str, bytes]] = field(default_factory=list)
+
+    def play(self, wav: bytes, command: LoudspeakerCommand) -> Delivered:
+        if self.gate is not None:
+            self.gate.wait(10)
+        if self.fail:
+            raise DriverError(self.fail)
+        self.played.append((command.command_id, wav))
+        return Delivered(f"fake:{command.command_id}")
