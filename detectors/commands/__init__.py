@@ -1,0 +1,77 @@
+"""The detector roles of the CLI: ``edge``, ``capture`` and ``detect`` (and their shared options)."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import signal
+import threading
+from collections.abc import Iterator
+from types import FrameType
+
+from streams.commands import add_config_argument, add_kafka_argument
+from streams.config import Camera, Config
+from streams.errors import ConfigError, ConfigProblem
+
+
+def add_role_arguments(parser: argparse.ArgumentParser, *, cameras: bool = True) -> None:
+    add_config_argument(parser)
+    add_kafka_argument(parser)
+    if cameras:
+        parser.add_argument(
+            "--camera",
+            action="append",
+            default=None,
+            metavar="ID",
+            help="only this camera (repeatable; default: every enabled camera)",
+        )
+    parser.add_argument("--duration", type=float, default=None, metavar="S", help="stop after S seconds")
+    parser.add_argument(
+        "--max-frames", type=int, default=None, metavar="N", help="stop after N sampled frames in all"
+    )
+
+
+def add_source_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--loop", action="store_true", help="start video files again at their end")
+    parser.add_argument(
+        "--fast",
+        action="store_true",
+        help="read video files as fast as the pipeline takes them (default: at their native rate)",
+    )
+
+
+def select_cameras(cfg: Config, wanted: list[str] | None, file: str) -> list[Camera]:
+    """The cameras named by --camera (enabled or not), else every enabled camera."""
+    by_id = {c.id: c for c in cfg.cameras}
+    if wanted:
+        unknown = [w for w in wanted if w not in by_id]
+        if unknown:
+            raise ConfigError(
+                [
+                    ConfigProblem(file, None, "cameras", f"no camera {u!r}; known: {', '.join(by_id)}")
+                    for u in unknown
+                ]
+            )
+        return [by_id[w] for w in dict.fromkeys(wanted)]
+    cameras = [c for c in cfg.cameras if c.enabled]
+    if not cameras:
+        raise ConfigError([ConfigProblem(file, None, "cameras", "no enabled camera: add one or enable one")])
+    return cameras
+
+
+@contextlib.contextmanager
+def stop_on_signals(stop: threading.Event) -> Iterator[None]:
+    """SIGTERM and SIGINT set ``stop`` (the loops then finish cleanly) while inside the block."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, _frame: FrameType | None) -> None:
+        stop.set()
+
+    old = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        for sig, h in old.items():
+            signal.signal(sig, h)

@@ -1,0 +1,296 @@
+"""Per-camera processing and the loop that batches cameras through one detector.
+
+``CameraPipeline`` holds one camera's state (sampler, motion gate, tracker,
+evidence policy) and turns (frame, boxes) into a ``Detection`` record.
+``DetectionLoop`` takes admitted frames of several cameras, runs them through
+the detector in one call and publishes the records. The frame supply differs
+per role (camera readers for ``edge``, the frames topic for ``detect``).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from detectors.evidence import EvidenceStore, SnapshotPolicy, annotate
+from detectors.health import PublisherHealth, camera_status
+from detectors.model import Detector, timed_detect
+from detectors.motion import GateDecision, MotionGate
+from detectors.publish import Publisher
+from detectors.sampling import Sampler
+from detectors.sources import CameraReader
+from detectors.tracking import Tracker
+from detectors.types import Boxes, Frame
+from detectors.zones import zones_of
+from streams.config import Camera, Config
+from streams.records import DetectedObject, Detection
+from streams.timeutil import to_iso
+from streams.topics import Topics
+
+logger = logging.getLogger(__name__)
+
+
+def published_labels(cfg: Config) -> set[str]:
+    """Labels worth publishing: ``model.labels`` if set, else every category's labels plus person."""
+    if cfg.model.labels:
+        return set(cfg.model.labels)
+    return {label for cat in cfg.categories.values() for label in cat.labels} | {"person"}
+
+
+def relevant_labels(cfg: Config, camera: Camera) -> dict[str, frozenset[str]]:
+    """Zone id -> the labels of its categories (what makes a snapshot worth taking)."""
+    out: dict[str, frozenset[str]] = {}
+    for zone in camera.zones:
+        labels = {
+            lab for key in zone.categories if key in cfg.categories for lab in cfg.categories[key].labels
+        }
+        if zone.labels is not None:
+            labels &= set(zone.labels)
+        out[zone.id] = frozenset(labels)
+    return out
+
+
+def normalised(xyxy: Sequence[float], size: tuple[int, int]) -> list[float]:
+    w, h = size
+    x1, y1, x2, y2 = (float(v) for v in xyxy)
+    return [
+        round(min(1.0, max(0.0, x1 / w)), 5),
+        round(min(1.0, max(0.0, y1 / h)), 5),
+        round(min(1.0, max(0.0, x2 / w)), 5),
+        round(min(1.0, max(0.0, y2 / h)), 5),
+    ]
+
+
+@dataclass
+class CameraStats:
+    sampled: int = 0
+    inferred: int = 0
+    skipped: int = 0
+    snapshots: int = 0
+
+
+class CameraPipeline:
+    """One camera's sampling, motion gate, tracking, zones and evidence (no I/O but evidence files)."""
+
+    def __init__(
+        self,
+        camera: Camera,
+        cfg: Config,
+        tracker: Tracker,
+        *,
+        model_name: str,
+        evidence: EvidenceStore | None = None,
+        sample_fps: float | None = -1.0,
+        gate: bool = True,
+    ) -> None:
+        self.camera = camera
+        self.model_name = model_name
+        self.sampler = Sampler(camera.detect_fps if sample_fps == -1.0 else sample_fps)
+        self.gate = MotionGate(camera.motion_threshold, camera.stationary_recheck_s) if gate else None
+        self.tracker = tracker
+        self.evidence = evidence
+        self.policy = SnapshotPolicy(camera.snapshot_interval_s, relevant_labels(cfg, camera))
+        self.stats = CameraStats()
+
+    def admit(self, frame: Frame) -> GateDecision | None:
+        """The gate's decision if this frame should go to the model, else None."""
+        if not self.sampler.take(frame.media_t):
+            return None
+        self.stats.sampled += 1
+        decision = (
+            self.gate.decide(frame.image, frame.media_t) if self.gate else GateDecision(True, 1.0, "motion")
+        )
+        if not decision.infer:
+            self.stats.skipped += 1
+            return None
+        self.stats.inferred += 1
+        return decision
+
+    def objects(self, frame: Frame, boxes: Boxes) -> list[DetectedObject]:
+        ids = self.tracker.update(boxes)
+        out = []
+        for i in range(len(boxes)):
+            box = normalised(boxes.xyxy[i].tolist(), frame.size)
+            label = boxes.labels[i]
+            score = round(float(np.clip(boxes.conf[i], 0.0, 1.0)), 4)
+            out.append(
+                DetectedObject(
+                    track_id=ids[i],
+                    label=label,
+                    score=score,
+                    box=box,
+                    zones=zones_of(label, score, box, self.camera.zones),
+                )
+            )
+        return out
+
+    def record(
+        self, frame: Frame, boxes: Boxes, *, inference_ms: float, decision: GateDecision, now: float
+    ) -> Detection:
+        objects = self.objects(frame, boxes)
+        snapshot = None
+        due = self.policy.due(objects, frame.media_t)
+        if due and self.evidence is not None:
+            caption = f"{self.camera.id}  {to_iso(frame.captured_at)}  zones: {', '.join(due)}"
+            picture = annotate(frame.image, objects, self.camera.zones, due, caption)
+            try:
+                snapshot = self.evidence.save(self.camera.id, frame.seq, frame.captured_at, picture)
+                self.stats.snapshots += 1
+            except OSError as exc:
+                logger.error(
+                    "%s: cannot write evidence under %s: %s", self.camera.id, self.evidence.root, exc
+                )
+        return Detection(
+            camera_id=self.camera.id,
+            seq=frame.seq,
+            captured_at=to_iso(frame.captured_at),
+            detected_at=to_iso(now),
+            frame_size=list(frame.size),
+            model=self.model_name,
+            objects=objects,
+            snapshot=snapshot,
+            inference_ms=round(inference_ms, 2),
+            motion=round(decision.score, 5),
+            trigger=decision.reason,
+        )
+
+
+LatencySink = Callable[[Frame, float, bool], None]  # frame, inference_ms, acknowledged
+
+
+@dataclass
+class DetectionLoop:
+    """Runs admitted frames of several cameras through one detector call and publishes the records."""
+
+    pipelines: Mapping[str, CameraPipeline]
+    detector: Detector
+    publisher: Publisher
+    topics: Topics
+    on_ack: LatencySink | None = None
+    inference_ms_total: float = field(default=0.0)
+
+    def process(self, batch: Sequence[tuple[Frame, GateDecision]]) -> list[Detection]:
+        if not batch:
+            return []
+        boxes, ms = timed_detect(self.detector, [f.image for f, _ in batch])
+        self.inference_ms_total += ms
+        per_frame = ms / len(batch)
+        out = []
+        for (frame, decision), frame_boxes in zip(batch, boxes, strict=True):
+            pipeline = self.pipelines[frame.camera_id]
+            record = pipeline.record(
+                frame, frame_boxes, inference_ms=per_frame, decision=decision, now=time.time()
+            )
+            self.publisher.send(
+                self.topics.detections, frame.camera_id, record.to_bytes(), on_ack=self._ack(frame, per_frame)
+            )
+            out.append(record)
+        return out
+
+    def _ack(self, frame: Frame, inference_ms: float) -> Callable[[bool], None] | None:
+        sink = self.on_ack
+        if sink is None:
+            return None
+        return lambda ok: sink(frame, inference_ms, ok)
+
+
+class StatusReporter:
+    """Publishes each camera's status every ``interval_s`` and on every state change."""
+
+    def __init__(
+        self,
+        readers: Mapping[str, CameraReader],
+        publisher: Publisher,
+        topics: Topics,
+        *,
+        interval_s: float = 2.0,
+        stale_after_s: float = 5.0,
+        health: Callable[[], PublisherHealth] | None = None,
+    ) -> None:
+        self.readers = readers
+        self.publisher = publisher
+        self.topics = topics
+        self.interval_s = interval_s
+        self.stale_after_s = stale_after_s
+        self._health = health or publisher.health
+        self._next = 0.0
+        self._last: dict[str, str] = {}
+
+    def tick(self, now_mono: float, *, force: bool = False) -> None:
+        due = force or now_mono >= self._next
+        publisher_health = self._health()
+        for camera_id, reader in self.readers.items():
+            status = camera_status(
+                camera_id, reader.health(now_mono), publisher_health, stale_after_s=self.stale_after_s
+            )
+            changed = self._last.get(camera_id) != status.status
+            if due or changed:
+                if changed:
+                    log = logger.warning if status.status != "online" else logger.info
+                    log("%s: camera %s %s", camera_id, status.status, status.reason)
+                self._last[camera_id] = status.status
+                self.publisher.send(self.topics.camera_status, camera_id, status.to_bytes())
+        if due:
+            self._next = now_mono + self.interval_s
+
+
+@dataclass
+class RunLimits:
+    """When a role ends by itself: after ``duration_s`` seconds or ``max_frames`` frames."""
+
+    duration_s: float | None = None
+    max_frames: int | None = None
+    stop: threading.Event = field(default_factory=threading.Event)
+
+    def __post_init__(self) -> None:
+        self._deadline = None if self.duration_s is None else time.monotonic() + self.duration_s
+
+    def done(self, frames: int) -> bool:
+        if self.stop.is_set():
+            return True
+        if self._deadline is not None and time.monotonic() >= self._deadline:
+            return True
+        return self.max_frames is not None and frames >= self.max_frames
+
+
+def run_edge(
+    readers: Mapping[str, CameraReader],
+    loop: DetectionLoop,
+    status: StatusReporter,
+    limits: RunLimits,
+    wake: threading.Event,
+    batch_size: int,
+) -> int:
+    """Camera readers -> detector -> detections until the limits say stop or every source ended.
+
+    Returns the number of frames sampled."""
+    sampled = 0
+    pending: list[tuple[Frame, GateDecision]] = []
+    while not limits.done(sampled):
+        wake.clear()
+        # read before taking frames: a reader that ended has handed over its last frame
+        all_ended = all(r.ended for r in readers.values())
+        for camera_id, reader in readers.items():
+            frame = reader.take()
+            if frame is None:
+                continue
+            pipeline = loop.pipelines[camera_id]
+            before = pipeline.stats.sampled
+            decision = pipeline.admit(frame)
+            sampled += pipeline.stats.sampled - before
+            if decision is not None:
+                pending.append((frame, decision))
+        for start in range(0, len(pending), batch_size):
+            loop.process(pending[start : start + batch_size])
+        pending.clear()
+        status.tick(time.monotonic())
+        if all_ended:
+            break
+        wake.wait(0.05)
+    status.tick(time.monotonic(), force=True)
+    return sampled

@@ -1,0 +1,77 @@
+"""Start-up helpers shared by the detector roles: topics, readers, publisher."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+
+from detectors.sources import CameraReader, is_stream, open_source
+from streams.config import Camera
+from streams.errors import BrokerError, SourceError
+
+logger = logging.getLogger(__name__)
+
+
+def prepare_topics(bootstrap: str, topics: list[str], partitions: int) -> None:
+    """Create the topics we write; Kafka being down is not fatal (records are buffered)."""
+    from streams.kafka_io import ensure_topics
+
+    try:
+        ensure_topics(bootstrap, topics, partitions=partitions)
+    except BrokerError as exc:
+        logger.warning("cannot create topics now (%s); records are buffered until Kafka answers", exc)
+
+
+def probe(camera: Camera) -> None:
+    """Open a file or image source once so a wrong path fails at start-up, naming camera and source.
+
+    Streams and devices are not probed: they may come up later, and their
+    readers reconnect with backoff."""
+    if is_stream(camera.source) or camera.source.startswith("device:"):
+        open_source(camera.source)  # only checks the spelling of device:N
+        return
+    source = open_source(camera.source)
+    try:
+        source.open()
+    except SourceError as exc:
+        raise SourceError(
+            f"camera {camera.id}: cannot open source {camera.source!r} ({exc}); "
+            "fix its source: in the configuration (a video file, an image, rtsp://, http(s):// or device:N)"
+        ) from None
+    finally:
+        source.close()
+
+
+def start_readers(
+    cameras: Sequence[Camera], *, realtime: bool, loop: bool, wake: threading.Event
+) -> dict[str, CameraReader]:
+    """A started reader per camera whose source can be opened; the others are logged and left out.
+
+    Raises ``SourceError`` (listing every camera) only if no camera can start."""
+    readers: dict[str, CameraReader] = {}
+    problems: list[str] = []
+    for camera in cameras:
+        try:
+            probe(camera)
+        except SourceError as exc:
+            logger.error("%s: %s", camera.id, exc)
+            problems.append(str(exc))
+            continue
+        spec = camera.source
+        readers[camera.id] = CameraReader(
+            camera.id,
+            lambda spec=spec: open_source(spec),  # type: ignore[misc]
+            realtime=realtime,
+            loop=loop,
+            wake=wake,
+            retry_missing_files=False,
+        ).start()
+    if not readers:
+        raise SourceError("no camera could start:\n" + "\n".join(problems))
+    return readers
+
+
+def stop_readers(readers: dict[str, CameraReader]) -> None:
+    for reader in readers.values():
+        reader.stop()
