@@ -36,8 +36,10 @@ class FakeDriver:
     fail: str | None = None
     gate: threading.Event | None = None
     played: list[tuple[str, bytes]] = field(default_factory=list)
+    entered: threading.Event = field(default_factory=threading.Event)  # set once play() was called
 
     def play(self, wav: bytes, command: LoudspeakerCommand) -> Delivered:
+        self.entered.set()
         if self.gate is not None:
             self.gate.wait(10)
         if self.fail:
