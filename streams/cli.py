@@ -23,6 +23,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "tail": ("streams.commands.tail", "print a topic's records as JSON lines"),
     "demo": ("streams.commands.demo", "run the whole pipeline on the embedded broker"),
     "bench": ("streams.commands.bench", "benchmarks (detector, streams, end-to-end)"),
+    "edge": ("detectors.commands.edge", "cameras to detections in one process (capture + detect)"),
+    "capture": ("detectors.commands.capture", "cameras to citywatch.frames (JPEG), never blocking on Kafka"),
+    "detect": ("detectors.commands.detect", "citywatch.frames to detections, as a consumer group"),
     "speaker": ("streams.commands.speaker", "the loudspeaker gateway: speaks commands, acknowledges them"),
 }
 

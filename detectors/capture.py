@@ -1,0 +1,72 @@
+"""The capture role: camera readers -> sampled JPEG frames on ``citywatch.frames``.
+
+The camera path never waits for Kafka: frames go to the publisher's bounded
+buffer (oldest dropped first) and camera status turns ``degraded`` while
+Kafka does not take them.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Mapping
+
+import cv2
+
+from detectors.pipeline import RunLimits, StatusReporter
+from detectors.publish import Publisher
+from detectors.sampling import Sampler
+from detectors.sources import CameraReader
+from detectors.types import Frame
+from streams.timeutil import to_iso
+from streams.topics import Topics
+
+logger = logging.getLogger(__name__)
+
+
+def frame_headers(frame: Frame) -> list[tuple[str, bytes]]:
+    return [
+        ("camera_id", frame.camera_id.encode("utf-8")),
+        ("seq", str(frame.seq).encode("ascii")),
+        ("captured_at", to_iso(frame.captured_at).encode("ascii")),
+    ]
+
+
+def encode_jpeg(frame: Frame, quality: int) -> bytes:
+    ok, data = cv2.imencode(".jpg", frame.image, [cv2.IMWRITE_JPEG_QUALITY, quality])
+    if not ok:
+        raise ValueError(f"{frame.camera_id}: JPEG encoding of frame {frame.seq} failed")
+    return bytes(data.tobytes())
+
+
+def run_capture(
+    readers: Mapping[str, CameraReader],
+    samplers: Mapping[str, Sampler],
+    publisher: Publisher,
+    topics: Topics,
+    status: StatusReporter,
+    limits: RunLimits,
+    wake: threading.Event,
+    *,
+    quality: int = 85,
+) -> int:
+    """Publish sampled frames until the limits say stop or every source ended; return the count."""
+    sent = 0
+    while not limits.done(sent):
+        wake.clear()
+        all_ended = all(r.ended for r in readers.values())
+        for camera_id, reader in readers.items():
+            frame = reader.take()
+            if frame is None or not samplers[camera_id].take(frame.media_t):
+                continue
+            publisher.send(topics.frames, camera_id, encode_jpeg(frame, quality), frame_headers(frame))
+            sent += 1
+            if limits.done(sent):
+                break
+        status.tick(time.monotonic())
+        if all_ended:
+            break
+        wake.wait(0.05)
+    status.tick(time.monotonic(), force=True)
+    return sent

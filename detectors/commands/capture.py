@@ -1,0 +1,59 @@
+"""Capture: cameras -> citywatch.frames (JPEG bytes; headers camera_id, seq, captured_at) at each
+camera's detect_fps, plus citywatch.camera-status. If Kafka is unreachable it keeps capturing into a
+bounded buffer (oldest dropped first), reports the cameras degraded, and recovers by itself."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import threading
+
+from detectors.commands import add_role_arguments, add_source_arguments, select_cameras, stop_on_signals
+
+logger = logging.getLogger(__name__)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_role_arguments(parser)
+    add_source_arguments(parser)
+    parser.add_argument("--quality", type=int, default=85, help="JPEG quality 10..100 (default 85)")
+    parser.add_argument(
+        "--buffer", type=int, default=200, metavar="N", help="frames kept while Kafka is down (default 200)"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from detectors.capture import run_capture
+    from detectors.pipeline import RunLimits, StatusReporter
+    from detectors.publish import KafkaPublisher
+    from detectors.runtime import prepare_topics, start_readers, stop_readers
+    from detectors.sampling import Sampler
+    from streams.commands import kafka_address
+    from streams.config import load_config, resolve_path
+    from streams.topics import Topics
+
+    path = resolve_path(args.config)
+    cfg = load_config(path)
+    cameras = select_cameras(cfg, args.camera, str(path))
+    topics = Topics.current()
+    bootstrap = kafka_address(args)
+    prepare_topics(bootstrap, [topics.frames, topics.camera_status], cfg.kafka.partitions)
+    limits = RunLimits(args.duration, args.max_frames)
+    wake = threading.Event()
+    publisher = KafkaPublisher(bootstrap, max_records=args.buffer, client_id="citywatch-capture")
+    readers = {}
+    try:
+        readers = start_readers(cameras, realtime=not args.fast, loop=args.loop, wake=wake)
+        samplers = {c.id: Sampler(c.detect_fps) for c in cameras if c.id in readers}
+        status = StatusReporter(readers, publisher, topics)
+        with stop_on_signals(limits.stop):
+            sent = run_capture(
+                readers, samplers, publisher, topics, status, limits, wake, quality=args.quality
+            )
+        logger.info("capture: %d frames queued, %d dropped while Kafka was down", sent, publisher.dropped)
+    finally:
+        stop_readers(readers)
+        if not publisher.flush(10):
+            logger.warning("capture: %d frames could not be delivered to %s", publisher.buffered, bootstrap)
+        publisher.close()
+    return 0
