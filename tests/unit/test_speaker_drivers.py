@@ -144,7 +144,7 @@ def test_http_driver_does_not_retry_a_refusal(refusing_server: Server) -> None:
 
 def test_http_driver_nobody_listening() -> None:
     driver, sleeps = http_driver("http://127.0.0.1:9/play", retries=1)
-    with pytest.raises(DriverError, match="after 2 attempts.*cannot connect"):
+    with pytest.raises(DriverError, match=r"after 2 attempts.*cannot connect"):
         driver.play(WAV, command())
     assert sleeps == [0.1]
 
@@ -186,7 +186,7 @@ def test_command_driver_timeout_and_missing_program() -> None:
     slow = CommandDriver(
         [sys.executable, "-c", "import time; time.sleep(5)"], timeout_s=0.3, retries=0, backoff_s=0
     )
-    with pytest.raises(DriverError, match="still running after 0.3 s"):
+    with pytest.raises(DriverError, match=r"still running after 0\.3 s"):
         slow.play(WAV, command())
     missing = CommandDriver(["no-such-player", "{file}"], timeout_s=1, retries=3, backoff_s=0)
     with pytest.raises(DriverError, match="not found; install it"):
