@@ -225,9 +225,10 @@ class StatusReporter:
         due = force or now_mono >= self._next
         publisher_health = self._health()
         for camera_id, reader in self.readers.items():
-            status = camera_status(
-                camera_id, reader.health(now_mono), publisher_health, stale_after_s=self.stale_after_s
-            )
+            source = reader.health(now_mono)
+            if source.state == "connecting":
+                continue  # nothing to say before the first attempt to open the source ended
+            status = camera_status(camera_id, source, publisher_health, stale_after_s=self.stale_after_s)
             changed = self._last.get(camera_id) != status.status
             if due or changed:
                 if changed:

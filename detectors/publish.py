@@ -218,6 +218,7 @@ class KafkaPublisher:
                 self.bootstrap,
                 client_id=self._client_id,
                 acks=1,
+                enable_idempotence=False,
                 linger_ms=0,
                 max_block_ms=1000,
                 request_timeout_ms=min(3000, self._delivery_timeout_ms - 500),
