@@ -22,10 +22,27 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP) ## create .venv and install citywatch with its dev tools
 
-demo: $(STAMP) ## run the whole pipeline on the embedded broker
+# system packages as command:package pairs (apt-get names)
+SYSDEPS := espeak-ng:espeak-ng
+
+.PHONY: sysdeps
+sysdeps: ## install missing system packages (espeak-ng for loudspeaker speech) with apt-get
+	@missing=""; for dep in $(SYSDEPS); do \
+	  command -v "$${dep%%:*}" >/dev/null 2>&1 || missing="$$missing $${dep#*:}"; \
+	done; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if ! command -v apt-get >/dev/null 2>&1; then \
+	  echo "missing system packages:$$missing; apt-get is not available here: install them with your package manager" >&2; \
+	  exit 1; \
+	fi; \
+	sudo=""; [ "$$(id -u)" -eq 0 ] || sudo="sudo"; \
+	echo "installing system packages:$$missing"; \
+	$$sudo apt-get update -qq && $$sudo apt-get install -y -qq --no-install-recommends $$missing
+
+demo: $(STAMP) sysdeps ## run the whole pipeline on the embedded broker
 	$(VENV)/bin/citywatch demo
 
-test: $(STAMP) lint ## lint, type-check and run every test
+test: $(STAMP) sysdeps lint ## lint, type-check and run every test
 	$(PY) -m pytest
 
 unit: $(STAMP) ## only the tests that need no broker and no model
