@@ -161,6 +161,25 @@ def verify_speaker_drivers(cfg: Config) -> Iterator[Finding]:
             )
 
 
+def verify_speaker_audio(cfg: Config) -> Iterator[Finding]:
+    """Clips must be WAV files (they may be copied in later); a command must get the audio path."""
+    for si, spk in enumerate(cfg.speakers):
+        for template, clip in spk.clips.items():
+            if not clip.lower().endswith(".wav"):
+                yield (
+                    ("speakers", si, "clips", template),
+                    f"speaker {spk.id} clip for template {template!r} is {clip!r}; clips are 16-bit PCM "
+                    "WAV files: convert it (e.g. `sox clip.mp3 -b 16 clip.wav`) and name the .wav",
+                )
+        drv = spk.driver
+        if drv.type == "command" and drv.command and not any("{file}" in part for part in drv.command):
+            yield (
+                ("speakers", si, "driver", "command"),
+                f"speaker {spk.id}: the command driver's argv has no '{{file}}'; put '{{file}}' where "
+                "the audio file's path goes, e.g. [aplay, '{file}']",
+            )
+
+
 def verify_category_timing(cfg: Config) -> Iterator[Finding]:
     for key, cat in cfg.categories.items():
         if cat.gap_s >= cat.clear_s:
@@ -180,6 +199,7 @@ CHECKS: list[Callable[[Config], Iterator[Finding]]] = [
     verify_grid_units_defined,
     verify_unit_escalation,
     verify_speaker_drivers,
+    verify_speaker_audio,
     verify_category_timing,
 ]
 
