@@ -119,7 +119,7 @@ class Speaker(Base):
     voice: str | None = Field(
         None, description="espeak-ng voice (default: from the command's lang: zh -> cmn, en -> en)"
     )
-    rate_wpm: int = Field(150, ge=80, le=450, description="Speaking rate in words per minute")
+    rate_wpm: int = Field(175, ge=80, le=450, description="Speaking rate in words per minute")
     clips: dict[str, str] = Field(
         default_factory=dict,
         description="Template name -> pre-recorded 16-bit PCM WAV played instead of speech",

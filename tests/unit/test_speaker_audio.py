@@ -92,7 +92,7 @@ def test_render_puts_the_chime_before_speech_at_the_same_rate() -> None:
     extra = with_chime.audio.duration_s - without.audio.duration_s
     assert extra == pytest.approx(chime(16000).duration_s, abs=1e-3)
     assert with_chime.source == "tts:cmn"
-    assert engine.calls[0] == (ZH, "cmn", 150)
+    assert engine.calls[0] == (ZH, "cmn", 175)
 
 
 def test_speaker_voice_overrides_the_language() -> None:

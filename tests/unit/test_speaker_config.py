@@ -18,7 +18,7 @@ def with_speaker_lines(sample: str, lines: str) -> str:
 def test_gateway_keys_have_defaults_and_parse(sample_config_text: str) -> None:
     cfg = parse_config(sample_config_text)
     spk = cfg.speaker("spk-hp-01")
-    assert (spk.chime, spk.voice, spk.rate_wpm, spk.clips) == (True, None, 150, {})
+    assert (spk.chime, spk.voice, spk.rate_wpm, spk.clips) == (True, None, 175, {})
     text = with_speaker_lines(
         sample_config_text,
         "    driver: {type: http, url: 'http://10.0.0.8/play', timeout_s: 3, retries: 1, backoff_s: 1}\n"
