@@ -213,6 +213,20 @@ class DispatchUpdate(Record):
     at: Timestamp
 
 
+class BroadcastDecision(Record):
+    """Extension of v1: every broadcast policy decision, on citywatch.broadcast-decisions."""
+
+    request_id: NonEmpty
+    speaker_id: NonEmpty
+    decision: Literal["sent", "queued", "suppressed"]
+    reason: str
+    command_id: str | None
+    source: Literal["auto", "operator"]
+    requested_by: str
+    incident_id: str | None = None
+    at: Timestamp
+
+
 class DeadLetter(Record):
     topic: str
     partition: int
@@ -236,6 +250,7 @@ BY_TOPIC: dict[str, type[Record]] = {
     "dispatch": DispatchCase,
     "dispatch-updates": DispatchUpdate,
     "deadletter": DeadLetter,
+    "broadcast-decisions": BroadcastDecision,
 }
 
 
@@ -248,6 +263,11 @@ def _field_path(loc: tuple[int | str, ...]) -> str:
 
 def decode(kind: type[R], raw: bytes | str | dict[str, Any]) -> R:
     """Parse and validate one payload; raise ``RecordError`` naming the bad field."""
+    if isinstance(raw, bytes | str):
+        try:  # fast path: pydantic parses the JSON itself
+            return kind.model_validate_json(raw)
+        except ValidationError:
+            pass  # fall through for a precise message
     name = kind.__name__
     if isinstance(raw, dict):
         data: Any = raw

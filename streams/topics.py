@@ -23,6 +23,15 @@ SUFFIXES: dict[str, str] = {
     "dispatch": "unit_id",
     "dispatch-updates": "case_id",
     "deadletter": "source topic",
+    # extensions of v1 (new topics; nothing existing changes)
+    "broadcast-decisions": "speaker_id",
+}
+
+# Internal topics of the worker: co-partitioned re-keyings, not for other apps.
+INTERNAL_SUFFIXES: dict[str, str] = {
+    "internal.incident-inputs": "camera_id",
+    "internal.speaker-intents": "speaker_id",
+    "internal.case-index": "case_id",
 }
 
 
@@ -45,7 +54,7 @@ class Topics:
         return cls(prefix())
 
     def name(self, suffix: str) -> str:
-        if suffix not in SUFFIXES:
+        if suffix not in SUFFIXES and suffix not in INTERNAL_SUFFIXES:
             raise KeyError(f"unknown topic {suffix!r}; known: {', '.join(SUFFIXES)}")
         return self.prefix + suffix
 
@@ -54,7 +63,8 @@ class Topics:
         return self.prefix + name if name in SUFFIXES else name
 
     def all(self) -> list[str]:
-        return [self.prefix + s for s in SUFFIXES]
+        """Every topic citywatch uses: the public contract and the worker's internal ones."""
+        return [self.prefix + s for s in (*SUFFIXES, *INTERNAL_SUFFIXES)]
 
     @property
     def frames(self) -> str:
@@ -103,3 +113,19 @@ class Topics:
     @property
     def deadletter(self) -> str:
         return self.prefix + "deadletter"
+
+    @property
+    def broadcast_decisions(self) -> str:
+        return self.prefix + "broadcast-decisions"
+
+    @property
+    def incident_inputs(self) -> str:
+        return self.prefix + "internal.incident-inputs"
+
+    @property
+    def speaker_intents(self) -> str:
+        return self.prefix + "internal.speaker-intents"
+
+    @property
+    def case_index(self) -> str:
+        return self.prefix + "internal.case-index"

@@ -11,7 +11,7 @@ from streams.errors import RecordError
 from streams.ids import make_id
 from streams.records import BY_TOPIC, Detection, Violation, decode
 from streams.timeutil import from_iso, to_iso
-from streams.topics import SUFFIXES, Topics
+from streams.topics import INTERNAL_SUFFIXES, SUFFIXES, Topics
 
 
 def detection(**over: Any) -> dict[str, Any]:
@@ -122,4 +122,5 @@ def test_topic_prefix() -> None:
     assert t.alerts == "city7.alerts"
     assert t.resolve("alerts") == "city7.alerts"
     assert t.resolve("other.topic") == "other.topic"
-    assert len(t.all()) == len(SUFFIXES)
+    assert len(t.all()) == len(SUFFIXES) + len(INTERNAL_SUFFIXES)
+    assert t.incident_inputs == "city7.internal.incident-inputs"
