@@ -87,11 +87,15 @@ class CameraPipeline:
         evidence: EvidenceStore | None = None,
         sample_fps: float | None = -1.0,
         gate: bool = True,
+        shadow_gate: bool = False,
     ) -> None:
         self.camera = camera
         self.model_name = model_name
         self.sampler = Sampler(camera.detect_fps if sample_fps == -1.0 else sample_fps)
         self.gate = MotionGate(camera.motion_threshold, camera.stationary_recheck_s) if gate else None
+        # shadow: the gate decides and its skips are counted, but every frame is inferred
+        # (benchmarks compare pipeline and model throughput on the same frames)
+        self.shadow_gate = shadow_gate
         self.tracker = tracker
         self.evidence = evidence
         self.policy = SnapshotPolicy(camera.snapshot_interval_s, relevant_labels(cfg, camera))
@@ -107,7 +111,9 @@ class CameraPipeline:
         )
         if not decision.infer:
             self.stats.skipped += 1
-            return None
+            if not self.shadow_gate:
+                return None
+            return GateDecision(True, decision.score, decision.reason)
         self.stats.inferred += 1
         return decision
 

@@ -7,7 +7,9 @@ import argparse
 import importlib
 
 # name -> (module with add_arguments/run, one-line help)
-BENCHES: dict[str, tuple[str, str]] = {}
+BENCHES: dict[str, tuple[str, str]] = {
+    "detector": ("detectors.bench", "detector pipeline vs raw model fps, latency, motion-gate skip rate"),
+}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

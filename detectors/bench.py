@@ -1,0 +1,241 @@
+"""Detector benchmark: the same frames of one clip (or still) through the model alone and through
+the whole edge pipeline (reader, motion gate, YOLO, tracking, zones, evidence, Kafka), in one run.
+
+Reports pipeline fps, raw model fps and their ratio, per-frame latency from capture to the
+broker's acknowledgement of the record (p50/p99, and the part beyond inference), and the
+motion gate's skip rate. The gate runs in shadow mode: it decides on every frame and its
+skips are counted, but every frame is inferred so both throughputs cover the same work. A
+file read as fast as possible has no arrival time; its frames count as captured when the
+pipeline takes them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import tempfile
+import threading
+import time
+import uuid
+from contextlib import ExitStack
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from streams.commands import add_kafka_argument
+
+if TYPE_CHECKING:
+    from detectors.types import Image
+    from streams.config.models import Config
+
+logger = logging.getLogger(__name__)
+
+# COCO labels of the violation catalogue (DESIGN.md), published with person
+CATALOGUE_LABELS = [
+    "chair",
+    "dining table",
+    "bench",
+    "potted plant",
+    "umbrella",
+    "suitcase",
+    "handbag",
+    "bottle",
+    "car",
+    "truck",
+    "bus",
+    "motorcycle",
+    "bicycle",
+]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--source", required=True, help="video file or image to run")
+    parser.add_argument("--frames", type=int, default=120, metavar="N", help="frames to run (default 120)")
+    parser.add_argument("--model", default="yolo11n", help="model name or weights path (default yolo11n)")
+    parser.add_argument("--imgsz", type=int, default=640, help="inference size (default 640)")
+    parser.add_argument(
+        "--detect-fps",
+        type=float,
+        default=None,
+        metavar="F",
+        help="sample the clip at F fps (default: every frame)",
+    )
+    add_kafka_argument(parser)
+    parser.epilog = "Without --kafka an embedded broker is started for the run."
+
+
+def _percentile(values: list[float], q: float) -> float:
+    return float(np.percentile(np.asarray(values), q)) if values else float("nan")
+
+
+def _bench_config(source: str, model: str, imgsz: int, detect_fps: float | None, evidence_dir: str) -> Config:
+    from streams.config.models import Camera, Category, Config, Evidence, Location, ModelConfig, Site, Zone
+
+    camera = Camera(
+        id="bench",
+        source=source,
+        location=Location(address="bench"),
+        grid="bench",
+        detect_fps=min(60.0, detect_fps or 60.0),
+        zones=[
+            Zone(id="frame", polygon=[[0, 0], [1, 0], [1, 1], [0, 1]], categories=["catalogue"]),
+        ],
+    )
+    return Config(
+        site=Site(name="bench"),
+        model=ModelConfig(name=model, imgsz=imgsz, batch=1),
+        evidence=Evidence(dir=evidence_dir),
+        categories={"catalogue": Category(code="000000", name="catalogue", labels=CATALOGUE_LABELS)},
+        cameras=[camera],
+    )
+
+
+def _read_frames(source: str, n: int) -> list[Image]:
+    from detectors.sources import open_source
+
+    src = open_source(source)
+    src.open()
+    frames: list[Image] = []
+    try:
+        while len(frames) < n:
+            got = src.read()
+            if got is None:
+                break
+            frames.append(got[0])
+    finally:
+        src.close()
+    return frames
+
+
+def run(args: argparse.Namespace) -> int:
+    from detectors.evidence import EvidenceStore
+    from detectors.model import UltralyticsDetector
+    from detectors.pipeline import (
+        CameraPipeline,
+        DetectionLoop,
+        RunLimits,
+        StatusReporter,
+        published_labels,
+        run_edge,
+    )
+    from detectors.publish import KafkaPublisher
+    from detectors.runtime import probe
+    from detectors.sources import CameraReader, open_source
+    from detectors.tracking import ByteTracker
+    from detectors.types import Frame
+    from streams.broker import EmbeddedBroker, free_port
+    from streams.commands.bench import result_line
+    from streams.kafka_io import ensure_topics
+    from streams.topics import Topics
+
+    with ExitStack() as stack:
+        evidence_dir = stack.enter_context(tempfile.TemporaryDirectory(prefix="citywatch-bench-"))
+        cfg = _bench_config(args.source, args.model, args.imgsz, args.detect_fps, evidence_dir)
+        camera = cfg.cameras[0]
+        probe(camera)
+        frames = _read_frames(args.source, args.frames)
+        n = len(frames)
+        h, w = frames[0].shape[:2]
+        print(f"source    {args.source}  {w}x{h}, {n} frames")
+        detector = UltralyticsDetector(cfg.model, published_labels(cfg))
+        for _ in range(3):
+            detector.warmup()
+            detector.detect(frames[:1])
+
+        # 1. the model alone, called directly on the decoded frames; run again after the
+        # pipeline and averaged, so a change in machine load hits both sides alike
+        def raw_pass() -> float:
+            t0 = time.perf_counter()
+            for image in frames:
+                detector.detect([image])
+            return time.perf_counter() - t0
+
+        raw_before = raw_pass()
+
+        # 2. the whole edge pipeline on the same frames, records acknowledged by a broker
+        if args.kafka:
+            bootstrap = args.kafka
+        else:
+            broker = stack.enter_context(EmbeddedBroker(port=free_port()))
+            bootstrap = broker.bootstrap
+        topics = Topics(f"bench-{uuid.uuid4().hex[:8]}.citywatch.")
+        ensure_topics(bootstrap, [topics.detections, topics.camera_status], partitions=1)
+        publisher = KafkaPublisher(bootstrap, max_records=10 * n + 100)
+        stack.callback(publisher.close)
+        latencies: list[float] = []
+        overheads: list[float] = []
+        failed = 0
+        lock = threading.Lock()
+
+        def on_ack(frame: Frame, inference_ms: float, ok: bool) -> None:
+            nonlocal failed
+            ms = (time.monotonic() - frame.mono) * 1000.0
+            with lock:
+                if ok:
+                    latencies.append(ms)
+                    overheads.append(ms - inference_ms)
+                else:
+                    failed += 1
+
+        # warm the producer's connection and metadata so the first record does not pay for them
+        publisher.send(topics.camera_status, "bench", b"{}")
+        publisher.flush(10)
+        pipeline = CameraPipeline(
+            camera,
+            cfg,
+            ByteTracker(camera.detect_fps),
+            model_name=detector.name,
+            evidence=EvidenceStore(cfg.evidence),
+            sample_fps=args.detect_fps,
+            shadow_gate=True,
+        )
+        loop = DetectionLoop({camera.id: pipeline}, detector, publisher, topics, on_ack=on_ack)
+        wake = threading.Event()
+        reader = CameraReader(camera.id, lambda: open_source(args.source), realtime=False, wake=wake)
+        status = StatusReporter({camera.id: reader}, publisher, topics)
+        t0 = time.perf_counter()
+        reader.start()
+        try:
+            run_edge({camera.id: reader}, loop, status, RunLimits(max_frames=n), wake, batch_size=1)
+            publisher.flush(30)
+        finally:
+            reader.stop()
+        pipe_s = time.perf_counter() - t0
+        raw_after = raw_pass()
+        raw_fps = 2 * n / (raw_before + raw_after)
+        print(
+            f"model     {detector.name} imgsz={args.imgsz}: {raw_fps:.2f} fps "
+            f"({n / raw_before:.2f} before and {n / raw_after:.2f} after the pipeline run)"
+        )
+        stats = pipeline.stats
+        pipeline_fps = stats.sampled / pipe_s
+        skip_rate = stats.skipped / max(1, stats.sampled)
+        p50, p99 = _percentile(latencies, 50), _percentile(latencies, 99)
+        o50, o99 = _percentile(overheads, 50), _percentile(overheads, 99)
+        print(
+            f"pipeline  {stats.sampled} frames in {pipe_s:.2f}s: {pipeline_fps:.2f} fps "
+            f"(ratio {pipeline_fps / raw_fps:.3f} of the model alone)"
+        )
+        print(
+            f"latency   capture -> broker ack: p50 {p50:.1f} ms, p99 {p99:.1f} ms; "
+            f"beyond inference: p50 {o50:.1f} ms, p99 {o99:.1f} ms ({len(latencies)} acked, {failed} failed)"
+        )
+        print(
+            f"motion    {stats.skipped} of {stats.sampled} sampled frames still "
+            f"(skip rate {skip_rate:.3f}; threshold {camera.motion_threshold}, "
+            f"recheck every {camera.stationary_recheck_s:g}s)"
+        )
+        print(f"evidence  {stats.snapshots} snapshots under {Path(evidence_dir).name}")
+        print(
+            result_line(
+                pipeline_fps=pipeline_fps,
+                raw_fps=raw_fps,
+                ratio=pipeline_fps / raw_fps,
+                p50_ms=p50,
+                p99_ms=p99,
+                overhead_p99_ms=o99,
+                skip_rate=skip_rate,
+            )
+        )
+    return 0
