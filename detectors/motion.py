@@ -32,7 +32,9 @@ def small_grey(image: Image, width: int = 160) -> Image:
     height = max(1, round(h * width / w))
     if w > 4 * width:
         # a cheap nearest-neighbour step first: area-averaging a full HD frame costs milliseconds
-        image = cv2.resize(image, (4 * width, 4 * height), interpolation=cv2.INTER_NEAREST)
+        image = np.asarray(
+            cv2.resize(image, (4 * width, 4 * height), interpolation=cv2.INTER_NEAREST), np.uint8
+        )
     grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY) if image.ndim == 3 else image
     small = cv2.resize(grey, (width, height), interpolation=cv2.INTER_AREA)
     return np.asarray(cv2.GaussianBlur(small, (5, 5), 0), dtype=np.uint8)
