@@ -231,12 +231,17 @@ class Gateway:
             )
         if not self._outbox:
             return
-        sent = [
-            (out, self._producer.send(out.topic, key=out.key.encode(), value=out.record.to_bytes()))
-            for out in self._outbox
-        ]
-        self._producer.flush(timeout=10)
+        sent: list[tuple[_Outgoing, Any]] = []
         retry: list[_Outgoing] = []
+        for out in self._outbox:
+            try:
+                sent.append(
+                    (out, self._producer.send(out.topic, key=out.key.encode(), value=out.record.to_bytes()))
+                )
+            except KafkaError as exc:
+                logger.error("cannot publish to %s (%s); will retry", out.topic, exc)
+                retry.append(out)
+        self._producer.flush(timeout=10)
         for out, future in sent:
             try:
                 future.get(timeout=0)
