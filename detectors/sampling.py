@@ -6,21 +6,24 @@ from __future__ import annotations
 class Sampler:
     """Accept at most ``fps`` frames per second of media time; ``fps=None`` accepts every frame.
 
-    A frame is taken when at least one period has passed since the last taken
-    frame, less a quarter period of slack so a 30 fps source sampled at 2 fps
-    gives every 15th frame rather than drifting to every 16th.
+    Frames are taken on a fixed schedule (one slot per period), so a 30 fps
+    source sampled at 2 fps gives exactly every 15th frame and jitter does not
+    make the rate drift; after a gap the schedule restarts at the next frame.
     """
 
     def __init__(self, fps: float | None) -> None:
         if fps is not None and fps <= 0:
             raise ValueError("fps must be positive or None")
         self.period = 0.0 if fps is None else 1.0 / fps
-        self._last: float | None = None
+        self._next: float | None = None
 
     def take(self, media_t: float) -> bool:
-        if self._last is not None and media_t < self._last:
-            self._last = None  # the source restarted (a looped file): start over
-        if self._last is None or media_t - self._last >= self.period * 0.75:
-            self._last = media_t
-            return True
-        return False
+        tolerance = self.period * 1e-3
+        if self._next is not None and media_t < self._next - self.period - tolerance:
+            self._next = None  # the clock went back (a looped file restarted): start over
+        if self._next is not None and media_t < self._next - tolerance:
+            return False
+        self._next = media_t + self.period if self._next is None else self._next + self.period
+        if self._next <= media_t:
+            self._next = media_t + self.period  # behind after a gap: do not burst to catch up
+        return True
