@@ -22,6 +22,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "broker": ("streams.commands.broker", "run the embedded Kafka-compatible broker"),
     "tail": ("streams.commands.tail", "print a topic's records as JSON lines"),
     "demo": ("streams.commands.demo", "run the whole pipeline on the embedded broker"),
+    "worker": ("streams.commands.worker", "the Faust worker (agents, tables, web)"),
     "bench": ("streams.commands.bench", "benchmarks (detector, streams, end-to-end)"),
     "edge": ("detectors.commands.edge", "cameras to detections in one process (capture + detect)"),
     "capture": ("detectors.commands.capture", "cameras to citywatch.frames (JPEG), never blocking on Kafka"),

@@ -1,0 +1,496 @@
+"""The Faust worker: thin agents around the pure rules, incidents and policy.
+
+    detections ─rules─▶ violations ─┐
+                                    ├─incidents─▶ alerts, dispatch, speaker-intents, case-index
+    internal.incident-inputs ───────┘       ▲
+    broadcast-requests, speaker-intents,    │ outcome / ack (keyed by camera)
+    loudspeaker-acks ─policy─▶ loudspeaker, broadcast-decisions
+    dispatch-updates, case-index ─cases─▶ internal.incident-inputs (keyed by camera)
+
+Every state lives in a table keyed by the key of the topic it is read from, so
+partitions (and their state) move together between workers. A record that
+cannot be decoded goes to the dead-letter topic and the agent carries on.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import faust
+from kafka.partitioner import murmur2
+
+from streams import incidents as inc
+from streams import policy as pol
+from streams.clock import EventClock
+from streams.config import Config
+from streams.errors import RecordError
+from streams.records import (
+    BroadcastRequest,
+    DeadLetter,
+    Detection,
+    DispatchUpdate,
+    LoudspeakerAck,
+    Violation,
+    decode,
+)
+from streams.rules import CameraState, Sighting, camera_rules, step
+from streams.timeutil import from_iso, to_iso
+from streams.topics import Topics
+
+logger = logging.getLogger(__name__)
+
+TICK_INTERVAL_S = 1.0
+
+
+@dataclass
+class Stats:
+    """Counters for /metrics and the benchmarks."""
+
+    detections: int = 0
+    violations: int = 0
+    alerts: int = 0
+    commands: int = 0
+    cases: int = 0
+    deadletters: int = 0
+    duplicates: int = 0
+    last_detection_at: float = 0.0
+    by_state: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class Worker:
+    app: faust.App
+    cfg: Config
+    topics: Topics
+    stats: Stats
+    agents: dict[str, Any]
+    tables: dict[str, Any]
+    clock: EventClock
+
+
+def _partition(key: str, partitions: int) -> int:
+    return (murmur2(key.encode()) & 0x7FFFFFFF) % partitions
+
+
+def create_worker(
+    cfg: Config,
+    *,
+    bootstrap: str,
+    topics: Topics | None = None,
+    web_port: int | None = None,
+    datadir: str | Path = "var/faust",
+    app_id: str | None = None,
+) -> Worker:
+    """Build the Faust app with its agents, tables and timer for one configuration."""
+    topics = topics or Topics.current()
+    partitions = cfg.kafka.partitions
+    app = faust.App(
+        app_id or f"{topics.prefix}worker",
+        broker=f"kafka://{bootstrap}",
+        store="memory://",
+        topic_partitions=partitions,
+        topic_allow_declare=False,  # topics are created explicitly (ensure_topics)
+        topic_disable_leader=True,
+        # tables keep JSON; topics carry raw bytes (decoded at the boundary)
+        key_serializer="json",
+        value_serializer="json",
+        datadir=str(datadir),
+        web_enabled=web_port is not None,
+        web_port=web_port or 6066,
+        web_bind="127.0.0.1",
+        # the embedded broker makes a group join wait for the rebalance timeout
+        broker_max_poll_interval=15.0,
+        broker_rebalance_timeout=15.0,
+        broker_session_timeout=15.0,
+        broker_heartbeat_interval=1.0,
+        broker_request_timeout=30.0,
+        broker_commit_every=500,
+        broker_commit_interval=1.0,
+        broker_max_poll_records=2000,
+        consumer_max_fetch_size=4 * 1024 * 1024,
+        consumer_auto_offset_reset="earliest",
+        stream_buffer_maxsize=8192,
+        stream_wait_empty=False,
+        producer_linger=0.002,
+        table_standby_replicas=0,
+    )
+    stats = Stats()
+    clock = EventClock()
+    rules_by_camera = camera_rules(cfg)
+    ctx = inc.Context(cfg)
+    speakers = {s.id: s for s in cfg.speakers}
+    tz = cfg.site.timezone
+
+    def topic(name: str) -> faust.TopicT:
+        return app.topic(name, partitions=partitions, key_serializer="raw", value_serializer="raw")
+
+    t_detections = topic(topics.detections)
+    t_violations = topic(topics.violations)
+    t_alerts = topic(topics.alerts)
+    t_loudspeaker = topic(topics.loudspeaker)
+    t_dispatch = topic(topics.dispatch)
+    t_deadletter = topic(topics.deadletter)
+    t_decisions = topic(topics.broadcast_decisions)
+    t_incident_inputs = topic(topics.incident_inputs)
+    t_speaker_intents = topic(topics.speaker_intents)
+    t_case_index = topic(topics.case_index)
+    def sources(*names: str) -> faust.TopicT:
+        return app.topic(*names, partitions=partitions, key_serializer="raw", value_serializer="raw")
+
+    incident_sources = sources(topics.violations, topics.incident_inputs)
+    policy_sources = sources(topics.broadcast_requests, topics.speaker_intents, topics.loudspeaker_acks)
+    case_sources = sources(topics.dispatch_updates, topics.case_index)
+
+    def table(name: str) -> Any:
+        return app.Table(name, default=None, partitions=partitions, key_type=str)
+
+    rules_table = table("rules")
+    incidents_table = table("incidents")
+    speakers_table = table("speakers")
+    cases_table = table("cases")
+    rule_cache: dict[str, CameraState] = {}
+
+    @app.on_partitions_revoked.connect  # type: ignore[untyped-decorator]
+    async def _forget(*_args: Any, **_kwargs: Any) -> None:
+        rule_cache.clear()  # another worker may own (and change) these cameras now
+
+    async def dead(event: Any, error: str) -> None:
+        msg = event.message
+        stats.deadletters += 1
+        logger.warning("dead-letter %s[%s]@%s: %s", msg.topic, msg.partition, msg.offset, error)
+        record = DeadLetter(
+            topic=msg.topic,
+            partition=msg.partition,
+            offset=msg.offset,
+            error=error,
+            raw=base64.b64encode(event.value or b"").decode("ascii"),
+        )
+        await t_deadletter.send(key=msg.topic.encode(), value=record.to_bytes())
+
+    async def send_json(t: faust.TopicT, key: str, value: dict[str, Any]) -> None:
+        await t.send(key=key.encode(), value=json.dumps(value, ensure_ascii=False).encode())
+
+    # ------------------------------------------------------------ rules
+
+    @app.agent(t_detections)
+    async def rules_agent(stream: faust.StreamT[bytes]) -> None:
+        async for event in stream.events():
+            try:
+                det = decode(Detection, event.value)
+            except RecordError as exc:
+                await dead(event, str(exc))
+                continue
+            rules = rules_by_camera.get(det.camera_id)
+            if rules is None:
+                await dead(event, f"camera {det.camera_id!r} is not in cameras.yaml: add it or fix the id")
+                continue
+            stats.detections += 1
+            stats.last_detection_at = time.time()
+            state = rule_cache.get(det.camera_id)
+            if state is None:
+                state = rule_cache[det.camera_id] = CameraState.from_json(rules_table.get(det.camera_id))
+            result = step(
+                state,
+                rules,
+                from_iso(det.captured_at),
+                det.seq,
+                [Sighting(o.label, o.zones) for o in det.objects if o.zones],
+                det.snapshot,
+            )
+            if result.duplicate:
+                stats.duplicates += 1
+                continue
+            for ev in result.events:
+                stats.violations += 1
+                v = Violation(
+                    camera_id=ev.camera_id,
+                    zone_id=ev.zone_id,
+                    category=ev.category,
+                    state=ev.state,  # type: ignore[arg-type]
+                    since=to_iso(ev.since),
+                    at=to_iso(ev.at),
+                    labels=list(ev.labels),
+                    evidence=list(ev.evidence),
+                    seq=det.seq,
+                )
+                await t_violations.send(key=ev.camera_id.encode(), value=v.to_bytes())
+            if result.save:
+                rules_table[det.camera_id] = state.to_json()
+
+    # ------------------------------------------------------------ incidents
+
+    async def publish(effects: list[inc.Effect]) -> None:
+        for eff in effects:
+            if eff.kind == "alert":
+                stats.alerts += 1
+                await send_json(t_alerts, eff.key, eff.value)
+            elif eff.kind == "warn":
+                await send_json(t_speaker_intents, eff.key, eff.value)
+            elif eff.kind == "dispatch":
+                stats.cases += 1
+                await send_json(t_dispatch, eff.key, eff.value)
+            elif eff.kind == "case":
+                await send_json(t_case_index, eff.key, eff.value)
+
+    def apply_input(book: inc.Book, data: dict[str, Any]) -> list[inc.Effect] | None:
+        kind = data.get("kind")
+        at = from_iso(str(data["at"]))
+        if kind in ("tick", "update", "outcome", "operator"):
+            clock.observe(at)  # acks and health carry the gateway's wall-clock, not event time
+        if kind == "tick":
+            return inc.on_tick(book, ctx, at)
+        if kind == "update":
+            return inc.on_update(
+                book,
+                ctx,
+                case_id=str(data["case_id"]),
+                unit_id=str(data["unit_id"]),
+                status=str(data["status"]),
+                note=str(data.get("note") or ""),
+                at=at,
+            )
+        if kind == "outcome":
+            return inc.on_outcome(
+                book,
+                ctx,
+                incident_id=str(data["incident_id"]),
+                decision=str(data["decision"]),
+                reason=str(data.get("reason") or ""),
+                text=str(data.get("text") or ""),
+                at=at,
+            )
+        if kind == "ack":
+            return inc.on_ack(
+                book,
+                ctx,
+                incident_id=str(data["incident_id"]),
+                status=str(data["status"]),
+                reason=str(data.get("reason") or ""),
+                at=at,
+            )
+        if kind == "operator":
+            return inc.on_operator(
+                book,
+                ctx,
+                incident_id=str(data["incident_id"]),
+                action=str(data["action"]),
+                by=str(data.get("by") or "operator"),
+                reason=str(data.get("reason") or ""),
+                at=at,
+            )
+        if kind == "health":
+            return inc.set_held(book, ctx, held=bool(data["held"]), reason=str(data.get("reason") or ""), at=at)
+        raise ValueError(f"unknown input kind {kind!r}")
+
+    @app.agent(incident_sources)
+    async def incidents_agent(stream: faust.StreamT[bytes]) -> None:
+        async for event in stream.events():
+            camera_id = (event.key or b"").decode("utf-8", "replace")
+            effects: list[inc.Effect] | None
+            try:
+                if event.message.topic == topics.violations:
+                    v = decode(Violation, event.value)
+                    camera_id = v.camera_id
+                    at = from_iso(v.at)
+                    clock.observe(at)
+                    book = inc.Book.from_json(incidents_table.get(camera_id))
+                    effects = inc.on_violation(
+                        book,
+                        ctx,
+                        camera_id=v.camera_id,
+                        zone_id=v.zone_id,
+                        category=v.category,
+                        state=v.state,
+                        since=from_iso(v.since),
+                        at=at,
+                        labels=v.labels,
+                        evidence=v.evidence,
+                    )
+                else:
+                    data = json.loads(event.value)
+                    book = inc.Book.from_json(incidents_table.get(camera_id))
+                    effects = apply_input(book, data)
+            except (RecordError, ValueError, KeyError, TypeError) as exc:
+                await dead(event, f"incidents: {exc}")
+                continue
+            if effects is None:
+                await dead(event, f"incidents: no open incident matches this input on camera {camera_id!r}")
+                continue
+            if effects:
+                incidents_table[camera_id] = book.to_json()
+                await publish(effects)
+
+    # ------------------------------------------------------------ broadcast policy
+
+    def template_text(req: BroadcastRequest) -> str:
+        if req.text:
+            return req.text
+        name = req.template or ""
+        if name in cfg.categories:
+            cam = next((c for c in cfg.cameras if c.speaker == req.speaker_id), None)
+            return ctx.warning_text(cam.id if cam else "", name)
+        return ""
+
+    async def publish_policy(effects: list[pol.PolicyEffect]) -> None:
+        for eff in effects:
+            if eff.kind == "command":
+                stats.commands += 1
+                await send_json(t_loudspeaker, eff.key, eff.value)
+            elif eff.kind == "decision":
+                await send_json(t_decisions, eff.key, eff.value)
+            else:  # outcome / ack for an incident, keyed by its camera
+                await send_json(t_incident_inputs, eff.key, eff.value)
+
+    @app.agent(policy_sources)
+    async def policy_agent(stream: faust.StreamT[bytes]) -> None:
+        async for event in stream.events():
+            msg = event.message
+            speaker_id = (event.key or b"").decode("utf-8", "replace")
+            now = (msg.timestamp or time.time() * 1000) / 1000.0
+            try:
+                if msg.topic == topics.broadcast_requests:
+                    req = decode(BroadcastRequest, event.value)
+                    speaker_id = req.speaker_id
+                    state = pol.SpeakerState.from_json(speakers_table.get(speaker_id))
+                    request = pol.Request(
+                        request_id=req.request_id,
+                        speaker_id=req.speaker_id,
+                        text=template_text(req),
+                        source="operator",
+                        requested_by=req.requested_by,
+                        reason=req.reason,
+                        force=req.force,
+                        lang=str(getattr(req, "lang", None) or "zh"),
+                        camera_id=getattr(req, "camera_id", None),
+                        incident_id=getattr(req, "incident_id", None),
+                        at=now,
+                        template=req.template,
+                    )
+                    effects = pol.decide(state, speakers.get(speaker_id), tz, request, now)
+                elif msg.topic == topics.loudspeaker_acks:
+                    ack = decode(LoudspeakerAck, event.value)
+                    speaker_id = ack.speaker_id
+                    state = pol.SpeakerState.from_json(speakers_table.get(speaker_id))
+                    at = from_iso(ack.finished_at or ack.started_at or to_iso(now))
+                    effects = pol.on_ack(
+                        state,
+                        speakers.get(speaker_id),
+                        tz,
+                        command_id=ack.command_id,
+                        incident_id=ack.incident_id,
+                        status=ack.status,
+                        reason=ack.reason,
+                        now=at,
+                    )
+                else:
+                    data = json.loads(event.value)
+                    state = pol.SpeakerState.from_json(speakers_table.get(speaker_id))
+                    if data.get("kind") == "tick":
+                        effects = pol.release(state, speakers.get(speaker_id), tz, from_iso(data["at"]))
+                    else:
+                        at = from_iso(str(data["at"]))
+                        request = pol.Request(
+                            request_id=str(data["request_id"]),
+                            speaker_id=speaker_id,
+                            text=str(data["text"]),
+                            source="auto",
+                            requested_by=str(data.get("requested_by") or "citywatch"),
+                            reason=str(data.get("reason") or ""),
+                            lang=str(data.get("lang") or "zh"),
+                            camera_id=data.get("camera_id"),
+                            incident_id=data.get("incident_id"),
+                            at=at,
+                        )
+                        effects = pol.decide(state, speakers.get(speaker_id), tz, request, at)
+            except (RecordError, ValueError, KeyError, TypeError) as exc:
+                await dead(event, f"policy: {exc}")
+                continue
+            speakers_table[speaker_id] = state.to_json()
+            await publish_policy(effects)
+
+    # ------------------------------------------------------------ patrol updates -> incidents
+
+    @app.agent(case_sources)
+    async def cases_agent(stream: faust.StreamT[bytes]) -> None:
+        async for event in stream.events():
+            try:
+                if event.message.topic == topics.case_index:
+                    data = json.loads(event.value)
+                    case_id = (event.key or b"").decode()
+                    cases_table[case_id] = {"camera_id": data["camera_id"], "incident_id": data["incident_id"]}
+                    continue
+                upd = decode(DispatchUpdate, event.value)
+            except (RecordError, ValueError, KeyError, TypeError) as exc:
+                await dead(event, f"dispatch-updates: {exc}")
+                continue
+            entry = cases_table.get(upd.case_id)
+            if entry is None:
+                await dead(event, f"unknown case_id {upd.case_id!r}: no dispatched case has this id")
+                continue
+            await send_json(
+                t_incident_inputs,
+                entry["camera_id"],
+                {
+                    "kind": "update",
+                    "case_id": upd.case_id,
+                    "unit_id": upd.unit_id,
+                    "status": upd.status,
+                    "note": upd.note,
+                    "at": upd.at,
+                },
+            )
+
+    # ------------------------------------------------------------ timers
+
+    last_tick: dict[str, float] = {}
+
+    @app.timer(interval=TICK_INTERVAL_S)
+    async def tick() -> None:
+        now = clock.now()
+        if now is None:
+            return
+        actives = {tp.partition for tp in app.assignor.assigned_actives() if tp.topic == topics.incident_inputs}
+        for camera_id, data in list(incidents_table.items()):
+            if _partition(camera_id, partitions) not in actives:
+                continue
+            deadline = inc.Book.from_json(data).next_deadline()
+            if deadline is None or deadline > now:
+                continue
+            if time.monotonic() - last_tick.get(camera_id, 0.0) < TICK_INTERVAL_S:
+                continue
+            last_tick[camera_id] = time.monotonic()
+            await send_json(t_incident_inputs, camera_id, {"kind": "tick", "at": to_iso(now)})
+        for speaker_id, data in list(speakers_table.items()):
+            if not data or not data.get("queue"):
+                continue
+            if _partition(speaker_id, partitions) not in {
+                tp.partition for tp in app.assignor.assigned_actives() if tp.topic == topics.speaker_intents
+            }:
+                continue
+            await send_json(t_speaker_intents, speaker_id, {"kind": "tick", "at": to_iso(now)})
+
+    return Worker(
+        app=app,
+        cfg=cfg,
+        topics=topics,
+        stats=stats,
+        agents={
+            "rules": rules_agent,
+            "incidents": incidents_agent,
+            "policy": policy_agent,
+            "cases": cases_agent,
+        },
+        tables={
+            "rules": rules_table,
+            "incidents": incidents_table,
+            "speakers": speakers_table,
+            "cases": cases_table,
+        },
+        clock=clock,
+    )

@@ -1,0 +1,47 @@
+"""Run the Faust worker: rules, incidents, broadcast policy, escalation and the
+closed loop, with the web server (unless --no-web). Start more workers with the
+same configuration to share the partitions."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+
+from streams.commands import add_config_argument, add_kafka_argument, kafka_address
+
+logger = logging.getLogger(__name__)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_config_argument(parser)
+    add_kafka_argument(parser)
+    parser.add_argument("--web-port", type=int, default=6066, help="web server port (default 6066)")
+    parser.add_argument("--no-web", action="store_true", help="do not serve the web pages and API")
+    parser.add_argument("--datadir", default="var/faust", help="Faust data directory (default var/faust)")
+
+
+def run(args: argparse.Namespace) -> int:
+    import faust
+
+    from streams.app import create_worker
+    from streams.config import load_config
+    from streams.kafka_io import ensure_topics
+
+    cfg = load_config(args.config)
+    bootstrap = kafka_address(args)
+    ensure_topics(bootstrap, partitions=cfg.kafka.partitions)
+    worker = create_worker(
+        cfg,
+        bootstrap=bootstrap,
+        web_port=None if args.no_web else args.web_port,
+        datadir=args.datadir,
+    )
+    level = logging.getLevelName(logging.getLogger().level).lower()
+    faust_level = {"warning": "warn", "critical": "crit"}.get(level, level)
+    runner = faust.Worker(worker.app, loglevel=faust_level, quiet=True, redirect_stdouts=False)
+    logger.info("worker starting on %s (%d partitions)", bootstrap, cfg.kafka.partitions)
+    try:
+        runner.execute_from_commandline()
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    return 0

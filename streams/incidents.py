@@ -1,0 +1,525 @@
+"""Incidents: the lifecycle of DESIGN.md as pure functions over one camera's book.
+
+    open --warn--> warned --clear within grace--> cleared --> closed
+      |               `--still there after grace--> dispatched --> accepted --> arrived --> resolved
+      |                                                 ^                                       |
+      |                                 reopened <--camera still sees it-- verifying <----------'
+      |                                                             `--camera sees it clear--> verified --> closed
+    dispatched/accepted past due_at --> overdue (escalated one level)
+
+Exactly one open incident per (camera, zone, category); its id is derived from
+those and the violation's start, so a redelivered or replayed violation never
+opens a twin. Every function takes the camera's ``Book``, one input and its
+event time, mutates the book and returns the effects to publish.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from streams.config import Config
+from streams.ids import make_id
+from streams.timeutil import to_iso
+
+MAX_EVIDENCE = 10
+MAX_CLOSED_REMEMBERED = 200
+
+OPEN_STATES = ("open", "warned")
+CASE_STATES = ("dispatched", "accepted", "arrived", "overdue", "reopened")
+
+
+@dataclass
+class Incident:
+    incident_id: str
+    camera_id: str
+    zone_id: str
+    category: str
+    state: str
+    opened_at: float
+    updated_at: float
+    present: bool = True
+    last_seen_at: float = 0.0
+    grace_until: float | None = None
+    warnings: int = 0
+    case_id: str | None = None
+    unit_id: str | None = None
+    level: str | None = None
+    due_at: float | None = None
+    round: int = 0
+    rework: int = 0
+    verify_until: float | None = None
+    overdue_noted: bool = False
+    held: bool = False
+    evidence: list[str] = field(default_factory=list)
+    labels: list[str] = field(default_factory=list)
+    history: list[dict[str, str]] = field(default_factory=list)
+
+    @property
+    def key(self) -> str:
+        return f"{self.zone_id}|{self.category}"
+
+
+@dataclass
+class Book:
+    """Open incidents of one camera, and the ids it closed recently."""
+
+    open: dict[str, Incident] = field(default_factory=dict)
+    closed: list[str] = field(default_factory=list)
+
+    def by_case(self, case_id: str) -> Incident | None:
+        for inc in self.open.values():
+            if inc.case_id == case_id:
+                return inc
+        return None
+
+    def by_id(self, incident_id: str) -> Incident | None:
+        for inc in self.open.values():
+            if inc.incident_id == incident_id:
+                return inc
+        return None
+
+    def next_deadline(self) -> float | None:
+        times = [
+            t
+            for inc in self.open.values()
+            for t in (inc.grace_until, inc.verify_until, None if inc.overdue_noted else inc.due_at)
+            if t is not None
+        ]
+        return min(times) if times else None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"open": {k: asdict(v) for k, v in self.open.items()}, "closed": list(self.closed)}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any] | None) -> Book:
+        if not data:
+            return cls()
+        return cls(
+            open={k: Incident(**v) for k, v in data.get("open", {}).items()},
+            closed=list(data.get("closed", [])),
+        )
+
+
+@dataclass(frozen=True)
+class Effect:
+    """Something to publish: kind is alert | warn | dispatch | case."""
+
+    kind: str
+    key: str
+    value: dict[str, Any]
+
+
+class Context:
+    """What the incident logic needs to know of the configuration."""
+
+    def __init__(self, cfg: Config) -> None:
+        self.cfg = cfg
+        self.cameras = {c.id: c for c in cfg.cameras}
+        self.units = {u.id: u for u in cfg.units}
+        self.grids = {g.id: g for g in cfg.grids}
+
+    def category_ref(self, key: str) -> dict[str, str]:
+        cat = self.cfg.categories.get(key)
+        return {"key": key, "code": cat.code if cat else "", "name": cat.name if cat else key}
+
+    def location(self, camera_id: str) -> dict[str, Any]:
+        cam = self.cameras.get(camera_id)
+        if cam is None:
+            return {"address": "", "grid_id": None, "lat": None, "lon": None}
+        loc = cam.location
+        return {
+            "address": loc.address,
+            "shop": loc.shop,
+            "grid_id": cam.grid,
+            "lat": loc.lat,
+            "lon": loc.lon,
+        }
+
+    def grid_unit(self, camera_id: str) -> str | None:
+        cam = self.cameras.get(camera_id)
+        grid = self.grids.get(cam.grid) if cam else None
+        return grid.unit if grid else None
+
+    def warning_text(self, camera_id: str, category: str) -> str:
+        cat = self.cfg.categories.get(category)
+        cam = self.cameras.get(camera_id)
+        template = (cat.template if cat else "") or "请注意：此处禁止{name}，请立即整改。"
+        values = {
+            "address": cam.location.address if cam else "",
+            "shop": cam.location.shop if cam else "",
+            "camera": cam.name if cam and cam.name else camera_id,
+            "name": cat.name if cat else category,
+        }
+        try:
+            return template.format(**values)
+        except (KeyError, IndexError, ValueError):
+            return template
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def _note(inc: Incident, at: float, state: str, by: str, note: str, effects: list[Effect], ctx: Context) -> None:
+    """Record one history entry (a state change or a decision) and publish the incident."""
+    inc.state = state
+    inc.updated_at = max(inc.updated_at, at)
+    inc.history.append({"at": to_iso(at), "state": state, "by": by, "note": note})
+    effects.append(Effect("alert", inc.incident_id, alert_record(inc, ctx)))
+
+
+def alert_record(inc: Incident, ctx: Context) -> dict[str, Any]:
+    """The whole incident as an alerts-topic record (contract v1, with extras)."""
+    return {
+        "v": 1,
+        "incident_id": inc.incident_id,
+        "category": ctx.category_ref(inc.category),
+        "camera_id": inc.camera_id,
+        "zone_id": inc.zone_id,
+        "location": ctx.location(inc.camera_id),
+        "state": inc.state,
+        "opened_at": to_iso(inc.opened_at),
+        "updated_at": to_iso(inc.updated_at),
+        "evidence": list(inc.evidence),
+        "history": list(inc.history),
+        "labels": list(inc.labels),
+        "case_id": inc.case_id,
+        "unit_id": inc.unit_id,
+        "level": inc.level,
+        "due_at": to_iso(inc.due_at) if inc.due_at is not None else None,
+        "rework": inc.rework,
+        "warnings": inc.warnings,
+        "held": inc.held,
+    }
+
+
+def _close(book: Book, inc: Incident) -> None:
+    book.open.pop(inc.key, None)
+    book.closed = [*book.closed, inc.incident_id][-MAX_CLOSED_REMEMBERED:]
+
+
+def _merge_evidence(inc: Incident, evidence: list[str] | tuple[str, ...]) -> bool:
+    new = [e for e in evidence if e and e not in inc.evidence]
+    if not new:
+        return False
+    inc.evidence = [*inc.evidence, *new][-MAX_EVIDENCE:]
+    return True
+
+
+def _dispatch(inc: Incident, at: float, ctx: Context, effects: list[Effect], note: str) -> None:
+    """Open a new case round for the grid's unit."""
+    cat = ctx.cfg.categories.get(inc.category)
+    unit_id = ctx.grid_unit(inc.camera_id)
+    inc.grace_until = None
+    if unit_id is None:
+        _note(inc, at, inc.state, "policy", "no patrol unit for this camera's grid: cannot dispatch", effects, ctx)
+        return
+    inc.round += 1
+    inc.case_id = make_id("case", inc.incident_id, inc.round)
+    inc.unit_id = unit_id
+    unit = ctx.units.get(unit_id)
+    inc.level = unit.level if unit else "street"
+    inc.due_at = at + (cat.sla_s if cat else 3600.0)
+    inc.overdue_noted = False
+    _note(inc, at, "dispatched", "policy", f"{note}; case {inc.case_id} to {unit_id}", effects, ctx)
+    _emit_case(inc, at, ctx, effects, "dispatched")
+
+
+def _emit_case(inc: Incident, at: float, ctx: Context, effects: list[Effect], state: str) -> None:
+    assert inc.case_id is not None and inc.unit_id is not None and inc.due_at is not None
+    loc = ctx.location(inc.camera_id)
+    effects.append(
+        Effect(
+            "dispatch",
+            inc.unit_id,
+            {
+                "v": 1,
+                "case_id": inc.case_id,
+                "incident_id": inc.incident_id,
+                "unit_id": inc.unit_id,
+                "grid_id": loc.get("grid_id"),
+                "category": ctx.category_ref(inc.category),
+                "location": loc,
+                "evidence": list(inc.evidence),
+                "created_at": to_iso(at),
+                "due_at": to_iso(inc.due_at),
+                "state": state,
+                "level": inc.level or "street",
+                "camera_id": inc.camera_id,
+                "zone_id": inc.zone_id,
+                "rework": inc.rework,
+            },
+        )
+    )
+    effects.append(Effect("case", inc.case_id, {"camera_id": inc.camera_id, "incident_id": inc.incident_id}))
+
+
+def _escalate(inc: Incident, at: float, ctx: Context, effects: list[Effect], why: str) -> bool:
+    unit = ctx.units.get(inc.unit_id or "")
+    target = ctx.units.get(unit.escalates_to) if unit and unit.escalates_to else None
+    if target is None:
+        return False
+    cat = ctx.cfg.categories.get(inc.category)
+    previous = inc.unit_id
+    inc.unit_id = target.id
+    inc.level = target.level
+    inc.due_at = at + (cat.sla_s if cat else 3600.0)
+    inc.overdue_noted = False
+    _note(inc, at, inc.state, "policy", f"{why}: escalated from {previous} to {target.id} ({target.level})", effects, ctx)
+    _emit_case(inc, at, ctx, effects, inc.state)
+    return True
+
+
+# ---------------------------------------------------------------- inputs
+
+
+def on_violation(
+    book: Book,
+    ctx: Context,
+    *,
+    camera_id: str,
+    zone_id: str,
+    category: str,
+    state: str,
+    since: float,
+    at: float,
+    labels: list[str] | tuple[str, ...] = (),
+    evidence: list[str] | tuple[str, ...] = (),
+) -> list[Effect]:
+    effects: list[Effect] = []
+    key = f"{zone_id}|{category}"
+    inc = book.open.get(key)
+    if state in ("started", "ongoing"):
+        if inc is None:
+            incident_id = make_id("inc", camera_id, zone_id, category, to_iso(since))
+            if incident_id in book.closed:
+                return []  # a redelivery of a violation whose incident is already closed
+            inc = Incident(incident_id, camera_id, zone_id, category, "open", at, at, last_seen_at=at)
+            inc.labels = sorted(labels)
+            _merge_evidence(inc, evidence)
+            cat = ctx.cfg.categories.get(category)
+            inc.grace_until = at + (cat.grace_s if cat else 300.0)
+            book.open[key] = inc
+            what = ", ".join(labels) or category
+            _note(inc, at, "open", "rules", f"{what} in zone {zone_id} since {to_iso(since)}", effects, ctx)
+            _request_warning(inc, at, ctx, effects)
+        else:
+            inc.present = True
+            inc.last_seen_at = max(inc.last_seen_at, at)
+            inc.labels = sorted(set(inc.labels) | set(labels))
+            if _merge_evidence(inc, evidence):
+                inc.updated_at = max(inc.updated_at, at)
+                effects.append(Effect("alert", inc.incident_id, alert_record(inc, ctx)))
+    elif state == "cleared":
+        if inc is None:
+            return []
+        inc.present = False
+        if inc.held:
+            return effects
+        if inc.state in OPEN_STATES:
+            worked = inc.state == "warned"
+            _note(inc, at, "cleared", "rules", "camera sees the zone clear", effects, ctx)
+            _note(
+                inc,
+                at,
+                "closed",
+                "rules",
+                "the warning worked" if worked else "cleared before any action",
+                effects,
+                ctx,
+            )
+            _close(book, inc)
+        elif inc.state in CASE_STATES:
+            _note(inc, at, inc.state, "rules", "camera sees the zone clear", effects, ctx)
+    effects.extend(on_tick(book, ctx, at))
+    return effects
+
+
+def _request_warning(inc: Incident, at: float, ctx: Context, effects: list[Effect]) -> None:
+    cat = ctx.cfg.categories.get(inc.category)
+    cam = ctx.cameras.get(inc.camera_id)
+    reason = None
+    if cat is None or not cat.warn:
+        reason = "category has no automatic warning"
+    elif cam is None or cam.speaker is None:
+        reason = "camera has no loudspeaker"
+    elif inc.held:
+        reason = "camera offline: automatic warnings held"
+    if reason is not None:
+        _note(inc, at, inc.state, "policy", f"no warning: {reason}", effects, ctx)
+        return
+    assert cam is not None and cam.speaker is not None and cat is not None
+    command_id = make_id("cmd", inc.incident_id, "warn", inc.warnings + 1)
+    effects.append(
+        Effect(
+            "warn",
+            cam.speaker,
+            {
+                "kind": "auto",
+                "request_id": command_id,
+                "speaker_id": cam.speaker,
+                "camera_id": inc.camera_id,
+                "incident_id": inc.incident_id,
+                "text": ctx.warning_text(inc.camera_id, inc.category),
+                "lang": cat.lang,
+                "requested_by": "citywatch",
+                "reason": f"{cat.name} ({cat.code}) at {ctx.location(inc.camera_id)['address']}",
+                "force": False,
+                "at": to_iso(at),
+            },
+        )
+    )
+
+
+def on_tick(book: Book, ctx: Context, now: float) -> list[Effect]:
+    """Fire every deadline due at event time ``now`` (grace, verification, SLA)."""
+    effects: list[Effect] = []
+    for inc in list(book.open.values()):
+        if inc.held:
+            continue
+        # transitions are stamped with the deadline itself, not with the tick that
+        # noticed it, so the same input always gives the same history
+        if inc.state in OPEN_STATES and inc.grace_until is not None and now >= inc.grace_until:
+            when = inc.grace_until
+            cat = ctx.cfg.categories.get(inc.category)
+            if not inc.present:
+                continue
+            if cat is not None and not cat.dispatch:
+                inc.grace_until = None
+                _note(inc, when, inc.state, "policy", "grace over; this category is not dispatched", effects, ctx)
+                continue
+            _dispatch(inc, when, ctx, effects, "still there after the grace period")
+        elif inc.state == "verifying" and inc.verify_until is not None and now >= inc.verify_until:
+            when = inc.verify_until
+            inc.verify_until = None
+            if inc.present:
+                inc.rework += 1
+                _note(inc, when, "reopened", "rules", "camera still sees the violation after resolve", effects, ctx)
+                _dispatch(inc, when, ctx, effects, f"rework {inc.rework}")
+            else:
+                _note(inc, when, "verified", "rules", "camera sees the zone clear", effects, ctx)
+                _note(inc, when, "closed", "rules", "verified by camera", effects, ctx)
+                _close(book, inc)
+        elif (
+            inc.state in ("dispatched", "accepted", "overdue", "reopened")
+            and inc.due_at is not None
+            and now >= inc.due_at
+            and not inc.overdue_noted
+        ):
+            when = inc.due_at
+            inc.overdue_noted = True
+            _note(inc, when, "overdue", "policy", f"case {inc.case_id} past its due time", effects, ctx)
+            if not _escalate(inc, when, ctx, effects, "overdue"):
+                _note(inc, when, "overdue", "policy", "no higher level to escalate to", effects, ctx)
+    return effects
+
+
+def on_update(
+    book: Book, ctx: Context, *, case_id: str, unit_id: str, status: str, note: str, at: float
+) -> list[Effect] | None:
+    """A patrol unit's update; None when the case is unknown to this camera."""
+    inc = book.by_case(case_id)
+    if inc is None:
+        return None
+    effects: list[Effect] = []
+    if unit_id != inc.unit_id:
+        _note(
+            inc,
+            at,
+            inc.state,
+            unit_id,
+            f"update '{status}' ignored: case is assigned to {inc.unit_id}",
+            effects,
+            ctx,
+        )
+        return effects
+    text = note or status
+    if status == "accepted" and inc.state in ("dispatched", "overdue", "reopened"):
+        _note(inc, at, "accepted", unit_id, text, effects, ctx)
+    elif status == "arrived" and inc.state in ("dispatched", "accepted", "overdue", "reopened"):
+        _note(inc, at, "arrived", unit_id, text, effects, ctx)
+    elif status == "resolved" and inc.state in CASE_STATES:
+        cat = ctx.cfg.categories.get(inc.category)
+        _note(inc, at, "resolved", unit_id, text, effects, ctx)
+        inc.verify_until = at + (cat.verify_s if cat else 60.0)
+        inc.due_at = None
+        _note(inc, at, "verifying", "rules", f"camera checks the zone until {to_iso(inc.verify_until)}", effects, ctx)
+    elif status == "rejected" and inc.state in ("dispatched", "accepted", "overdue", "reopened"):
+        _note(inc, at, inc.state, unit_id, f"rejected: {text}", effects, ctx)
+        if not _escalate(inc, at, ctx, effects, "rejected"):
+            _note(inc, at, inc.state, "policy", "rejected and no higher level: needs an operator", effects, ctx)
+    # anything else is a duplicate or out of order: ignored, so redelivery is harmless
+    effects.extend(on_tick(book, ctx, at))
+    return effects
+
+
+def on_outcome(
+    book: Book,
+    ctx: Context,
+    *,
+    incident_id: str,
+    decision: str,
+    reason: str,
+    text: str,
+    at: float,
+) -> list[Effect]:
+    """The broadcast policy's decision on this incident's warning."""
+    inc = book.by_id(incident_id)
+    if inc is None:
+        return []
+    effects: list[Effect] = []
+    if decision == "sent":
+        inc.warnings += 1
+        if inc.state == "open":
+            cat = ctx.cfg.categories.get(inc.category)
+            inc.grace_until = at + (cat.grace_s if cat else 300.0)
+            _note(inc, at, "warned", "policy", f"loudspeaker: {text}", effects, ctx)
+        else:
+            _note(inc, at, inc.state, "policy", f"loudspeaker: {text}", effects, ctx)
+    else:
+        _note(inc, at, inc.state, "policy", f"warning {decision}: {reason}", effects, ctx)
+    return effects
+
+
+def on_ack(
+    book: Book, ctx: Context, *, incident_id: str, status: str, reason: str, at: float
+) -> list[Effect]:
+    inc = book.by_id(incident_id)
+    if inc is None:
+        return []
+    effects: list[Effect] = []
+    _note(inc, at, inc.state, "speaker", f"loudspeaker {status}" + (f": {reason}" if reason else ""), effects, ctx)
+    return effects
+
+
+def on_operator(
+    book: Book, ctx: Context, *, incident_id: str, action: str, by: str, reason: str, at: float
+) -> list[Effect] | None:
+    """An operator's action: acknowledge, dispatch (now) or close (with a reason)."""
+    inc = book.by_id(incident_id)
+    if inc is None:
+        return None
+    effects: list[Effect] = []
+    if action == "acknowledge":
+        _note(inc, at, inc.state, by, f"acknowledged{': ' + reason if reason else ''}", effects, ctx)
+    elif action == "dispatch":
+        if inc.state in OPEN_STATES:
+            _dispatch(inc, at, ctx, effects, f"dispatched by operator {by}{': ' + reason if reason else ''}")
+    elif action == "close":
+        _note(inc, at, "closed", by, f"closed by operator: {reason}", effects, ctx)
+        _close(book, inc)
+    return effects
+
+
+def set_held(book: Book, ctx: Context, *, held: bool, reason: str, at: float) -> list[Effect]:
+    """Camera offline (held) or back online: no auto-clear, no verification, no auto warning."""
+    effects: list[Effect] = []
+    for inc in list(book.open.values()):
+        if inc.held == held:
+            continue
+        inc.held = held
+        note = f"held: {reason}" if held else f"released: {reason}"
+        _note(inc, at, inc.state, "health", note, effects, ctx)
+    if not held:
+        effects.extend(on_tick(book, ctx, at))
+    return effects

@@ -1,0 +1,170 @@
+"""Scripted detection scenarios and a small fast-timing configuration for streams tests."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from kafka import KafkaProducer
+
+from streams.config import Config, parse_config
+from streams.timeutil import to_iso
+
+STREAMS_YAML = """
+version: 1
+site: {name: test district, timezone: Asia/Shanghai}
+kafka: {partitions: 4}
+categories:
+  out_of_store_business:
+    code: "200504"
+    name: 店外经营
+    labels: [bench, chair]
+    dwell_s: 2
+    inertia: 2
+    gap_s: 1.5
+    clear_s: 2
+    grace_s: 3
+    verify_s: 3
+    sla_s: 8
+    template: "{shop}请注意：请将店外经营物品放回店内，不要占道经营。"
+  illegal_parking:
+    code: "200505"
+    name: 机动车乱停放
+    labels: [car]
+    dwell_s: 2
+    inertia: 2
+    gap_s: 1.5
+    clear_s: 2
+    grace_s: 3
+    verify_s: 3
+    sla_s: 8
+speakers:
+  - {id: spk-a, min_interval_s: 0, max_per_hour: 100}
+  - {id: spk-b, min_interval_s: 0, max_per_hour: 100}
+units:
+  - {id: unit-a, level: street, escalates_to: unit-d}
+  - {id: unit-d, level: district}
+grids:
+  - {id: grid-a, unit: unit-a}
+cameras:
+  - id: cam-a
+    source: unused.mp4
+    location: {address: 和平路12号, shop: 老王便利店}
+    grid: grid-a
+    speaker: spk-a
+    zones:
+      - {id: storefront, polygon: [[0, 0.5], [1, 0.5], [1, 1], [0, 1]], categories: [out_of_store_business]}
+  - id: cam-b
+    source: unused.mp4
+    location: {address: 兴华街1号}
+    grid: grid-a
+    speaker: spk-b
+    zones:
+      - {id: kerb, polygon: [[0, 0.5], [1, 0.5], [1, 1], [0, 1]], categories: [illegal_parking]}
+"""
+
+
+def streams_config() -> Config:
+    return parse_config(STREAMS_YAML, "streams-test.yaml")
+
+
+def write_config(path: Path) -> Path:
+    path.write_text(STREAMS_YAML, encoding="utf-8")
+    return path
+
+
+def detection(camera_id: str, seq: int, t: float, objects: Iterable[tuple[str, str | None]]) -> dict[str, Any]:
+    """A detection record at time ``t`` with (label, zone or None) objects."""
+    return {
+        "v": 1,
+        "camera_id": camera_id,
+        "seq": seq,
+        "captured_at": to_iso(t),
+        "detected_at": to_iso(t + 0.05),
+        "frame_size": [1280, 720],
+        "model": "yolo11n",
+        "objects": [
+            {
+                "track_id": i + 1,
+                "label": label,
+                "score": 0.8,
+                "box": [0.1, 0.6, 0.3, 0.9],
+                "zones": [zone] if zone else [],
+            }
+            for i, (label, zone) in enumerate(objects)
+        ],
+        "snapshot": None,
+    }
+
+
+def presence(
+    camera_id: str, zone: str, label: str, start: float, seconds: float, *, seq0: int = 0, step: float = 0.5
+) -> Iterator[dict[str, Any]]:
+    """Frames every ``step`` s for ``seconds`` s with ``label`` in ``zone``."""
+    n = int(round(seconds / step))
+    for i in range(n):
+        yield detection(camera_id, seq0 + i, start + i * step, [(label, zone), ("person", None)])
+
+
+def absence(camera_id: str, start: float, seconds: float, *, seq0: int = 0, step: float = 0.5) -> Iterator[dict[str, Any]]:
+    n = int(round(seconds / step))
+    for i in range(n):
+        yield detection(camera_id, seq0 + i, start + i * step, [("person", None)])
+
+
+def produce(bootstrap: str, topic: str, records: Iterable[tuple[str, dict[str, Any] | bytes]]) -> None:
+    p = KafkaProducer(bootstrap_servers=bootstrap, linger_ms=2)
+    for key, value in records:
+        raw = value if isinstance(value, bytes) else json.dumps(value, ensure_ascii=False).encode()
+        p.send(topic, key=key.encode(), value=raw)
+    p.flush()
+    p.close()
+
+
+def start_worker(config: Path, env: dict[str, str], datadir: Path, log: Path) -> subprocess.Popen[bytes]:
+    with log.open("ab") as out:
+        return subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "streams.cli",
+                "--log-level",
+                "INFO",
+                "worker",
+                "--config",
+                str(config),
+                "--no-web",
+                "--datadir",
+                str(datadir),
+            ],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
+def stop(proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM, timeout: float = 30) -> None:
+    if proc.poll() is None:
+        os.killpg(proc.pid, sig)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout)
+
+
+def wait_for(predicate: Any, timeout: float, interval: float = 0.2) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return bool(predicate())
