@@ -15,9 +15,11 @@ cannot be decoded goes to the dead-letter topic and the agent carries on.
 from __future__ import annotations
 
 import base64
+import importlib
 import json
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -65,6 +67,13 @@ class Stats:
 
 @dataclass
 class Worker:
+    """The built app and what extensions (health, sensors, web) need to plug into it.
+
+    An extension is a function ``install(worker)`` called at the end of
+    ``create_worker``; it may add agents, timers, tables and web routes to
+    ``worker.app`` and publish through ``send_json`` / ``dead``.
+    """
+
     app: faust.App
     cfg: Config
     topics: Topics
@@ -72,6 +81,16 @@ class Worker:
     agents: dict[str, Any]
     tables: dict[str, Any]
     clock: EventClock
+    ctx: inc.Context
+    partitions: int
+    send_json: Callable[[faust.TopicT, str, dict[str, Any]], Awaitable[None]]
+    dead: Callable[[Any, str], Awaitable[None]]
+    topic: Callable[[str], faust.TopicT]
+    web_port: int | None = None
+
+
+# extensions installed into every worker, as "module:function"
+EXTENSIONS: list[str] = []
 
 
 def _partition(key: str, partitions: int) -> int:
@@ -475,7 +494,7 @@ def create_worker(
                 continue
             await send_json(t_speaker_intents, speaker_id, {"kind": "tick", "at": to_iso(now)})
 
-    return Worker(
+    worker = Worker(
         app=app,
         cfg=cfg,
         topics=topics,
@@ -493,4 +512,14 @@ def create_worker(
             "cases": cases_table,
         },
         clock=clock,
+        ctx=ctx,
+        partitions=partitions,
+        send_json=send_json,
+        dead=dead,
+        topic=topic,
+        web_port=web_port,
     )
+    for ref in EXTENSIONS:
+        module_name, _, func = ref.partition(":")
+        getattr(importlib.import_module(module_name), func)(worker)
+    return worker
