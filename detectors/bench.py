@@ -184,7 +184,7 @@ def run(args: argparse.Namespace) -> int:
         pipeline = CameraPipeline(
             camera,
             cfg,
-            ByteTracker(camera.detect_fps),
+            ByteTracker(camera.detect_fps, high=cfg.model.conf),
             model_name=detector.name,
             evidence=EvidenceStore(cfg.evidence),
             sample_fps=args.detect_fps,

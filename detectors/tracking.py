@@ -23,16 +23,19 @@ class ByteTracker:
     """ultralytics' BYTETracker behind our ``Tracker`` seam.
 
     ``fps`` is the rate the tracker sees frames at (the camera's detect_fps);
-    ``lost_s`` is how long a vanished object keeps its id.
+    ``lost_s`` is how long a vanished object keeps its id; ``high`` is the score that
+    starts a track (the model's ``conf``, so every published object can get an id).
     """
 
-    def __init__(self, fps: float, *, lost_s: float = 30.0, high: float = 0.25, low: float = 0.1) -> None:
+    def __init__(
+        self, fps: float, *, lost_s: float = 30.0, high: float = 0.25, low: float | None = None
+    ) -> None:
         from ultralytics.trackers.byte_tracker import BYTETracker
 
         args = SimpleNamespace(
             tracker_type="bytetrack",
             track_high_thresh=high,
-            track_low_thresh=low,
+            track_low_thresh=high / 2 if low is None else low,
             new_track_thresh=high,
             track_buffer=max(1, round(lost_s * fps)),
             match_thresh=0.8,

@@ -52,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
                 logger.warning("%s: frames of a camera not selected in %s; ignoring them", camera_id, path)
             return None
         # capture already sampled at detect_fps: take every frame that arrives
-        tracker = ByteTracker(camera.detect_fps)
+        tracker = ByteTracker(camera.detect_fps, high=cfg.model.conf)
         return CameraPipeline(
             camera, cfg, tracker, model_name=detector.name, evidence=evidence, sample_fps=None
         )

@@ -52,7 +52,11 @@ def run(args: argparse.Namespace) -> int:
         readers = start_readers(cameras, realtime=not args.fast, loop=args.loop, wake=wake)
         pipelines = {
             c.id: CameraPipeline(
-                c, cfg, ByteTracker(c.detect_fps), model_name=detector.name, evidence=evidence
+                c,
+                cfg,
+                ByteTracker(c.detect_fps, high=cfg.model.conf),
+                model_name=detector.name,
+                evidence=evidence,
             )
             for c in cameras
             if c.id in readers
