@@ -6,6 +6,7 @@
     ├── BrokerError                 the embedded broker cannot start or answer
     ├── SourceError                 a camera / frame source cannot be opened
     ├── ModelError                  detection weights cannot be loaded
+    ├── WebError                    the web server's tokens or settings are wrong
     └── SpeakerError                a loudspeaker command cannot be rendered or delivered
         ├── SpeechError             no TTS engine, or it failed on the text
         └── DriverError             the speaker's driver (file/http/command) failed
@@ -63,6 +64,10 @@ class SourceError(CitywatchError):
 
 class ModelError(CitywatchError):
     """Model weights are missing or cannot be loaded."""
+
+
+class WebError(CitywatchError):
+    """The web server's access tokens or settings are wrong."""
 
 
 class SpeakerError(CitywatchError):

@@ -65,6 +65,21 @@ class Kafka(Base):
     )
 
 
+class Web(Base):
+    bind: str = Field(
+        "127.0.0.1",
+        description="Address the worker's web server listens on ('0.0.0.0' to reach it from phones)",
+    )
+    tokens_file: str | None = Field(
+        None,
+        description="File of access tokens, one 'TOKEN=ROLE' a line (viewer, operator, "
+        "patrol:UNIT, admin); CITYWATCH_TOKENS adds more",
+    )
+    session_ttl_s: float = Field(43200, gt=0, description="Browser sessions end after this many seconds")
+    max_photo_mb: float = Field(8, gt=0, le=64, description="Largest patrol photo accepted, in MB")
+    closed_kept: int = Field(500, ge=0, description="Closed incidents the board keeps in memory")
+
+
 class Category(Base):
     code: Annotated[str, Field(pattern=r"^\d{6}$")] = Field(
         description="GB/T 30428-style six-digit event code"
@@ -213,6 +228,7 @@ class Config(Base):
     model: ModelConfig = Field(default_factory=ModelConfig)
     evidence: Evidence = Field(default_factory=Evidence)
     kafka: Kafka = Field(default_factory=Kafka)
+    web: Web = Field(default_factory=Web)
     categories: dict[str, Category]
     speakers: list[Speaker] = Field(default_factory=list)
     units: list[Unit] = Field(default_factory=list)
