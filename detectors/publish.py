@@ -115,7 +115,7 @@ class KafkaPublisher:
         *,
         max_records: int = 500,
         max_bytes: int = 64 * 1024 * 1024,
-        max_in_flight: int = 32,
+        max_in_flight: int = 8,
         client_id: str = "citywatch-detectors",
         delivery_timeout_s: float = 6.0,
     ) -> None:
@@ -235,7 +235,7 @@ class KafkaPublisher:
     def _run(self) -> None:
         while True:
             with self._cond:
-                while not self._closing and (not len(self._buffer) or self._in_flight >= self._max_in_flight):
+                while not self._closing and (not len(self._buffer) or self._in_flight >= self._limit()):
                     self._cond.wait(0.2)
                 if self._closing:
                     return
@@ -248,6 +248,11 @@ class KafkaPublisher:
                     continue
                 self._in_flight += 1
             self._hand_to_kafka(item)
+
+    def _limit(self) -> int:
+        # while Kafka fails, one record probes at a time; the rest wait in the buffer,
+        # where the drop-oldest rule applies (not in kafka-python's own queue)
+        return 1 if self._failing else self._max_in_flight
 
     def _pause(self) -> None:
         delay = self._backoff.next()
@@ -267,7 +272,7 @@ class KafkaPublisher:
             self._pause()
             return
         future.add_callback(lambda _meta: self._acked(item))
-        future.add_errback(lambda exc: self._requeue(item, f"{type(exc).__name__}: {exc}"))
+        future.add_errback(lambda exc: self._requeue(item, str(exc) or type(exc).__name__))
 
     def _acked(self, item: Outgoing) -> None:
         with self._cond:

@@ -202,6 +202,12 @@ class CameraReader:
         self._thread.join(timeout=15)
 
     @property
+    def last_seq(self) -> int:
+        """Sequence number of the newest frame read so far (-1 before the first)."""
+        with self._cond:
+            return self._seq - 1
+
+    @property
     def ended(self) -> bool:
         return self._state == "ended"
 
