@@ -90,7 +90,7 @@ class Worker:
 
 
 # extensions installed into every worker, as "module:function"
-EXTENSIONS: list[str] = []
+EXTENSIONS: list[str] = ["streams.feeds:install"]
 
 
 def _partition(key: str, partitions: int) -> int:
@@ -305,6 +305,19 @@ def create_worker(
             )
         if kind == "health":
             return inc.set_held(book, ctx, held=bool(data["held"]), reason=str(data.get("reason") or ""), at=at)
+        if kind == "condition":  # a sensor rule or camera health (streams/feeds.py)
+            clock.observe(at)
+            return inc.on_condition(
+                book,
+                ctx,
+                subject=str(data["subject"]),
+                source=str(data["source"]),
+                category=str(data["category"]),
+                state=str(data["state"]),
+                since=from_iso(str(data["since"])),
+                at=at,
+                note=str(data.get("note") or ""),
+            )
         raise ValueError(f"unknown input kind {kind!r}")
 
     @app.agent(incident_sources)

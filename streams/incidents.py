@@ -54,10 +54,19 @@ class Incident:
     evidence: list[str] = field(default_factory=list)
     labels: list[str] = field(default_factory=list)
     history: list[dict[str, str]] = field(default_factory=list)
+    # sensor and health incidents (streams/feeds.py): camera_id is "" for a sensor's
+    # incident; source is camera (a zone violation), sensor, or health (camera offline)
+    sensor_id: str | None = None
+    source: str = "camera"
 
     @property
     def key(self) -> str:
         return f"{self.zone_id}|{self.category}"
+
+    @property
+    def subject(self) -> str:
+        """The id whose book holds this incident: the sensor's, else the camera's."""
+        return self.sensor_id or self.camera_id
 
 
 @dataclass
@@ -66,6 +75,7 @@ class Book:
 
     open: dict[str, Incident] = field(default_factory=dict)
     closed: list[str] = field(default_factory=list)
+    held: bool = False  # the camera is offline or degraded: new incidents start held
 
     def by_case(self, case_id: str) -> Incident | None:
         for inc in self.open.values():
@@ -89,7 +99,8 @@ class Book:
         return min(times) if times else None
 
     def to_json(self) -> dict[str, Any]:
-        return {"open": {k: asdict(v) for k, v in self.open.items()}, "closed": list(self.closed)}
+        data = {"open": {k: asdict(v) for k, v in self.open.items()}, "closed": list(self.closed)}
+        return {**data, "held": True} if self.held else data
 
     @classmethod
     def from_json(cls, data: dict[str, Any] | None) -> Book:
@@ -98,6 +109,7 @@ class Book:
         return cls(
             open={k: Incident(**v) for k, v in data.get("open", {}).items()},
             closed=list(data.get("closed", [])),
+            held=bool(data.get("held", False)),
         )
 
 
@@ -118,13 +130,15 @@ class Context:
         self.cameras = {c.id: c for c in cfg.cameras}
         self.units = {u.id: u for u in cfg.units}
         self.grids = {g.id: g for g in cfg.grids}
+        self.sensors = {s.id: s for s in cfg.sensors}
 
     def category_ref(self, key: str) -> dict[str, str]:
         cat = self.cfg.categories.get(key)
         return {"key": key, "code": cat.code if cat else "", "name": cat.name if cat else key}
 
     def location(self, camera_id: str) -> dict[str, Any]:
-        cam = self.cameras.get(camera_id)
+        """Where a camera (or a sensor: any subject id) is."""
+        cam = self.cameras.get(camera_id) or self.sensors.get(camera_id)
         if cam is None:
             return {"address": "", "grid_id": None, "lat": None, "lon": None}
         loc = cam.location
@@ -137,13 +151,18 @@ class Context:
         }
 
     def grid_unit(self, camera_id: str) -> str | None:
-        cam = self.cameras.get(camera_id)
+        cam = self.cameras.get(camera_id) or self.sensors.get(camera_id)
         grid = self.grids.get(cam.grid) if cam else None
         return grid.unit if grid else None
 
+    def speaker_of(self, subject: str) -> str | None:
+        """The loudspeaker of a camera or a sensor, if it has one."""
+        found = self.cameras.get(subject) or self.sensors.get(subject)
+        return found.speaker if found else None
+
     def warning_text(self, camera_id: str, category: str) -> str:
         cat = self.cfg.categories.get(category)
-        cam = self.cameras.get(camera_id)
+        cam = self.cameras.get(camera_id) or self.sensors.get(camera_id)
         template = (cat.template if cat else "") or "请注意：此处禁止{name}，请立即整改。"
         values = {
             "address": cam.location.address if cam else "",
@@ -174,9 +193,10 @@ def alert_record(inc: Incident, ctx: Context) -> dict[str, Any]:
         "v": 1,
         "incident_id": inc.incident_id,
         "category": ctx.category_ref(inc.category),
-        "camera_id": inc.camera_id,
-        "zone_id": inc.zone_id,
-        "location": ctx.location(inc.camera_id),
+        "camera_id": inc.camera_id or None,
+        "zone_id": inc.zone_id or None,
+        "sensor_id": inc.sensor_id,
+        "location": ctx.location(inc.subject),
         "state": inc.state,
         "opened_at": to_iso(inc.opened_at),
         "updated_at": to_iso(inc.updated_at),
@@ -209,7 +229,7 @@ def _merge_evidence(inc: Incident, evidence: list[str] | tuple[str, ...]) -> boo
 def _dispatch(inc: Incident, at: float, ctx: Context, effects: list[Effect], note: str) -> None:
     """Open a new case round for the grid's unit."""
     cat = ctx.cfg.categories.get(inc.category)
-    unit_id = ctx.grid_unit(inc.camera_id)
+    unit_id = ctx.grid_unit(inc.subject)
     inc.grace_until = None
     if unit_id is None:
         _note(inc, at, inc.state, "policy", "no patrol unit for this camera's grid: cannot dispatch", effects, ctx)
@@ -227,7 +247,7 @@ def _dispatch(inc: Incident, at: float, ctx: Context, effects: list[Effect], not
 
 def _emit_case(inc: Incident, at: float, ctx: Context, effects: list[Effect], state: str) -> None:
     assert inc.case_id is not None and inc.unit_id is not None and inc.due_at is not None
-    loc = ctx.location(inc.camera_id)
+    loc = ctx.location(inc.subject)
     effects.append(
         Effect(
             "dispatch",
@@ -245,13 +265,15 @@ def _emit_case(inc: Incident, at: float, ctx: Context, effects: list[Effect], st
                 "due_at": to_iso(inc.due_at),
                 "state": state,
                 "level": inc.level or "street",
-                "camera_id": inc.camera_id,
-                "zone_id": inc.zone_id,
+                "camera_id": inc.camera_id or None,
+                "zone_id": inc.zone_id or None,
+                "sensor_id": inc.sensor_id,
                 "rework": inc.rework,
             },
         )
     )
-    effects.append(Effect("case", inc.case_id, {"camera_id": inc.camera_id, "incident_id": inc.incident_id}))
+    # "camera_id" is the key of the incident's book (the sensor's id for a sensor incident)
+    effects.append(Effect("case", inc.case_id, {"camera_id": inc.subject, "incident_id": inc.incident_id}))
 
 
 def _escalate(inc: Incident, at: float, ctx: Context, effects: list[Effect], why: str) -> bool:
@@ -285,23 +307,29 @@ def on_violation(
     at: float,
     labels: list[str] | tuple[str, ...] = (),
     evidence: list[str] | tuple[str, ...] = (),
+    sensor_id: str | None = None,
+    source: str = "camera",
+    note: str | None = None,
 ) -> list[Effect]:
     effects: list[Effect] = []
     key = f"{zone_id}|{category}"
     inc = book.open.get(key)
     if state in ("started", "ongoing"):
         if inc is None:
-            incident_id = make_id("inc", camera_id, zone_id, category, to_iso(since))
+            incident_id = make_id("inc", sensor_id or camera_id, zone_id, category, to_iso(since))
             if incident_id in book.closed:
                 return []  # a redelivery of a violation whose incident is already closed
             inc = Incident(incident_id, camera_id, zone_id, category, "open", at, at, last_seen_at=at)
+            inc.sensor_id, inc.source = sensor_id, source
+            inc.held = book.held and source == "camera"
             inc.labels = sorted(labels)
             _merge_evidence(inc, evidence)
             cat = ctx.cfg.categories.get(category)
             inc.grace_until = at + (cat.grace_s if cat else 300.0)
             book.open[key] = inc
             what = ", ".join(labels) or category
-            _note(inc, at, "open", "rules", f"{what} in zone {zone_id} since {to_iso(since)}", effects, ctx)
+            opened = note or f"{what} in zone {zone_id} since {to_iso(since)}"
+            _note(inc, at, "open", "rules", opened, effects, ctx)
             _request_warning(inc, at, ctx, effects)
         else:
             inc.present = True
@@ -316,9 +344,10 @@ def on_violation(
         inc.present = False
         if inc.held:
             return effects
+        seen_clear = note or "camera sees the zone clear"
         if inc.state in OPEN_STATES:
             worked = inc.state == "warned"
-            _note(inc, at, "cleared", "rules", "camera sees the zone clear", effects, ctx)
+            _note(inc, at, "cleared", "rules", seen_clear, effects, ctx)
             _note(
                 inc,
                 at,
@@ -330,40 +359,40 @@ def on_violation(
             )
             _close(book, inc)
         elif inc.state in CASE_STATES:
-            _note(inc, at, inc.state, "rules", "camera sees the zone clear", effects, ctx)
+            _note(inc, at, inc.state, "rules", seen_clear, effects, ctx)
     effects.extend(on_tick(book, ctx, at))
     return effects
 
 
 def _request_warning(inc: Incident, at: float, ctx: Context, effects: list[Effect]) -> None:
     cat = ctx.cfg.categories.get(inc.category)
-    cam = ctx.cameras.get(inc.camera_id)
+    speaker = ctx.speaker_of(inc.subject)
     reason = None
     if cat is None or not cat.warn:
         reason = "category has no automatic warning"
-    elif cam is None or cam.speaker is None:
-        reason = "camera has no loudspeaker"
+    elif speaker is None:
+        reason = f"{'sensor' if inc.sensor_id else 'camera'} has no loudspeaker"
     elif inc.held:
         reason = "camera offline: automatic warnings held"
     if reason is not None:
         _note(inc, at, inc.state, "policy", f"no warning: {reason}", effects, ctx)
         return
-    assert cam is not None and cam.speaker is not None and cat is not None
+    assert speaker is not None and cat is not None
     command_id = make_id("cmd", inc.incident_id, "warn", inc.warnings + 1)
     effects.append(
         Effect(
             "warn",
-            cam.speaker,
+            speaker,
             {
                 "kind": "auto",
                 "request_id": command_id,
-                "speaker_id": cam.speaker,
-                "camera_id": inc.camera_id,
+                "speaker_id": speaker,
+                "camera_id": inc.camera_id or None,
                 "incident_id": inc.incident_id,
-                "text": ctx.warning_text(inc.camera_id, inc.category),
+                "text": ctx.warning_text(inc.subject, inc.category),
                 "lang": cat.lang,
                 "requested_by": "citywatch",
-                "reason": f"{cat.name} ({cat.code}) at {ctx.location(inc.camera_id)['address']}",
+                "reason": f"{cat.name} ({cat.code}) at {ctx.location(inc.subject)['address']}",
                 "force": False,
                 "at": to_iso(at),
             },
@@ -394,11 +423,13 @@ def on_tick(book: Book, ctx: Context, now: float) -> list[Effect]:
             inc.verify_until = None
             if inc.present:
                 inc.rework += 1
-                _note(inc, when, "reopened", "rules", "camera still sees the violation after resolve", effects, ctx)
+                seen = f"{_observer(inc)} still sees the violation after resolve"
+                _note(inc, when, "reopened", "rules", seen, effects, ctx)
                 _dispatch(inc, when, ctx, effects, f"rework {inc.rework}")
             else:
-                _note(inc, when, "verified", "rules", "camera sees the zone clear", effects, ctx)
-                _note(inc, when, "closed", "rules", "verified by camera", effects, ctx)
+                seen = "sensor reads clear" if inc.sensor_id else "camera sees the zone clear"
+                _note(inc, when, "verified", "rules", seen, effects, ctx)
+                _note(inc, when, "closed", "rules", f"verified by {_observer(inc)}", effects, ctx)
                 _close(book, inc)
         elif (
             inc.state in ("dispatched", "accepted", "overdue", "reopened")
@@ -443,7 +474,8 @@ def on_update(
         _note(inc, at, "resolved", unit_id, text, effects, ctx)
         inc.verify_until = at + (cat.verify_s if cat else 60.0)
         inc.due_at = None
-        _note(inc, at, "verifying", "rules", f"camera checks the zone until {to_iso(inc.verify_until)}", effects, ctx)
+        what = "sensor checks its readings" if inc.sensor_id else "camera checks the zone"
+        _note(inc, at, "verifying", "rules", f"{what} until {to_iso(inc.verify_until)}", effects, ctx)
     elif status == "rejected" and inc.state in ("dispatched", "accepted", "overdue", "reopened"):
         _note(inc, at, inc.state, unit_id, f"rejected: {text}", effects, ctx)
         if not _escalate(inc, at, ctx, effects, "rejected"):
@@ -512,14 +544,61 @@ def on_operator(
 
 
 def set_held(book: Book, ctx: Context, *, held: bool, reason: str, at: float) -> list[Effect]:
-    """Camera offline (held) or back online: no auto-clear, no verification, no auto warning."""
+    """Camera offline (held) or back online: no auto-clear, no verification, no auto warning.
+
+    Only the camera's own violation incidents are held (not its camera-offline
+    incident). A clear seen while held is applied on release.
+    """
     effects: list[Effect] = []
+    book.held = held
     for inc in list(book.open.values()):
-        if inc.held == held:
+        if inc.held == held or inc.source != "camera":
             continue
         inc.held = held
         note = f"held: {reason}" if held else f"released: {reason}"
         _note(inc, at, inc.state, "health", note, effects, ctx)
+        if not held and not inc.present and inc.state in OPEN_STATES:
+            _note(inc, at, "cleared", "rules", "camera saw the zone clear while held", effects, ctx)
+            _note(inc, at, "closed", "rules", "cleared after release", effects, ctx)
+            _close(book, inc)
     if not held:
         effects.extend(on_tick(book, ctx, at))
     return effects
+
+
+def _observer(inc: Incident) -> str:
+    return "sensor" if inc.sensor_id else "camera"
+
+
+def on_condition(
+    book: Book,
+    ctx: Context,
+    *,
+    subject: str,
+    source: str,
+    category: str,
+    state: str,
+    since: float,
+    at: float,
+    note: str,
+) -> list[Effect]:
+    """A sensor rule or camera health started / cleared: the same lifecycle as a violation.
+
+    ``source`` is "sensor" (``subject`` is a sensor id; the incident has no camera)
+    or "health" (``subject`` is the camera; e.g. camera offline). One open incident
+    per (subject, category); "cleared" closes it before dispatch, verifies it after.
+    """
+    sensor_id = subject if source == "sensor" else None
+    return on_violation(
+        book,
+        ctx,
+        camera_id="" if sensor_id else subject,
+        zone_id="",
+        category=category,
+        state=state,
+        since=since,
+        at=at,
+        sensor_id=sensor_id,
+        source=source,
+        note=note,
+    )

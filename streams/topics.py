@@ -32,6 +32,8 @@ INTERNAL_SUFFIXES: dict[str, str] = {
     "internal.incident-inputs": "camera_id",
     "internal.speaker-intents": "speaker_id",
     "internal.case-index": "case_id",
+    "internal.sensor-ticks": "sensor_id",
+    "internal.camera-ticks": "camera_id",
 }
 
 
@@ -129,3 +131,11 @@ class Topics:
     @property
     def case_index(self) -> str:
         return self.prefix + "internal.case-index"
+
+    @property
+    def sensor_ticks(self) -> str:
+        return self.prefix + "internal.sensor-ticks"
+
+    @property
+    def camera_ticks(self) -> str:
+        return self.prefix + "internal.camera-ticks"

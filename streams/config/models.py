@@ -85,7 +85,11 @@ class Category(Base):
         description="GB/T 30428-style six-digit event code"
     )
     name: str = Field(min_length=1, description="Name shown to people (e.g. 店外经营)")
-    labels: list[str] = Field(min_length=1, description="Model labels that count as this category")
+    labels: list[str] = Field(
+        default_factory=list,
+        description="Model labels that count as this category (camera categories; sensor and health "
+        "categories have none)",
+    )
     dwell_s: float = Field(60, ge=0, description="Seconds the zone must be occupied to count")
     inertia: int = Field(3, ge=1, description="Consecutive sightings before occupancy counts")
     gap_s: float = Field(10, ge=0, description="A gap this long does not reset the dwell")
@@ -222,6 +226,56 @@ class Camera(Base):
     zones: list[Zone] = Field(default_factory=list)
 
 
+class Sensor(Base):
+    id: Id
+    name: str = ""
+    kind: Id = Field(description="What it measures, e.g. pm25, noise, bin_fill (readings must say the same)")
+    unit: str = Field("", description="Unit of its readings, e.g. µg/m³, dB(A), % (empty: any)")
+    location: Location
+    grid: str = Field(description="Street grid whose patrol unit takes this sensor's cases")
+    speaker: str | None = Field(None, description="Loudspeaker for automatic warnings (default: none)")
+    stale_after_s: float | None = Field(
+        None, gt=0, description="Stale when silent this long (default: health.sensor_stale_after_s)"
+    )
+    enabled: bool = True
+
+
+class SensorRule(Base):
+    id: Id
+    category: str = Field(description="Incident category opened while the rule holds")
+    kind: str | None = Field(None, description="Applies to every sensor of this kind")
+    sensors: list[str] | None = Field(None, description="Applies to these sensor ids")
+    window_s: float = Field(60, gt=0, description="Sliding window over the readings' measured_at")
+    aggregate: Literal["mean", "max", "min", "last"] = Field("mean", description="Of the window")
+    above: float | None = Field(None, description="Holds while the aggregate is above this")
+    below: float | None = Field(None, description="Holds while the aggregate is below this")
+    clear: float | None = Field(
+        None, description="Hysteresis: once holding, it clears only past this (default: the threshold)"
+    )
+    inclusive: bool = Field(False, description="The threshold itself counts (>= / <=), e.g. fill >= 90 %")
+    min_duration_s: float = Field(0, ge=0, description="The condition must last this long to count")
+    min_samples: int = Field(1, ge=1, description="Readings the window needs before it is judged")
+    active_hours: TimeRange | None = Field(
+        None, description="Only judged in these hours, e.g. '22:00-06:00' for night noise"
+    )
+
+
+class Health(Base):
+    blip_s: float = Field(30, ge=0, description="A camera offline for less than this is a blip")
+    degraded_fps_ratio: float = Field(
+        0.5, ge=0, le=1, description="fps below this fraction of detect_fps counts as degraded"
+    )
+    degraded_for_s: float = Field(
+        60, gt=0, description="Degraded this long holds the camera's incidents (inhibition)"
+    )
+    status_timeout_s: float = Field(
+        120, gt=0, description="A camera that sent camera-status before and is silent this long is offline"
+    )
+    offline_category: str = Field("camera_offline", description="Category of camera-offline incidents")
+    sensor_stale_after_s: float = Field(900, gt=0, description="Default silence before a sensor is stale")
+    stale_category: str = Field("sensor_stale", description="Category of stale-sensor incidents")
+
+
 class Config(Base):
     version: Literal[1] = 1
     site: Site
@@ -234,6 +288,9 @@ class Config(Base):
     units: list[Unit] = Field(default_factory=list)
     grids: list[Grid] = Field(default_factory=list)
     cameras: list[Camera] = Field(default_factory=list)
+    sensors: list[Sensor] = Field(default_factory=list)
+    sensor_rules: list[SensorRule] = Field(default_factory=list)
+    health: Health = Field(default_factory=Health)
 
     def camera(self, camera_id: str) -> Camera:
         for cam in self.cameras:

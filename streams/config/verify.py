@@ -190,6 +190,110 @@ def verify_category_timing(cfg: Config) -> Iterator[Finding]:
             )
 
 
+def verify_zone_category_labels(cfg: Config) -> Iterator[Finding]:
+    """A category counted by a camera zone needs model labels (sensor categories have none)."""
+    for ci, cam in enumerate(cfg.cameras):
+        for zi, zone in enumerate(cam.zones):
+            for ki, key in enumerate(zone.categories):
+                cat = cfg.categories.get(key)
+                if cat is not None and not cat.labels:
+                    yield (
+                        ("cameras", ci, "zones", zi, "categories", ki),
+                        f"camera {cam.id} zone {zone.id} uses category {key!r}, which has no labels:; "
+                        "give the category the model labels that count as it, or use another category",
+                    )
+
+
+def verify_sensors(cfg: Config) -> Iterator[Finding]:
+    """Sensor ids are unique (and not camera ids: both key incident books); grid and speaker exist."""
+    yield from _duplicates([s.id for s in cfg.sensors], ("sensors",), "sensor")
+    cameras = {c.id for c in cfg.cameras}
+    grids = [g.id for g in cfg.grids]
+    speakers = [s.id for s in cfg.speakers]
+    for si, sensor in enumerate(cfg.sensors):
+        if sensor.id in cameras:
+            yield (
+                ("sensors", si, "id"),
+                f"sensor id {sensor.id!r} is also a camera id; sensors and cameras share one "
+                "namespace of subjects: rename the sensor",
+            )
+        if sensor.grid not in grids:
+            yield (
+                ("sensors", si, "grid"),
+                f"sensor {sensor.id} names grid {sensor.grid!r}, which is not defined under "
+                f"grids:{_suggest(sensor.grid, grids)}",
+            )
+        if sensor.speaker is not None and sensor.speaker not in speakers:
+            yield (
+                ("sensors", si, "speaker"),
+                f"sensor {sensor.id} names speaker {sensor.speaker!r}, which is not defined under "
+                f"speakers:{_suggest(sensor.speaker, speakers)}",
+            )
+
+
+def verify_sensor_rules(cfg: Config) -> Iterator[Finding]:
+    """Each rule: a defined category, sensors it applies to, one threshold and a clear on its side."""
+    yield from _duplicates([r.id for r in cfg.sensor_rules], ("sensor_rules",), "sensor rule")
+    sensor_ids = [s.id for s in cfg.sensors]
+    kinds = sorted({s.kind for s in cfg.sensors})
+    for ri, rule in enumerate(cfg.sensor_rules):
+        where = f"sensor rule {rule.id}"
+        if rule.category not in cfg.categories:
+            yield (
+                ("sensor_rules", ri, "category"),
+                f"{where} opens category {rule.category!r}, which is not defined under "
+                f"categories:{_suggest(rule.category, cfg.categories)}",
+            )
+        if rule.kind is None and rule.sensors is None:
+            yield (
+                ("sensor_rules", ri),
+                f"{where} applies to no sensor: give it kind: (every sensor of that kind) or sensors: [ids]",
+            )
+        if rule.kind is not None and rule.kind not in kinds:
+            yield (
+                ("sensor_rules", ri, "kind"),
+                f"{where} applies to kind {rule.kind!r}, but no sensor under sensors: has that kind"
+                f"{_suggest(rule.kind, kinds)}",
+            )
+        for i, sid in enumerate(rule.sensors or []):
+            if sid not in sensor_ids:
+                yield (
+                    ("sensor_rules", ri, "sensors", i),
+                    f"{where} names sensor {sid!r}, which is not defined under sensors:"
+                    f"{_suggest(sid, sensor_ids)}",
+                )
+        if (rule.above is None) == (rule.below is None):
+            yield (
+                ("sensor_rules", ri) if rule.above is None else ("sensor_rules", ri, "below"),
+                f"{where} needs exactly one threshold: above: (e.g. PM2.5 mean above 75) or below:",
+            )
+        elif rule.clear is not None:
+            if rule.above is not None and rule.clear > rule.above:
+                yield (
+                    ("sensor_rules", ri, "clear"),
+                    f"{where}: clear ({rule.clear:g}) must not be above the threshold above: "
+                    f"({rule.above:g}); hysteresis clears at or below it, e.g. clear: {rule.above * 0.8:g}",
+                )
+            if rule.below is not None and rule.clear < rule.below:
+                yield (
+                    ("sensor_rules", ri, "clear"),
+                    f"{where}: clear ({rule.clear:g}) must not be below the threshold below: "
+                    f"({rule.below:g}); hysteresis clears at or above it",
+                )
+
+
+def verify_health_categories(cfg: Config) -> Iterator[Finding]:
+    """Health categories named explicitly must exist (left at their defaults they are optional)."""
+    for name in ("offline_category", "stale_category"):
+        key = getattr(cfg.health, name)
+        if name in cfg.health.model_fields_set and key not in cfg.categories:
+            yield (
+                ("health", name),
+                f"health.{name} is {key!r}, which is not defined under categories:"
+                f"{_suggest(key, cfg.categories)}",
+            )
+
+
 CHECKS: list[Callable[[Config], Iterator[Finding]]] = [
     verify_unique_ids,
     verify_zone_categories_defined,
@@ -201,6 +305,10 @@ CHECKS: list[Callable[[Config], Iterator[Finding]]] = [
     verify_speaker_drivers,
     verify_speaker_audio,
     verify_category_timing,
+    verify_zone_category_labels,
+    verify_sensors,
+    verify_sensor_rules,
+    verify_health_categories,
 ]
 
 
