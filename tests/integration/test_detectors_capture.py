@@ -146,8 +146,9 @@ def test_capture_never_blocks_while_kafka_is_down(tmp_path: object) -> None:
         outage = [s for s in seqs if down_seq < s <= restart_seq]
         assert restart_seq - down_seq >= 40
         assert 0 < len(outage) <= 15 + 8 + 2, (down_seq, restart_seq, sorted(seqs))
-        newest = sorted(outage)[-10:]
-        assert newest[-1] >= restart_seq - 3 and newest == list(range(newest[0], newest[0] + 10)), newest
+        survivors = sorted(outage)
+        assert survivors[-1] >= restart_seq - 3, survivors  # the newest frame made it
+        assert survivors[len(survivors) // 2] > (down_seq + restart_seq) / 2, survivors  # mostly the newest
         seen = [s.status for s in statuses(broker.bootstrap, topics.camera_status)]
         assert "degraded" in seen, seen  # buffered while down, delivered afterwards
         assert seen[-1] == "online", seen
