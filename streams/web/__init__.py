@@ -1,0 +1,27 @@
+"""The command centre on the web: incident board, operators' broadcasts and
+actions, patrol views, JSON API, live events, health and metrics.
+
+    auth.py      tokens, roles, sessions, CSRF (pure)
+    board.py     the district's board from alerts / dispatch / updates / decisions (pure)
+    events.py    live events to connected pages (SSE), filtered by role
+    evidence.py  evidence links and safe reads under evidence.dir, patrol photos
+    metrics.py   Prometheus text (pure)
+    feed.py      the board's reader: every partition, no consumer group
+    api.py       the routes (aiohttp)
+    server.py    the service the worker runs, and ``install(worker)``
+    static/      the pages: plain HTML, CSS and JavaScript, no build step
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from streams.app import Worker
+
+
+def install(worker: Worker) -> None:
+    """Worker extension: serve the command centre (see ``streams.web.server``)."""
+    from streams.web.server import install as install_server
+
+    install_server(worker)

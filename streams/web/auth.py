@@ -1,0 +1,189 @@
+"""Access to the command centre: tokens with roles, browser sessions, CSRF (pure).
+
+Roles:
+
+    viewer            reads the board, incidents, evidence, metrics
+    operator          viewer + broadcasts and incident actions
+    patrol:UNIT       its own unit's cases (read, accept / arrived / resolved)
+    admin             everything, every unit
+
+Tokens come from ``web.tokens_file`` and ``CITYWATCH_TOKENS``, both written as
+``TOKEN=ROLE`` (optionally ``TOKEN=ROLE@NAME``), one per line or comma-separated.
+A token is looked up by comparing its digest against every known digest in
+constant time, so the time taken does not tell how much of a guess was right.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from collections import OrderedDict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from streams.errors import WebError
+
+ROLES = ("viewer", "operator", "admin")
+PATROL = "patrol:"
+MIN_TOKEN_LEN = 8
+MAX_SESSIONS = 10_000
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is asking: a display name, a role and (for patrol) the unit."""
+
+    name: str
+    role: str  # viewer | operator | admin | patrol
+    unit: str | None = None
+
+    @property
+    def can_read(self) -> bool:
+        """Read the district's board (incidents, evidence, broadcasts, metrics)."""
+        return self.role in ROLES
+
+    @property
+    def can_operate(self) -> bool:
+        """Send broadcasts and act on incidents."""
+        return self.role in ("operator", "admin")
+
+    def can_patrol(self, unit_id: str | None) -> bool:
+        """Report on cases of ``unit_id`` (its own patrol, or an admin)."""
+        return self.role == "admin" or (
+            self.role == "patrol" and unit_id is not None and self.unit == unit_id
+        )
+
+    def can_see_unit(self, unit_id: str) -> bool:
+        return self.can_read or self.can_patrol(unit_id)
+
+    def describe(self) -> str:
+        return f"patrol:{self.unit}" if self.role == "patrol" else self.role
+
+
+def parse_role(text: str, units: Iterable[str] | None = None) -> tuple[str, str | None]:
+    """``viewer`` -> ("viewer", None); ``patrol:unit-a`` -> ("patrol", "unit-a")."""
+    role = text.strip()
+    if role in ROLES:
+        return role, None
+    if role.startswith(PATROL):
+        unit = role[len(PATROL) :].strip()
+        if not unit:
+            raise ValueError("patrol role needs a unit: write patrol:UNIT_ID")
+        known = set(units) if units is not None else None
+        if known is not None and unit not in known:
+            listed = ", ".join(sorted(known)) or "none"
+            raise ValueError(f"unit {unit!r} is not under units: in the configuration (known: {listed})")
+        return "patrol", unit
+    raise ValueError(f"unknown role {role!r}; use viewer, operator, admin or patrol:UNIT_ID")
+
+
+def parse_tokens(text: str, source: str, units: Iterable[str] | None = None) -> list[tuple[str, Principal]]:
+    """Parse ``TOKEN=ROLE[@NAME]`` entries (lines or commas; ``#`` starts a comment)."""
+    unit_list = list(units) if units is not None else None
+    out: list[tuple[str, Principal]] = []
+    for lineno, line in enumerate(text.splitlines(), 1):
+        body = line.split("#", 1)[0]
+        for item in body.split(","):
+            entry = item.strip()
+            if not entry:
+                continue
+            where = f"{source}:{lineno}" if source != "CITYWATCH_TOKENS" else source
+            token, sep, rest = entry.partition("=")
+            token = token.strip()
+            if not sep or not token:
+                raise WebError(f"{where}: {entry[:3]}…: write each token as TOKEN=ROLE")
+            if len(token) < MIN_TOKEN_LEN:
+                raise WebError(
+                    f"{where}: a token is shorter than {MIN_TOKEN_LEN} characters: use a long random one "
+                    "(e.g. python -c 'import secrets; print(secrets.token_urlsafe(24))')"
+                )
+            role_text, _, name = rest.partition("@")
+            try:
+                role, unit = parse_role(role_text, unit_list)
+            except ValueError as exc:
+                raise WebError(f"{where}: {exc}") from None
+            label = name.strip() or f"{role_text.strip()}-{_digest(token).hex()[:6]}"
+            out.append((token, Principal(label, role, unit)))
+    return out
+
+
+def _digest(token: str) -> bytes:
+    return hashlib.sha256(token.encode("utf-8")).digest()
+
+
+class TokenRegistry:
+    """Known tokens, kept as digests; ``lookup`` compares against all of them in constant time."""
+
+    def __init__(self, entries: Iterable[tuple[str, Principal]]) -> None:
+        self._entries = [(_digest(token), who) for token, who in entries]
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def lookup(self, token: str | None) -> Principal | None:
+        if not token:
+            return None
+        wanted = _digest(token)
+        found: Principal | None = None
+        for digest, who in self._entries:  # no early exit: every entry is compared
+            if hmac.compare_digest(digest, wanted) and found is None:
+                found = who
+        return found
+
+
+@dataclass
+class Session:
+    session_id: str
+    csrf: str
+    principal: Principal
+    expires_at: float
+
+
+class Sessions:
+    """Browser sessions in memory: an opaque id in an HttpOnly cookie, a CSRF token beside it."""
+
+    def __init__(self, ttl_s: float, max_sessions: int = MAX_SESSIONS) -> None:
+        self.ttl_s = ttl_s
+        self.max_sessions = max_sessions
+        self._by_id: OrderedDict[str, Session] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._by_id)
+
+    def create(self, principal: Principal, now: float) -> Session:
+        session = Session(secrets.token_urlsafe(32), secrets.token_urlsafe(32), principal, now + self.ttl_s)
+        self._by_id[session.session_id] = session
+        while len(self._by_id) > self.max_sessions:
+            self._by_id.popitem(last=False)
+        return session
+
+    def get(self, session_id: str | None, now: float) -> Session | None:
+        if not session_id:
+            return None
+        session = self._by_id.get(session_id)
+        if session is None:
+            return None
+        if now >= session.expires_at:
+            del self._by_id[session_id]
+            return None
+        return session
+
+    def drop(self, session_id: str | None) -> None:
+        if session_id:
+            self._by_id.pop(session_id, None)
+
+
+def csrf_ok(session: Session, presented: str | None) -> bool:
+    """The request carries the session's CSRF token (header ``X-CSRF-Token``)."""
+    return bool(presented) and hmac.compare_digest(session.csrf.encode(), (presented or "").encode())
+
+
+def same_origin(origin: str | None, host: str | None) -> bool:
+    """An ``Origin`` header, when sent, must name this server; no header passes (non-browser clients)."""
+    if not origin:
+        return True
+    if origin == "null" or not host:
+        return False
+    return urlsplit(origin).netloc.lower() == host.lower()

@@ -1,0 +1,188 @@
+"""The web server inside the Faust worker (I/O edge): tokens from file and
+environment, the aiohttp site, the board's reader, and the metrics it exports.
+
+It is registered with ``app.web_server(...)``, so Faust starts it after table
+recovery when the worker has a web port, and stops it with the worker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import asdict
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+from mode import Service
+
+from streams.config import Config
+from streams.errors import WebError
+from streams.web import metrics as prom
+from streams.web.api import WebState, create_app
+from streams.web.auth import Principal, Sessions, TokenRegistry, parse_tokens
+from streams.web.board import Board
+from streams.web.evidence import EvidenceFiles
+from streams.web.feed import Feed, latency_histograms
+
+if TYPE_CHECKING:
+    from streams.app import Worker
+
+logger = logging.getLogger(__name__)
+
+ENV_TOKENS = "CITYWATCH_TOKENS"
+
+
+def load_tokens(cfg: Config, environ: Mapping[str, str], base: Path | None = None) -> TokenRegistry:
+    """Tokens of ``web.tokens_file`` and ``CITYWATCH_TOKENS``; with none, one random admin token (logged)."""
+    units = [u.id for u in cfg.units]
+    entries: list[tuple[str, Principal]] = []
+    if cfg.web.tokens_file:
+        path = Path(cfg.web.tokens_file)
+        if not path.is_absolute() and base is not None:
+            path = base / path
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise WebError(f"web.tokens_file {path}: cannot read it ({exc.strerror}); fix the path") from None
+        entries += parse_tokens(text, str(path), units)
+    if environ.get(ENV_TOKENS):
+        entries += parse_tokens(environ[ENV_TOKENS], ENV_TOKENS, units)
+    if not entries:
+        token = secrets.token_urlsafe(18)
+        logger.warning(
+            "web: no tokens configured (web.tokens_file or %s); this run's admin token is %s",
+            ENV_TOKENS,
+            token,
+        )
+        entries.append((token, Principal("admin", "admin")))
+    return TokenRegistry(entries)
+
+
+class WorkerPublisher:
+    """Sends the web's requests through the worker's producer."""
+
+    def __init__(self, worker: Worker) -> None:
+        self._worker = worker
+        self._topics: dict[str, Any] = {}
+
+    async def send(self, topic: str, key: str, value: dict[str, Any]) -> None:
+        handle = self._topics.get(topic)
+        if handle is None:
+            handle = self._topics[topic] = self._worker.topic(topic)
+        await self._worker.send_json(handle, key, value)
+
+
+def worker_lag(app: Any) -> dict[str, int]:
+    """Records not yet read by this worker's consumer, per topic (its assigned partitions)."""
+    lag: dict[str, int] = {}
+    try:
+        consumer = app.consumer
+        read = consumer._read_offset  # faust keeps the last offset it read per partition
+        for tp in consumer.assignment():
+            high = consumer.highwater(tp)
+            if high is None:
+                continue
+            last = read.get(tp)
+            pending = high - (last + 1 if last is not None else 0)
+            lag[tp.topic] = lag.get(tp.topic, 0) + max(0, pending)
+    except (AttributeError, KeyError, TypeError, RuntimeError):
+        return {}
+    return lag
+
+
+class WebService(Service):
+    """Serves the command centre and runs the board's reader while the worker runs."""
+
+    def __init__(
+        self, state: WebState, feed: Feed, *, bootstrap: str, bind: str, port: int, **kwargs: Any
+    ) -> None:
+        self.web_state = state
+        self.feed = feed
+        self.bootstrap = bootstrap
+        self.bind = bind
+        self.port = port
+        self._runner: web.AppRunner | None = None
+        self._feed_task: asyncio.Task[None] | None = None
+        super().__init__(**kwargs)
+
+    async def on_start(self) -> None:
+        self._feed_task = asyncio.ensure_future(self._read())
+        self._runner = web.AppRunner(create_app(self.web_state), access_log=None, shutdown_timeout=2.0)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.bind, self.port)
+        await site.start()
+        logger.info("web: command centre on http://%s:%d/", self.bind, self.port)
+
+    async def _read(self) -> None:
+        while True:
+            try:
+                await self.feed.run(self.bootstrap)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # the broker went away: keep the web up, retry
+                logger.warning("web: board reader stopped (%s); retrying in 2 s", exc)
+                await asyncio.sleep(2.0)
+
+    async def on_stop(self) -> None:
+        self.web_state.hub.close()
+        if self._feed_task is not None:
+            self._feed_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):  # stopping: its end is not news
+                await self._feed_task
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+
+def _bootstrap(app: Any) -> str:
+    urls = app.conf.broker
+    return ",".join(f"{u.host}:{u.port or 9092}" for u in urls)
+
+
+def install(worker: Worker) -> None:
+    """Serve the command centre from this worker (when it has a web port)."""
+    if worker.web_port is None:
+        return
+    cfg = worker.cfg
+    board = Board(closed_kept=cfg.web.closed_kept)
+    latency = latency_histograms()
+    state = WebState(
+        cfg=cfg,
+        topics=worker.topics,
+        board=board,
+        tokens=load_tokens(cfg, os.environ),
+        sessions=Sessions(cfg.web.session_ttl_s),
+        evidence=EvidenceFiles(cfg.evidence.dir),
+        publisher=WorkerPublisher(worker),
+        latency=latency,
+    )
+    feed = Feed(worker.topics, board, state.hub, latency, state.pending_broadcasts, state.evidence_url)
+    state.ready = lambda: feed.caught_up
+
+    def render_metrics() -> str:
+        stats = asdict(worker.stats)
+        counters = {k: float(v) for k, v in stats.items() if k not in ("last_detection_at", "by_state")}
+        counts = board.counts()
+        decisions: dict[str, int] = {}
+        for d in board.decisions.values():
+            key = str(d.get("decision"))
+            decisions[key] = decisions.get(key, 0) + 1
+        return prom.render(
+            counters=counters,
+            incidents_by_state=counts["state"],
+            incidents_by_category=counts["category"],
+            decisions=decisions,
+            worker_lag=worker_lag(worker.app),
+            feed_lag=feed.lag,
+            histograms=latency.values(),
+        )
+
+    state.metrics = render_metrics
+    service = WebService(
+        state, feed, bootstrap=_bootstrap(worker.app), bind=cfg.web.bind, port=worker.web_port
+    )
+    worker.app.web_server(service)

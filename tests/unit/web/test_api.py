@@ -1,0 +1,563 @@
+"""The command centre's routes, without a broker: every route for every role, sessions and
+CSRF, malformed input (400, never 500), evidence paths that try to escape, live events."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from streams.web.api import WebState
+from streams.web.board import Board, Event
+
+from ...web_support import JPEG, FakePublisher, alert, bearer, make_state, run_client
+
+ROLES = ["none", "viewer", "operator", "admin", "patrol_a", "patrol_d"]
+READ = {"none": 401, "viewer": 200, "operator": 200, "admin": 200, "patrol_a": 403, "patrol_d": 403}
+OPERATE = {"none": 401, "viewer": 403, "operator": 202, "admin": 202, "patrol_a": 403, "patrol_d": 403}
+UNIT_A = {"none": 401, "viewer": 200, "operator": 200, "admin": 200, "patrol_a": 200, "patrol_d": 403}
+ANY = {"none": 401, "viewer": 200, "operator": 200, "admin": 200, "patrol_a": 200, "patrol_d": 200}
+PATROL_A = {"none": 401, "viewer": 403, "operator": 403, "admin": 202, "patrol_a": 202, "patrol_d": 403}
+
+EVIDENCE_REL = "cam-a/20260526/cam-a-00000001-021403120.jpg"
+
+
+def seeded(tmp_path: Path) -> WebState:
+    state = make_state(tmp_path)
+    picture = state.evidence.root / EVIDENCE_REL
+    picture.parent.mkdir(parents=True)
+    picture.write_bytes(JPEG)
+    state.board.apply_alert(alert("inc-1", evidence=[str(picture)]))
+    state.board.apply_alert(alert("inc-2", camera="cam-b", state="warned", unit=None, case_id=None))
+    state.board.apply_decision(
+        {
+            "v": 1,
+            "request_id": "req-known",
+            "speaker_id": "spk-a",
+            "decision": "sent",
+            "reason": "",
+            "command_id": "cmd-1",
+            "source": "operator",
+            "requested_by": "zhang",
+            "at": "2026-05-26T02:14:03.120Z",
+        }
+    )
+    return state
+
+
+# method, path, body, expected status per role
+MATRIX: list[tuple[str, str, Any, dict[str, int]]] = [
+    ("GET", "/healthz", None, dict.fromkeys(ROLES, 200)),
+    ("GET", "/api/whoami", None, ANY),
+    ("GET", "/api/options", None, ANY),
+    ("GET", "/api/incidents", None, READ),
+    (
+        "GET",
+        "/api/incidents?state=dispatched&category=out_of_store_business&grid=grid-a&camera=cam-a",
+        None,
+        READ,
+    ),
+    ("GET", "/api/incidents/inc-1", None, READ),
+    ("POST", "/api/incidents/inc-2/actions", {"action": "acknowledge"}, OPERATE),
+    ("GET", "/api/broadcasts", None, READ),
+    ("GET", "/api/broadcasts/req-known", None, READ),
+    ("POST", "/api/broadcasts", {"speaker_id": "spk-a", "text": "请勿占道经营", "reason": "test"}, OPERATE),
+    ("GET", "/api/units/unit-a/cases", None, UNIT_A),
+    ("POST", "/api/cases/case-1/updates", {"status": "accepted", "note": "on my way"}, PATROL_A),
+    ("GET", "/metrics", None, READ),
+    ("GET", f"/evidence/{EVIDENCE_REL}", None, UNIT_A),
+    ("GET", "/patrol/unit-a", None, UNIT_A),
+    ("GET", "/static/app.css", None, ANY),
+    ("GET", "/static/board.js", None, ANY),
+    ("GET", "/", None, {**READ, "patrol_a": 302, "patrol_d": 302}),
+]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "expected"), MATRIX, ids=[f"{m} {p}" for m, p, *_ in MATRIX]
+)
+def test_every_route_for_every_role(
+    tmp_path: Path, method: str, path: str, body: Any, expected: dict[str, int]
+) -> None:
+    state = seeded(tmp_path)
+
+    async def scenario(client: Any) -> dict[str, int]:
+        got: dict[str, int] = {}
+        for role in ROLES:
+            headers = bearer(role) if role != "none" else {}
+            res = await client.request(method, path, json=body, headers=headers, allow_redirects=False)
+            got[role] = res.status
+            if res.status >= 400 and path.startswith(("/api/", "/metrics", "/evidence/")):
+                assert "error" in await res.json(), (role, path)
+        return got
+
+    assert run_client(state, scenario) == expected
+
+
+def test_live_events_need_a_token_and_stream_for_readers_and_patrols(tmp_path: Path) -> None:
+    state = seeded(tmp_path)
+
+    async def scenario(client: Any) -> dict[str, Any]:
+        got: dict[str, Any] = {}
+        for role in ROLES:
+            res = await client.get("/api/events", headers=bearer(role) if role != "none" else {})
+            got[role] = (res.status, res.headers.get("Content-Type", "").split(";")[0])
+            res.close()
+        return got
+
+    got = run_client(state, scenario)
+    assert got["none"] == (401, "application/json")
+    for role in ROLES[1:]:
+        assert got[role] == (200, "text/event-stream"), role
+
+
+def test_unknown_or_malformed_tokens_are_401(tmp_path: Path) -> None:
+    state = seeded(tmp_path)
+
+    async def scenario(client: Any) -> list[int]:
+        out = []
+        for header in ("Bearer nope-nope-nope", "Basic dXNlcjpwYXNz", "Bearer ", "viewer-token-0001"):
+            res = await client.get("/api/incidents", headers={"Authorization": header})
+            out.append(res.status)
+        page = await client.get("/")
+        out.append(page.status)
+        assert "Access token" in await page.text()  # a browser gets the login form with the 401
+        return out
+
+    assert run_client(state, scenario) == [401, 401, 401, 401, 401]
+
+
+def test_live_events_arrive_at_once_and_a_patrol_sees_only_its_unit(tmp_path: Path) -> None:
+    state = seeded(tmp_path)
+    board = state.board
+
+    async def read_events(res: Any, n: int) -> list[tuple[str, dict[str, Any]]]:
+        events: list[tuple[str, dict[str, Any]]] = []
+        kind = ""
+        while len(events) < n:
+            line = (await asyncio.wait_for(res.content.readline(), 2.0)).decode().rstrip("\n")
+            if line.startswith("event: "):
+                kind = line[7:]
+            elif line.startswith("data: ") and kind != "hello":
+                events.append((kind, json.loads(line[6:])))
+        return events
+
+    async def scenario(client: Any) -> dict[str, Any]:
+        viewer = await client.get("/api/events", headers=bearer("viewer"))
+        patrol_a = await client.get("/api/events", headers=bearer("patrol_a"))
+        patrol_d = await client.get("/api/events", headers=bearer("patrol_d"))
+        await asyncio.sleep(0.05)
+        t0 = time.monotonic()
+        # an incident of unit-a changes; a decision is made; then one of unit-d
+        for ev in (
+            board.apply_alert(alert("inc-1", state="accepted", history=3)),
+            board.apply_decision({"request_id": "r2", "speaker_id": "spk-a", "decision": "suppressed"}),
+            board.apply_alert(alert("inc-9", camera="cam-b", unit="unit-d", case_id="case-9")),
+        ):
+            assert isinstance(ev, Event)
+            state.hub.publish(ev)
+        got_viewer = await read_events(viewer, 3)
+        elapsed = time.monotonic() - t0
+        got_a = await read_events(patrol_a, 1)
+        got_d = await read_events(patrol_d, 1)
+        for res in (viewer, patrol_a, patrol_d):
+            res.close()
+        return {"viewer": got_viewer, "a": got_a, "d": got_d, "elapsed": elapsed}
+
+    got = run_client(state, scenario)
+    assert [k for k, _ in got["viewer"]] == ["alert", "decision", "alert"]
+    assert got["elapsed"] < 1.0
+    assert got["a"] == [("alert", got["viewer"][0][1])]
+    assert got["a"][0][1]["state"] == "accepted"
+    assert got["d"][0][1]["incident_id"] == "inc-9"  # unit-d never saw unit-a's incident nor the decision
+
+
+def test_browser_session_cookie_and_csrf(tmp_path: Path) -> None:
+    state = seeded(tmp_path)
+
+    async def scenario(client: Any) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        bad = await client.post(
+            "/login", data={"token": "wrong-token-123", "next": "/"}, allow_redirects=False
+        )
+        out["bad_login"] = bad.status
+        res = await client.post(
+            "/login", data={"token": "operator-token-0001", "next": "/?x=1"}, allow_redirects=False
+        )
+        out["login"] = (res.status, res.headers["Location"])
+        cookie = res.headers["Set-Cookie"]
+        out["cookie_flags"] = ("HttpOnly" in cookie, "SameSite=Strict" in cookie)
+        me = await (await client.get("/api/whoami")).json()
+        out["me"] = (me["name"], me["role"], bool(me["csrf"]))
+        body = {"action": "acknowledge", "reason": "seen"}
+        no_csrf = await client.post("/api/incidents/inc-2/actions", json=body)
+        out["no_csrf"] = no_csrf.status
+        wrong = await client.post(
+            "/api/incidents/inc-2/actions", json=body, headers={"X-CSRF-Token": "guess"}
+        )
+        out["wrong_csrf"] = wrong.status
+        other_site = await client.post(
+            "/api/incidents/inc-2/actions",
+            json=body,
+            headers={"X-CSRF-Token": me["csrf"], "Origin": "https://evil.example"},
+        )
+        out["other_site"] = other_site.status
+        ok = await client.post(
+            "/api/incidents/inc-2/actions", json=body, headers={"X-CSRF-Token": me["csrf"]}
+        )
+        out["ok"] = ok.status
+        out["logout_without_csrf"] = (await client.post("/logout")).status
+        out["logout"] = (await client.post("/logout", headers={"X-CSRF-Token": me["csrf"]})).status
+        out["after"] = (await client.get("/api/whoami")).status
+        out["off_site_next"] = (
+            await client.post(
+                "/login", data={"token": "viewer-token-0001", "next": "//evil"}, allow_redirects=False
+            )
+        ).headers["Location"]
+        return out
+
+    out = run_client(state, scenario)
+    assert out["bad_login"] == 401
+    assert out["login"] == (303, "/?x=1")
+    assert out["cookie_flags"] == (True, True)
+    assert out["me"] == ("zhang", "operator", True)
+    assert out["no_csrf"] == 403
+    assert out["wrong_csrf"] == 403
+    assert out["other_site"] == 403
+    assert out["ok"] == 202
+    assert out["logout_without_csrf"] == 403
+    assert out["logout"] == 200
+    assert out["after"] == 401
+    assert out["off_site_next"] == "/"
+    assert len(state.publisher.sent) == 1  # type: ignore[attr-defined]
+
+
+def test_a_patrol_logs_in_to_its_own_page(tmp_path: Path) -> None:
+    state = seeded(tmp_path)
+
+    async def scenario(client: Any) -> tuple[str, int]:
+        res = await client.post(
+            "/login", data={"token": "patrol-a-token-0001", "next": "/"}, allow_redirects=False
+        )
+        other = await client.get("/patrol/unit-d")
+        return res.headers["Location"], other.status
+
+    assert run_client(state, scenario) == ("/patrol/unit-a", 403)
+
+
+BAD_INPUT: list[tuple[str, str, Any, str]] = [
+    ("POST", "/api/incidents/inc-2/actions", "not json", "not JSON"),
+    ("POST", "/api/incidents/inc-2/actions", [1, 2], "JSON object"),
+    ("POST", "/api/incidents/inc-2/actions", {}, "action"),
+    ("POST", "/api/incidents/inc-2/actions", {"action": "explode"}, "action"),
+    ("POST", "/api/incidents/inc-2/actions", {"action": "close"}, "reason"),
+    ("POST", "/api/incidents/inc-2/actions", {"action": "close", "reason": 5}, "reason"),
+    ("POST", "/api/incidents/inc-2/actions", {"action": "acknowledge", "extra": 1}, "extra"),
+    ("POST", "/api/broadcasts", {"text": "hi"}, "speaker_id or camera_id"),
+    ("POST", "/api/broadcasts", {"speaker_id": "spk-a", "camera_id": "cam-a", "text": "x"}, "exactly one"),
+    ("POST", "/api/broadcasts", {"speaker_id": "spk-a"}, "text or template"),
+    (
+        "POST",
+        "/api/broadcasts",
+        {"speaker_id": "spk-a", "text": "x", "template": "illegal_parking"},
+        "exactly one",
+    ),
+    ("POST", "/api/broadcasts", {"speaker_id": "spk-zz", "text": "x"}, "unknown speaker"),
+    ("POST", "/api/broadcasts", {"camera_id": "cam-zz", "text": "x"}, "unknown camera"),
+    ("POST", "/api/broadcasts", {"speaker_id": "spk-a", "template": "nope"}, "unknown template"),
+    ("POST", "/api/broadcasts", {"speaker_id": "spk-a", "text": "x" * 501}, "text"),
+    ("POST", "/api/broadcasts", {"speaker_id": "spk-a", "text": "x", "force": "maybe"}, "force"),
+    ("POST", "/api/cases/case-1/updates", {"status": "teleported"}, "status"),
+    ("POST", "/api/cases/case-1/updates", {"status": "resolved", "photo": "%%%"}, "base64"),
+    (
+        "POST",
+        "/api/cases/case-1/updates",
+        {"status": "resolved", "photo": base64.b64encode(b"GIF89a").decode()},
+        "JPEG",
+    ),
+    ("POST", "/api/cases/case-1/updates", b"\xff\xfe", "not JSON"),
+    ("POST", "/api/cases/case-1/updates", "", "empty"),
+    ("GET", "/api/incidents?state=sleeping", None, "unknown state"),
+    ("GET", "/api/incidents?category=noise", None, "unknown category"),
+    ("GET", "/api/incidents?grid=grid-zz", None, "unknown grid"),
+    ("GET", "/api/incidents?camera=cam-zz", None, "unknown camera"),
+    ("GET", "/api/incidents?open=perhaps", None, "true or false"),
+    ("GET", "/api/incidents?limit=lots", None, "whole number"),
+    ("GET", "/api/incidents?limit=0", None, "between"),
+    ("GET", "/api/broadcasts?limit=-1", None, "between"),
+]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "message"), BAD_INPUT, ids=[f"{m} {p} {b!r:.30}" for m, p, b, _ in BAD_INPUT]
+)
+def test_malformed_input_is_a_400_with_a_message(
+    tmp_path: Path, method: str, path: str, body: Any, message: str
+) -> None:
+    state = seeded(tmp_path)
+
+    async def scenario(client: Any) -> tuple[int, dict[str, Any]]:
+        if isinstance(body, str | bytes):
+            kwargs: dict[str, Any] = {"data": body}
+        else:
+            kwargs = {"json": body} if body is not None else {}
+        res = await client.request(method, path, headers=bearer("admin"), **kwargs)
+        return res.status, await res.json()
+
+    status, data = run_client(state, scenario)
+    assert status == 400, data
+    assert message.lower() in data["error"].lower()
+    assert state.publisher.sent == []  # type: ignore[attr-defined]
+
+
+CONFLICTS: list[tuple[str, Any, int, str]] = [
+    ("/api/incidents/inc-404/actions", {"action": "acknowledge"}, 404, "no incident"),
+    ("/api/incidents/inc-1/actions", {"action": "dispatch"}, 409, "already dispatched"),
+    ("/api/incidents/inc-closed/actions", {"action": "close", "reason": "again"}, 409, "closed"),
+    ("/api/cases/case-404/updates", {"status": "accepted"}, 404, "no case"),
+]
+
+
+@pytest.mark.parametrize(("path", "body", "status", "message"), CONFLICTS)
+def test_unknown_and_finished_things_are_404_and_409(
+    tmp_path: Path, path: str, body: Any, status: int, message: str
+) -> None:
+    state = seeded(tmp_path)
+    state.board.apply_alert(alert("inc-closed", state="closed", unit=None, case_id=None))
+
+    async def scenario(client: Any) -> tuple[int, dict[str, Any]]:
+        res = await client.post(path, json=body, headers=bearer("admin"))
+        return res.status, await res.json()
+
+    got_status, data = run_client(state, scenario)
+    assert got_status == status
+    assert message in data["error"]
+
+
+def test_unknown_pages_and_units_are_json_404(tmp_path: Path) -> None:
+    state = seeded(tmp_path)
+
+    async def scenario(client: Any) -> list[int]:
+        paths = [
+            "/api/nothing",
+            "/api/units/unit-zz/cases",
+            "/patrol/unit-zz",
+            "/static/nope.js",
+            "/static/login.html",
+        ]
+        return [(await client.get(p, headers=bearer("admin"))).status for p in paths]
+
+    assert run_client(state, scenario) == [404, 404, 404, 404, 404]
+
+
+def test_evidence_paths_cannot_escape_the_evidence_directory(tmp_path: Path) -> None:
+    state = seeded(tmp_path)
+    secret = tmp_path / "secret.jpg"
+    secret.write_bytes(JPEG)
+    (state.evidence.root / "escape.jpg").symlink_to(secret)
+    (state.evidence.root / "notes.txt").write_text("not a picture")
+    attempts = [
+        "/evidence/..%2Fsecret.jpg",
+        "/evidence/cam-a/..%2F..%2Fsecret.jpg",
+        "/evidence/%2E%2E/secret.jpg",
+        "/evidence/%2F" + str(secret).lstrip("/").replace("/", "%2F"),
+        "/evidence/escape.jpg",
+        "/evidence/notes.txt",
+        "/evidence/cam-a%5C..%5C..%5Csecret.jpg",
+        "/evidence/cam-a//x.jpg",
+    ]
+
+    async def scenario(client: Any) -> list[tuple[int, str]]:
+        out = []
+        for path in attempts:
+            res = await client.get(path, headers=bearer("admin"))
+            out.append((res.status, (await res.read())[:3].hex()))
+        ok = await client.get(f"/evidence/{EVIDENCE_REL}", headers=bearer("admin"))
+        out.append((ok.status, ok.headers["Content-Type"]))
+        return out
+
+    got = run_client(state, scenario)
+    for (status, head), path in zip(got[:-1], attempts, strict=True):
+        assert status in (400, 403, 404), path
+        assert head != "ffd8ff", f"{path} served a picture"
+    assert got[-1] == (200, "image/jpeg")
+
+
+def test_a_patrol_sees_only_its_own_cases_pictures(tmp_path: Path) -> None:
+    state = seeded(tmp_path)
+    other = state.evidence.root / "cam-b" / "other.jpg"
+    other.parent.mkdir(parents=True)
+    other.write_bytes(JPEG)
+
+    async def scenario(client: Any) -> list[int]:
+        return [
+            (await client.get(f"/evidence/{EVIDENCE_REL}", headers=bearer("patrol_a"))).status,
+            (await client.get("/evidence/cam-b/other.jpg", headers=bearer("patrol_a"))).status,
+            (await client.get("/evidence/cam-b/other.jpg", headers=bearer("viewer"))).status,
+        ]
+
+    assert run_client(state, scenario) == [200, 403, 200]
+
+
+def test_incident_action_goes_to_the_incident_inputs_keyed_by_camera(tmp_path: Path) -> None:
+    state = seeded(tmp_path)
+    publisher = state.publisher
+    assert isinstance(publisher, FakePublisher)
+
+    async def scenario(client: Any) -> int:
+        res = await client.post(
+            "/api/incidents/inc-2/actions",
+            json={"action": "close", "reason": "goods gone"},
+            headers=bearer("operator"),
+        )
+        return res.status
+
+    assert run_client(state, scenario) == 202
+    [(topic, key, value)] = publisher.sent
+    assert (topic, key) == ("t.citywatch.internal.incident-inputs", "cam-b")
+    assert {k: value[k] for k in ("kind", "incident_id", "action", "by", "reason")} == {
+        "kind": "operator",
+        "incident_id": "inc-2",
+        "action": "close",
+        "by": "zhang",
+        "reason": "goods gone",
+    }
+    assert value["at"].endswith("Z")
+
+
+def test_broadcast_by_camera_goes_to_its_speaker_and_its_decision_is_reported(tmp_path: Path) -> None:
+    state = seeded(tmp_path)
+    publisher = state.publisher
+    assert isinstance(publisher, FakePublisher)
+
+    async def scenario(client: Any) -> list[dict[str, Any]]:
+        res = await client.post(
+            "/api/broadcasts",
+            json={"camera_id": "cam-b", "template": "illegal_parking", "reason": "car at the kerb"},
+            headers=bearer("operator"),
+        )
+        sent = await res.json()
+        pending = await (
+            await client.get(f"/api/broadcasts/{sent['request_id']}", headers=bearer("viewer"))
+        ).json()
+        state.board.apply_decision(
+            {
+                "request_id": sent["request_id"],
+                "speaker_id": "spk-b",
+                "decision": "suppressed",
+                "reason": "quiet hours",
+            }
+        )
+        done = await (
+            await client.get(f"/api/broadcasts/{sent['request_id']}", headers=bearer("viewer"))
+        ).json()
+        return [sent, pending, done]
+
+    _sent, pending, done = run_client(state, scenario)
+    [(topic, key, value)] = publisher.sent
+    assert (topic, key) == ("t.citywatch.broadcast-requests", "spk-b")
+    assert value["template"] == "illegal_parking" and value["text"] is None
+    assert value["requested_by"] == "zhang" and value["camera_id"] == "cam-b"
+    assert pending["status"] == "pending"
+    assert (done["status"], done["reason"]) == ("suppressed", "quiet hours")
+
+
+def test_resolved_with_a_photo_stores_it_in_the_evidence_directory(tmp_path: Path) -> None:
+    state = seeded(tmp_path)
+    publisher = state.publisher
+    assert isinstance(publisher, FakePublisher)
+    photo = "data:image/jpeg;base64," + base64.b64encode(JPEG).decode()
+
+    async def scenario(client: Any) -> int:
+        res = await client.post(
+            "/api/cases/case-1/updates",
+            json={"status": "resolved", "note": "goods moved inside", "photo": photo},
+            headers=bearer("patrol_a"),
+        )
+        return res.status
+
+    assert run_client(state, scenario) == 202
+    [(topic, key, value)] = publisher.sent
+    assert (topic, key) == ("t.citywatch.dispatch-updates", "case-1")
+    assert (value["unit_id"], value["status"]) == ("unit-a", "resolved")
+    assert value["note"] == "goods moved inside (photo attached)"
+    saved = Path(value["photo"])
+    assert saved.read_bytes() == JPEG
+    assert state.evidence.relative(str(saved)) is not None  # inside the evidence directory
+    assert os.path.commonpath([saved.resolve(), state.evidence.root.resolve()]) == str(
+        state.evidence.root.resolve()
+    )
+
+
+def test_a_too_large_photo_is_refused(tmp_path: Path) -> None:
+    state = seeded(tmp_path)
+    big = base64.b64encode(b"\xff\xd8\xff" + b"\0" * (9 * 1024 * 1024)).decode()
+
+    async def scenario(client: Any) -> tuple[int, dict[str, Any]]:
+        res = await client.post(
+            "/api/cases/case-1/updates", json={"status": "resolved", "photo": big}, headers=bearer("patrol_a")
+        )
+        return res.status, await res.json()
+
+    status, data = run_client(state, scenario)
+    assert status == 413 and "MB" in data["error"]
+
+
+def test_incidents_filter_and_count(tmp_path: Path) -> None:
+    state = seeded(tmp_path)
+    state.board.apply_alert(
+        alert("inc-3", camera="cam-b", state="closed", unit=None, case_id=None, category="illegal_parking")
+    )
+
+    async def scenario(client: Any) -> list[dict[str, Any]]:
+        out = []
+        for q in (
+            "",
+            "?open=1",
+            "?camera=cam-b",
+            "?state=closed",
+            "?category=illegal_parking&open=true",
+            "?limit=1",
+        ):
+            out.append(await (await client.get("/api/incidents" + q, headers=bearer("viewer"))).json())
+        return out
+
+    every, open_, cam_b, closed, parking_open, one = run_client(state, scenario)
+    assert every["total"] == 3 and every["counts"]["state"] == {"dispatched": 1, "warned": 1, "closed": 1}
+    assert {i["incident_id"] for i in open_["incidents"]} == {"inc-1", "inc-2"}
+    assert {i["incident_id"] for i in cam_b["incidents"]} == {"inc-2", "inc-3"}
+    assert [i["incident_id"] for i in closed["incidents"]] == ["inc-3"]
+    assert parking_open["total"] == 0
+    assert len(one["incidents"]) == 1 and one["total"] == 3
+    inc1 = next(i for i in every["incidents"] if i["incident_id"] == "inc-1")
+    assert inc1["evidence_items"][0]["url"] == f"/evidence/{EVIDENCE_REL}"
+    assert inc1["evidence_items"][0]["label"] == "before"
+
+
+def test_options_show_a_patrol_only_its_unit(tmp_path: Path) -> None:
+    state = seeded(tmp_path)
+
+    async def scenario(client: Any) -> list[dict[str, Any]]:
+        return [
+            await (await client.get("/api/options", headers=bearer(role))).json()
+            for role in ("patrol_a", "viewer")
+        ]
+
+    patrol, viewer = run_client(state, scenario)
+    assert [u["id"] for u in patrol["units"]] == ["unit-a"] and "cameras" not in patrol
+    assert [u["id"] for u in viewer["units"]] == ["unit-a", "unit-d"]
+    assert viewer["speakers"][0] == {"id": "spk-a", "name": "", "cameras": ["cam-a"]}
+
+
+def test_the_board_replaces_an_incident_only_with_a_newer_record(tmp_path: Path) -> None:
+    board = Board()
+    assert board.apply_alert(alert("inc-1", state="accepted", history=3)) is not None
+    assert board.apply_alert(alert("inc-1", state="dispatched", history=2)) is None  # stale redelivery
+    assert board.incident("inc-1")["state"] == "accepted"  # type: ignore[index]
+    assert board.apply_alert(alert("inc-1", state="accepted", history=3)) is None  # the same record again

@@ -1,0 +1,198 @@
+"""Helpers for the command-centre tests: tokens, a seeded board, a fake publisher,
+an aiohttp test client around the app, and a worker started with its web server."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from aiohttp.test_utils import TestClient, TestServer
+
+from streams.config import Config, parse_config
+from streams.topics import Topics
+from streams.web.api import WebState, create_app
+from streams.web.auth import Sessions, TokenRegistry, parse_tokens
+from streams.web.board import Board
+from streams.web.evidence import EvidenceFiles
+
+from .streams_support import STREAMS_YAML
+
+T = TypeVar("T")
+
+TOKENS = {
+    "viewer": "viewer-token-0001",
+    "operator": "operator-token-0001",
+    "admin": "admin-token-00001",
+    "patrol_a": "patrol-a-token-0001",
+    "patrol_d": "patrol-d-token-0001",
+}
+TOKENS_TEXT = ",".join(
+    [
+        f"{TOKENS['viewer']}=viewer@li",
+        f"{TOKENS['operator']}=operator@zhang",
+        f"{TOKENS['admin']}=admin",
+        f"{TOKENS['patrol_a']}=patrol:unit-a@wang",
+        f"{TOKENS['patrol_d']}=patrol:unit-d",
+    ]
+)
+# a tiny valid JPEG (1x1 px): enough for type sniffing and for a browser to show it
+JPEG = base64.b64decode(
+    "/9j/4AAQSkZJRgABAQAAAQABAAD/2wBDAAgGBgcGBQgHBwcJCQgKDBQNDAsLDBkSEw8UHRofHh0aHBwgJC4nICIsIxwcKDcpLDAxNDQ0Hyc5"
+    "PTgyPC4zNDL/wAALCAABAAEBAREA/8QAFAABAAAAAAAAAAAAAAAAAAAACf/EABQQAQAAAAAAAAAAAAAAAAAAAAD/2gAIAQEAAD8AKp//2Q=="
+)
+
+
+def web_config(evidence_dir: Path) -> Config:
+    text = STREAMS_YAML + f"\nevidence: {{dir: {json.dumps(str(evidence_dir))}}}\n"
+    return parse_config(text, "web-test.yaml")
+
+
+def write_web_config(path: Path, evidence_dir: Path) -> Path:
+    path.write_text(
+        STREAMS_YAML + f"\nevidence: {{dir: {json.dumps(str(evidence_dir))}}}\n", encoding="utf-8"
+    )
+    return path
+
+
+def alert(
+    incident_id: str = "inc-1",
+    *,
+    camera: str = "cam-a",
+    state: str = "dispatched",
+    unit: str | None = "unit-a",
+    case_id: str | None = "case-1",
+    evidence: list[str] | None = None,
+    history: int = 2,
+    category: str = "out_of_store_business",
+    at: str = "2026-05-26T02:14:03.120Z",
+) -> dict[str, Any]:
+    return {
+        "v": 1,
+        "incident_id": incident_id,
+        "category": {"key": category, "code": "200504", "name": "店外经营"},
+        "camera_id": camera,
+        "zone_id": "storefront",
+        "location": {
+            "address": "和平路12号",
+            "shop": "老王便利店",
+            "grid_id": "grid-a",
+            "lat": None,
+            "lon": None,
+        },
+        "state": state,
+        "opened_at": "2026-05-26T02:10:00.000Z",
+        "updated_at": at,
+        "evidence": evidence or [],
+        "history": [{"at": at, "state": state, "by": "rules", "note": f"step {i}"} for i in range(history)],
+        "case_id": case_id,
+        "unit_id": unit,
+        "level": "street" if unit else None,
+        "due_at": "2026-05-26T03:14:03.120Z" if case_id else None,
+        "rework": 0,
+        "warnings": 1,
+        "held": False,
+        "labels": ["bench"],
+    }
+
+
+@dataclass
+class FakePublisher:
+    sent: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
+
+    async def send(self, topic: str, key: str, value: dict[str, Any]) -> None:
+        self.sent.append((topic, key, value))
+
+
+def make_state(tmp: Path, board: Board | None = None, now: Callable[[], float] = time.time) -> WebState:
+    evidence_dir = tmp / "evidence"
+    evidence_dir.mkdir(exist_ok=True)
+    cfg = web_config(evidence_dir)
+    return WebState(
+        cfg=cfg,
+        topics=Topics("t.citywatch."),
+        board=board or Board(),
+        tokens=TokenRegistry(parse_tokens(TOKENS_TEXT, "test", [u.id for u in cfg.units])),
+        sessions=Sessions(3600),
+        evidence=EvidenceFiles(evidence_dir),
+        publisher=FakePublisher(),
+        metrics=lambda: "# metrics\n",
+        now=now,
+    )
+
+
+def run_client(state: WebState, scenario: Callable[[TestClient[Any, Any]], Awaitable[T]]) -> T:
+    """Run ``scenario(client)`` against the app in a fresh event loop."""
+
+    async def main() -> T:
+        client: TestClient[Any, Any] = TestClient(TestServer(create_app(state)))
+        await client.start_server()
+        try:
+            return await scenario(client)
+        finally:
+            state.hub.close()
+            await client.close()
+
+    return asyncio.run(main())
+
+
+def bearer(role: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {TOKENS[role]}"}
+
+
+# ---------------------------------------------------------------- a real worker with its web server
+
+
+def start_web_worker(
+    config: Path, env: dict[str, str], datadir: Path, log: Path, port: int
+) -> subprocess.Popen[bytes]:
+    with log.open("ab") as out:
+        return subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "streams.cli",
+                "--log-level",
+                "INFO",
+                "worker",
+                "--config",
+                str(config),
+                "--web-port",
+                str(port),
+                "--datadir",
+                str(datadir),
+            ],
+            env={**env, "CITYWATCH_TOKENS": TOKENS_TEXT},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
+def http(
+    method: str, url: str, *, token: str | None = None, body: Any = None, timeout: float = 10
+) -> tuple[int, Any]:
+    """One HTTP request with the standard library; returns (status, parsed JSON or text)."""
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(url, data=data, method=method)  # noqa: S310  # our own local server
+    if token:
+        req.add_header("Authorization", f"Bearer {token}")
+    if data is not None:
+        req.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as res:  # noqa: S310
+            status, raw, ctype = res.status, res.read(), res.headers.get("Content-Type", "")
+    except urllib.error.HTTPError as exc:
+        status, raw, ctype = exc.code, exc.read(), exc.headers.get("Content-Type", "")
+    except (urllib.error.URLError, ConnectionError, TimeoutError):
+        return 0, None
+    return status, json.loads(raw) if "json" in ctype else raw.decode("utf-8", "replace")
