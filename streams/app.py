@@ -90,7 +90,7 @@ class Worker:
 
 
 # extensions installed into every worker, as "module:function"
-EXTENSIONS: list[str] = ["streams.feeds:install"]
+EXTENSIONS: list[str] = ["streams.feeds:install", "streams.web:install"]
 
 
 def _partition(key: str, partitions: int) -> int:
