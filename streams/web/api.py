@@ -88,6 +88,7 @@ class WebState:
     latency: dict[str, Histogram] = field(default_factory=dict)
     pending_broadcasts: dict[str, float] = field(default_factory=dict)
     ready: Callable[[], bool] = lambda: True
+    extra_routes: list[tuple[str, str, Any]] = field(default_factory=list)  # from worker extensions
 
     def evidence_url(self, path: str) -> str | None:
         return self.evidence.url(path)
@@ -700,4 +701,6 @@ def create_app(state: WebState) -> web.Application:
     r.add_get("/api/units/{unit}/cases", unit_cases)
     r.add_post("/api/cases/{case_id}/updates", case_update)
     r.add_get("/api/events", events)
+    for method, path, handler in state.extra_routes:
+        r.add_route(method, path, handler)
     return app

@@ -6,6 +6,7 @@ Roles:
     operator          viewer + broadcasts and incident actions
     patrol:UNIT       its own unit's cases (read, accept / arrived / resolved)
     admin             everything, every unit
+    ingest            sensor gateways: POST /api/sensor-readings only
 
 Tokens come from ``web.tokens_file`` and ``CITYWATCH_TOKENS``, both written as
 ``TOKEN=ROLE`` (optionally ``TOKEN=ROLE@NAME``), one per line or comma-separated.
@@ -27,6 +28,7 @@ from streams.errors import WebError
 
 ROLES = ("viewer", "operator", "admin")
 PATROL = "patrol:"
+INGEST = "ingest"  # sensor gateways: POST /api/sensor-readings only
 MIN_TOKEN_LEN = 8
 MAX_SESSIONS = 10_000
 
@@ -49,6 +51,11 @@ class Principal:
         """Send broadcasts and act on incidents."""
         return self.role in ("operator", "admin")
 
+    @property
+    def can_ingest(self) -> bool:
+        """Post sensor readings (a gateway's ``ingest`` token, or an admin)."""
+        return self.role in (INGEST, "admin")
+
     def can_patrol(self, unit_id: str | None) -> bool:
         """Report on cases of ``unit_id`` (its own patrol, or an admin)."""
         return self.role == "admin" or (
@@ -65,7 +72,7 @@ class Principal:
 def parse_role(text: str, units: Iterable[str] | None = None) -> tuple[str, str | None]:
     """``viewer`` -> ("viewer", None); ``patrol:unit-a`` -> ("patrol", "unit-a")."""
     role = text.strip()
-    if role in ROLES:
+    if role in ROLES or role == INGEST:
         return role, None
     if role.startswith(PATROL):
         unit = role[len(PATROL) :].strip()
@@ -76,7 +83,7 @@ def parse_role(text: str, units: Iterable[str] | None = None) -> tuple[str, str 
             listed = ", ".join(sorted(known)) or "none"
             raise ValueError(f"unit {unit!r} is not under units: in the configuration (known: {listed})")
         return "patrol", unit
-    raise ValueError(f"unknown role {role!r}; use viewer, operator, admin or patrol:UNIT_ID")
+    raise ValueError(f"unknown role {role!r}; use viewer, operator, admin, ingest or patrol:UNIT_ID")
 
 
 def parse_tokens(text: str, source: str, units: Iterable[str] | None = None) -> list[tuple[str, Principal]]:

@@ -159,6 +159,7 @@ def install(worker: Worker) -> None:
         evidence=EvidenceFiles(cfg.evidence.dir),
         publisher=WorkerPublisher(worker),
         latency=latency,
+        extra_routes=list(worker.web_routes),
     )
     feed = Feed(worker.topics, board, state.hub, latency, state.pending_broadcasts, state.evidence_url)
     state.ready = lambda: feed.caught_up

@@ -53,7 +53,7 @@
     const cat = inc.category || {};
     const node = el("div", {
       class: `card st-${inc.state}` + (inc.incident_id === selected ? " selected" : "") + (fresh.has(inc.incident_id) ? " flash" : ""),
-      dataset: { incidentId: inc.incident_id, state: inc.state },
+      dataset: { incidentId: inc.incident_id, state: inc.state, camera: inc.camera_id || "" },
       onclick: () => { selected = inc.incident_id; render(); if (window.innerWidth < 1100) $("detail").scrollIntoView({ behavior: "smooth" }); },
     },
       el("div", { class: "row" }, el("span", { class: "title" }, `${cat.name || cat.key} ${cat.code || ""}`), cw.badge(inc.state)),

@@ -1,0 +1,375 @@
+"""The command centre on a real worker and the embedded broker: the API (with live
+events measured against the alerts topic) and, in headless Chromium, the board, a
+broadcast and a case resolved from the patrol view."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import threading
+import time
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from kafka import KafkaConsumer, TopicPartition
+
+from streams.broker import EmbeddedBroker, free_port
+from streams.kafka_io import ensure_topics
+from streams.timeutil import to_iso
+from streams.topics import Topics
+
+from ..conftest import MEDIA, REPO
+from ..streams_support import absence, presence, produce, stop, wait_for
+from ..web_support import TOKENS, alert, http, start_web_worker, write_web_config
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+START_TIMEOUT = 90
+CHROMIUM = "/usr/bin/chromium"
+CHROMEDRIVER = "/usr/bin/chromedriver"
+SHOTS = REPO / "var" / "screenshots"
+
+
+@dataclass
+class Running:
+    base: str
+    bootstrap: str
+    topics: Topics
+    evidence: Path
+    log: Path
+
+
+@pytest.fixture(scope="module")
+def web_worker(broker: EmbeddedBroker, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
+    """One worker with its web server for this module's tests (its own topics)."""
+    tmp = tmp_path_factory.mktemp("web")
+    topics = Topics(f"w{uuid.uuid4().hex[:8]}.citywatch.")
+    ensure_topics(broker.bootstrap, topics.all(), partitions=4)
+    evidence = tmp / "evidence"
+    evidence.mkdir()
+    env = {**os.environ, "CITYWATCH_KAFKA": broker.bootstrap, "CITYWATCH_TOPIC_PREFIX": topics.prefix}
+    port = free_port()
+    log = tmp / "worker.log"
+    proc = start_web_worker(write_web_config(tmp / "web.yaml", evidence), env, tmp / "faust", log, port)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        up = wait_for(lambda: http("GET", base + "/healthz", timeout=2)[0] == 200, START_TIMEOUT, 0.5)
+        assert up, log.read_text()[-3000:]
+        yield Running(base, broker.bootstrap, topics, evidence, log)
+    finally:
+        stop(proc)
+
+
+class SseReader:
+    """Reads /api/events in a thread; records (arrival time, event, data)."""
+
+    def __init__(self, url: str, token: str) -> None:
+        req = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})  # noqa: S310
+        self.res = urllib.request.urlopen(req, timeout=30)  # noqa: S310  # our own local server
+        self.events: list[tuple[float, str, dict[str, Any]]] = []
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        kind = ""
+        try:
+            for raw in self.res:
+                line = raw.decode().rstrip("\n")
+                if line.startswith("event: "):
+                    kind = line[7:]
+                elif line.startswith("data: "):
+                    self.events.append((time.time(), kind, json.loads(line[6:])))
+        except (OSError, ValueError, AttributeError):  # closed under the reader
+            return
+
+    def close(self) -> None:
+        self.res.close()
+
+
+def first_timestamp_ms(bootstrap: str, topic: str, incident_id: str) -> int | None:
+    """Kafka timestamp of the first alerts record of an incident."""
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False)
+    try:
+        tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or [])]
+        consumer.assign(tps)
+        consumer.seek_to_beginning(*tps)
+        best: int | None = None
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            batch = consumer.poll(timeout_ms=500)
+            if not batch:
+                break
+            for records in batch.values():
+                for r in records:
+                    if r.key and r.key.decode() == incident_id and (best is None or r.timestamp < best):
+                        best = r.timestamp
+        return best
+    finally:
+        consumer.close()
+
+
+def test_api_on_a_real_worker(web_worker: Running) -> None:
+    base, t = web_worker.base, web_worker.topics
+    assert http("GET", base + "/healthz")[0] == 200
+    assert http("GET", base + "/api/incidents")[0] == 401
+    assert http("GET", base + "/api/incidents", token=TOKENS["patrol_a"])[0] == 403
+    assert http("GET", base + "/metrics", token="no-such-token-1")[0] == 401  # noqa: S106
+
+    reader = SseReader(base + "/api/events", TOKENS["viewer"])
+    try:
+        assert wait_for(lambda: any(k == "hello" for _, k, _ in reader.events), 5)
+        latencies = []
+        for i in range(5):
+            record = alert(
+                f"inc-api-{i}", camera="cam-b", state="open", unit=None, case_id=None, at=to_iso(time.time())
+            )
+            sent = time.time()
+            produce(web_worker.bootstrap, t.alerts, [(record["incident_id"], record)])
+            assert wait_for(
+                lambda rid=record["incident_id"]: any(
+                    d.get("incident_id") == rid for _, _, d in reader.events
+                ),
+                5,
+                0.02,
+            )
+            arrived = next(at for at, _, d in reader.events if d.get("incident_id") == record["incident_id"])
+            latencies.append(arrived - sent)
+        print(f"alert produced -> SSE event: {[round(x * 1000) for x in latencies]} ms")
+        assert max(latencies) < 1.0
+    finally:
+        reader.close()
+
+    status, body = http("GET", base + "/api/incidents?camera=cam-b&state=open", token=TOKENS["viewer"])
+    assert status == 200 and body["total"] == 5
+    status, body = http(
+        "POST",
+        base + "/api/incidents/inc-api-0/actions",
+        token=TOKENS["viewer"],
+        body={"action": "acknowledge"},
+    )
+    assert status == 403
+    status, body = http(
+        "POST", base + "/api/broadcasts", token=TOKENS["operator"], body={"speaker_id": "spk-a"}
+    )
+    assert status == 400 and "text or template" in body["error"]
+    status, text = http("GET", base + "/metrics", token=TOKENS["viewer"])
+    assert status == 200
+    assert 'citywatch_incidents{state="open"} 5' in text
+    assert "citywatch_alert_to_board_seconds_count 5" in text
+    assert "citywatch_events_total" in text and "citywatch_board_lag_records" in text
+
+
+# ---------------------------------------------------------------- the browser
+
+
+def street_pictures(evidence: Path) -> list[str]:
+    """Two evidence JPEGs (frames of the sample street clip, or plain pictures without it)."""
+    import cv2
+    import numpy as np
+
+    folder = evidence / "cam-a" / time.strftime("%Y%m%d")
+    folder.mkdir(parents=True, exist_ok=True)
+    clip = MEDIA / "street-shopfronts.mp4"
+    frames = []
+    if clip.exists():
+        cap = cv2.VideoCapture(str(clip))
+        for ms in (1000, 4000):
+            cap.set(cv2.CAP_PROP_POS_MSEC, ms)
+            ok, frame = cap.read()
+            if ok:
+                frames.append(cv2.resize(frame, (640, 360)))
+        cap.release()
+    while len(frames) < 2:
+        frames.append(np.full((360, 640, 3), 90 + 60 * len(frames), np.uint8))
+    paths = []
+    for i, frame in enumerate(frames):
+        path = folder / f"cam-a-{i:08d}-000000000.jpg"
+        cv2.imwrite(str(path), frame)
+        paths.append(str(path))
+    return paths
+
+
+def chrome(tmp: Path, width: int, height: int) -> Any:
+    from selenium import webdriver
+    from selenium.webdriver.chrome.options import Options
+    from selenium.webdriver.chrome.service import Service
+
+    assert shutil.which(CHROMIUM) and shutil.which(CHROMEDRIVER), (
+        "install chromium and chromium-driver: make sysdeps"
+    )
+    options = Options()
+    options.binary_location = CHROMIUM
+    for flag in (
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-dev-shm-usage",
+        f"--user-data-dir={tmp / uuid.uuid4().hex}",
+        f"--window-size={width},{height}",
+    ):
+        options.add_argument(flag)
+    return webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
+
+
+def state_of(driver: Any, selector: str) -> str | None:
+    """data-state of the element (read in the page: cards are re-rendered on every live event)."""
+    value = driver.execute_script(
+        "const e = document.querySelector(arguments[0]); return e && e.dataset.state;", selector
+    )
+    return str(value) if value else None
+
+
+def click(driver: Any, selector: str) -> None:
+    assert driver.execute_script(
+        "const e = document.querySelector(arguments[0]); if (e) e.click(); return !!e;", selector
+    ), selector
+
+
+def incident(running: Running, incident_id: str) -> dict[str, Any]:
+    status, body = http("GET", f"{running.base}/api/incidents/{incident_id}", token=TOKENS["viewer"])
+    return body if status == 200 else {}
+
+
+def login(driver: Any, base: str, token: str) -> None:
+    from selenium.webdriver.common.by import By
+
+    driver.delete_all_cookies()
+    driver.get(base + "/")
+    assert "Access token" in driver.page_source  # no session: the login form (with a 401)
+    driver.find_element(By.ID, "token").send_keys(token)
+    driver.find_element(By.CSS_SELECTOR, "#login button").click()
+
+
+def test_board_broadcast_and_patrol_in_chromium(
+    web_worker: Running, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select, WebDriverWait
+
+    monkeypatch.setenv("SE_OFFLINE", "true")  # Selenium must not look for drivers on the network
+    base, t = web_worker.base, web_worker.topics
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    pictures = street_pictures(web_worker.evidence)
+    driver = chrome(tmp_path, 1920, 1080)
+    try:
+        wait = WebDriverWait(driver, 30, poll_frequency=0.1)
+        login(driver, base, TOKENS["operator"])
+        wait.until(lambda d: d.find_element(By.ID, "live").text == "live")
+        # note in the page when the first incident card appears
+        driver.execute_script(
+            """window.cardSeenAt = null;
+            new MutationObserver(() => {
+              if (!window.cardSeenAt && document.querySelector('#incidents .card[data-camera="cam-a"]'))
+                window.cardSeenAt = Date.now();
+            }).observe(document.getElementById('incidents'), {childList: true, subtree: true});"""
+        )
+
+        # a bench on the walkway in front of cam-a: open -> warned -> dispatched (grace 3 s)
+        now = time.time()
+        frames = list(presence("cam-a", "storefront", "bench", now, 6))
+        frames[2]["snapshot"], frames[-1]["snapshot"] = pictures
+        produce(web_worker.bootstrap, t.detections, [("cam-a", f) for f in frames])
+        card = '#incidents .card[data-camera="cam-a"]'
+        WebDriverWait(driver, START_TIMEOUT, 0.1).until(lambda d: d.find_elements(By.CSS_SELECTOR, card))
+        incident_id = driver.find_element(By.CSS_SELECTOR, card).get_attribute("data-incident-id")
+        seen_ms = driver.execute_script("return window.cardSeenAt")
+        produced_ms = first_timestamp_ms(web_worker.bootstrap, t.alerts, incident_id)
+        assert produced_ms is not None
+        print(f"first alert on Kafka -> card on the board: {seen_ms - produced_ms} ms")
+        assert seen_ms - produced_ms < 1000
+
+        # an operator broadcast on the other speaker: the policy's decision shows in the form
+        Select(driver.find_element(By.ID, "bc-target")).select_by_value("speaker:spk-b")
+        Select(driver.find_element(By.ID, "bc-template")).select_by_value("")
+        driver.find_element(By.ID, "bc-text").send_keys("请将车辆驶离人行道")
+        driver.find_element(By.ID, "bc-reason").send_keys("kerb blocked")
+        driver.find_element(By.ID, "bc-send").click()
+        wait.until(lambda d: d.find_element(By.ID, "bc-result").get_attribute("data-decision"))
+        result = driver.find_element(By.ID, "bc-result")
+        assert result.get_attribute("data-decision") == "sent", result.text
+        assert "SENT on spk-b" in result.text
+
+        # the incident is dispatched to unit-a; its detail shows the evidence and the timeline
+        selector = f'#incidents .card[data-incident-id="{incident_id}"]'
+        wait.until(lambda d: state_of(d, selector) == "dispatched")
+        click(driver, selector)
+        wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#detail .evidence img")) == 2)
+        wait.until(
+            lambda d: d.execute_script(
+                "return [...document.querySelectorAll('#detail .evidence img')]"
+                ".every(i => i.complete && i.naturalWidth > 0)"
+            )
+        )
+        assert "still there after the grace period" in driver.find_element(By.ID, "detail").text
+        driver.save_screenshot(str(SHOTS / "board-dispatched.png"))
+
+        # the patrol of unit-a, on a phone: accept, arrived, resolved with a note and a photo
+        driver.set_window_size(412, 915)
+        login(driver, base, TOKENS["patrol_a"])
+        wait.until(lambda d: d.current_url.endswith("/patrol/unit-a"))
+        case = "section.case[data-case-id]"
+        wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, case))
+        driver.save_screenshot(str(SHOTS / "patrol-case.png"))
+        for status in ("accepted", "arrived"):
+            click(driver, f'{case} button[data-status="{status}"]')
+            wait.until(lambda d, s=status: state_of(d, case) == s)
+        # the camera sees the walkway clear while the officer is there
+        produce(
+            web_worker.bootstrap,
+            t.detections,
+            [("cam-a", f) for f in absence("cam-a", time.time(), 4, seq0=1000)],
+        )
+        assert wait_for(
+            lambda: "camera sees the zone clear" in json.dumps(incident(web_worker, incident_id)), 30
+        )
+        photo = tmp_path / "done.jpg"
+        photo.write_bytes(Path(pictures[-1]).read_bytes())
+        driver.find_element(By.CSS_SELECTOR, f"{case} textarea.note").send_keys("货物已搬回店内")
+        driver.find_element(By.CSS_SELECTOR, f"{case} input.photo").send_keys(str(photo))
+        driver.save_screenshot(str(SHOTS / "patrol-resolving.png"))
+        click(driver, f'{case} button[data-status="resolved"]')
+        # resolved -> verifying -> (camera sees it clear) verified -> closed: the case leaves the list
+        wait.until(lambda d: state_of(d, case) is None)
+        assert "No open cases for unit-a" in driver.find_element(By.ID, "cases").text
+
+        # the board shows the whole story
+        driver.set_window_size(1920, 1080)
+        login(driver, base, TOKENS["operator"])
+        wait.until(lambda d: d.find_element(By.ID, "live").text == "live")
+        Select(driver.find_element(By.ID, "f-camera")).select_by_value("cam-a")
+        driver.find_element(By.ID, "f-open").click()  # show closed ones too
+        wait.until(lambda d: state_of(d, selector) == "closed")
+        click(driver, selector)
+        detail = driver.find_element(By.ID, "detail").text
+        assert "货物已搬回店内 (photo attached)" in detail
+        assert "verified by camera" in detail
+        assert "after (patrol photo)" in detail
+        driver.save_screenshot(str(SHOTS / "board-closed.png"))
+    finally:
+        driver.quit()
+
+    body = incident(web_worker, incident_id)
+    states = [h["state"] for h in body["history"]]
+    for expected in (
+        "open",
+        "dispatched",
+        "accepted",
+        "arrived",
+        "resolved",
+        "verifying",
+        "verified",
+        "closed",
+    ):
+        assert expected in states, (expected, states)
+    assert body["updates"][-1]["photo"].startswith(str(web_worker.evidence))
