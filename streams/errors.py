@@ -6,7 +6,7 @@
     ├── BrokerError                 the embedded broker cannot start or answer
     ├── SourceError                 a camera / frame source cannot be opened
     ├── ModelError                  detection weights cannot be loaded
-    ├── WebError                    the web server's tokens or settings are wrong
+    ├── WebError                    a web request is refused, or the web tokens/settings are wrong
     └── SpeakerError                a loudspeaker command cannot be rendered or delivered
         ├── SpeechError             no TTS engine, or it failed on the text
         └── DriverError             the speaker's driver (file/http/command) failed
@@ -67,7 +67,11 @@ class ModelError(CitywatchError):
 
 
 class WebError(CitywatchError):
-    """The web server's access tokens or settings are wrong."""
+    """A web request cannot be served (``status`` is the HTTP answer), or the tokens are wrong."""
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        self.status = status
+        super().__init__(message)
 
 
 class SpeakerError(CitywatchError):
