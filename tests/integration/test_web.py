@@ -162,7 +162,8 @@ def test_api_on_a_real_worker(web_worker: Running) -> None:
     assert status == 200
     assert 'citywatch_incidents{state="open"} 5' in text
     assert "citywatch_alert_to_board_seconds_count 5" in text
-    assert "citywatch_events_total" in text and "citywatch_board_lag_records" in text
+    assert "citywatch_events_total" in text and 'citywatch_board_lag_records{topic="' in text
+    assert f'citywatch_consumer_lag_records{{topic="{t.detections}"}}' in text
 
 
 # ---------------------------------------------------------------- the browser
