@@ -87,6 +87,8 @@ class Worker:
     dead: Callable[[Any, str], Awaitable[None]]
     topic: Callable[[str], faust.TopicT]
     web_port: int | None = None
+    # (method, path, aiohttp handler) added by extensions; the web server mounts them behind its token check
+    web_routes: list[tuple[str, str, Any]] = field(default_factory=list)
 
 
 # extensions installed into every worker, as "module:function"

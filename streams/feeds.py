@@ -85,8 +85,10 @@ def install(worker: Worker) -> None:
     def camera_state(camera_id: str) -> health.CameraHealth:
         state = camera_cache.get(camera_id)
         if state is None:
-            state = camera_cache[camera_id] = health.CameraHealth.from_json(cameras_table.get(camera_id))
-            restored_at[camera_id] = time.time()
+            data = cameras_table.get(camera_id)
+            state = camera_cache[camera_id] = health.CameraHealth.from_json(data)
+            if data:
+                restored_at[camera_id] = time.time()
         return state
 
     def persist(table: Any, key: str, state: Any, save: bool) -> None:
@@ -235,8 +237,10 @@ def install(worker: Worker) -> None:
         for camera_id, data in list(cameras_table.items()):
             if not data or _partition(camera_id, worker.partitions) not in actives:
                 continue
-            deadline = health.next_deadline(camera_state(camera_id), cfg.health)
-            if deadline is not None:  # a restored camera gets a full timeout to be heard from again
+            state = camera_state(camera_id)
+            deadline = health.next_deadline(state, cfg.health)
+            if deadline is not None and state.down_since is None:
+                # silence: a camera restored from the table gets a full timeout to be heard from again
                 deadline = max(deadline, restored_at.get(camera_id, 0.0) + cfg.health.status_timeout_s)
             if due(camera_id, deadline, now):
                 await worker.send_json(t_camera_ticks, camera_id, {"kind": "tick", "at": to_iso(now)})
@@ -244,4 +248,4 @@ def install(worker: Worker) -> None:
     worker.agents.update({"sensors": sensors_agent, "health": health_agent})
     worker.tables.update({"sensors": sensors_table, "camera-health": cameras_table})
     if worker.web_port is not None:
-        install_route(app, t_readings, sensor_cfg)
+        install_route(worker, t_readings)

@@ -342,9 +342,10 @@ def on_violation(
         if inc is None:
             return []
         inc.present = False
-        if inc.held:
-            return effects
         seen_clear = note or "camera sees the zone clear"
+        if inc.held:  # recorded (and kept) now, applied when the camera is released
+            _note(inc, at, inc.state, "rules", f"{seen_clear}; held: not cleared until released", effects, ctx)
+            return effects
         if inc.state in OPEN_STATES:
             worked = inc.state == "warned"
             _note(inc, at, "cleared", "rules", seen_clear, effects, ctx)

@@ -1,26 +1,33 @@
 """HTTP ingest of sensor readings for gateways that cannot speak Kafka.
 
     POST /api/sensor-readings   one reading (a JSON object) or a list of them
+      Authorization: Bearer TOKEN   a token with the ``ingest`` role (or ``admin``)
       202 {"accepted": N}       every reading is on citywatch.sensor-readings (key sensor_id)
       400 {"error": "..."}      nothing was accepted; the reason names the reading and field
+      401 / 403                 no token / a token of another role
 
 A batch is all or nothing, so a gateway can retry it whole. ``parse_batch`` is
-the pure part; ``install_route`` puts it on the worker's web server.
+the pure part; ``install_route`` mounts it on the command centre's web server
+(streams/web), whose token check runs before it.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Awaitable, Callable, Mapping
+from typing import TYPE_CHECKING, Any
 
 import faust
+from aiohttp import web
 
 from streams.config.models import Sensor
 from streams.errors import RecordError
 from streams.records import SensorReading, decode
 from streams.sensors import check_reading
+
+if TYPE_CHECKING:
+    from streams.app import Worker
 
 logger = logging.getLogger(__name__)
 
@@ -58,21 +65,33 @@ def parse_batch(body: bytes, sensors: Mapping[str, Sensor]) -> tuple[list[Sensor
     return out, None
 
 
-def install_route(app: faust.App, topic: faust.TopicT, sensors: Mapping[str, Sensor]) -> None:
-    """Serve ``POST /api/sensor-readings`` on the worker's web server, producing to ``topic``."""
+def make_handler(
+    send: Callable[[SensorReading], Awaitable[None]], sensors: Mapping[str, Sensor]
+) -> Callable[[web.Request], Awaitable[web.Response]]:
+    """The aiohttp handler: the command centre's token check runs first (an ingest or admin token)."""
 
-    async def post(view: Any, request: Any) -> Any:
-        body = await request.read()
-        readings, error = parse_batch(body, sensors)
+    async def handler(request: web.Request) -> web.Response:
+        from streams.web.api import PRINCIPAL_KEY  # the command centre authenticated the caller
+
+        principal = request.get(PRINCIPAL_KEY)
+        if principal is None or not principal.can_ingest:
+            return web.json_response({"error": "forbidden: sensor ingest needs an ingest token"}, status=403)
+        readings, error = parse_batch(await request.read(), sensors)
         if error is not None:
-            logger.info("sensor ingest rejected a request: %s", error)
-            return view.json({"error": error}, status=400)
+            logger.info("sensor ingest rejected a request from %s: %s", principal.name, error)
+            return web.json_response({"error": error}, status=400)
         for reading in readings:
-            await topic.send(key=reading.sensor_id.encode(), value=reading.to_bytes())
-        return view.json({"accepted": len(readings)}, status=202)
+            await send(reading)
+        return web.json_response({"accepted": len(readings)}, status=202)
 
-    async def get(view: Any, request: Any) -> Any:
-        return view.json({"error": f"POST readings to {PATH}"}, status=405)
+    return handler
 
-    view = type("SensorIngest", (faust.web.View,), {"post": post, "get": get})
-    app.page(PATH, name="sensor-ingest")(view)
+
+def install_route(worker: Worker, topic: faust.TopicT) -> None:
+    """Mount ``POST /api/sensor-readings`` on the worker's web server, producing to ``topic``."""
+    sensors = {s.id: s for s in worker.cfg.sensors}
+
+    async def send(reading: SensorReading) -> None:
+        await topic.send(key=reading.sensor_id.encode(), value=reading.to_bytes())
+
+    worker.web_routes.append(("POST", PATH, make_handler(send, sensors)))

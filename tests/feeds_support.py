@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import threading
@@ -82,7 +81,7 @@ sensor_rules:
 health:
   blip_s: 2
   degraded_for_s: 3
-  status_timeout_s: 30
+  status_timeout_s: 120
   sensor_stale_after_s: 600
 """
 
@@ -119,6 +118,11 @@ def camera_status(camera_id: str, status: str, fps: float, t: float, reason: str
     }
 
 
+INGEST_TOKEN = "ingest-token-0123456789"  # noqa: S105 - test tokens
+VIEWER_TOKEN = "viewer-token-0123456789"  # noqa: S105
+TOKENS = f"{INGEST_TOKEN}=ingest@gateway,{VIEWER_TOKEN}=viewer"
+
+
 def start_web_worker(
     config: Path, env: dict[str, str], datadir: Path, log: Path, port: int
 ) -> subprocess.Popen[bytes]:
@@ -139,7 +143,7 @@ def start_web_worker(
                 "--datadir",
                 str(datadir),
             ],
-            env={**env, "CITYWATCH_TOKENS": os.environ.get("CITYWATCH_TOKENS", "")},
+            env={**env, "CITYWATCH_TOKENS": TOKENS},
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,

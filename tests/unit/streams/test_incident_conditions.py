@@ -117,7 +117,9 @@ def test_offline_camera_holds_its_violation_but_not_its_offline_incident() -> No
         since=T0,
         at=T0 + 6,
     )
-    assert alerts(effects) == []
+    assert [(a["state"], a["history"][-1]["note"]) for a in alerts(effects)] == [
+        ("open", "camera sees the zone clear; held: not cleared until released")
+    ]
     assert book.open["storefront|out_of_store_business"].state == "open"
     assert inc.on_tick(book, CTX, T0 + 122) == []  # nor a dispatch past its grace (T0 + 120) while held
     # a new violation while held starts held
