@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import pytest
 
 from streams.config.models import Location, Sensor, SensorRule
+from streams.ingest import parse_batch
 from streams.records import SensorReading
 from streams.sensors import (
     SensorState,
@@ -233,3 +235,27 @@ def test_rules_by_sensor_by_kind_and_by_id() -> None:
     by_sensor = rules_by_sensor(cfg)
     assert [r.id for r in by_sensor["pm-a"]] == ["pm25-mean"]
     assert [r.id for r in by_sensor["bin-a"]] == ["bin-full"]
+
+
+def test_parse_batch_is_all_or_nothing() -> None:
+    sensors = {"pm-1": SENSOR}
+    one = {
+        "sensor_id": "pm-1",
+        "kind": "pm25",
+        "value": 80,
+        "unit": "µg/m³",
+        "measured_at": "2026-05-26T02:00:00Z",
+    }
+    readings, error = parse_batch(json.dumps(one).encode(), sensors)
+    assert error is None and [r.value for r in readings] == [80]
+    readings, error = parse_batch(json.dumps([one, {**one, "sensor_id": "pm-2"}]).encode(), sensors)
+    assert readings == [] and error is not None and error.startswith("reading 1: sensor 'pm-2' is not in")
+    for body, words in [
+        (b"", "not UTF-8 JSON"),
+        (b"[]", "empty list"),
+        (b"[1]", "reading 0: expected a JSON object"),
+        (json.dumps({**one, "measured_at": "yesterday"}).encode(), "field 'measured_at'"),
+        (json.dumps([one] * 1001).encode(), "at most 1000"),
+    ]:
+        readings, error = parse_batch(body, sensors)
+        assert readings == [] and error is not None and words in error, (body[:40], error)
