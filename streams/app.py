@@ -14,6 +14,7 @@ cannot be decoded goes to the dead-letter topic and the agent carries on.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import importlib
 import json
@@ -48,6 +49,7 @@ from streams.topics import Topics
 logger = logging.getLogger(__name__)
 
 TICK_INTERVAL_S = 1.0
+PARK_S = 15.0  # how long a patrol update may wait for its case to be known
 
 
 @dataclass
@@ -96,7 +98,7 @@ EXTENSIONS: list[str] = ["streams.feeds:install", "streams.web:install"]
 
 
 def _partition(key: str, partitions: int) -> int:
-    return (murmur2(key.encode()) & 0x7FFFFFFF) % partitions
+    return int(murmur2(key.encode()) & 0x7FFFFFFF) % partitions
 
 
 def create_worker(
@@ -148,8 +150,12 @@ def create_worker(
     speakers = {s.id: s for s in cfg.speakers}
     tz = cfg.site.timezone
 
+    created_topics: list[faust.TopicT] = []
+
     def topic(name: str) -> faust.TopicT:
-        return app.topic(name, partitions=partitions, key_serializer="raw", value_serializer="raw")
+        t = app.topic(name, partitions=partitions, key_serializer="raw", value_serializer="raw")
+        created_topics.append(t)
+        return t
 
     t_detections = topic(topics.detections)
     t_violations = topic(topics.violations)
@@ -161,6 +167,7 @@ def create_worker(
     t_incident_inputs = topic(topics.incident_inputs)
     t_speaker_intents = topic(topics.speaker_intents)
     t_case_index = topic(topics.case_index)
+
     def sources(*names: str) -> faust.TopicT:
         return app.topic(*names, partitions=partitions, key_serializer="raw", value_serializer="raw")
 
@@ -177,7 +184,7 @@ def create_worker(
     cases_table = table("cases")
     rule_cache: dict[str, CameraState] = {}
 
-    @app.on_partitions_revoked.connect  # type: ignore[untyped-decorator]
+    @app.on_partitions_revoked.connect
     async def _forget(*_args: Any, **_kwargs: Any) -> None:
         rule_cache.clear()  # another worker may own (and change) these cameras now
 
@@ -233,7 +240,7 @@ def create_worker(
                     camera_id=ev.camera_id,
                     zone_id=ev.zone_id,
                     category=ev.category,
-                    state=ev.state,  # type: ignore[arg-type]
+                    state=ev.state,
                     since=to_iso(ev.since),
                     at=to_iso(ev.at),
                     labels=list(ev.labels),
@@ -306,7 +313,9 @@ def create_worker(
                 at=at,
             )
         if kind == "health":
-            return inc.set_held(book, ctx, held=bool(data["held"]), reason=str(data.get("reason") or ""), at=at)
+            return inc.set_held(
+                book, ctx, held=bool(data["held"]), reason=str(data.get("reason") or ""), at=at
+            )
         if kind == "condition":  # a sensor rule or camera health (streams/feeds.py)
             clock.observe(at)
             return inc.on_condition(
@@ -386,7 +395,7 @@ def create_worker(
         async for event in stream.events():
             msg = event.message
             speaker_id = (event.key or b"").decode("utf-8", "replace")
-            now = (msg.timestamp or time.time() * 1000) / 1000.0
+            now = float(msg.timestamp or time.time())  # Faust gives seconds
             try:
                 if msg.topic == topics.broadcast_requests:
                     req = decode(BroadcastRequest, event.value)
@@ -450,46 +459,117 @@ def create_worker(
 
     # ------------------------------------------------------------ patrol updates -> incidents
 
+    async def forward_update(camera_id: str, upd: dict[str, Any]) -> None:
+        await send_json(t_incident_inputs, camera_id, {"kind": "update", **upd})
+
+    async def dead_parked(case_id: str, parked: list[dict[str, Any]]) -> None:
+        for p in parked:
+            stats.deadletters += 1
+            record = DeadLetter(
+                topic=p["topic"],
+                partition=p["partition"],
+                offset=p["offset"],
+                error=f"unknown case_id {case_id!r}: no dispatched case has this id",
+                raw=p["raw"],
+            )
+            await t_deadletter.send(key=p["topic"].encode(), value=record.to_bytes())
+
     @app.agent(case_sources)
     async def cases_agent(stream: faust.StreamT[bytes]) -> None:
+        """Route patrol updates (keyed by case) to their incident (keyed by camera).
+
+        The case index arrives on its own topic, so an update can overtake it:
+        such an update is parked and forwarded once the index arrives, or
+        dead-lettered after PARK_S seconds.
+        """
         async for event in stream.events():
+            msg = event.message
+            case_id = (event.key or b"").decode("utf-8", "replace")
             try:
-                if event.message.topic == topics.case_index:
+                if msg.topic == topics.case_index:
                     data = json.loads(event.value)
-                    case_id = (event.key or b"").decode()
-                    cases_table[case_id] = {"camera_id": data["camera_id"], "incident_id": data["incident_id"]}
+                    entry = cases_table.get(case_id) or {}
+                    if data.get("kind") == "expire":
+                        if entry.get("pending") and not entry.get("camera_id"):
+                            await dead_parked(case_id, entry["pending"])
+                            cases_table[case_id] = None
+                        continue
+                    cases_table[case_id] = {
+                        "camera_id": data["camera_id"],
+                        "incident_id": data["incident_id"],
+                    }
+                    for p in entry.get("pending", []):
+                        await forward_update(data["camera_id"], p["update"])
                     continue
                 upd = decode(DispatchUpdate, event.value)
             except (RecordError, ValueError, KeyError, TypeError) as exc:
                 await dead(event, f"dispatch-updates: {exc}")
                 continue
-            entry = cases_table.get(upd.case_id)
-            if entry is None:
-                await dead(event, f"unknown case_id {upd.case_id!r}: no dispatched case has this id")
+            fields = {
+                "case_id": upd.case_id,
+                "unit_id": upd.unit_id,
+                "status": upd.status,
+                "note": upd.note,
+                "at": upd.at,
+            }
+            entry = cases_table.get(upd.case_id) or {}
+            if entry.get("camera_id"):
+                await forward_update(entry["camera_id"], fields)
                 continue
-            await send_json(
-                t_incident_inputs,
-                entry["camera_id"],
-                {
-                    "kind": "update",
-                    "case_id": upd.case_id,
-                    "unit_id": upd.unit_id,
-                    "status": upd.status,
-                    "note": upd.note,
-                    "at": upd.at,
-                },
-            )
+            parked = {
+                "topic": msg.topic,
+                "partition": msg.partition,
+                "offset": msg.offset,
+                "raw": base64.b64encode(event.value or b"").decode("ascii"),
+                "update": fields,
+            }
+            cases_table[upd.case_id] = {
+                "pending": [*entry.get("pending", []), parked],
+                "since": entry.get("since") or time.time(),
+            }
+
+    @app.task  # type: ignore[untyped-decorator]
+    async def track_output_topics() -> None:
+        """Make the producer track every topic it will write to.
+
+        aiokafka narrows its metadata requests to the topics it tracks; a topic
+        first seen in the bootstrap (all-topics) metadata is never tracked, drops
+        out of the next update, and a send to it then spins on metadata forever
+        (seen with the embedded broker). Tracking them all up front avoids that.
+        """
+        names = [t.get_topic_name() for t in created_topics]
+        names += [tbl.changelog_topic.get_topic_name() for tbl in app.tables.values()]
+        while True:
+            inner = getattr(app.producer, "_producer", None)
+            if inner is not None:
+                break
+            await asyncio.sleep(0.05)
+        for name in names:
+            inner.client.add_topic(name)
+        await inner.client.force_metadata_update()
 
     # ------------------------------------------------------------ timers
 
     last_tick: dict[str, float] = {}
 
-    @app.timer(interval=TICK_INTERVAL_S)
+    def active_partitions(topic_name: str) -> set[int]:
+        return {tp.partition for tp in app.assignor.assigned_actives() if tp.topic == topic_name}
+
+    @app.timer(interval=TICK_INTERVAL_S)  # type: ignore[untyped-decorator]
+    async def expire_parked() -> None:
+        actives = active_partitions(topics.case_index)
+        for case_id, entry in list(cases_table.items()):
+            if not entry or not entry.get("pending") or _partition(case_id, partitions) not in actives:
+                continue
+            if time.time() - float(entry.get("since") or 0) >= PARK_S:
+                await send_json(t_case_index, case_id, {"kind": "expire"})
+
+    @app.timer(interval=TICK_INTERVAL_S)  # type: ignore[untyped-decorator]
     async def tick() -> None:
         now = clock.now()
         if now is None:
             return
-        actives = {tp.partition for tp in app.assignor.assigned_actives() if tp.topic == topics.incident_inputs}
+        actives = active_partitions(topics.incident_inputs)
         for camera_id, data in list(incidents_table.items()):
             if _partition(camera_id, partitions) not in actives:
                 continue
@@ -503,9 +583,7 @@ def create_worker(
         for speaker_id, data in list(speakers_table.items()):
             if not data or not data.get("queue"):
                 continue
-            if _partition(speaker_id, partitions) not in {
-                tp.partition for tp in app.assignor.assigned_actives() if tp.topic == topics.speaker_intents
-            }:
+            if _partition(speaker_id, partitions) not in active_partitions(topics.speaker_intents):
                 continue
             await send_json(t_speaker_intents, speaker_id, {"kind": "tick", "at": to_iso(now)})
 

@@ -4,7 +4,7 @@
       |               `--still there after grace--> dispatched --> accepted --> arrived --> resolved
       |                                                 ^                                       |
       |                                 reopened <--camera still sees it-- verifying <----------'
-      |                                                             `--camera sees it clear--> verified --> closed
+      |                                                  `--camera sees it clear--> verified --> closed
     dispatched/accepted past due_at --> overdue (escalated one level)
 
 Exactly one open incident per (camera, zone, category); its id is derived from
@@ -179,7 +179,9 @@ class Context:
 # ---------------------------------------------------------------- helpers
 
 
-def _note(inc: Incident, at: float, state: str, by: str, note: str, effects: list[Effect], ctx: Context) -> None:
+def _note(
+    inc: Incident, at: float, state: str, by: str, note: str, effects: list[Effect], ctx: Context
+) -> None:
     """Record one history entry (a state change or a decision) and publish the incident."""
     inc.state = state
     inc.updated_at = max(inc.updated_at, at)
@@ -232,7 +234,15 @@ def _dispatch(inc: Incident, at: float, ctx: Context, effects: list[Effect], not
     unit_id = ctx.grid_unit(inc.subject)
     inc.grace_until = None
     if unit_id is None:
-        _note(inc, at, inc.state, "policy", "no patrol unit for this camera's grid: cannot dispatch", effects, ctx)
+        _note(
+            inc,
+            at,
+            inc.state,
+            "policy",
+            "no patrol unit for this camera's grid: cannot dispatch",
+            effects,
+            ctx,
+        )
         return
     inc.round += 1
     inc.case_id = make_id("case", inc.incident_id, inc.round)
@@ -246,7 +256,8 @@ def _dispatch(inc: Incident, at: float, ctx: Context, effects: list[Effect], not
 
 
 def _emit_case(inc: Incident, at: float, ctx: Context, effects: list[Effect], state: str) -> None:
-    assert inc.case_id is not None and inc.unit_id is not None and inc.due_at is not None
+    if inc.case_id is None or inc.unit_id is None or inc.due_at is None:
+        raise ValueError(f"incident {inc.incident_id} has no case to publish")
     loc = ctx.location(inc.subject)
     effects.append(
         Effect(
@@ -287,7 +298,15 @@ def _escalate(inc: Incident, at: float, ctx: Context, effects: list[Effect], why
     inc.level = target.level
     inc.due_at = at + (cat.sla_s if cat else 3600.0)
     inc.overdue_noted = False
-    _note(inc, at, inc.state, "policy", f"{why}: escalated from {previous} to {target.id} ({target.level})", effects, ctx)
+    _note(
+        inc,
+        at,
+        inc.state,
+        "policy",
+        f"{why}: escalated from {previous} to {target.id} ({target.level})",
+        effects,
+        ctx,
+    )
     _emit_case(inc, at, ctx, effects, inc.state)
     return True
 
@@ -344,7 +363,9 @@ def on_violation(
         inc.present = False
         seen_clear = note or "camera sees the zone clear"
         if inc.held:  # recorded (and kept) now, applied when the camera is released
-            _note(inc, at, inc.state, "rules", f"{seen_clear}; held: not cleared until released", effects, ctx)
+            _note(
+                inc, at, inc.state, "rules", f"{seen_clear}; held: not cleared until released", effects, ctx
+            )
             return effects
         if inc.state in OPEN_STATES:
             worked = inc.state == "warned"
@@ -375,10 +396,9 @@ def _request_warning(inc: Incident, at: float, ctx: Context, effects: list[Effec
         reason = f"{'sensor' if inc.sensor_id else 'camera'} has no loudspeaker"
     elif inc.held:
         reason = "camera offline: automatic warnings held"
-    if reason is not None:
+    if reason is not None or speaker is None or cat is None:
         _note(inc, at, inc.state, "policy", f"no warning: {reason}", effects, ctx)
         return
-    assert speaker is not None and cat is not None
     command_id = make_id("cmd", inc.incident_id, "warn", inc.warnings + 1)
     effects.append(
         Effect(
@@ -416,7 +436,15 @@ def on_tick(book: Book, ctx: Context, now: float) -> list[Effect]:
                 continue
             if cat is not None and not cat.dispatch:
                 inc.grace_until = None
-                _note(inc, when, inc.state, "policy", "grace over; this category is not dispatched", effects, ctx)
+                _note(
+                    inc,
+                    when,
+                    inc.state,
+                    "policy",
+                    "grace over; this category is not dispatched",
+                    effects,
+                    ctx,
+                )
                 continue
             _dispatch(inc, when, ctx, effects, "still there after the grace period")
         elif inc.state == "verifying" and inc.verify_until is not None and now >= inc.verify_until:
@@ -480,7 +508,9 @@ def on_update(
     elif status == "rejected" and inc.state in ("dispatched", "accepted", "overdue", "reopened"):
         _note(inc, at, inc.state, unit_id, f"rejected: {text}", effects, ctx)
         if not _escalate(inc, at, ctx, effects, "rejected"):
-            _note(inc, at, inc.state, "policy", "rejected and no higher level: needs an operator", effects, ctx)
+            _note(
+                inc, at, inc.state, "policy", "rejected and no higher level: needs an operator", effects, ctx
+            )
     # anything else is a duplicate or out of order: ignored, so redelivery is harmless
     effects.extend(on_tick(book, ctx, at))
     return effects
@@ -521,7 +551,15 @@ def on_ack(
     if inc is None:
         return []
     effects: list[Effect] = []
-    _note(inc, at, inc.state, "speaker", f"loudspeaker {status}" + (f": {reason}" if reason else ""), effects, ctx)
+    _note(
+        inc,
+        at,
+        inc.state,
+        "speaker",
+        f"loudspeaker {status}" + (f": {reason}" if reason else ""),
+        effects,
+        ctx,
+    )
     return effects
 
 

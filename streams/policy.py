@@ -230,7 +230,13 @@ def on_ack(
             PolicyEffect(
                 "ack",
                 camera_id,
-                {"kind": "ack", "incident_id": incident_id, "status": status, "reason": reason, "at": to_iso(now)},
+                {
+                    "kind": "ack",
+                    "incident_id": incident_id,
+                    "status": status,
+                    "reason": reason,
+                    "at": to_iso(now),
+                },
             )
         )
     effects.extend(release(state, speaker, timezone, now))

@@ -32,7 +32,7 @@ categories:
     clear_s: 2
     grace_s: 3
     verify_s: 3
-    sla_s: 8
+    sla_s: 30
     template: "{shop}请注意：请将店外经营物品放回店内，不要占道经营。"
   illegal_parking:
     code: "200505"
@@ -44,7 +44,7 @@ categories:
     clear_s: 2
     grace_s: 3
     verify_s: 3
-    sla_s: 8
+    sla_s: 30
 speakers:
   - {id: spk-a, min_interval_s: 0, max_per_hour: 100}
   - {id: spk-b, min_interval_s: 0, max_per_hour: 100}
@@ -80,7 +80,9 @@ def write_config(path: Path) -> Path:
     return path
 
 
-def detection(camera_id: str, seq: int, t: float, objects: Iterable[tuple[str, str | None]]) -> dict[str, Any]:
+def detection(
+    camera_id: str, seq: int, t: float, objects: Iterable[tuple[str, str | None]]
+) -> dict[str, Any]:
     """A detection record at time ``t`` with (label, zone or None) objects."""
     return {
         "v": 1,
@@ -108,13 +110,15 @@ def presence(
     camera_id: str, zone: str, label: str, start: float, seconds: float, *, seq0: int = 0, step: float = 0.5
 ) -> Iterator[dict[str, Any]]:
     """Frames every ``step`` s for ``seconds`` s with ``label`` in ``zone``."""
-    n = int(round(seconds / step))
+    n = round(seconds / step)
     for i in range(n):
         yield detection(camera_id, seq0 + i, start + i * step, [(label, zone), ("person", None)])
 
 
-def absence(camera_id: str, start: float, seconds: float, *, seq0: int = 0, step: float = 0.5) -> Iterator[dict[str, Any]]:
-    n = int(round(seconds / step))
+def absence(
+    camera_id: str, start: float, seconds: float, *, seq0: int = 0, step: float = 0.5
+) -> Iterator[dict[str, Any]]:
+    n = round(seconds / step)
     for i in range(n):
         yield detection(camera_id, seq0 + i, start + i * step, [("person", None)])
 
@@ -168,3 +172,100 @@ def wait_for(predicate: Any, timeout: float, interval: float = 0.2) -> bool:
             return True
         time.sleep(interval)
     return bool(predicate())
+
+
+class Collector:
+    """Reads topics from the beginning in a background thread; ``values(topic)`` so far."""
+
+    def __init__(self, bootstrap: str, topics: list[str]) -> None:
+        import threading
+
+        from kafka import KafkaConsumer, TopicPartition
+
+        self._lock = threading.Lock()
+        self._seen: dict[str, list[dict[str, Any]]] = {t: [] for t in topics}
+        self._stop = threading.Event()
+        self._consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False)
+        tps = []
+        for t in topics:
+            parts: set[int] | None = None
+            deadline = time.monotonic() + 10
+            while not parts and time.monotonic() < deadline:
+                parts = self._consumer.partitions_for_topic(t)
+                time.sleep(0.05)
+            tps += [TopicPartition(t, p) for p in sorted(parts or [])]
+        self._consumer.assign(tps)
+        self._consumer.seek_to_beginning(*tps)
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            for records in self._consumer.poll(timeout_ms=100).values():
+                for r in records:
+                    try:
+                        value = json.loads(r.value)
+                    except ValueError:
+                        value = {"_raw": r.value}
+                    value["_key"] = r.key.decode() if r.key else None
+                    value["_ts"] = r.timestamp
+                    with self._lock:
+                        self._seen[r.topic].append(value)
+
+    def values(self, topic: str) -> list[dict[str, Any]]:
+        with self._lock:
+            return list(self._seen[topic])
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(5)
+        self._consumer.close()
+
+    def __enter__(self) -> Collector:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def alert_states(alerts: list[dict[str, Any]], incident_id: str) -> list[str]:
+    """The sequence of states published for one incident (consecutive repeats kept once)."""
+    out: list[str] = []
+    for a in sorted((a for a in alerts if a["incident_id"] == incident_id), key=lambda a: len(a["history"])):
+        if not out or out[-1] != a["state"]:
+            out.append(a["state"])
+    return out
+
+
+class Feed:
+    """One camera's detections with times that only move forward (as a real camera's do)."""
+
+    def __init__(self, bootstrap: str, topic: str, camera_id: str, step: float = 0.5) -> None:
+        self.bootstrap, self.topic, self.camera_id, self.step = bootstrap, topic, camera_id, step
+        self.t = 0.0
+        self.seq = 0
+
+    def _start(self) -> float:
+        return max(time.time(), self.t + self.step)
+
+    def _send(self, records: list[dict[str, Any]]) -> None:
+        produce(self.bootstrap, self.topic, [(self.camera_id, r) for r in records])
+        self.t = from_iso_(records[-1]["captured_at"])
+        self.seq += len(records)
+
+    def present(self, zone: str, label: str, seconds: float) -> float:
+        """Frames with ``label`` in ``zone``; returns the time of the first frame."""
+        start = self._start()
+        self._send(list(presence(self.camera_id, zone, label, start, seconds, seq0=self.seq, step=self.step)))
+        return start
+
+    def absent(self, seconds: float) -> float:
+        start = self._start()
+        self._send(list(absence(self.camera_id, start, seconds, seq0=self.seq, step=self.step)))
+        return start
+
+
+def from_iso_(text: str) -> float:
+    from streams.timeutil import from_iso
+
+    return from_iso(text)

@@ -46,7 +46,9 @@ def the(book: inc.Book) -> inc.Incident:
 def warned_book() -> inc.Book:
     book = inc.Book()
     violation(book, "started", T0 + 2)
-    inc.on_outcome(book, CTX, incident_id=the(book).incident_id, decision="sent", reason="", text="请…", at=T0 + 2.1)
+    inc.on_outcome(
+        book, CTX, incident_id=the(book).incident_id, decision="sent", reason="", text="请…", at=T0 + 2.1
+    )
     return book
 
 
@@ -117,7 +119,7 @@ def test_still_there_after_grace_dispatches_to_grid_unit() -> None:
     assert case.key == "unit-a"
     assert case.value["level"] == "street"
     assert from_iso(case.value["created_at"]) == pytest.approx(T0 + 5.1)  # stamped at the deadline
-    assert from_iso(case.value["due_at"]) == pytest.approx(T0 + 5.1 + 8)
+    assert from_iso(case.value["due_at"]) == pytest.approx(T0 + 5.1 + 30)
     assert kinds(effects).count("case") == 1
 
 
@@ -125,7 +127,13 @@ def test_suppressed_warning_is_recorded_and_grace_still_runs() -> None:
     book = inc.Book()
     violation(book, "started", T0 + 2)
     effects = inc.on_outcome(
-        book, CTX, incident_id=the(book).incident_id, decision="suppressed", reason="quiet hours", text="", at=T0 + 2
+        book,
+        CTX,
+        incident_id=the(book).incident_id,
+        decision="suppressed",
+        reason="quiet hours",
+        text="",
+        at=T0 + 2,
     )
     assert effects[0].value["history"][-1]["note"] == "warning suppressed: quiet hours"
     assert the(book).state == "open"
@@ -158,17 +166,20 @@ def test_camera_still_sees_it_after_resolve_reopens_as_rework() -> None:
 
 
 def test_overdue_escalates_one_level() -> None:
-    book = dispatched_book()  # dispatched at 5.1, due 13.1
+    book = dispatched_book()  # dispatched at 5.1, due 35.1
     update(book, "accepted", T0 + 7)
-    effects = inc.on_tick(book, CTX, T0 + 14)
+    assert inc.on_tick(book, CTX, T0 + 35) == []
+    effects = inc.on_tick(book, CTX, T0 + 36)
     assert states(effects)[:2] == ["overdue", "overdue"]
     [case] = [e for e in effects if e.kind == "dispatch"]
     assert case.key == "unit-d" and case.value["level"] == "district"
     assert the(book).unit_id == "unit-d"
     # the district has no higher level: when that is overdue too it is noted once
-    later = inc.on_tick(book, CTX, T0 + 30)
-    assert [e.value["history"][-1]["note"] for e in later if e.kind == "alert"][-1] == "no higher level to escalate to"
-    assert inc.on_tick(book, CTX, T0 + 40) == []
+    later = inc.on_tick(book, CTX, T0 + 70)
+    assert [e.value["history"][-1]["note"] for e in later if e.kind == "alert"][
+        -1
+    ] == "no higher level to escalate to"
+    assert inc.on_tick(book, CTX, T0 + 80) == []
 
 
 def test_update_from_another_unit_is_ignored_and_recorded() -> None:
@@ -189,7 +200,10 @@ def test_duplicate_and_out_of_order_updates_are_harmless() -> None:
 
 def test_unknown_case_returns_none() -> None:
     book = dispatched_book()
-    assert inc.on_update(book, CTX, case_id="case-nope", unit_id="unit-a", status="accepted", note="", at=T0) is None
+    assert (
+        inc.on_update(book, CTX, case_id="case-nope", unit_id="unit-a", status="accepted", note="", at=T0)
+        is None
+    )
 
 
 def test_rejected_escalates() -> None:
@@ -205,7 +219,10 @@ def test_held_incident_is_not_cleared_or_verified_and_release_resumes() -> None:
     assert inc.on_tick(book, CTX, T0 + 20) == []
     assert the(book).state == "verifying"
     effects = inc.set_held(book, CTX, held=False, reason="camera online", at=T0 + 21)
-    assert [e.value["history"][-1]["note"] for e in effects if e.kind == "alert"][0] == "released: camera online"
+    assert (
+        next(e.value["history"][-1]["note"] for e in effects if e.kind == "alert")
+        == "released: camera online"
+    )
     # the camera never saw the zone clear: verification now fails -> rework
     assert states(effects)[1:] == ["reopened", "dispatched"]
     assert the(book).rework == 1
@@ -221,9 +238,12 @@ def test_operator_actions() -> None:
     book = inc.Book()
     violation(book, "started", T0 + 2)
     iid = the(book).incident_id
-    assert states(inc.on_operator(book, CTX, incident_id=iid, action="dispatch", by="op1", reason="", at=T0 + 3) or []) == [
-        "dispatched"
-    ]
-    effects = inc.on_operator(book, CTX, incident_id=iid, action="close", by="op1", reason="duplicate", at=T0 + 4) or []
+    assert states(
+        inc.on_operator(book, CTX, incident_id=iid, action="dispatch", by="op1", reason="", at=T0 + 3) or []
+    ) == ["dispatched"]
+    effects = (
+        inc.on_operator(book, CTX, incident_id=iid, action="close", by="op1", reason="duplicate", at=T0 + 4)
+        or []
+    )
     assert states(effects) == ["closed"]
     assert book.open == {}

@@ -33,7 +33,9 @@ def decisions(effects: list[pol.PolicyEffect]) -> list[tuple[str, str]]:
 
 
 def ack(state: pol.SpeakerState, command_id: str, at: float) -> list[pol.PolicyEffect]:
-    return pol.on_ack(state, SPK, TZ, command_id=command_id, incident_id="inc-1", status="played", reason="", now=at)
+    return pol.on_ack(
+        state, SPK, TZ, command_id=command_id, incident_id="inc-1", status="played", reason="", now=at
+    )
 
 
 def test_auto_warning_within_policy_is_sent_with_command() -> None:
@@ -53,11 +55,16 @@ def test_quiet_hours_suppress_auto() -> None:
 
 
 def test_operator_in_quiet_hours_needs_force_and_reason() -> None:
-    assert decisions(pol.decide(pol.SpeakerState(), SPK, TZ, req(1, "operator", force=True), NIGHT))[0][0] == "suppressed"
-    assert decisions(pol.decide(pol.SpeakerState(), SPK, TZ, req(1, "operator", reason="fire lane"), NIGHT))[0][0] == (
-        "suppressed"
+    assert (
+        decisions(pol.decide(pol.SpeakerState(), SPK, TZ, req(1, "operator", force=True), NIGHT))[0][0]
+        == "suppressed"
     )
-    ok = pol.decide(pol.SpeakerState(), SPK, TZ, req(1, "operator", force=True, reason="fire lane blocked"), NIGHT)
+    assert decisions(pol.decide(pol.SpeakerState(), SPK, TZ, req(1, "operator", reason="fire lane"), NIGHT))[
+        0
+    ][0] == ("suppressed")
+    ok = pol.decide(
+        pol.SpeakerState(), SPK, TZ, req(1, "operator", force=True, reason="fire lane blocked"), NIGHT
+    )
     assert decisions(ok) == [("sent", "forced in quiet hours: fire lane blocked")]
 
 
@@ -96,7 +103,7 @@ def test_one_command_at_a_time_queues_and_releases_on_ack() -> None:
     first_cmd = state.inflight["command_id"] if state.inflight else ""
     released = ack(state, first_cmd, DAY + 3)
     assert decisions(released)[0][0] == "sent"
-    assert [e.kind for e in released][0] in ("ack", "command")
+    assert next(e.kind for e in released) in ("ack", "command")
 
 
 def test_expired_command_frees_the_speaker() -> None:

@@ -29,7 +29,9 @@ def seen(label: str = "bench", zone: str = "storefront") -> list[Sighting]:
     return [Sighting(label, [zone])]
 
 
-def run(r: CameraRules, frames: list[tuple[float, list[Sighting]]], state: CameraState | None = None) -> list[tuple[float, str]]:
+def run(
+    r: CameraRules, frames: list[tuple[float, list[Sighting]]], state: CameraState | None = None
+) -> list[tuple[float, str]]:
     """Feed (seconds after BASE, objects) frames; return (time, event state) pairs."""
     state = state or CameraState()
     out = []
@@ -39,8 +41,10 @@ def run(r: CameraRules, frames: list[tuple[float, list[Sighting]]], state: Camer
     return out
 
 
-def every(start: float, end: float, objs: list[Sighting], step_s: float = 1.0) -> list[tuple[float, list[Sighting]]]:
-    n = int(round((end - start) / step_s))
+def every(
+    start: float, end: float, objs: list[Sighting], step_s: float = 1.0
+) -> list[tuple[float, list[Sighting]]]:
+    n = round((end - start) / step_s)
     return [(start + i * step_s, objs) for i in range(n)]
 
 
@@ -55,7 +59,7 @@ def test_inertia_needs_consecutive_sightings() -> None:
 
 
 def test_single_flicker_does_not_count() -> None:
-    frames = [(0.0, seen())] + every(1, 30, [])
+    frames = [(0.0, seen()), *every(1, 30, [])]
     assert run(rules(), frames) == []
 
 

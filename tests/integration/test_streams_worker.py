@@ -1,0 +1,221 @@
+"""The Faust worker on the embedded broker: a scripted scenario end to end, a
+worker killed and restarted mid-scenario, and garbage on every input topic."""
+
+from __future__ import annotations
+
+import json
+import signal
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from streams.timeutil import to_iso
+
+from ..conftest import KafkaEnv
+from ..streams_support import (
+    Collector,
+    Feed,
+    alert_states,
+    presence,
+    produce,
+    start_worker,
+    stop,
+    wait_for,
+    write_config,
+)
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+JOIN_TIMEOUT = 60  # the first records wait for the worker's group join
+
+
+def incident_with(alerts: list[dict[str, Any]], camera: str, state: str) -> dict[str, Any] | None:
+    for a in alerts:
+        if a["camera_id"] == camera and a["state"] == state:
+            return a
+    return None
+
+
+def update(
+    case_id: str, status: str, at: float | None = None, unit: str = "unit-a"
+) -> tuple[str, dict[str, Any]]:
+    return case_id, {
+        "v": 1,
+        "case_id": case_id,
+        "unit_id": unit,
+        "status": status,
+        "note": f"patrol {status}",
+        "at": to_iso(at if at is not None else time.time()),
+    }
+
+
+@pytest.fixture
+def worker_env(kafka: KafkaEnv, tmp_path: Path) -> dict[str, Any]:
+    return {
+        "config": write_config(tmp_path / "streams.yaml"),
+        "env": kafka.env(),
+        "datadir": tmp_path / "faust",
+        "log": tmp_path / "worker.log",
+    }
+
+
+def test_scripted_scenario_gives_the_exact_sequence(kafka: KafkaEnv, worker_env: dict[str, Any]) -> None:
+    t = kafka.topics
+    worker = start_worker(**worker_env)
+    collector = Collector(
+        kafka.bootstrap, [t.alerts, t.loudspeaker, t.dispatch, t.broadcast_decisions, t.deadletter]
+    )
+    cam_a = Feed(kafka.bootstrap, t.detections, "cam-a")
+    cam_b = Feed(kafka.bootstrap, t.detections, "cam-b")
+    try:
+        # cam-a: a bench on the walkway (dwell 2 s) -> open, warned
+        # cam-b: a car at the kerb -> open, warned, then it leaves -> cleared, closed
+        cam_a.present("storefront", "bench", 6)
+        cam_b.present("kerb", "car", 3)
+        assert wait_for(lambda: incident_with(collector.values(t.alerts), "cam-a", "warned"), JOIN_TIMEOUT), (
+            worker_env["log"].read_text()[-3000:]
+        )
+        cam_b.absent(3)
+        # cam-a's bench stays past the 3 s grace -> dispatched
+        cam_a.present("storefront", "bench", 5)
+        assert wait_for(lambda: collector.values(t.dispatch), 30)
+        [case] = collector.values(t.dispatch)
+        assert case["unit_id"] == "unit-a" and case["level"] == "street" and case["_key"] == "unit-a"
+        # the patrol accepts, arrives, clears the walkway and resolves; the camera then sees it clear
+        produce(kafka.bootstrap, t.dispatch_updates, [update(case["case_id"], "accepted")])
+        produce(kafka.bootstrap, t.dispatch_updates, [update(case["case_id"], "arrived")])
+        cleared_at = cam_a.absent(4)
+        produce(kafka.bootstrap, t.dispatch_updates, [update(case["case_id"], "resolved", at=cleared_at)])
+        assert wait_for(lambda: incident_with(collector.values(t.alerts), "cam-a", "closed"), 30), "\n".join(
+            str((a["camera_id"], a["state"], a["history"][-1]["note"])) for a in collector.values(t.alerts)
+        )
+        assert wait_for(lambda: incident_with(collector.values(t.alerts), "cam-b", "closed"), 10)
+        alerts = collector.values(t.alerts)
+        a_id = case["incident_id"]
+        b_id = next(a["incident_id"] for a in alerts if a["camera_id"] == "cam-b")
+        assert alert_states(alerts, a_id) == [
+            "open",
+            "warned",
+            "dispatched",
+            "accepted",
+            "arrived",
+            "resolved",
+            "verifying",
+            "verified",
+            "closed",
+        ]
+        assert alert_states(alerts, b_id) == ["open", "warned", "cleared", "closed"]
+        assert {a["incident_id"] for a in alerts} == {a_id, b_id}
+        commands = collector.values(t.loudspeaker)
+        assert sorted(c["speaker_id"] for c in commands) == ["spk-a", "spk-b"]
+        assert {c["incident_id"] for c in commands} == {a_id, b_id}
+        shop = next(c for c in commands if c["speaker_id"] == "spk-a")
+        assert shop["text"] == "老王便利店请注意：请将店外经营物品放回店内，不要占道经营。"
+        assert len(collector.values(t.dispatch)) == 1
+        decisions = collector.values(t.broadcast_decisions)
+        assert [d["decision"] for d in decisions] == ["sent", "sent"]
+        final = next(a for a in alerts if a["incident_id"] == a_id and a["state"] == "closed")
+        notes = [h["note"] for h in final["history"]]
+        assert "patrol resolved" in notes and "verified by camera" in notes
+        assert collector.values(t.deadletter) == []
+    finally:
+        collector.close()
+        stop(worker)
+
+
+def test_worker_killed_mid_scenario_keeps_its_incidents(kafka: KafkaEnv, worker_env: dict[str, Any]) -> None:
+    t = kafka.topics
+    worker = start_worker(**worker_env)
+    collector = Collector(kafka.bootstrap, [t.alerts, t.loudspeaker, t.dispatch])
+    cam_a = Feed(kafka.bootstrap, t.detections, "cam-a")
+    try:
+        cam_a.present("storefront", "bench", 12)
+        assert wait_for(lambda: collector.values(t.dispatch), JOIN_TIMEOUT), worker_env["log"].read_text()[
+            -3000:
+        ]
+        stop(worker, sig=signal.SIGKILL)
+        # the bench is still there while no worker runs; then a new worker takes over
+        cam_a.present("storefront", "bench", 2)
+        worker = start_worker(**worker_env)
+        [case] = collector.values(t.dispatch)
+        cleared_at = cam_a.absent(4)
+        produce(kafka.bootstrap, t.dispatch_updates, [update(case["case_id"], "resolved", at=cleared_at)])
+        assert wait_for(lambda: incident_with(collector.values(t.alerts), "cam-a", "closed"), JOIN_TIMEOUT), (
+            worker_env["log"].read_text()[-3000:]
+        )
+        alerts = collector.values(t.alerts)
+        # one incident, one command, one case: the restart re-processed records but created no twins
+        assert {a["incident_id"] for a in alerts} == {case["incident_id"]}
+        assert len({c["command_id"] for c in collector.values(t.loudspeaker)}) == 1
+        assert len({c["case_id"] for c in collector.values(t.dispatch)}) == 1
+        assert alert_states(alerts, case["incident_id"])[-4:] == [
+            "resolved",
+            "verifying",
+            "verified",
+            "closed",
+        ]
+    finally:
+        collector.close()
+        stop(worker)
+
+
+def test_garbage_on_every_input_topic_is_dead_lettered(kafka: KafkaEnv, worker_env: dict[str, Any]) -> None:
+    t = kafka.topics
+    garbage = {
+        t.detections: [b"not json", json.dumps({"v": 1, "camera_id": "cam-a"}).encode()],
+        t.violations: [b"\xff\xfe", json.dumps({"v": 1, "camera_id": "cam-a", "state": "maybe"}).encode()],
+        t.broadcast_requests: [b"[]", json.dumps({"v": 1, "speaker_id": "spk-a"}).encode()],
+        t.loudspeaker_acks: [b"{", json.dumps({"v": 1, "command_id": "c", "status": "loud"}).encode()],
+        t.dispatch_updates: [
+            b"null",
+            json.dumps(
+                {
+                    "v": 1,
+                    "case_id": "case-none",
+                    "unit_id": "u",
+                    "status": "accepted",
+                    "note": "",
+                    "at": "2026-01-01T00:00:00.000Z",
+                }
+            ).encode(),
+        ],
+        t.incident_inputs: [
+            b"garbage",
+            json.dumps({"kind": "warp", "at": "2026-01-01T00:00:00.000Z"}).encode(),
+        ],
+        t.speaker_intents: [b"garbage"],
+    }
+    for topic, values in garbage.items():
+        produce(kafka.bootstrap, topic, [(f"k-{uuid.uuid4().hex[:4]}", v) for v in values])
+    worker = start_worker(**worker_env)
+    collector = Collector(kafka.bootstrap, [t.alerts, t.deadletter])
+    try:
+        now = time.time()
+        produce(
+            kafka.bootstrap,
+            t.detections,
+            [("cam-a", r) for r in presence("cam-a", "storefront", "bench", now, 4)],
+        )
+        expected = sum(len(v) for v in garbage.values())
+        assert wait_for(lambda: len(collector.values(t.deadletter)) >= expected, JOIN_TIMEOUT), (
+            collector.values(t.deadletter),
+            worker_env["log"].read_text()[-3000:],
+        )
+        dead = collector.values(t.deadletter)
+        assert len(dead) == expected
+        assert {d["topic"] for d in dead} == set(garbage)
+        for d in dead:
+            assert d["_key"] == d["topic"]
+            assert d["error"] and isinstance(d["partition"], int) and isinstance(d["offset"], int)
+        raws = {d["raw"] for d in dead}
+        import base64
+
+        assert base64.b64encode(b"not json").decode() in raws
+        # nothing else was lost: the valid detections still opened their incident
+        assert wait_for(lambda: incident_with(collector.values(t.alerts), "cam-a", "open"), 20)
+    finally:
+        collector.close()
+        stop(worker)
