@@ -7,6 +7,7 @@
     ├── SourceError                 a camera / frame source cannot be opened
     ├── ModelError                  detection weights cannot be loaded
     ├── WebError                    a web request is refused, or the web tokens/settings are wrong
+    ├── UsageError                  a command-line option names something the configuration lacks
     └── SpeakerError                a loudspeaker command cannot be rendered or delivered
         ├── SpeechError             no TTS engine, or it failed on the text
         └── DriverError             the speaker's driver (file/http/command) failed
@@ -72,6 +73,10 @@ class WebError(CitywatchError):
     def __init__(self, message: str, status: int = 400) -> None:
         self.status = status
         super().__init__(message)
+
+
+class UsageError(CitywatchError):
+    """A command-line option is inconsistent or names an id that is not in the configuration."""
 
 
 class SpeakerError(CitywatchError):

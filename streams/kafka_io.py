@@ -173,3 +173,23 @@ def _wait_for_partitions(consumer: KafkaConsumer, topic: str, timeout_s: float |
                 "`citywatch broker` (embedded) or check the name and CITYWATCH_TOPIC_PREFIX"
             )
         time.sleep(0.2)
+
+
+def assign_all(
+    consumer: KafkaConsumer, topics: list[str], *, from_beginning: bool, timeout_s: float = 10.0
+) -> dict[TopicPartition, int]:
+    """Assign every partition of ``topics`` (no consumer group) at explicit offsets.
+
+    Returns the end offsets seen at assignment, so a caller can tell when it has
+    caught up with what was there. Explicit offsets, never seek_to_end(): on an
+    empty partition of the embedded broker that left the consumer deaf.
+    """
+    tps = [
+        TopicPartition(t, p) for t in topics for p in sorted(_wait_for_partitions(consumer, t, timeout_s))
+    ]
+    consumer.assign(tps)
+    ends = {tp: max(0, int(o or 0)) for tp, o in consumer.end_offsets(tps).items()}
+    starts = consumer.beginning_offsets(tps) if from_beginning else ends
+    for tp in tps:
+        consumer.seek(tp, max(0, int(starts.get(tp) or 0)))
+    return ends

@@ -1,0 +1,131 @@
+"""An operator's aerial broadcast from the terminal. The request (a new uuid-based
+request_id each time, printed) goes to citywatch.broadcast-requests keyed by speaker;
+the worker's broadcast policy decides (quiet hours need --force and --reason; an
+operator overrides the rate limits) and publishes its decision with the same
+request_id on citywatch.broadcast-decisions, which this command waits for and prints.
+
+--text speaks free text; --template CATEGORY speaks that category's warning filled
+in for the speaker's camera. --camera ID picks the camera's speaker.
+
+Exit status: 0 sent or queued, 3 suppressed, 4 no decision within --wait seconds
+(is a worker running?), 1 a wrong option (unknown speaker, camera or template)."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import logging
+import sys
+import time
+import uuid
+from typing import Any
+
+from streams.commands import add_config_argument, add_kafka_argument, kafka_address
+
+logger = logging.getLogger(__name__)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_config_argument(parser)
+    add_kafka_argument(parser)
+    where = parser.add_mutually_exclusive_group(required=True)
+    where.add_argument("--speaker", metavar="ID", help="speaker id (cameras.yaml speakers:)")
+    where.add_argument("--camera", metavar="ID", help="the loudspeaker of this camera")
+    what = parser.add_mutually_exclusive_group(required=True)
+    what.add_argument("--text", help="what to say")
+    what.add_argument(
+        "--template", metavar="CATEGORY", help="the warning of this category (e.g. out_of_store_business)"
+    )
+    parser.add_argument("--reason", default="", help="why (recorded; needed with --force)")
+    parser.add_argument("--force", action="store_true", help="speak in the speaker's quiet hours")
+    parser.add_argument("--by", default=None, metavar="NAME", help="operator name (default: operator@$USER)")
+    parser.add_argument(
+        "--wait", type=float, default=15.0, metavar="S", help="seconds to wait for the decision (default 15)"
+    )
+    parser.add_argument("--no-wait", action="store_true", help="send the request and exit 0 without waiting")
+
+
+def run(args: argparse.Namespace) -> int:
+    from kafka import KafkaConsumer
+
+    from streams.broadcast import EXIT_OK, build_request, decision_line, exit_code
+    from streams.config import load_config
+    from streams.kafka_io import assign_all, producer
+    from streams.topics import Topics
+
+    cfg = load_config(args.config)
+    request = build_request(
+        cfg,
+        request_id=f"req-{uuid.uuid4().hex}",
+        speaker_id=args.speaker,
+        camera_id=args.camera,
+        text=args.text,
+        template=args.template,
+        reason=args.reason,
+        force=args.force,
+        requested_by=args.by or f"operator@{_user()}",
+        now=time.time(),
+    )
+    topics = Topics.current()
+    bootstrap = kafka_address(args)
+    consumer: KafkaConsumer | None = None
+    if not args.no_wait:
+        # reading from the current end BEFORE producing, so a fast decision is not missed
+        consumer = KafkaConsumer(
+            bootstrap_servers=bootstrap,
+            enable_auto_commit=False,
+            group_id=None,
+            client_id="citywatch-broadcast",
+            fetch_max_wait_ms=100,
+        )
+        assign_all(consumer, [topics.broadcast_decisions], from_beginning=False)
+    try:
+        out = producer(bootstrap, client_id="citywatch-broadcast")
+        try:
+            out.send(
+                topics.broadcast_requests,
+                key=str(request["speaker_id"]).encode("utf-8"),
+                value=json.dumps(request, ensure_ascii=False).encode("utf-8"),
+            )
+            out.flush(10)
+        finally:
+            out.close(5)
+        _say(f"request {request['request_id']} to {request['speaker_id']} by {request['requested_by']}")
+        if consumer is None:
+            return EXIT_OK
+        decision = _wait(consumer, str(request["request_id"]), args.wait)
+    finally:
+        if consumer is not None:
+            consumer.close()
+    if decision is None:
+        _say(f"no decision within {args.wait:g}s: is a citywatch worker running on {bootstrap}?")
+    else:
+        _say(decision_line(decision))
+    return exit_code(decision)
+
+
+def _wait(consumer: Any, request_id: str, wait_s: float) -> dict[str, Any] | None:
+    deadline = time.monotonic() + wait_s
+    while time.monotonic() < deadline:
+        for records in consumer.poll(timeout_ms=200).values():
+            for r in records:
+                try:
+                    value = json.loads(r.value)
+                except (TypeError, ValueError):
+                    continue
+                if isinstance(value, dict) and value.get("request_id") == request_id:
+                    return value
+    return None
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
+def _say(text: str) -> None:
+    sys.stdout.write(text + "\n")
+    sys.stdout.flush()
