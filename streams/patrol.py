@@ -193,6 +193,12 @@ class CaseBook:
         found = [c for c in self.open.values() if c.case_id.startswith(ref)]
         return found[0] if len(found) == 1 else None
 
+    def renumber(self) -> None:
+        """Number the open cases 1..n in order of arrival (once the history is read)."""
+        for n, case in enumerate(self.open.values(), start=1):
+            case.number = n
+        self.next_number = len(self.open) + 1
+
     def _alert_state(self, case_id: str) -> str | None:
         known = self.alert_state.get(case_id)
         return known[1] if known else None
@@ -352,6 +358,7 @@ class PatrolSession:
     def go_live(self, now: float) -> Output:
         """Caught up with the history: show the unit's open cases."""
         self.live = True
+        self.book.renumber()
         out = Output([f"unit {self.unit_id}: {len(self.book.open)} open case(s)"])
         out.lines += [case_line(c, now, self.tz) for c in self.book.open.values()]
         if self.auto is None:

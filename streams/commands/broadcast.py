@@ -81,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
         )
         assign_all(consumer, [topics.broadcast_decisions], from_beginning=False)
     try:
-        out = producer(bootstrap, client_id="citywatch-broadcast")
+        out = producer(bootstrap, client_id="citywatch-broadcast", enable_idempotence=False)
         try:
             out.send(
                 topics.broadcast_requests,

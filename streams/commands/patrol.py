@@ -227,7 +227,7 @@ class KafkaSink:
         from streams.topics import Topics
 
         self._topic = Topics.current().dispatch_updates
-        self._producer = producer(bootstrap, client_id="citywatch-patrol")
+        self._producer = producer(bootstrap, client_id="citywatch-patrol", enable_idempotence=False)
 
     def send(self, case_id: str, value: dict[str, Any]) -> None:
         raw = json.dumps(value, ensure_ascii=False).encode("utf-8")
