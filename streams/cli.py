@@ -21,6 +21,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "check": ("streams.commands.check", "validate cameras.yaml; every error with file:line and the fix"),
     "broker": ("streams.commands.broker", "run the embedded Kafka-compatible broker"),
     "tail": ("streams.commands.tail", "print a topic's records as JSON lines"),
+    "replay": ("streams.commands.replay", "push recorded records (tail's JSON lines) back, paced or faster"),
     "demo": ("streams.commands.demo", "run the whole pipeline on the embedded broker"),
     "worker": ("streams.commands.worker", "the Faust worker (agents, tables, web)"),
     "bench": ("streams.commands.bench", "benchmarks (detector, streams, end-to-end)"),
