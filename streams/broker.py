@@ -64,6 +64,17 @@ def port_in_use(host: str, port: int) -> bool:
 
 def kafka_answers(bootstrap: str, timeout_s: float = 2.0) -> bool:
     """Whether a Kafka API (metadata request) answers at ``bootstrap``."""
+    # refused connections are the expected answer while a broker starts: not worth an ERROR line
+    kafka_logger = logging.getLogger("kafka")
+    level = kafka_logger.level
+    kafka_logger.setLevel(logging.CRITICAL)
+    try:
+        return _metadata_answers(bootstrap, timeout_s)
+    finally:
+        kafka_logger.setLevel(level)
+
+
+def _metadata_answers(bootstrap: str, timeout_s: float) -> bool:
     from kafka import KafkaAdminClient
     from kafka.errors import KafkaError
 

@@ -196,7 +196,8 @@ def install(worker: Worker) -> None:
                         continue
                     # the status's own time if it carries one, else when it was produced
                     stamp = getattr(status, "at", None)
-                    at = from_iso(str(stamp)) if stamp else float(msg.timestamp or time.time())  # Faust: seconds
+                    # Faust gives the message timestamp in seconds
+                    at = from_iso(str(stamp)) if stamp else float(msg.timestamp or time.time())
                     state = camera_state(camera_id)
                     step = health.on_status(
                         state,

@@ -184,9 +184,7 @@ def assign_all(
     caught up with what was there. Explicit offsets, never seek_to_end(): on an
     empty partition of the embedded broker that left the consumer deaf.
     """
-    tps = [
-        TopicPartition(t, p) for t in topics for p in sorted(_wait_for_partitions(consumer, t, timeout_s))
-    ]
+    tps = [TopicPartition(t, p) for t in topics for p in sorted(_wait_for_partitions(consumer, t, timeout_s))]
     consumer.assign(tps)
     ends = {tp: max(0, int(o or 0)) for tp, o in consumer.end_offsets(tps).items()}
     starts = consumer.beginning_offsets(tps) if from_beginning else ends

@@ -1,51 +1,242 @@
-"""Run citywatch end to end on the embedded broker (grows with each role)."""
+"""Run the whole pipeline on the embedded broker with two simulated street cameras
+(built from the bus.jpg photo that the ultralytics wheel ships) and print a live
+timeline: violation seen -> loudspeaker warning -> grace runs out -> case
+dispatched -> patrol accepts, arrives, resolves -> the camera verifies -> closed,
+and a second incident where the warning alone works. Ends by itself once both
+stories are told (or at --duration, or on Ctrl-C), stopping everything it started."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import threading
 import time
-
-from streams.broker import EmbeddedBroker, free_port
-from streams.commands import add_config_argument
-from streams.config import load_config
-from streams.kafka_io import ensure_topics, producer, read_topic
-from streams.records import CameraStatus
-from streams.timeutil import to_iso
-from streams.topics import Topics
+from pathlib import Path
+from types import FrameType
+from typing import IO, Any
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    add_config_argument(parser)
-    parser.add_argument("--duration", type=float, default=120, help="stop after S seconds")
+    parser.add_argument("--duration", type=float, default=240, help="stop after S seconds (default 240)")
+    parser.add_argument("--web-port", type=int, default=6066, help="command-centre web port (default 6066)")
+    parser.add_argument("--var", default="var/demo", help="directory for the demo's files (default var/demo)")
+
+
+class Children:
+    """The processes the demo started; all of them are stopped at the end."""
+
+    def __init__(self, logs: Path, env: dict[str, str]) -> None:
+        self.logs = logs
+        self.env = env
+        self.procs: dict[str, subprocess.Popen[bytes]] = {}
+        self._files: list[IO[bytes]] = []
+
+    def start(self, name: str, *args: str) -> None:
+        log = (self.logs / f"{name}.log").open("ab")
+        self._files.append(log)
+        self.procs[name] = subprocess.Popen(  # noqa: S603 - our own CLI
+            [sys.executable, "-m", "streams.cli", *args],
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+
+    def dead(self) -> list[str]:
+        return [name for name, p in self.procs.items() if p.poll() is not None]
+
+    def stop_all(self) -> int:
+        for p in reversed(list(self.procs.values())):
+            if p.poll() is None:
+                os.killpg(p.pid, signal.SIGTERM)
+        deadline = time.monotonic() + 20
+        for p in self.procs.values():
+            try:
+                p.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                os.killpg(p.pid, signal.SIGKILL)
+                p.wait(5)
+        for f in self._files:
+            f.close()
+        return len(self.procs)
+
+
+def _free_or(port: int) -> int:
+    from streams.broker import free_port, port_in_use
+
+    return port if not port_in_use("127.0.0.1", port) else free_port()
 
 
 def run(args: argparse.Namespace) -> int:
-    cfg = load_config(args.config)
+    from kafka import KafkaConsumer, TopicPartition
+
+    from streams.broker import EmbeddedBroker, free_port
+    from streams.demo.camserver import CameraServer
+    from streams.demo.config import LOOP_CAMERA, WARN_CAMERA, write_demo_config
+    from streams.demo.scene import bus_scene
+    from streams.demo.timeline import Timeline
+    from streams.kafka_io import ensure_topics
+    from streams.topics import Topics
+
+    var = Path(args.var).resolve()
+    logs = var / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+
+    t0 = time.monotonic()
+
+    def say(text: str) -> None:
+        print(f"{time.monotonic() - t0:6.1f}s  {text}", flush=True)
+
+    cameras = CameraServer({LOOP_CAMERA: bus_scene(), WARN_CAMERA: bus_scene(mirror=True)}).start()
+    cfg_path, cfg = write_demo_config(var, cameras.url(LOOP_CAMERA), cameras.url(WARN_CAMERA))
     topics = Topics.current()
-    with EmbeddedBroker(port=free_port()) as broker:
+    broker = EmbeddedBroker(port=free_port()).start()
+    children: Children | None = None
+    timeline = Timeline(names={c.id: c.name for c in cfg.cameras})
+    first_warning: float | None = None
+    try:
         ensure_topics(broker.bootstrap, partitions=cfg.kafka.partitions)
-        print(f"embedded broker at {broker.bootstrap}; {len(cfg.cameras)} cameras configured")
-        prod = producer(broker.bootstrap)
-        for cam in cfg.cameras:
-            status = CameraStatus(
-                camera_id=cam.id, status="online", fps=0.0, last_frame_at=None, reason="demo start"
-            )
-            prod.send(topics.camera_status, key=cam.id.encode(), value=status.to_bytes())
-        prod.flush()
-        prod.close()
-        start = time.monotonic()
-        for msg in read_topic(
-            broker.bootstrap,
-            topics.camera_status,
-            from_beginning=True,
-            max_records=len(cfg.cameras),
-            timeout_s=5,
-        ):
-            print(
-                f"{to_iso(time.time())}  {msg.key}: {json.dumps(msg.to_json()['value'], ensure_ascii=False)}"
-            )
-            if time.monotonic() - start > args.duration:
+        web_port = _free_or(args.web_port)
+        operator_token = "demo-operator-" + secrets.token_hex(4)
+        patrol_token = "demo-patrol-" + secrets.token_hex(4)
+        env = {
+            **os.environ,
+            "CITYWATCH_KAFKA": broker.bootstrap,
+            "CITYWATCH_TOPIC_PREFIX": topics.prefix,
+            "CITYWATCH_TOKENS": f"{operator_token}=operator@demo,{patrol_token}=patrol:unit-hp-1@wang",
+            "YOLO_OFFLINE": "1",
+        }
+        say(f"embedded broker at {broker.bootstrap}; simulated cameras on 127.0.0.1:{cameras.port}")
+        children = Children(logs, env)
+        children.start(
+            "worker",
+            "worker",
+            "--config",
+            str(cfg_path),
+            "--web-port",
+            str(web_port),
+            "--datadir",
+            str(var / "faust"),
+        )
+        children.start("speaker", "speaker", "--config", str(cfg_path))
+        children.start("edge", "edge", "--config", str(cfg_path))
+        children.start(
+            "patrol",
+            "patrol",
+            "--config",
+            str(cfg_path),
+            "--unit",
+            "unit-hp-1",
+            "--auto",
+            "--accept-after",
+            "3",
+            "--arrive-after",
+            "3",
+            "--resolve-after",
+            "8",
+            "--max-cases",
+            "1",
+            "--duration",
+            str(int(args.duration)),
+        )
+        say(f"started worker, detector, loudspeaker gateway and patrol officer (logs in {logs})")
+        say(
+            f"command centre: http://127.0.0.1:{web_port}/  operator token {operator_token}, "
+            f"patrol token {patrol_token} (ready once the worker has joined, ~15 s)"
+        )
+        watched = [
+            "alerts",
+            "loudspeaker",
+            "loudspeaker-acks",
+            "dispatch",
+            "dispatch-updates",
+            "broadcast-decisions",
+        ]
+        consumer = KafkaConsumer(
+            bootstrap_servers=broker.bootstrap, group_id=None, enable_auto_commit=False, fetch_max_wait_ms=100
+        )
+        tps = [TopicPartition(topics.name(s), p) for s in watched for p in range(cfg.kafka.partitions)]
+        consumer.assign(tps)
+        consumer.seek_to_beginning(*tps)
+        pending_scene: dict[str, float] = {}
+        deadline = time.monotonic() + args.duration
+        while not stop.is_set() and time.monotonic() < deadline:
+            for records in consumer.poll(timeout_ms=200).values():
+                for r in records:
+                    suffix = r.topic.removeprefix(topics.prefix)
+                    try:
+                        value: dict[str, Any] = json.loads(r.value)
+                    except ValueError:
+                        continue
+                    for line in timeline.lines(suffix, value):
+                        say(line)
+                    if suffix == "loudspeaker" and first_warning is None:
+                        first_warning = time.monotonic() - t0
+                    # the story: the driver at the warned camera leaves after the warning;
+                    # the bus at the other stays until the patrol officer arrives
+                    if suffix == "loudspeaker" and value.get("camera_id") == WARN_CAMERA:
+                        pending_scene.setdefault(WARN_CAMERA, time.monotonic() + 3)
+                    if suffix == "dispatch-updates" and value.get("status") == "arrived":
+                        pending_scene.setdefault(LOOP_CAMERA, time.monotonic() + 2)
+            for cam, when in list(pending_scene.items()):
+                if time.monotonic() >= when and cameras.showing(cam) != "clear":
+                    cameras.show(cam, "clear")
+                    say(f"SCENE       {timeline.where(cam)}: the bus drives off")
+            if timeline.closed_by(LOOP_CAMERA) and timeline.closed_by(WARN_CAMERA):
+                say("both stories told: the warning worked at one camera, the closed loop at the other")
                 break
-    print("demo finished")
-    return 0
+            dead = [n for n in children.dead() if n != "patrol"]  # the patrol officer leaves when done
+            if dead:
+                say(f"stopped early: {', '.join(dead)} exited; see {logs}")
+                break
+        consumer.close()
+    finally:
+        stopped = children.stop_all() if children is not None else 0
+        cameras.stop()
+        broker.stop()
+    print(_summary(timeline, first_warning, var, stopped, LOOP_CAMERA, WARN_CAMERA), flush=True)
+    ok = timeline.closed_by(LOOP_CAMERA) == "verified" and timeline.closed_by(WARN_CAMERA) == "warning"
+    return 0 if ok else 1
+
+
+def _summary(
+    tl: Any, first_warning: float | None, var: Path, stopped: int, loop_cam: str, warn_cam: str
+) -> str:
+    wavs = sorted((var / "speaker").rglob("*.wav")) if (var / "speaker").is_dir() else []
+    jpegs = sorted((var / "evidence").rglob("*.jpg")) if (var / "evidence").is_dir() else []
+    lines = ["", "summary"]
+    for inc in tl.incidents.values():
+        path: list[str] = []
+        for h in inc.get("history", []):
+            if not path or path[-1] != h["state"]:
+                path.append(h["state"])
+        lines.append(f"  {inc['incident_id']} {tl.where(inc.get('camera_id'))}: {' -> '.join(path)}")
+    lines.append(
+        f"  first loudspeaker warning: {first_warning:.1f}s after start"
+        if first_warning
+        else "  no loudspeaker warning"
+    )
+    played = sum(1 for a in tl.acks if a.get("status") == "played")
+    lines.append(f"  loudspeaker commands {len(tl.commands)}, played {played}, WAV files {len(wavs)}")
+    lines.append(
+        f"  dispatch cases {len(tl.cases)}, patrol updates {len(tl.updates)}, evidence JPEGs {len(jpegs)}"
+    )
+    lines.append(
+        f"  closed loop at {loop_cam}: {tl.closed_by(loop_cam) or 'not finished'}; "
+        f"warning at {warn_cam}: {tl.closed_by(warn_cam) or 'not finished'}"
+    )
+    lines.append(f"  stopped {stopped} processes and the embedded broker; files under {var}")
+    return "\n".join(lines)
