@@ -46,7 +46,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 BENCH_YAML = """\
 version: 1
 site: {{name: e2e bench, timezone: Asia/Shanghai}}
-model: {{name: yolo11n, imgsz: {imgsz}, conf: 0.35}}
+model: {{name: yolo11n, imgsz: {imgsz}, conf: 0.35, batch: 1}}
 evidence: {{dir: {var}/evidence, retention_days: 1, max_mb: 100}}
 kafka: {{partitions: 4}}
 categories:
@@ -84,7 +84,7 @@ cameras:
 """
 
 
-def _config(var: Path, urls: dict[str, str], holding: set[str], imgsz: int) -> str:
+def _config(var: Path, urls: dict[str, str], holding: set[str], imgsz: int, fps: float) -> str:
     speakers = []
     cameras = []
     for cam, url in urls.items():
@@ -95,7 +95,8 @@ def _config(var: Path, urls: dict[str, str], holding: set[str], imgsz: int) -> s
         category = "holding" if cam in holding else "cycling"
         cameras.append(
             f"  - {{id: {cam}, source: '{url}', location: {{address: bench {cam}}}, grid: grid-1, "
-            f"speaker: spk-{cam}, detect_fps: 4, stationary_recheck_s: 0.25, snapshot_interval_s: 3600, "
+            f"speaker: spk-{cam}, detect_fps: {fps:g}, stationary_recheck_s: {1 / fps:g}, "
+            f"snapshot_interval_s: 3600, "
             f"zones: [{{id: lane, polygon: [[0, 0.45], [1, 0.45], [1, 0.9], [0, 0.9]], "
             f"categories: [{category}]}}]}}"
         )
@@ -129,7 +130,9 @@ def run(args: argparse.Namespace) -> int:
     cams = CameraServer(dict.fromkeys(names, scene), fps=8).start()
     tmp = Path(tempfile.mkdtemp(prefix="citywatch-e2e-"))
     cfg_path = tmp / "cameras.yaml"
-    cfg_path.write_text(_config(tmp, {n: cams.url(n) for n in names}, holding, args.imgsz), encoding="utf-8")
+    cfg_path.write_text(
+        _config(tmp, {n: cams.url(n) for n in names}, holding, args.imgsz, args.detect_fps), encoding="utf-8"
+    )
     topics = Topics(f"e2e{os.getpid()}.")
     broker = EmbeddedBroker(port=free_port()).start()
     ensure_topics(broker.bootstrap, topics.all(), partitions=4)

@@ -23,7 +23,12 @@ from typing import IO, Any
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--duration", type=float, default=240, help="stop after S seconds (default 240)")
-    parser.add_argument("--web-port", type=int, default=6066, help="command-centre web port (default 6066)")
+    parser.add_argument(
+        "--web-port",
+        type=int,
+        default=6066,
+        help="command-centre web port (default 6066; 0 or busy: a free one)",
+    )
     parser.add_argument("--var", default="var/demo", help="directory for the demo's files (default var/demo)")
 
 
@@ -70,7 +75,7 @@ class Children:
 def _free_or(port: int) -> int:
     from streams.broker import free_port, port_in_use
 
-    return port if not port_in_use("127.0.0.1", port) else free_port()
+    return port if port and not port_in_use("127.0.0.1", port) else free_port()
 
 
 def run(args: argparse.Namespace) -> int:

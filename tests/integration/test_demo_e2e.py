@@ -1,0 +1,78 @@
+"""End to end as a user runs it: `citywatch demo` with the real detector on the
+packaged bus photo, the real worker, loudspeaker gateway and patrol app on the
+embedded broker. It must tell both stories and stop everything it started."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import wave
+from pathlib import Path
+
+import pytest
+
+pytestmark = [pytest.mark.integration, pytest.mark.model, pytest.mark.slow]
+
+
+def test_demo_tells_the_closed_loop_and_the_warning_story(tmp_path: Path) -> None:
+    var = tmp_path / "demo"
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "streams.cli",
+            "demo",
+            "--duration",
+            "240",
+            "--var",
+            str(var),
+            "--web-port",
+            "0",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=400,
+    )
+    out = result.stdout
+    assert result.returncode == 0, out[-4000:] + result.stderr[-3000:]
+    # the closed loop, in order, for the bus that stays
+    loop = [line for line in out.splitlines() if "cam-hp-02" in line and "INCIDENT" in line]
+    states = [
+        w
+        for line in loop
+        for w in (
+            "OPEN",
+            "WARNED",
+            "DISPATCHED",
+            "ACCEPTED",
+            "ARRIVED",
+            "RESOLVED",
+            "VERIFYING",
+            "VERIFIED",
+            "CLOSED",
+        )
+        if f" {w}:" in line
+    ]
+    assert states == [
+        "OPEN",
+        "WARNED",
+        "DISPATCHED",
+        "ACCEPTED",
+        "ARRIVED",
+        "RESOLVED",
+        "VERIFYING",
+        "VERIFIED",
+        "CLOSED",
+    ], "\n".join(loop)
+    assert "closed loop at cam-hp-02: verified; warning at cam-xh-01: warning" in out
+    assert "LOUDSPEAKER spk-hp-02: «和平路38号公交站禁止停车，请立即驶离。» (auto)" in out
+    assert "DISPATCH    case " in out and "-> unit-hp-1 (street)" in out
+    # the loudspeaker really spoke: WAV files of plausible length
+    wavs = sorted((var / "speaker").rglob("*.wav"))
+    assert len(wavs) == 2
+    for path in wavs:
+        with wave.open(str(path)) as w:
+            assert 1.0 < w.getnframes() / w.getframerate() < 20.0
+    # the detector kept evidence of the bus
+    assert list((var / "evidence").rglob("*.jpg"))
+    assert "stopped 4 processes and the embedded broker" in out
