@@ -51,10 +51,6 @@ logger = logging.getLogger(__name__)
 
 TICK_INTERVAL_S = 0.25
 PARK_S = 15.0  # how long a patrol update may wait for its case to be known
-# Faust's consumer asks for fetch_max_wait_ms=1500 and has no setting for it. The embedded
-# broker holds a fetch for a good part of that wait even when records arrive, which put
-# 0.5-2 s on every hop (detection -> violation -> speaker intent -> command).
-FETCH_MAX_WAIT_MS = 10
 
 
 @dataclass
@@ -553,17 +549,6 @@ def create_worker(
         for name in names:
             inner.client.add_topic(name)
         await inner.client.force_metadata_update()
-
-    @app.task  # type: ignore[untyped-decorator]
-    async def shorten_fetch_wait() -> None:
-        """Set the consumer's fetch wait (FETCH_MAX_WAIT_MS) once its fetcher exists."""
-        while True:
-            inner = getattr(getattr(app.consumer, "_thread", None), "_consumer", None)
-            fetcher = getattr(inner, "_fetcher", None)
-            if fetcher is not None:
-                break
-            await asyncio.sleep(0.05)
-        fetcher._fetch_max_wait_ms = FETCH_MAX_WAIT_MS
 
     # ------------------------------------------------------------ timers
 
