@@ -66,6 +66,8 @@ def test_demo_tells_the_closed_loop_and_the_warning_story(tmp_path: Path) -> Non
     ], "\n".join(loop)
     assert "closed loop at cam-hp-02: verified; warning at cam-xh-01: warning" in out
     assert "LOUDSPEAKER spk-hp-02: «和平路38号公交站禁止停车，请立即驶离。» (auto)" in out
+    # the gateway's acknowledgement reached the incident's history
+    assert "warned: loudspeaker played" in out
     assert "DISPATCH    case " in out and "-> unit-hp-1 (street)" in out
     # the loudspeaker really spoke: WAV files of plausible length
     wavs = sorted((var / "speaker").rglob("*.wav"))

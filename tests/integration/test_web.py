@@ -329,7 +329,7 @@ def test_board_broadcast_and_patrol_in_chromium(
         produce(
             web_worker.bootstrap,
             t.detections,
-            [("cam-a", f) for f in absence("cam-a", time.time(), 4, seq0=1000)],
+            [("cam-a", f) for f in absence("cam-a", max(time.time(), now + 6), 4, seq0=1000)],
         )
         assert wait_for(
             lambda: "camera sees the zone clear" in json.dumps(incident(web_worker, incident_id)), 30
