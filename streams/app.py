@@ -271,8 +271,10 @@ def create_worker(
     def apply_input(book: inc.Book, data: dict[str, Any]) -> list[inc.Effect] | None:
         kind = data.get("kind")
         at = from_iso(str(data["at"]))
-        if kind in ("tick", "update", "outcome", "operator"):
-            clock.observe(at)  # acks and health carry the gateway's wall-clock, not event time
+        if kind in ("update", "outcome", "operator"):
+            # ticks come from this clock (observing them would feed it its own transit delay);
+            # acks and health carry the gateway's wall-clock, not event time
+            clock.observe(at)
         if kind == "tick":
             return inc.on_tick(book, ctx, at)
         if kind == "update":

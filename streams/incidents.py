@@ -24,6 +24,7 @@ from streams.timeutil import to_iso
 
 MAX_EVIDENCE = 10
 MAX_CLOSED_REMEMBERED = 200
+MAX_VERIFY_WAITS = 3  # verification periods to wait for the camera's word after a resolve
 
 OPEN_STATES = ("open", "warned")
 CASE_STATES = ("dispatched", "accepted", "arrived", "overdue", "reopened")
@@ -49,6 +50,8 @@ class Incident:
     round: int = 0
     rework: int = 0
     verify_until: float | None = None
+    resolved_at: float | None = None
+    verify_waits: int = 0
     overdue_noted: bool = False
     held: bool = False
     evidence: list[str] = field(default_factory=list)
@@ -450,7 +453,16 @@ def on_tick(book: Book, ctx: Context, now: float) -> list[Effect]:
         elif inc.state == "verifying" and inc.verify_until is not None and now >= inc.verify_until:
             when = inc.verify_until
             inc.verify_until = None
-            if inc.present:
+            silent = inc.resolved_at is not None and inc.last_seen_at <= inc.resolved_at
+            if inc.present and silent and inc.verify_waits < MAX_VERIFY_WAITS:
+                # nothing seen since the resolve, but no clear reported yet either (the clear
+                # may still be on its way): wait rather than call it rework on no evidence
+                cat = ctx.cfg.categories.get(inc.category)
+                inc.verify_waits += 1
+                inc.verify_until = when + (cat.verify_s if cat else 60.0)
+                note = f"no report from the {_observer(inc)} yet; checking until {to_iso(inc.verify_until)}"
+                _note(inc, when, "verifying", "rules", note, effects, ctx)
+            elif inc.present:
                 inc.rework += 1
                 seen = f"{_observer(inc)} still sees the violation after resolve"
                 _note(inc, when, "reopened", "rules", seen, effects, ctx)
@@ -501,6 +513,8 @@ def on_update(
     elif status == "resolved" and inc.state in CASE_STATES:
         cat = ctx.cfg.categories.get(inc.category)
         _note(inc, at, "resolved", unit_id, text, effects, ctx)
+        inc.resolved_at = at
+        inc.verify_waits = 0
         inc.verify_until = at + (cat.verify_s if cat else 60.0)
         inc.due_at = None
         what = "sensor checks its readings" if inc.sensor_id else "camera checks the zone"

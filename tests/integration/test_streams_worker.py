@@ -144,7 +144,11 @@ def test_worker_killed_mid_scenario_keeps_its_incidents(kafka: KafkaEnv, worker_
         cleared_at = cam_a.absent(4)
         produce(kafka.bootstrap, t.dispatch_updates, [update(case["case_id"], "resolved", at=cleared_at)])
         assert wait_for(lambda: incident_with(collector.values(t.alerts), "cam-a", "closed"), JOIN_TIMEOUT), (
-            worker_env["log"].read_text()[-3000:]
+            "\n".join(
+                str((a["state"], a["history"][-1]["at"], a["history"][-1]["note"]))
+                for a in collector.values(t.alerts)
+            )
+            + worker_env["log"].read_text()[-1500:]
         )
         alerts = collector.values(t.alerts)
         # one incident, one command, one case: the restart re-processed records but created no twins

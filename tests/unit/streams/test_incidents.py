@@ -165,6 +165,29 @@ def test_camera_still_sees_it_after_resolve_reopens_as_rework() -> None:
     assert case.value["rework"] == 1
 
 
+def test_no_word_from_the_camera_after_resolve_waits_then_decides() -> None:
+    book = dispatched_book()
+    update(book, "resolved", T0 + 9)  # verify until 12
+    # nothing from the camera yet (its clear may be on its way): keep verifying
+    waited = inc.on_tick(book, CTX, T0 + 12.5)
+    assert (
+        states(waited) == ["verifying"]
+        and "no report from the camera yet" in waited[0].value["history"][-1]["note"]
+    )
+    assert the(book).rework == 0
+    # the clear arrives late: verified at the extended deadline
+    violation(book, "cleared", T0 + 13)
+    assert states(inc.on_tick(book, CTX, T0 + 15.5)) == ["verified", "closed"]
+
+
+def test_silent_camera_is_not_waited_for_forever() -> None:
+    book = dispatched_book()
+    update(book, "resolved", T0 + 9)
+    outcomes = [states(inc.on_tick(book, CTX, T0 + 12 + 3 * i)) for i in range(inc.MAX_VERIFY_WAITS + 1)]
+    assert outcomes[:-1] == [["verifying"]] * inc.MAX_VERIFY_WAITS
+    assert outcomes[-1] == ["reopened", "dispatched"]
+
+
 def test_overdue_escalates_one_level() -> None:
     book = dispatched_book()  # dispatched at 5.1, due 35.1
     update(book, "accepted", T0 + 7)
@@ -223,9 +246,9 @@ def test_held_incident_is_not_cleared_or_verified_and_release_resumes() -> None:
         next(e.value["history"][-1]["note"] for e in effects if e.kind == "alert")
         == "released: camera online"
     )
-    # the camera never saw the zone clear: verification now fails -> rework
-    assert states(effects)[1:] == ["reopened", "dispatched"]
-    assert the(book).rework == 1
+    # the camera has said nothing since the resolve: verification goes on, it needs its word
+    assert states(effects)[1:] == ["verifying"]
+    assert the(book).rework == 0
 
 
 def test_book_round_trips_through_json() -> None:
