@@ -346,7 +346,8 @@ def create_worker(
                     camera_id = v.camera_id
                     at = from_iso(v.at)
                     clock.observe(at)
-                    book = inc.Book.from_json(incidents_table.get(camera_id))
+                    stored = incidents_table.get(camera_id)
+                    book = inc.Book.from_json(stored)
                     effects = inc.on_violation(
                         book,
                         ctx,
@@ -361,7 +362,8 @@ def create_worker(
                     )
                 else:
                     data = json.loads(event.value)
-                    book = inc.Book.from_json(incidents_table.get(camera_id))
+                    stored = incidents_table.get(camera_id)
+                    book = inc.Book.from_json(stored)
                     effects = apply_input(book, data)
             except (RecordError, ValueError, KeyError, TypeError) as exc:
                 await dead(event, f"incidents: {exc}")
@@ -369,8 +371,12 @@ def create_worker(
             if effects is None:
                 await dead(event, f"incidents: no open incident matches this input on camera {camera_id!r}")
                 continue
+            # save whenever the book changed, also silently (a clear noted, a sighting time):
+            # a later decision depends on it
+            saved = book.to_json()
+            if saved != stored:
+                incidents_table[camera_id] = saved
             if effects:
-                incidents_table[camera_id] = book.to_json()
                 await publish(effects)
 
     # ------------------------------------------------------------ broadcast policy

@@ -383,7 +383,7 @@ def on_violation(
                 ctx,
             )
             _close(book, inc)
-        elif inc.state in CASE_STATES:
+        elif inc.state in (*CASE_STATES, "verifying"):
             _note(inc, at, inc.state, "rules", seen_clear, effects, ctx)
     effects.extend(on_tick(book, ctx, at))
     return effects

@@ -129,7 +129,7 @@ def test_scripted_scenario_gives_the_exact_sequence(kafka: KafkaEnv, worker_env:
 def test_worker_killed_mid_scenario_keeps_its_incidents(kafka: KafkaEnv, worker_env: dict[str, Any]) -> None:
     t = kafka.topics
     worker = start_worker(**worker_env)
-    collector = Collector(kafka.bootstrap, [t.alerts, t.loudspeaker, t.dispatch])
+    collector = Collector(kafka.bootstrap, [t.alerts, t.loudspeaker, t.dispatch, t.violations])
     cam_a = Feed(kafka.bootstrap, t.detections, "cam-a")
     try:
         cam_a.present("storefront", "bench", 12)
@@ -148,7 +148,7 @@ def test_worker_killed_mid_scenario_keeps_its_incidents(kafka: KafkaEnv, worker_
                 str((a["state"], a["history"][-1]["at"], a["history"][-1]["note"]))
                 for a in collector.values(t.alerts)
             )
-            + worker_env["log"].read_text()[-1500:]
+            + "\n".join(str((v["state"], v["at"], v.get("seq"))) for v in collector.values(t.violations))
         )
         alerts = collector.values(t.alerts)
         # one incident, one command, one case: the restart re-processed records but created no twins
