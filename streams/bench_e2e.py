@@ -35,9 +35,12 @@ from streams.commands.bench import result_line
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--incidents", type=int, default=30, help="warning incidents to measure (default 30)")
-    parser.add_argument("--cameras", type=int, default=4, help="cycling cameras (default 4)")
+    parser.add_argument("--cameras", type=int, default=3, help="cycling cameras (default 3)")
     parser.add_argument(
-        "--holding", type=int, default=2, help="cameras whose bus stays, for dispatch (default 2)"
+        "--holding", type=int, default=1, help="cameras whose bus stays, for dispatch (default 1)"
+    )
+    parser.add_argument(
+        "--detect-fps", type=float, default=2.0, help="frames per second per camera (default 2)"
     )
     parser.add_argument("--imgsz", type=int, default=320, help="inference size (default 320)")
     parser.add_argument("--timeout", type=float, default=300, help="give up after S seconds (default 300)")
