@@ -50,6 +50,7 @@ from streams.topics import Topics
 logger = logging.getLogger(__name__)
 
 TICK_INTERVAL_S = 0.25
+INDEX_EVERY_S = 10.0  # how often the tick re-reads every book for deadlines
 PARK_S = 15.0  # how long a patrol update may wait for its case to be known
 
 
@@ -185,10 +186,13 @@ def create_worker(
     speakers_table = table("speakers")
     cases_table = table("cases")
     rule_cache: dict[str, CameraState] = {}
+    # next deadline of each book this worker wrote, so the tick need not read every book
+    deadlines: dict[str, float] = {}
 
     @app.on_partitions_revoked.connect
     async def _forget(*_args: Any, **_kwargs: Any) -> None:
         rule_cache.clear()  # another worker may own (and change) these cameras now
+        deadlines.clear()
 
     async def dead(event: Any, error: str) -> None:
         msg = event.message
@@ -376,6 +380,11 @@ def create_worker(
             saved = book.to_json()
             if saved != stored:
                 incidents_table[camera_id] = saved
+            due = book.next_deadline()
+            if due is None:
+                deadlines.pop(camera_id, None)
+            else:
+                deadlines[camera_id] = due
             if effects:
                 await publish(effects)
 
@@ -561,6 +570,7 @@ def create_worker(
     # ------------------------------------------------------------ timers
 
     last_tick: dict[str, float] = {}
+    index_built = [float("-inf")]
 
     def active_partitions(topic_name: str) -> set[int]:
         return {tp.partition for tp in app.assignor.assigned_actives() if tp.topic == topic_name}
@@ -580,11 +590,15 @@ def create_worker(
         if now is None:
             return
         actives = active_partitions(topics.incident_inputs)
-        for camera_id, data in list(incidents_table.items()):
-            if _partition(camera_id, partitions) not in actives:
-                continue
-            deadline = inc.Book.from_json(data).next_deadline()
-            if deadline is None or deadline > now:
+        if time.monotonic() - index_built[0] >= INDEX_EVERY_S:
+            # now and then from the table too: books restored after a restart or a rebalance
+            index_built[0] = time.monotonic()
+            for key, data in list(incidents_table.items()):
+                due = inc.Book.from_json(data).next_deadline()
+                if due is not None:
+                    deadlines[key] = due
+        for camera_id, deadline in list(deadlines.items()):
+            if deadline > now or _partition(camera_id, partitions) not in actives:
                 continue
             if time.monotonic() - last_tick.get(camera_id, 0.0) < TICK_INTERVAL_S:
                 continue
