@@ -255,6 +255,7 @@ def login(driver: Any, base: str, token: str) -> None:
 def test_board_broadcast_and_patrol_in_chromium(
     web_worker: Running, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import Select, WebDriverWait
 
@@ -264,7 +265,9 @@ def test_board_broadcast_and_patrol_in_chromium(
     pictures = street_pictures(web_worker.evidence)
     driver = chrome(tmp_path, 1920, 1080)
     try:
-        wait = WebDriverWait(driver, 30, poll_frequency=0.1)
+        wait = WebDriverWait(
+            driver, 30, poll_frequency=0.1, ignored_exceptions=[StaleElementReferenceException]
+        )
         login(driver, base, TOKENS["operator"])
         wait.until(lambda d: d.find_element(By.ID, "live").text == "live")
         # note in the page when the first incident card appears
@@ -282,8 +285,12 @@ def test_board_broadcast_and_patrol_in_chromium(
         frames[2]["snapshot"], frames[-1]["snapshot"] = pictures
         produce(web_worker.bootstrap, t.detections, [("cam-a", f) for f in frames])
         card = '#incidents .card[data-camera="cam-a"]'
-        WebDriverWait(driver, START_TIMEOUT, 0.1).until(lambda d: d.find_elements(By.CSS_SELECTOR, card))
-        incident_id = driver.find_element(By.CSS_SELECTOR, card).get_attribute("data-incident-id")
+        # read in the page: the card is re-rendered on every live event, a held element goes stale
+        incident_id = WebDriverWait(driver, START_TIMEOUT, 0.1).until(
+            lambda d: d.execute_script(
+                "const c = document.querySelector(arguments[0]); return c && c.dataset.incidentId;", card
+            )
+        )
         seen_ms = driver.execute_script("return window.cardSeenAt")
         produced_ms = first_timestamp_ms(web_worker.bootstrap, t.alerts, incident_id)
         assert produced_ms is not None
