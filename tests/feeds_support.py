@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -15,6 +14,8 @@ from kafka import KafkaConsumer
 
 from streams.config import Config, parse_config
 from streams.timeutil import to_iso
+
+from .streams_support import start_worker
 
 FEEDS_YAML = """
 version: 1
@@ -126,28 +127,8 @@ TOKENS = f"{INGEST_TOKEN}=ingest@gateway,{VIEWER_TOKEN}=viewer"
 def start_web_worker(
     config: Path, env: dict[str, str], datadir: Path, log: Path, port: int
 ) -> subprocess.Popen[bytes]:
-    """``citywatch worker`` with its web server on ``port`` (for the HTTP ingest)."""
-    with log.open("ab") as out:
-        return subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "streams.cli",
-                "--log-level",
-                "INFO",
-                "worker",
-                "--config",
-                str(config),
-                "--web-port",
-                str(port),
-                "--datadir",
-                str(datadir),
-            ],
-            env={**env, "CITYWATCH_TOKENS": TOKENS},
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    """``citywatch worker`` with its web server on ``port``."""
+    return start_worker(config, env, datadir, log, web_port=port, tokens=TOKENS)
 
 
 class Tail:

@@ -132,7 +132,18 @@ def produce(bootstrap: str, topic: str, records: Iterable[tuple[str, dict[str, A
     p.close()
 
 
-def start_worker(config: Path, env: dict[str, str], datadir: Path, log: Path) -> subprocess.Popen[bytes]:
+def start_worker(
+    config: Path,
+    env: dict[str, str],
+    datadir: Path,
+    log: Path,
+    *,
+    web_port: int | None = None,
+    tokens: str | None = None,
+) -> subprocess.Popen[bytes]:
+    """``citywatch worker`` as a subprocess (its own process group), without web unless ``web_port``."""
+    web = ["--web-port", str(web_port)] if web_port is not None else ["--no-web"]
+    run_env = {**env, "CITYWATCH_TOKENS": tokens} if tokens is not None else env
     with log.open("ab") as out:
         return subprocess.Popen(
             [
@@ -144,11 +155,11 @@ def start_worker(config: Path, env: dict[str, str], datadir: Path, log: Path) ->
                 "worker",
                 "--config",
                 str(config),
-                "--no-web",
+                *web,
                 "--datadir",
                 str(datadir),
             ],
-            env=env,
+            env=run_env,
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,

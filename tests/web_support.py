@@ -7,7 +7,6 @@ import asyncio
 import base64
 import json
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -25,7 +24,7 @@ from streams.web.auth import Sessions, TokenRegistry, parse_tokens
 from streams.web.board import Board
 from streams.web.evidence import EvidenceFiles
 
-from .streams_support import STREAMS_YAML
+from .streams_support import STREAMS_YAML, start_worker
 
 T = TypeVar("T")
 
@@ -155,27 +154,8 @@ def bearer(role: str) -> dict[str, str]:
 def start_web_worker(
     config: Path, env: dict[str, str], datadir: Path, log: Path, port: int
 ) -> subprocess.Popen[bytes]:
-    with log.open("ab") as out:
-        return subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "streams.cli",
-                "--log-level",
-                "INFO",
-                "worker",
-                "--config",
-                str(config),
-                "--web-port",
-                str(port),
-                "--datadir",
-                str(datadir),
-            ],
-            env={**env, "CITYWATCH_TOKENS": TOKENS_TEXT},
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    """``citywatch worker`` with its web server on ``port``."""
+    return start_worker(config, env, datadir, log, web_port=port, tokens=TOKENS_TEXT)
 
 
 def http(
