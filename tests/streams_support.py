@@ -17,6 +17,19 @@ from kafka import KafkaProducer
 from streams.config import Config, parse_config
 from streams.timeutil import to_iso
 
+# every state of the closed loop, in order (DESIGN.md "Incident lifecycle")
+CLOSED_LOOP = [
+    "open",
+    "warned",
+    "dispatched",
+    "accepted",
+    "arrived",
+    "resolved",
+    "verifying",
+    "verified",
+    "closed",
+]
+
 STREAMS_YAML = """
 version: 1
 site: {name: test district, timezone: Asia/Shanghai}

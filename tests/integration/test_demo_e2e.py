@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from ..streams_support import CLOSED_LOOP
+
 pytestmark = [pytest.mark.integration, pytest.mark.model, pytest.mark.slow]
 
 
@@ -37,33 +39,9 @@ def test_demo_tells_the_closed_loop_and_the_warning_story(tmp_path: Path) -> Non
     assert result.returncode == 0, out[-4000:] + result.stderr[-3000:]
     # the closed loop, in order, for the bus that stays
     loop = [line for line in out.splitlines() if "cam-hp-02" in line and "INCIDENT" in line]
-    states = [
-        w
-        for line in loop
-        for w in (
-            "OPEN",
-            "WARNED",
-            "DISPATCHED",
-            "ACCEPTED",
-            "ARRIVED",
-            "RESOLVED",
-            "VERIFYING",
-            "VERIFIED",
-            "CLOSED",
-        )
-        if f" {w}:" in line
-    ]
-    assert states == [
-        "OPEN",
-        "WARNED",
-        "DISPATCHED",
-        "ACCEPTED",
-        "ARRIVED",
-        "RESOLVED",
-        "VERIFYING",
-        "VERIFIED",
-        "CLOSED",
-    ], "\n".join(loop)
+    loop_states = [state.upper() for state in CLOSED_LOOP]
+    states = [w for line in loop for w in loop_states if f" {w}:" in line]
+    assert states == loop_states, "\n".join(loop)
     assert "closed loop at cam-hp-02: verified; warning at cam-xh-01: warning" in out
     assert "LOUDSPEAKER spk-hp-02: «和平路38号公交站禁止停车，请立即驶离。» (auto)" in out
     # the gateway's acknowledgement reached the incident's history
