@@ -25,6 +25,12 @@ class Base(BaseModel):
 class Site(Base):
     name: str = Field(description="District or street office running the command centre")
     timezone: str = Field("Asia/Shanghai", description="IANA timezone for active hours and quiet hours")
+    max_clock_skew_s: float = Field(
+        300,
+        gt=0,
+        description="An input whose event time is more than this many seconds ahead of the receiving "
+        "process's wall clock is refused (dead-lettered; HTTP 400)",
+    )
 
     @field_validator("timezone")
     @classmethod
