@@ -31,7 +31,8 @@ from kafka.partitioner import murmur2
 from streams import faust_tuning
 from streams import incidents as inc
 from streams import policy as pol
-from streams.clock import EventClock
+from streams.budget import TABLE_VALUE_BUDGET, encoded_size
+from streams.clock import ahead_of_wall
 from streams.config import Config
 from streams.errors import RecordError
 from streams.records import (
@@ -51,7 +52,14 @@ logger = logging.getLogger(__name__)
 
 TICK_INTERVAL_S = 0.25
 INDEX_EVERY_S = 10.0  # how often the tick re-reads every book for deadlines
+REINDEX_AFTER_ASSIGN_S = 30.0  # after an assignment, re-read the books every tick for this long
+# a key's event time advances with the wall clock only after it has been silent this long,
+# so a deadline never fires ahead of an input still on its way through the worker
+LATENESS_S = 2.0
+RETICK_S = 5.0  # a deadline whose tick changed nothing is ticked again after this long
 PARK_S = 15.0  # how long a patrol update may wait for its case to be known
+MAX_PARKED = 20  # patrol updates parked per unknown case; more are dead-lettered at once
+CLOSED_CASE_KEPT_S = 3600.0  # a closed case stays known (for late updates) this long, then is pruned
 
 
 @dataclass
@@ -65,6 +73,8 @@ class Stats:
     cases: int = 0
     deadletters: int = 0
     duplicates: int = 0
+    refused: int = 0  # patrol updates that would change nothing
+    over_budget: int = 0  # table writes refused for their size
     last_detection_at: float = 0.0
     by_state: dict[str, int] = field(default_factory=dict)
 
@@ -84,7 +94,6 @@ class Worker:
     stats: Stats
     agents: dict[str, Any]
     tables: dict[str, Any]
-    clock: EventClock
     ctx: inc.Context
     partitions: int
     send_json: Callable[[faust.TopicT, str, dict[str, Any]], Awaitable[None]]
@@ -147,7 +156,6 @@ def create_worker(
         table_standby_replicas=0,
     )
     stats = Stats()
-    clock = EventClock()
     rules_by_camera = camera_rules(cfg)
     ctx = inc.Context(cfg)
     speakers = {s.id: s for s in cfg.speakers}
@@ -186,13 +194,31 @@ def create_worker(
     speakers_table = table("speakers")
     cases_table = table("cases")
     rule_cache: dict[str, CameraState] = {}
-    # next deadline of each book this worker wrote, so the tick need not read every book
-    deadlines: dict[str, float] = {}
+    # indexes kept beside the tables so timers never scan them (rebuilt after an assignment):
+    # each book's next deadline with its clock, the speakers with a queue, parked and closed cases
+    deadlines: dict[str, tuple[float, float, float]] = {}  # key -> (deadline, clock, clock_wall)
+    ticked: dict[str, tuple[float, float]] = {}  # key -> (deadline ticked, monotonic time)
+    queued_speakers: set[str] = set()
+    parked_cases: dict[str, float] = {}  # case_id -> wall time its first update was parked
+    closed_cases: dict[str, float] = {}  # case_id -> wall time it closed (insertion order = age)
+    reindex_until = [0.0]  # monotonic time until which every tick re-reads the tables
+    index_built = [float("-inf")]
+    max_skew = cfg.site.max_clock_skew_s
 
     @app.on_partitions_revoked.connect
     async def _forget(*_args: Any, **_kwargs: Any) -> None:
         rule_cache.clear()  # another worker may own (and change) these cameras now
         deadlines.clear()
+        ticked.clear()
+        queued_speakers.clear()
+        parked_cases.clear()
+        closed_cases.clear()
+
+    @app.on_partitions_assigned.connect
+    async def _reindex(*_args: Any, **_kwargs: Any) -> None:
+        # the tables fill while their changelogs are read back: re-read them every tick for a
+        # while, so deadlines that passed while no worker ran fire right after the start
+        reindex_until[0] = time.monotonic() + REINDEX_AFTER_ASSIGN_S
 
     async def dead(event: Any, error: str) -> None:
         msg = event.message
@@ -210,6 +236,49 @@ def create_worker(
     async def send_json(t: faust.TopicT, key: str, value: dict[str, Any]) -> None:
         await t.send(key=key.encode(), value=json.dumps(value, ensure_ascii=False).encode())
 
+    async def send_all(sends: list[tuple[faust.TopicT, str, dict[str, Any]]]) -> None:
+        """Publish outputs and wait until the broker has them.
+
+        Agents publish before they write their table: a crash in between redelivers the
+        input to the old state, which produces the same outputs with the same ids again
+        (a recognisable duplicate) instead of losing them.
+        """
+        futures = []
+        for t, key, value in sends:
+            data = json.dumps(value, ensure_ascii=False).encode()
+            futures.append(await t.send(key=key.encode(), value=data))
+        if futures:
+            await asyncio.gather(*futures)
+
+    def too_early(event_time: float) -> str | None:
+        return ahead_of_wall(event_time, time.time(), max_skew)
+
+    def write_book(key: str, book: inc.Book, stored: Any) -> None:
+        """Save a book if it changed, within the table's size budget; never raise."""
+        saved = book.to_json()
+        if saved == stored:
+            return
+        while encoded_size(saved) > TABLE_VALUE_BUDGET and inc.shrink(book):
+            saved = book.to_json()
+        if encoded_size(saved) > TABLE_VALUE_BUDGET:
+            stats.over_budget += 1
+            logger.error(
+                "%s: incident state is %d bytes, over the %d-byte budget even when shrunk: not saved",
+                key,
+                encoded_size(saved),
+                TABLE_VALUE_BUDGET,
+            )
+            return
+        incidents_table[key] = saved
+
+    def index_book(key: str, book: inc.Book) -> None:
+        due = book.next_deadline()
+        if due is None or book.clock is None:
+            deadlines.pop(key, None)
+            ticked.pop(key, None)
+        else:
+            deadlines[key] = (due, book.clock, book.clock_wall)
+
     # ------------------------------------------------------------ rules
 
     @app.agent(t_detections)
@@ -224,6 +293,11 @@ def create_worker(
             if rules is None:
                 await dead(event, f"camera {det.camera_id!r} is not in cameras.yaml: add it or fix the id")
                 continue
+            captured = from_iso(det.captured_at)
+            skew = too_early(captured)
+            if skew is not None:
+                await dead(event, f"detections: captured_at {det.captured_at}: {skew}")
+                continue
             stats.detections += 1
             stats.last_detection_at = time.time()
             state = rule_cache.get(det.camera_id)
@@ -232,7 +306,7 @@ def create_worker(
             result = step(
                 state,
                 rules,
-                from_iso(det.captured_at),
+                captured,
                 det.seq,
                 [Sighting(o.label, o.zones) for o in det.objects if o.zones],
                 det.snapshot,
@@ -240,6 +314,7 @@ def create_worker(
             if result.duplicate:
                 stats.duplicates += 1
                 continue
+            sends: list[tuple[faust.TopicT, str, dict[str, Any]]] = []
             for ev in result.events:
                 stats.violations += 1
                 v = Violation(
@@ -253,35 +328,47 @@ def create_worker(
                     evidence=list(ev.evidence),
                     seq=det.seq,
                 )
-                await t_violations.send(key=ev.camera_id.encode(), value=v.to_bytes())
+                sends.append((t_violations, ev.camera_id, v.model_dump(mode="json")))
+            await send_all(sends)
             if result.save:
                 rules_table[det.camera_id] = state.to_json()
 
     # ------------------------------------------------------------ incidents
 
-    async def publish(effects: list[inc.Effect]) -> None:
+    def incident_sends(effects: list[inc.Effect]) -> list[tuple[faust.TopicT, str, dict[str, Any]]]:
+        sends: list[tuple[faust.TopicT, str, dict[str, Any]]] = []
         for eff in effects:
             if eff.kind == "alert":
                 stats.alerts += 1
-                await send_json(t_alerts, eff.key, eff.value)
+                sends.append((t_alerts, eff.key, eff.value))
             elif eff.kind == "warn":
-                await send_json(t_speaker_intents, eff.key, eff.value)
+                sends.append((t_speaker_intents, eff.key, eff.value))
             elif eff.kind == "dispatch":
                 stats.cases += 1
-                await send_json(t_dispatch, eff.key, eff.value)
+                sends.append((t_dispatch, eff.key, eff.value))
             elif eff.kind == "case":
-                await send_json(t_case_index, eff.key, eff.value)
+                sends.append((t_case_index, eff.key, eff.value))
+        return sends
 
-    def apply_input(book: inc.Book, data: dict[str, Any]) -> list[inc.Effect] | None:
+    def apply_input(book: inc.Book, data: dict[str, Any], key: str) -> list[inc.Effect] | None:
         kind = data.get("kind")
         at = from_iso(str(data["at"]))
-        if kind in ("update", "outcome", "operator"):
-            # ticks come from this clock (observing them would feed it its own transit delay);
-            # acks and health carry the gateway's wall-clock, not event time
-            clock.observe(at)
+        if kind in ("update", "operator", "condition"):
+            # inputs dated by their sender's event time move this key's clock; ticks come
+            # from this clock, acks and policy outcomes carry other processes' times
+            skew = too_early(at)
+            if skew is not None:
+                raise ValueError(f"{kind} at {data['at']}: {skew}")
+            book.observe(at, time.time())
         if kind == "tick":
             return inc.on_tick(book, ctx, at)
         if kind == "update":
+            refused = inc.update_refusal(
+                book, case_id=str(data["case_id"]), unit_id=str(data["unit_id"]), status=str(data["status"])
+            )
+            if refused is not None:
+                stats.refused += 1
+                logger.info("%s: patrol update refused: %s", key, refused)
             return inc.on_update(
                 book,
                 ctx,
@@ -325,7 +412,6 @@ def create_worker(
                 book, ctx, held=bool(data["held"]), reason=str(data.get("reason") or ""), at=at
             )
         if kind == "condition":  # a sensor rule or camera health (streams/feeds.py)
-            clock.observe(at)
             return inc.on_condition(
                 book,
                 ctx,
@@ -349,9 +435,12 @@ def create_worker(
                     v = decode(Violation, event.value)
                     camera_id = v.camera_id
                     at = from_iso(v.at)
-                    clock.observe(at)
+                    skew = too_early(at)
+                    if skew is not None:
+                        raise ValueError(f"violation at {v.at}: {skew}")
                     stored = incidents_table.get(camera_id)
                     book = inc.Book.from_json(stored)
+                    book.observe(at, time.time())
                     effects = inc.on_violation(
                         book,
                         ctx,
@@ -366,27 +455,22 @@ def create_worker(
                     )
                 else:
                     data = json.loads(event.value)
+                    if not isinstance(data, dict):
+                        raise TypeError(f"expected a JSON object, got {type(data).__name__}")
                     stored = incidents_table.get(camera_id)
                     book = inc.Book.from_json(stored)
-                    effects = apply_input(book, data)
-            except (RecordError, ValueError, KeyError, TypeError) as exc:
+                    effects = apply_input(book, data, camera_id)
+            except (RecordError, ValueError, KeyError, TypeError, RecursionError) as exc:
                 await dead(event, f"incidents: {exc}")
                 continue
             if effects is None:
                 await dead(event, f"incidents: no open incident matches this input on camera {camera_id!r}")
                 continue
-            # save whenever the book changed, also silently (a clear noted, a sighting time):
-            # a later decision depends on it
-            saved = book.to_json()
-            if saved != stored:
-                incidents_table[camera_id] = saved
-            due = book.next_deadline()
-            if due is None:
-                deadlines.pop(camera_id, None)
-            else:
-                deadlines[camera_id] = due
-            if effects:
-                await publish(effects)
+            # outputs first, then the book (saved whenever it changed, also silently: a clear
+            # noted, a sighting time; a later decision depends on it)
+            await send_all(incident_sends(effects))
+            write_book(camera_id, book, stored)
+            index_book(camera_id, book)
 
     # ------------------------------------------------------------ broadcast policy
 
@@ -399,99 +483,149 @@ def create_worker(
             return ctx.warning_text(cam.id if cam else "", name)
         return ""
 
-    async def publish_policy(effects: list[pol.PolicyEffect]) -> None:
+    def policy_sends(effects: list[pol.PolicyEffect]) -> list[tuple[faust.TopicT, str, dict[str, Any]]]:
+        sends: list[tuple[faust.TopicT, str, dict[str, Any]]] = []
         for eff in effects:
             if eff.kind == "command":
                 stats.commands += 1
-                await send_json(t_loudspeaker, eff.key, eff.value)
+                sends.append((t_loudspeaker, eff.key, eff.value))
             elif eff.kind == "decision":
-                await send_json(t_decisions, eff.key, eff.value)
+                sends.append((t_decisions, eff.key, eff.value))
             else:  # outcome / ack for an incident, keyed by its camera
-                await send_json(t_incident_inputs, eff.key, eff.value)
+                sends.append((t_incident_inputs, eff.key, eff.value))
+        return sends
+
+    def policy_input(msg: Any, value: bytes, speaker_id: str) -> tuple[str, pol.SpeakerState, list[Any]]:
+        """Decode one policy input and decide on it at the speaker's clock."""
+        wall = time.time()
+        if msg.topic == topics.broadcast_requests:
+            req = decode(BroadcastRequest, value)
+            state = pol.SpeakerState.from_json(speakers_table.get(req.speaker_id))
+            sent_at = float(msg.timestamp or wall)  # Faust gives seconds
+            skew = too_early(sent_at)
+            if skew is not None:
+                raise ValueError(f"broadcast request: {skew}")
+            now = state.advance(sent_at, wall)
+            request = pol.Request(
+                request_id=req.request_id,
+                speaker_id=req.speaker_id,
+                text=template_text(req),
+                source="operator",
+                requested_by=req.requested_by,
+                reason=req.reason,
+                force=req.force,
+                lang=str(getattr(req, "lang", None) or "zh"),
+                camera_id=getattr(req, "camera_id", None),
+                incident_id=getattr(req, "incident_id", None),
+                at=now,
+                template=req.template,
+            )
+            return req.speaker_id, state, pol.decide(state, speakers.get(req.speaker_id), tz, request, now)
+        if msg.topic == topics.loudspeaker_acks:
+            ack = decode(LoudspeakerAck, value)
+            state = pol.SpeakerState.from_json(speakers_table.get(ack.speaker_id))
+            finished = from_iso(ack.finished_at or ack.started_at or to_iso(wall))
+            skew = too_early(finished)
+            if skew is not None:
+                raise ValueError(f"loudspeaker ack: {skew}")
+            now = state.advance(finished, wall)
+            effects = pol.on_ack(
+                state,
+                speakers.get(ack.speaker_id),
+                tz,
+                command_id=ack.command_id,
+                incident_id=ack.incident_id,
+                status=ack.status,
+                reason=ack.reason,
+                now=now,
+            )
+            return ack.speaker_id, state, effects
+        data = json.loads(value)
+        if not isinstance(data, dict):
+            raise TypeError(f"expected a JSON object, got {type(data).__name__}")
+        state = pol.SpeakerState.from_json(speakers_table.get(speaker_id))
+        at = from_iso(str(data["at"]))
+        if data.get("kind") == "tick":
+            return (
+                speaker_id,
+                state,
+                pol.release(state, speakers.get(speaker_id), tz, state.advance(at, wall)),
+            )
+        skew = too_early(at)
+        if skew is not None:
+            raise ValueError(f"warning request: {skew}")
+        now = state.advance(at, wall)
+        request = pol.Request(
+            request_id=str(data["request_id"]),
+            speaker_id=speaker_id,
+            text=str(data["text"]),
+            source="auto",
+            requested_by=str(data.get("requested_by") or "citywatch"),
+            reason=str(data.get("reason") or ""),
+            lang=str(data.get("lang") or "zh"),
+            camera_id=data.get("camera_id"),
+            incident_id=data.get("incident_id"),
+            at=at,
+        )
+        return speaker_id, state, pol.decide(state, speakers.get(speaker_id), tz, request, now)
 
     @app.agent(policy_sources)
     async def policy_agent(stream: faust.StreamT[bytes]) -> None:
         async for event in stream.events():
-            msg = event.message
-            speaker_id = (event.key or b"").decode("utf-8", "replace")
-            now = float(msg.timestamp or time.time())  # Faust gives seconds
+            key = (event.key or b"").decode("utf-8", "replace")
             try:
-                if msg.topic == topics.broadcast_requests:
-                    req = decode(BroadcastRequest, event.value)
-                    speaker_id = req.speaker_id
-                    state = pol.SpeakerState.from_json(speakers_table.get(speaker_id))
-                    request = pol.Request(
-                        request_id=req.request_id,
-                        speaker_id=req.speaker_id,
-                        text=template_text(req),
-                        source="operator",
-                        requested_by=req.requested_by,
-                        reason=req.reason,
-                        force=req.force,
-                        lang=str(getattr(req, "lang", None) or "zh"),
-                        camera_id=getattr(req, "camera_id", None),
-                        incident_id=getattr(req, "incident_id", None),
-                        at=now,
-                        template=req.template,
-                    )
-                    effects = pol.decide(state, speakers.get(speaker_id), tz, request, now)
-                elif msg.topic == topics.loudspeaker_acks:
-                    ack = decode(LoudspeakerAck, event.value)
-                    speaker_id = ack.speaker_id
-                    state = pol.SpeakerState.from_json(speakers_table.get(speaker_id))
-                    at = from_iso(ack.finished_at or ack.started_at or to_iso(now))
-                    effects = pol.on_ack(
-                        state,
-                        speakers.get(speaker_id),
-                        tz,
-                        command_id=ack.command_id,
-                        incident_id=ack.incident_id,
-                        status=ack.status,
-                        reason=ack.reason,
-                        now=at,
-                    )
-                else:
-                    data = json.loads(event.value)
-                    state = pol.SpeakerState.from_json(speakers_table.get(speaker_id))
-                    if data.get("kind") == "tick":
-                        effects = pol.release(state, speakers.get(speaker_id), tz, from_iso(data["at"]))
-                    else:
-                        at = from_iso(str(data["at"]))
-                        request = pol.Request(
-                            request_id=str(data["request_id"]),
-                            speaker_id=speaker_id,
-                            text=str(data["text"]),
-                            source="auto",
-                            requested_by=str(data.get("requested_by") or "citywatch"),
-                            reason=str(data.get("reason") or ""),
-                            lang=str(data.get("lang") or "zh"),
-                            camera_id=data.get("camera_id"),
-                            incident_id=data.get("incident_id"),
-                            at=at,
-                        )
-                        effects = pol.decide(state, speakers.get(speaker_id), tz, request, at)
-            except (RecordError, ValueError, KeyError, TypeError) as exc:
+                speaker_id, state, effects = policy_input(event.message, event.value, key)
+            except (RecordError, ValueError, KeyError, TypeError, RecursionError) as exc:
                 await dead(event, f"policy: {exc}")
                 continue
+            await send_all(policy_sends(effects))
             speakers_table[speaker_id] = state.to_json()
-            await publish_policy(effects)
+            if state.queue:
+                queued_speakers.add(speaker_id)
+            else:
+                queued_speakers.discard(speaker_id)
 
     # ------------------------------------------------------------ patrol updates -> incidents
 
-    async def forward_update(camera_id: str, upd: dict[str, Any]) -> None:
-        await send_json(t_incident_inputs, camera_id, {"kind": "update", **upd})
-
-    async def dead_parked(case_id: str, parked: list[dict[str, Any]]) -> None:
+    async def dead_parked(case_id: str, parked: list[dict[str, Any]], error: str) -> None:
         for p in parked:
             stats.deadletters += 1
             record = DeadLetter(
                 topic=p["topic"],
                 partition=p["partition"],
                 offset=p["offset"],
-                error=f"unknown case_id {case_id!r}: no dispatched case has this id",
+                error=error,
                 raw=p["raw"],
             )
             await t_deadletter.send(key=p["topic"].encode(), value=record.to_bytes())
+
+    async def on_case_index(case_id: str, data: dict[str, Any]) -> None:
+        entry = cases_table.get(case_id) or {}
+        kind = data.get("kind")
+        if kind == "expire":
+            if entry.get("pending") and not entry.get("camera_id"):
+                error = f"unknown case_id {case_id!r}: no dispatched case has this id"
+                await dead_parked(case_id, entry["pending"], error)
+                del cases_table[case_id]
+            parked_cases.pop(case_id, None)
+            return
+        if kind == "closed":
+            if entry.get("camera_id"):
+                cases_table[case_id] = {**entry, "closed_at": time.time()}
+                closed_cases[case_id] = time.time()
+            return
+        if kind == "prune":
+            if entry.get("closed_at"):
+                del cases_table[case_id]
+            closed_cases.pop(case_id, None)
+            return
+        sends = [
+            (t_incident_inputs, str(data["camera_id"]), {"kind": "update", **p["update"]})
+            for p in entry.get("pending", [])
+        ]
+        await send_all(sends)
+        cases_table[case_id] = {"camera_id": data["camera_id"], "incident_id": data["incident_id"]}
+        parked_cases.pop(case_id, None)
 
     @app.agent(case_sources)
     async def cases_agent(stream: faust.StreamT[bytes]) -> None:
@@ -499,7 +633,8 @@ def create_worker(
 
         The case index arrives on its own topic, so an update can overtake it:
         such an update is parked and forwarded once the index arrives, or
-        dead-lettered after PARK_S seconds.
+        dead-lettered after PARK_S seconds. A closed case is forgotten after
+        CLOSED_CASE_KEPT_S.
         """
         async for event in stream.events():
             msg = event.message
@@ -507,21 +642,15 @@ def create_worker(
             try:
                 if msg.topic == topics.case_index:
                     data = json.loads(event.value)
-                    entry = cases_table.get(case_id) or {}
-                    if data.get("kind") == "expire":
-                        if entry.get("pending") and not entry.get("camera_id"):
-                            await dead_parked(case_id, entry["pending"])
-                            cases_table[case_id] = None
-                        continue
-                    cases_table[case_id] = {
-                        "camera_id": data["camera_id"],
-                        "incident_id": data["incident_id"],
-                    }
-                    for p in entry.get("pending", []):
-                        await forward_update(data["camera_id"], p["update"])
+                    if not isinstance(data, dict):
+                        raise TypeError(f"expected a JSON object, got {type(data).__name__}")
+                    await on_case_index(case_id, data)
                     continue
                 upd = decode(DispatchUpdate, event.value)
-            except (RecordError, ValueError, KeyError, TypeError) as exc:
+                skew = too_early(from_iso(upd.at))
+                if skew is not None:
+                    raise ValueError(f"dispatch update at {upd.at}: {skew}")
+            except (RecordError, ValueError, KeyError, TypeError, RecursionError) as exc:
                 await dead(event, f"dispatch-updates: {exc}")
                 continue
             fields = {
@@ -533,7 +662,14 @@ def create_worker(
             }
             entry = cases_table.get(upd.case_id) or {}
             if entry.get("camera_id"):
-                await forward_update(entry["camera_id"], fields)
+                await send_all([(t_incident_inputs, entry["camera_id"], {"kind": "update", **fields})])
+                continue
+            pending = entry.get("pending", [])
+            if len(pending) >= MAX_PARKED:
+                await dead(
+                    event,
+                    f"dispatch-updates: case {upd.case_id!r} is unknown and has {MAX_PARKED} updates waiting",
+                )
                 continue
             parked = {
                 "topic": msg.topic,
@@ -542,10 +678,9 @@ def create_worker(
                 "raw": base64.b64encode(event.value or b"").decode("ascii"),
                 "update": fields,
             }
-            cases_table[upd.case_id] = {
-                "pending": [*entry.get("pending", []), parked],
-                "since": entry.get("since") or time.time(),
-            }
+            since = entry.get("since") or time.time()
+            cases_table[upd.case_id] = {"pending": [*pending, parked], "since": since}
+            parked_cases.setdefault(upd.case_id, since)
 
     @app.task  # type: ignore[untyped-decorator]
     async def track_output_topics() -> None:
@@ -569,47 +704,62 @@ def create_worker(
 
     # ------------------------------------------------------------ timers
 
-    last_tick: dict[str, float] = {}
-    index_built = [float("-inf")]
-
     def active_partitions(topic_name: str) -> set[int]:
         return {tp.partition for tp in app.assignor.assigned_actives() if tp.topic == topic_name}
 
-    @app.timer(interval=TICK_INTERVAL_S)  # type: ignore[untyped-decorator]
-    async def expire_parked() -> None:
-        actives = active_partitions(topics.case_index)
+    def rebuild_indexes() -> None:
+        """Re-read the tables into the indexes (after a restart or a rebalance, and now and then)."""
+        for key, data in list(incidents_table.items()):
+            index_book(key, inc.Book.from_json(data))
+        for speaker_id, data in list(speakers_table.items()):
+            if data and data.get("queue"):
+                queued_speakers.add(speaker_id)
         for case_id, entry in list(cases_table.items()):
-            if not entry or not entry.get("pending") or _partition(case_id, partitions) not in actives:
-                continue
-            if time.time() - float(entry.get("since") or 0) >= PARK_S:
+            if entry and entry.get("pending") and not entry.get("camera_id"):
+                parked_cases.setdefault(case_id, float(entry.get("since") or 0.0))
+            elif entry and entry.get("closed_at"):
+                closed_cases.setdefault(case_id, float(entry["closed_at"]))
+
+    @app.timer(interval=TICK_INTERVAL_S)  # type: ignore[untyped-decorator]
+    async def expire_cases() -> None:
+        wall = time.time()
+        actives = active_partitions(topics.case_index)
+        for case_id, since in list(parked_cases.items()):
+            if wall - since >= PARK_S and _partition(case_id, partitions) in actives:
+                parked_cases.pop(case_id, None)
                 await send_json(t_case_index, case_id, {"kind": "expire"})
+        for case_id, closed_at in list(closed_cases.items()):
+            if wall - closed_at < CLOSED_CASE_KEPT_S:
+                break  # in the order they closed: the rest are younger
+            closed_cases.pop(case_id, None)
+            if _partition(case_id, partitions) in actives:
+                await send_json(t_case_index, case_id, {"kind": "prune"})
 
     @app.timer(interval=TICK_INTERVAL_S)  # type: ignore[untyped-decorator]
     async def tick() -> None:
-        now = clock.now()
-        if now is None:
-            return
+        wall, mono = time.time(), time.monotonic()
+        if mono < reindex_until[0] or mono - index_built[0] >= INDEX_EVERY_S:
+            index_built[0] = mono
+            rebuild_indexes()
         actives = active_partitions(topics.incident_inputs)
-        if time.monotonic() - index_built[0] >= INDEX_EVERY_S:
-            # now and then from the table too: books restored after a restart or a rebalance
-            index_built[0] = time.monotonic()
-            for key, data in list(incidents_table.items()):
-                due = inc.Book.from_json(data).next_deadline()
-                if due is not None:
-                    deadlines[key] = due
-        for camera_id, deadline in list(deadlines.items()):
-            if deadline > now or _partition(camera_id, partitions) not in actives:
+        for key, (due, clock_at, clock_wall) in list(deadlines.items()):
+            # this key's event time: its clock, advanced by the wall clock once it is silent
+            now = clock_at + max(0.0, wall - clock_wall - LATENESS_S)
+            if due > now or _partition(key, partitions) not in actives:
                 continue
-            if time.monotonic() - last_tick.get(camera_id, 0.0) < TICK_INTERVAL_S:
+            last = ticked.get(key)
+            if last is not None and last[0] == due and mono - last[1] < RETICK_S:
+                continue  # already asked; the answer reschedules it
+            ticked[key] = (due, mono)
+            await send_json(t_incident_inputs, key, {"kind": "tick", "at": to_iso(now)})
+        speaker_actives = active_partitions(topics.speaker_intents)
+        for speaker_id in list(queued_speakers):
+            if _partition(speaker_id, partitions) not in speaker_actives:
                 continue
-            last_tick[camera_id] = time.monotonic()
-            await send_json(t_incident_inputs, camera_id, {"kind": "tick", "at": to_iso(now)})
-        for speaker_id, data in list(speakers_table.items()):
-            if not data or not data.get("queue"):
-                continue
-            if _partition(speaker_id, partitions) not in active_partitions(topics.speaker_intents):
-                continue
-            await send_json(t_speaker_intents, speaker_id, {"kind": "tick", "at": to_iso(now)})
+            state = pol.SpeakerState.from_json(speakers_table.get(speaker_id))
+            at = state.now(wall)
+            if at is not None:
+                await send_json(t_speaker_intents, speaker_id, {"kind": "tick", "at": to_iso(at)})
 
     worker = Worker(
         app=app,
@@ -628,7 +778,6 @@ def create_worker(
             "speakers": speakers_table,
             "cases": cases_table,
         },
-        clock=clock,
         ctx=ctx,
         partitions=partitions,
         send_json=send_json,

@@ -23,8 +23,16 @@ from streams.ids import make_id
 from streams.timeutil import to_iso
 
 MAX_EVIDENCE = 10
+MAX_LABELS = 20
 MAX_CLOSED_REMEMBERED = 200
 MAX_VERIFY_WAITS = 3  # verification periods to wait for the camera's word after a resolve
+# history kept in the table and on the alerts topic: the first entries and the latest ones
+# (the case record keeps all of it); what was left out in between is counted
+HISTORY_HEAD = 20
+HISTORY_TAIL = 80
+# how long (event time past the grace deadline) an incident waits for the broadcast policy's
+# answer to its warning before it carries on without one
+OUTCOME_WAIT_S = 60.0
 
 OPEN_STATES = ("open", "warned")
 CASE_STATES = ("dispatched", "accepted", "arrived", "overdue", "reopened")
@@ -57,6 +65,12 @@ class Incident:
     evidence: list[str] = field(default_factory=list)
     labels: list[str] = field(default_factory=list)
     history: list[dict[str, str]] = field(default_factory=list)
+    history_omitted: int = 0
+    # a warning was asked for and the policy has not answered yet: the grace deadline and a
+    # clear wait for the answer, so the outcome never depends on which arrives first
+    warn_pending: bool = False
+    cleared_at: float | None = None  # a clear seen while the warning was pending
+    rejected_round: int | None = None  # rejected with no higher level in this round: needs an operator
     # sensor and health incidents (streams/feeds.py): camera_id is "" for a sensor's
     # incident; source is camera (a zone violation), sensor, or health (camera offline)
     sensor_id: str | None = None
@@ -79,6 +93,26 @@ class Book:
     open: dict[str, Incident] = field(default_factory=dict)
     closed: list[str] = field(default_factory=list)
     held: bool = False  # the camera is offline or degraded: new incidents start held
+    # this key's own event clock: the newest event time of its inputs, and the wall-clock
+    # time at which it was seen (so a silent key's deadlines still fire, also after a restart)
+    clock: float | None = None
+    clock_wall: float = 0.0
+
+    def observe(self, event_time: float, wall: float) -> None:
+        if self.clock is None or event_time > self.clock:
+            self.clock = event_time
+            self.clock_wall = wall
+
+    def now(self, wall: float, lateness_s: float) -> float | None:
+        """This key's estimated event time at wall-clock ``wall``.
+
+        Event time advances with the wall clock only once the key has been silent for
+        ``lateness_s``: until then a deadline waits for the inputs still on their way,
+        so a tick never decides with what the stream has not delivered yet.
+        """
+        if self.clock is None:
+            return None
+        return self.clock + max(0.0, wall - self.clock_wall - lateness_s)
 
     def by_case(self, case_id: str) -> Incident | None:
         for inc in self.open.values():
@@ -93,27 +127,41 @@ class Book:
         return None
 
     def next_deadline(self) -> float | None:
-        times = [
-            t
-            for inc in self.open.values()
-            for t in (inc.grace_until, inc.verify_until, None if inc.overdue_noted else inc.due_at)
-            if t is not None
-        ]
+        """The earliest deadline a tick could fire; held incidents have none until released."""
+        times = [t for inc in self.open.values() if not inc.held for t in _deadlines(inc) if t is not None]
         return min(times) if times else None
 
     def to_json(self) -> dict[str, Any]:
-        data = {"open": {k: asdict(v) for k, v in self.open.items()}, "closed": list(self.closed)}
-        return {**data, "held": True} if self.held else data
+        data: dict[str, Any] = {
+            "open": {k: asdict(v) for k, v in self.open.items()},
+            "closed": list(self.closed),
+        }
+        if self.held:
+            data["held"] = True
+        if self.clock is not None:
+            data["clock"] = self.clock
+            data["clock_wall"] = self.clock_wall
+        return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any] | None) -> Book:
         if not data:
             return cls()
+        clock = data.get("clock")
         return cls(
             open={k: Incident(**v) for k, v in data.get("open", {}).items()},
             closed=list(data.get("closed", [])),
             held=bool(data.get("held", False)),
+            clock=float(clock) if clock is not None else None,
+            clock_wall=float(data.get("clock_wall", 0.0)),
         )
+
+
+def _deadlines(inc: Incident) -> tuple[float | None, ...]:
+    grace = inc.grace_until
+    if grace is not None and inc.warn_pending:
+        grace += OUTCOME_WAIT_S  # the policy's answer normally comes first and moves it
+    return (grace, inc.verify_until, None if inc.overdue_noted else inc.due_at)
 
 
 @dataclass(frozen=True)
@@ -189,7 +237,40 @@ def _note(
     inc.state = state
     inc.updated_at = max(inc.updated_at, at)
     inc.history.append({"at": to_iso(at), "state": state, "by": by, "note": note})
+    _bound_history(inc, HISTORY_HEAD, HISTORY_TAIL)
     effects.append(Effect("alert", inc.incident_id, alert_record(inc, ctx)))
+
+
+def _bound_history(inc: Incident, head: int, tail: int) -> None:
+    """Keep the first ``head`` and the latest ``tail`` entries; count the ones left out."""
+    extra = len(inc.history) - head - tail
+    if extra > 0:
+        inc.history = inc.history[:head] + inc.history[head + extra :]
+        inc.history_omitted += extra
+
+
+def shrink(book: Book) -> bool:
+    """Make a book smaller when its record is over the table's size budget (one step a call).
+
+    Each step keeps less history and evidence of every open incident; returns False once
+    nothing is left to shrink.
+    """
+    changed = False
+    for inc in book.open.values():
+        size = len(inc.history)
+        if size > 4:
+            _bound_history(inc, max(2, size // 4), max(2, size // 4))
+            changed = True
+        if len(inc.evidence) > 1:
+            inc.evidence = inc.evidence[-1:]
+            changed = True
+        if len(inc.labels) > 5:
+            inc.labels = inc.labels[:5]
+            changed = True
+    if not changed and len(book.closed) > 10:
+        book.closed = book.closed[-10:]
+        changed = True
+    return changed
 
 
 def alert_record(inc: Incident, ctx: Context) -> dict[str, Any]:
@@ -207,6 +288,7 @@ def alert_record(inc: Incident, ctx: Context) -> dict[str, Any]:
         "updated_at": to_iso(inc.updated_at),
         "evidence": list(inc.evidence),
         "history": list(inc.history),
+        "history_omitted": inc.history_omitted,
         "labels": list(inc.labels),
         "case_id": inc.case_id,
         "unit_id": inc.unit_id,
@@ -218,9 +300,13 @@ def alert_record(inc: Incident, ctx: Context) -> dict[str, Any]:
     }
 
 
-def _close(book: Book, inc: Incident) -> None:
+def _close(book: Book, inc: Incident, effects: list[Effect]) -> None:
     book.open.pop(inc.key, None)
     book.closed = [*book.closed, inc.incident_id][-MAX_CLOSED_REMEMBERED:]
+    # every case round of the incident is over: the case index may forget them
+    for n in range(1, inc.round + 1):
+        case_id = make_id("case", inc.incident_id, n)
+        effects.append(Effect("case", case_id, {"kind": "closed", "incident_id": inc.incident_id}))
 
 
 def _merge_evidence(inc: Incident, evidence: list[str] | tuple[str, ...]) -> bool:
@@ -333,7 +419,9 @@ def on_violation(
     source: str = "camera",
     note: str | None = None,
 ) -> list[Effect]:
-    effects: list[Effect] = []
+    # deadlines due before this input fire first: the result does not depend on whether a
+    # tick or this input reached the worker first
+    effects: list[Effect] = on_tick(book, ctx, at)
     key = f"{zone_id}|{category}"
     inc = book.open.get(key)
     if state in ("started", "ongoing"):
@@ -344,7 +432,7 @@ def on_violation(
             inc = Incident(incident_id, camera_id, zone_id, category, "open", at, at, last_seen_at=at)
             inc.sensor_id, inc.source = sensor_id, source
             inc.held = book.held and source == "camera"
-            inc.labels = sorted(labels)
+            inc.labels = sorted(labels)[:MAX_LABELS]
             _merge_evidence(inc, evidence)
             cat = ctx.cfg.categories.get(category)
             inc.grace_until = at + (cat.grace_s if cat else 300.0)
@@ -355,8 +443,9 @@ def on_violation(
             _request_warning(inc, at, ctx, effects)
         else:
             inc.present = True
+            inc.cleared_at = None
             inc.last_seen_at = max(inc.last_seen_at, at)
-            inc.labels = sorted(set(inc.labels) | set(labels))
+            inc.labels = sorted(set(inc.labels) | set(labels))[:MAX_LABELS]
             if _merge_evidence(inc, evidence):
                 inc.updated_at = max(inc.updated_at, at)
                 effects.append(Effect("alert", inc.incident_id, alert_record(inc, ctx)))
@@ -370,23 +459,23 @@ def on_violation(
                 inc, at, inc.state, "rules", f"{seen_clear}; held: not cleared until released", effects, ctx
             )
             return effects
+        if inc.state in OPEN_STATES and inc.warn_pending:
+            inc.cleared_at = at  # applied once the policy has answered the warning
+            return effects
         if inc.state in OPEN_STATES:
-            worked = inc.state == "warned"
-            _note(inc, at, "cleared", "rules", seen_clear, effects, ctx)
-            _note(
-                inc,
-                at,
-                "closed",
-                "rules",
-                "the warning worked" if worked else "cleared before any action",
-                effects,
-                ctx,
-            )
-            _close(book, inc)
+            _clear_open(book, inc, at, ctx, effects, seen_clear)
         elif inc.state in (*CASE_STATES, "verifying"):
             _note(inc, at, inc.state, "rules", seen_clear, effects, ctx)
     effects.extend(on_tick(book, ctx, at))
     return effects
+
+
+def _clear_open(book: Book, inc: Incident, at: float, ctx: Context, effects: list[Effect], seen: str) -> None:
+    worked = inc.state == "warned"
+    _note(inc, at, "cleared", "rules", seen, effects, ctx)
+    note = "the warning worked" if worked else "cleared before any action"
+    _note(inc, at, "closed", "rules", note, effects, ctx)
+    _close(book, inc, effects)
 
 
 def _request_warning(inc: Incident, at: float, ctx: Context, effects: list[Effect]) -> None:
@@ -403,6 +492,7 @@ def _request_warning(inc: Incident, at: float, ctx: Context, effects: list[Effec
         _note(inc, at, inc.state, "policy", f"no warning: {reason}", effects, ctx)
         return
     command_id = make_id("cmd", inc.incident_id, "warn", inc.warnings + 1)
+    inc.warn_pending = True
     effects.append(
         Effect(
             "warn",
@@ -435,7 +525,16 @@ def on_tick(book: Book, ctx: Context, now: float) -> list[Effect]:
         if inc.state in OPEN_STATES and inc.grace_until is not None and now >= inc.grace_until:
             when = inc.grace_until
             cat = ctx.cfg.categories.get(inc.category)
-            if not inc.present:
+            if inc.warn_pending:
+                if now < when + OUTCOME_WAIT_S:
+                    continue  # the policy's answer decides where grace ends
+                inc.warn_pending = False
+                when += OUTCOME_WAIT_S
+                _note(inc, when, inc.state, "policy", "no answer from the broadcast policy", effects, ctx)
+                if _apply_deferred_clear(book, inc, ctx, effects):
+                    continue
+            late_clear = inc.cleared_at  # a clear seen after grace ran out, while the warning was pending
+            if not inc.present and (late_clear is None or late_clear < when):
                 continue
             if cat is not None and not cat.dispatch:
                 inc.grace_until = None
@@ -448,8 +547,14 @@ def on_tick(book: Book, ctx: Context, now: float) -> list[Effect]:
                     effects,
                     ctx,
                 )
-                continue
-            _dispatch(inc, when, ctx, effects, "still there after the grace period")
+            else:
+                _dispatch(inc, when, ctx, effects, "still there after the grace period")
+            if late_clear is not None:
+                inc.cleared_at = None
+                if inc.state in OPEN_STATES:
+                    _clear_open(book, inc, late_clear, ctx, effects, "camera sees the zone clear")
+                else:
+                    _note(inc, late_clear, inc.state, "rules", "camera sees the zone clear", effects, ctx)
         elif inc.state == "verifying" and inc.verify_until is not None and now >= inc.verify_until:
             when = inc.verify_until
             inc.verify_until = None
@@ -471,7 +576,7 @@ def on_tick(book: Book, ctx: Context, now: float) -> list[Effect]:
                 seen = "sensor reads clear" if inc.sensor_id else "camera sees the zone clear"
                 _note(inc, when, "verified", "rules", seen, effects, ctx)
                 _note(inc, when, "closed", "rules", f"verified by {_observer(inc)}", effects, ctx)
-                _close(book, inc)
+                _close(book, inc, effects)
         elif (
             inc.state in ("dispatched", "accepted", "overdue", "reopened")
             and inc.due_at is not None
@@ -486,6 +591,39 @@ def on_tick(book: Book, ctx: Context, now: float) -> list[Effect]:
     return effects
 
 
+# the case states from which each patrol status is a transition
+UPDATE_FROM = {
+    "accepted": ("dispatched", "overdue", "reopened"),
+    "arrived": ("dispatched", "accepted", "overdue", "reopened"),
+    "resolved": CASE_STATES,
+    "rejected": ("dispatched", "accepted", "overdue", "reopened"),
+}
+
+
+def _ignored_note(status: str, assigned: str | None) -> str:
+    return f"update '{status}' ignored: case is assigned to {assigned}"
+
+
+def update_refusal(book: Book, *, case_id: str, unit_id: str, status: str) -> str | None:
+    """Why a patrol update would change nothing (and is refused), or None when it counts.
+
+    Refused updates add no history, so a unit repeating itself cannot grow the record.
+    """
+    inc = book.by_case(case_id)
+    if inc is None:
+        return None  # unknown here: the caller dead-letters it
+    if unit_id != inc.unit_id:
+        last = inc.history[-1] if inc.history else {}
+        if last.get("by") == unit_id and last.get("note") == _ignored_note(status, inc.unit_id):
+            return f"case {case_id} is assigned to {inc.unit_id}, not {unit_id} (already noted)"
+        return None
+    if inc.state not in UPDATE_FROM.get(status, ()):
+        return f"case {case_id} is {inc.state}: '{status}' changes nothing"
+    if status == "rejected" and inc.rejected_round == inc.round:
+        return f"case {case_id} was already rejected and has no higher level: it waits for an operator"
+    return None
+
+
 def on_update(
     book: Book, ctx: Context, *, case_id: str, unit_id: str, status: str, note: str, at: float
 ) -> list[Effect] | None:
@@ -493,17 +631,11 @@ def on_update(
     inc = book.by_case(case_id)
     if inc is None:
         return None
-    effects: list[Effect] = []
+    effects: list[Effect] = on_tick(book, ctx, at)
+    if update_refusal(book, case_id=case_id, unit_id=unit_id, status=status) is not None:
+        return effects  # a duplicate, out of order or a repeat: redelivery is harmless
     if unit_id != inc.unit_id:
-        _note(
-            inc,
-            at,
-            inc.state,
-            unit_id,
-            f"update '{status}' ignored: case is assigned to {inc.unit_id}",
-            effects,
-            ctx,
-        )
+        _note(inc, at, inc.state, unit_id, _ignored_note(status, inc.unit_id), effects, ctx)
         return effects
     text = note or status
     if status == "accepted" and inc.state in ("dispatched", "overdue", "reopened"):
@@ -522,10 +654,10 @@ def on_update(
     elif status == "rejected" and inc.state in ("dispatched", "accepted", "overdue", "reopened"):
         _note(inc, at, inc.state, unit_id, f"rejected: {text}", effects, ctx)
         if not _escalate(inc, at, ctx, effects, "rejected"):
+            inc.rejected_round = inc.round
             _note(
                 inc, at, inc.state, "policy", "rejected and no higher level: needs an operator", effects, ctx
             )
-    # anything else is a duplicate or out of order: ignored, so redelivery is harmless
     effects.extend(on_tick(book, ctx, at))
     return effects
 
@@ -545,6 +677,7 @@ def on_outcome(
     if inc is None:
         return []
     effects: list[Effect] = []
+    inc.warn_pending = False
     if decision == "sent":
         inc.warnings += 1
         if inc.state == "open":
@@ -555,7 +688,23 @@ def on_outcome(
             _note(inc, at, inc.state, "policy", f"loudspeaker: {text}", effects, ctx)
     else:
         _note(inc, at, inc.state, "policy", f"warning {decision}: {reason}", effects, ctx)
+    if _apply_deferred_clear(book, inc, ctx, effects):
+        return effects
+    # the answer may come after this key's clock passed the grace deadline
+    effects.extend(on_tick(book, ctx, max(at, book.clock or at)))
     return effects
+
+
+def _apply_deferred_clear(book: Book, inc: Incident, ctx: Context, effects: list[Effect]) -> bool:
+    """Apply a clear seen while the warning was pending; True when it closed the incident."""
+    cleared_at = inc.cleared_at
+    if cleared_at is None or inc.present or inc.state not in OPEN_STATES:
+        return False
+    inc.cleared_at = None
+    if inc.grace_until is not None and cleared_at >= inc.grace_until:
+        return False  # cleared only after grace ran out: the deadline decides first
+    _clear_open(book, inc, cleared_at, ctx, effects, "camera sees the zone clear")
+    return True
 
 
 def on_ack(
@@ -592,7 +741,7 @@ def on_operator(
             _dispatch(inc, at, ctx, effects, f"dispatched by operator {by}{': ' + reason if reason else ''}")
     elif action == "close":
         _note(inc, at, "closed", by, f"closed by operator: {reason}", effects, ctx)
-        _close(book, inc)
+        _close(book, inc, effects)
     return effects
 
 
@@ -613,7 +762,7 @@ def set_held(book: Book, ctx: Context, *, held: bool, reason: str, at: float) ->
         if not held and not inc.present and inc.state in OPEN_STATES:
             _note(inc, at, "cleared", "rules", "camera saw the zone clear while held", effects, ctx)
             _note(inc, at, "closed", "rules", "cleared after release", effects, ctx)
-            _close(book, inc)
+            _close(book, inc, effects)
     if not held:
         effects.extend(on_tick(book, ctx, at))
     return effects

@@ -56,6 +56,21 @@ class SpeakerState:
     queue: list[dict[str, Any]] = field(default_factory=list)
     seen: list[str] = field(default_factory=list)
     recent: dict[str, str] = field(default_factory=dict)  # command_id -> camera_id
+    # the speaker's own clock: every decision is made at the newest time of its inputs, so
+    # intervals never go negative whichever source (request, warning, ack, tick) came last
+    clock: float | None = None
+    clock_wall: float = 0.0
+
+    def advance(self, event_time: float, wall: float) -> float:
+        """Move the speaker's clock to ``event_time`` if it is newer; return the decision time."""
+        if self.clock is None or event_time > self.clock:
+            self.clock = event_time
+            self.clock_wall = wall
+        return self.clock
+
+    def now(self, wall: float) -> float | None:
+        """The speaker's clock advanced by the wall-clock time since its last input."""
+        return None if self.clock is None else self.clock + max(0.0, wall - self.clock_wall)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
