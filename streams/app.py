@@ -56,6 +56,7 @@ REINDEX_AFTER_ASSIGN_S = 30.0  # after an assignment, re-read the books every ti
 # a key's event time advances with the wall clock only after it has been silent this long,
 # so a deadline never fires ahead of an input still on its way through the worker
 LATENESS_S = 2.0
+SETTLE_S = LATENESS_S
 RETICK_S = 5.0  # a deadline whose tick changed nothing is ticked again after this long
 PARK_S = 15.0  # how long a patrol update may wait for its case to be known
 MAX_PARKED = 20  # patrol updates parked per unknown case; more are dead-lettered at once
@@ -202,6 +203,9 @@ def create_worker(
     parked_cases: dict[str, float] = {}  # case_id -> wall time its first update was parked
     closed_cases: dict[str, float] = {}  # case_id -> wall time it closed (insertion order = age)
     reindex_until = [0.0]  # monotonic time until which every tick re-reads the tables
+    last_input = [0.0]  # monotonic time of the last input any agent took
+    settled = [False]  # the backlog after the last assignment has been read
+    resumed: list[float | None] = [None]  # monotonic time the tables were seen recovered
     index_built = [float("-inf")]
     max_skew = cfg.site.max_clock_skew_s
 
@@ -219,6 +223,8 @@ def create_worker(
         # the tables fill while their changelogs are read back: re-read them every tick for a
         # while, so deadlines that passed while no worker ran fire right after the start
         reindex_until[0] = time.monotonic() + REINDEX_AFTER_ASSIGN_S
+        settled[0] = False
+        resumed[0] = None
 
     async def dead(event: Any, error: str) -> None:
         msg = event.message
@@ -284,6 +290,7 @@ def create_worker(
     @app.agent(t_detections)
     async def rules_agent(stream: faust.StreamT[bytes]) -> None:
         async for event in stream.events():
+            last_input[0] = time.monotonic()
             try:
                 det = decode(Detection, event.value)
             except RecordError as exc:
@@ -428,6 +435,7 @@ def create_worker(
     @app.agent(incident_sources)
     async def incidents_agent(stream: faust.StreamT[bytes]) -> None:
         async for event in stream.events():
+            last_input[0] = time.monotonic()
             camera_id = (event.key or b"").decode("utf-8", "replace")
             effects: list[inc.Effect] | None
             try:
@@ -572,6 +580,7 @@ def create_worker(
     @app.agent(policy_sources)
     async def policy_agent(stream: faust.StreamT[bytes]) -> None:
         async for event in stream.events():
+            last_input[0] = time.monotonic()
             key = (event.key or b"").decode("utf-8", "replace")
             try:
                 speaker_id, state, effects = policy_input(event.message, event.value, key)
@@ -637,6 +646,7 @@ def create_worker(
         CLOSED_CASE_KEPT_S.
         """
         async for event in stream.events():
+            last_input[0] = time.monotonic()
             msg = event.message
             case_id = (event.key or b"").decode("utf-8", "replace")
             try:
@@ -741,10 +751,22 @@ def create_worker(
         if mono < reindex_until[0] or mono - index_built[0] >= INDEX_EVERY_S:
             index_built[0] = mono
             rebuild_indexes()
+        # after an assignment, time moves only with the inputs until the tables are recovered
+        # and the backlog is read (no input for SETTLE_S): a deadline must not overtake an
+        # update that was sent before it
+        if not settled[0]:
+            if getattr(app, "in_recovery", False):
+                resumed[0] = None
+            elif resumed[0] is None:
+                resumed[0] = mono
+            elif mono - resumed[0] >= 2 * SETTLE_S and mono - last_input[0] >= SETTLE_S:
+                settled[0] = True
+        caught_up = settled[0]
         actives = active_partitions(topics.incident_inputs)
         for key, (due, clock_at, clock_wall) in list(deadlines.items()):
             # this key's event time: its clock, advanced by the wall clock once it is silent
-            now = clock_at + max(0.0, wall - clock_wall - LATENESS_S)
+            silent = max(0.0, wall - clock_wall - LATENESS_S) if caught_up else 0.0
+            now = clock_at + silent
             if due > now or _partition(key, partitions) not in actives:
                 continue
             last = ticked.get(key)

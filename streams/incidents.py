@@ -101,7 +101,8 @@ class Book:
     def observe(self, event_time: float, wall: float) -> None:
         if self.clock is None or event_time > self.clock:
             self.clock = event_time
-            self.clock_wall = wall
+            # an event dated ahead of the wall clock starts advancing once the wall reaches it
+            self.clock_wall = max(wall, event_time)
 
     def now(self, wall: float, lateness_s: float) -> float | None:
         """This key's estimated event time at wall-clock ``wall``.

@@ -65,7 +65,8 @@ class SpeakerState:
         """Move the speaker's clock to ``event_time`` if it is newer; return the decision time."""
         if self.clock is None or event_time > self.clock:
             self.clock = event_time
-            self.clock_wall = wall
+            # an event dated ahead of the wall clock starts advancing once the wall reaches it
+            self.clock_wall = max(wall, event_time)
         return self.clock
 
     def now(self, wall: float) -> float | None:

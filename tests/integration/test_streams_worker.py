@@ -73,13 +73,15 @@ def test_scripted_scenario_gives_the_exact_sequence(kafka: KafkaEnv, worker_env:
     cam_b = Feed(kafka.bootstrap, t.detections, "cam-b")
     try:
         # cam-a: a bench on the walkway (dwell 2 s) -> open, warned
-        # cam-b: a car at the kerb -> open, warned, then it leaves -> cleared, closed
+        # cam-b: a car at the kerb -> open, warned, then it leaves -> cleared, closed. Its frames
+        # are one timeline: the car is seen for 2.5 s, then the camera sees the kerb clear
+        # (clear 2 s) at 4.5 s, before grace (3 s from the warning at 2 s) runs out at 5 s.
         cam_a.present("storefront", "bench", 6)
-        cam_b.present("kerb", "car", 3)
+        cam_b.present("kerb", "car", 2.5)
+        cam_b.absent(3)
         assert wait_for(lambda: incident_with(collector.values(t.alerts), "cam-a", "warned"), JOIN_TIMEOUT), (
             worker_env["log"].read_text()[-3000:]
         )
-        cam_b.absent(3)
         # cam-a's bench stays past the 3 s grace -> dispatched
         cam_a.present("storefront", "bench", 5)
         assert wait_for(lambda: collector.values(t.dispatch), 30)
