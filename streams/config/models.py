@@ -94,7 +94,7 @@ class Web(Base):
         20, ge=1, description="Browser sessions kept per token; a new login ends the oldest beyond it"
     )
     login_attempts_per_min: int = Field(
-        20, ge=1, description="Logins accepted per client address and minute (a burst of as many); more get 429"
+        20, ge=1, description="Logins accepted per client address and minute (as a burst too); more get 429"
     )
     max_photos_per_case: int = Field(
         6, ge=1, description="Patrol photos accepted per case (on arrived and resolved updates)"

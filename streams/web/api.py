@@ -403,6 +403,7 @@ async def board_page(request: web.Request) -> web.StreamResponse:
     principal = who(request)
     if principal.role == "patrol":
         raise web.HTTPFound(_home(principal))
+    need(principal.can_read, "the board needs a viewer, operator or admin token")
     return _page("board.html")
 
 

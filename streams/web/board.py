@@ -285,7 +285,7 @@ class Board:
             **alert,
             "evidence_items": items,
             "case": self.cases.get(case_id) if case_id else None,
-            "updates": updates,
+            "updates": list(updates),  # a copy: a live event shows the incident as it was then
         }
 
 
