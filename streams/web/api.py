@@ -76,6 +76,7 @@ CSRF_HEADER = "X-CSRF-Token"
 PUBLIC = frozenset({"/healthz", "/login"})
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 HEARTBEAT_S = 15.0
+GONE_CHECK_S = 1.0  # how often a live stream looks whether its client left (its slot is freed then)
 STATES: tuple[str, ...] = IncidentState.__args__  # type: ignore[attr-defined]
 STATIC_TYPES = {".css": "text/css", ".js": "text/javascript", ".html": "text/html", ".svg": "image/svg+xml"}
 LOGIN_BODY = 4 * 1024  # the login form: a token and where to go next
@@ -760,12 +761,19 @@ async def events(request: web.Request) -> web.StreamResponse:
     try:
         await response.prepare(request)
         await response.write(b"retry: 2000\nevent: hello\ndata: {}\n\n")
+        quiet = 0.0
         while True:
             try:
-                event = await asyncio.wait_for(sub.queue.get(), HEARTBEAT_S)
+                event = await asyncio.wait_for(sub.queue.get(), GONE_CHECK_S)
             except TimeoutError:
-                await response.write(b": ping\n\n")
+                if request.transport is None or request.transport.is_closing():
+                    break  # the client left: free its slot now, not at the next write
+                quiet += GONE_CHECK_S
+                if quiet >= HEARTBEAT_S:
+                    quiet = 0.0
+                    await response.write(b": ping\n\n")
                 continue
+            quiet = 0.0
             if event is None:
                 break
             if not state.hub.visible(principal, event):  # reassigned while it waited in the queue

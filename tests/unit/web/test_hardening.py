@@ -431,6 +431,22 @@ def test_live_streams_are_capped_per_token_and_in_total(tmp_path: Path) -> None:
     assert "max_streams_per_token" in got[2][1] and "web.max_streams" in got[4][1]
 
 
+def test_a_closed_stream_frees_its_slot(tmp_path: Path) -> None:
+    state = make_state(tmp_path, web={"max_streams_per_token": 1})
+
+    async def scenario(client: Any) -> list[int]:
+        first = await client.get("/api/events", headers=bearer("viewer"))
+        refused = await client.get("/api/events", headers=bearer("viewer"))
+        first.close()
+        key = next(iter(state.hub._per_token))
+        while state.hub.streams_of(Principal("li", "viewer", key=key)):  # the server sees it gone
+            await asyncio.sleep(0.05)
+        again = await client.get("/api/events", headers=bearer("viewer"))
+        return [first.status, refused.status, again.status]
+
+    assert run_client(state, scenario) == [200, 429, 200]
+
+
 def test_the_hub_counts_streams_per_token_and_forgets_closed_ones() -> None:
     hub = Hub(max_streams=1000, per_token=5)
     subs = [hub.subscribe(Principal("li", "viewer", key=f"k{i % 50}")) for i in range(250)]
