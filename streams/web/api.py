@@ -218,8 +218,8 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
     except WebError as exc:
         return json_error(exc.status, str(exc))
     except web.HTTPException as exc:
-        if exc.status == 413:
-            response = json_error(413, str(too_large(request.client_max_size)))
+        if exc.status == 413:  # a body sent without a length ran past its route's limit
+            response = json_error(413, str(too_large(body_limit(request))))
             response.force_close()  # the rest of the body is not read
             return response
         if exc.status >= 400:

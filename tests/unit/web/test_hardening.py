@@ -123,6 +123,29 @@ def test_cases_and_updates_of_incidents_not_on_the_board_are_bounded() -> None:
     assert "case-late" not in board.loose and board.by_case("case-late") is not None
 
 
+def test_a_case_keeps_its_last_updates() -> None:
+    board = Board()
+    board.apply_alert(alert("inc-1", case_id="case-1"))
+    for n in range(board_mod.MAX_UPDATES_PER_CASE * 3):
+        board.apply_update(update_record("case-1", note=str(n)))
+    notes = [u["note"] for u in board.updates["case-1"]]
+    assert notes == [
+        str(n) for n in range(board_mod.MAX_UPDATES_PER_CASE * 2, board_mod.MAX_UPDATES_PER_CASE * 3)
+    ]
+
+
+def test_a_live_client_that_does_not_keep_up_is_let_go_and_its_slot_freed() -> None:
+    from streams.web import events as events_mod
+
+    hub = Hub(max_streams=2, per_token=1)
+    slow = hub.subscribe(Principal("li", "viewer", key="k"))
+    for i in range(events_mod.QUEUE_SIZE + 1):
+        hub.publish(Event("decision", {"request_id": f"r{i}"}))
+    assert slow.dropped and len(hub) == 0 and hub.streams_of(slow.principal) == 0
+    assert slow.queue.qsize() == events_mod.QUEUE_SIZE  # bounded, and it ends with the end marker
+    hub.subscribe(Principal("li", "viewer", key="k"))  # the token may open a stream again
+
+
 def test_the_board_holds_at_most_max_incidents_and_decisions_are_capped() -> None:
     board = Board(max_incidents=10)
     for i in range(50):
