@@ -34,6 +34,7 @@ TOKENS = {
     "admin": "admin-token-00001",
     "patrol_a": "patrol-a-token-0001",
     "patrol_d": "patrol-d-token-0001",
+    "ingest": "ingest-token-00001",
 }
 TOKENS_TEXT = ",".join(
     [
@@ -42,6 +43,7 @@ TOKENS_TEXT = ",".join(
         f"{TOKENS['admin']}=admin",
         f"{TOKENS['patrol_a']}=patrol:unit-a@wang",
         f"{TOKENS['patrol_d']}=patrol:unit-d",
+        f"{TOKENS['ingest']}=ingest@gateway",
     ]
 )
 # a tiny valid JPEG (1x1 px): enough for type sniffing and for a browser to show it
@@ -51,8 +53,10 @@ JPEG = base64.b64decode(
 )
 
 
-def web_config(evidence_dir: Path) -> Config:
+def web_config(evidence_dir: Path, web: dict[str, Any] | None = None) -> Config:
     text = STREAMS_YAML + f"\nevidence: {{dir: {json.dumps(str(evidence_dir))}}}\n"
+    if web:
+        text += f"web: {json.dumps(web)}\n"
     return parse_config(text, "web-test.yaml")
 
 
@@ -112,17 +116,23 @@ class FakePublisher:
         self.sent.append((topic, key, value))
 
 
-def make_state(tmp: Path, board: Board | None = None, now: Callable[[], float] = time.time) -> WebState:
+def make_state(
+    tmp: Path,
+    board: Board | None = None,
+    now: Callable[[], float] = time.time,
+    web: dict[str, Any] | None = None,
+) -> WebState:
+    """A command centre without a broker; ``web`` overrides fields of the ``web:`` section."""
     evidence_dir = tmp / "evidence"
     evidence_dir.mkdir(exist_ok=True)
-    cfg = web_config(evidence_dir)
+    cfg = web_config(evidence_dir, web)
     return WebState(
         cfg=cfg,
         topics=Topics("t.citywatch."),
         board=board or Board(),
         tokens=TokenRegistry(parse_tokens(TOKENS_TEXT, "test", [u.id for u in cfg.units])),
-        sessions=Sessions(3600),
-        evidence=EvidenceFiles(evidence_dir),
+        sessions=Sessions(3600, per_token=cfg.web.max_sessions_per_token),
+        evidence=EvidenceFiles(evidence_dir, photos_max_bytes=int(cfg.web.photos_max_mb * 1024 * 1024)),
         publisher=FakePublisher(),
         metrics=lambda: "# metrics\n",
         now=now,

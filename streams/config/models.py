@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from streams.config.timerange import check_range
 
@@ -84,6 +84,36 @@ class Web(Base):
     session_ttl_s: float = Field(43200, gt=0, description="Browser sessions end after this many seconds")
     max_photo_mb: float = Field(8, gt=0, le=64, description="Largest patrol photo accepted, in MB")
     closed_kept: int = Field(500, ge=0, description="Closed incidents the board keeps in memory")
+    max_streams: int = Field(
+        200, ge=1, description="Live-event (SSE) streams open at once on this worker; more get 429"
+    )
+    max_streams_per_token: int = Field(
+        10, ge=1, description="Live-event streams open at once per token (its sessions included)"
+    )
+    max_sessions_per_token: int = Field(
+        20, ge=1, description="Browser sessions kept per token; a new login ends the oldest beyond it"
+    )
+    login_attempts_per_min: int = Field(
+        20, ge=1, description="Logins accepted per client address and minute (as a burst too); more get 429"
+    )
+    max_photos_per_case: int = Field(
+        6, ge=1, description="Patrol photos accepted per case (on arrived and resolved updates)"
+    )
+    photos_max_mb: float = Field(
+        1024,
+        gt=0,
+        description="Size budget of patrol photos (under <evidence.dir>/patrol/, apart from camera "
+        "evidence); the oldest files beyond it are deleted",
+    )
+
+    @model_validator(mode="after")
+    def verify_photo_budget(self) -> Web:
+        if self.photos_max_mb < self.max_photo_mb:
+            raise ValueError(
+                f"web.photos_max_mb ({self.photos_max_mb:g}) is smaller than one photo "
+                f"(web.max_photo_mb {self.max_photo_mb:g}): raise photos_max_mb or lower max_photo_mb"
+            )
+        return self
 
 
 class Category(Base):

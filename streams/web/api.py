@@ -22,6 +22,14 @@
 Every error is JSON ``{"error": "..."}`` with a 4xx status (pages: the login
 form on 401). A bearer token (``Authorization: Bearer …``) or the session cookie
 authenticates; with the cookie, a state-changing request needs ``X-CSRF-Token``.
+
+Request bodies are checked before they are read: the caller is authenticated
+from its headers first (401/403 without reading a byte of the body), then the
+body's declared size is held against its route's limit (413): a login form
+``LOGIN_BODY``, JSON ``JSON_BODY``, a patrol update with a photo
+``web.max_photo_mb`` (base64) plus JSON. A body sent without a length is cut off
+at the same limit. Logins are rate-limited per client address (429), and live
+streams are capped per token and in total (429).
 """
 
 from __future__ import annotations
@@ -47,7 +55,15 @@ from streams.ids import make_id
 from streams.records import IncidentState
 from streams.timeutil import to_iso
 from streams.topics import Topics
-from streams.web.auth import Principal, Session, Sessions, TokenRegistry, csrf_ok, same_origin
+from streams.web.auth import (
+    LoginLimiter,
+    Principal,
+    Session,
+    Sessions,
+    TokenRegistry,
+    csrf_ok,
+    same_origin,
+)
 from streams.web.board import DISPATCHABLE, FINAL_STATES, Board, Filters
 from streams.web.events import Hub, sse_frame
 from streams.web.evidence import EvidenceFiles
@@ -60,8 +76,13 @@ CSRF_HEADER = "X-CSRF-Token"
 PUBLIC = frozenset({"/healthz", "/login"})
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 HEARTBEAT_S = 15.0
+GONE_CHECK_S = 1.0  # how often a live stream looks whether its client left (its slot is freed then)
 STATES: tuple[str, ...] = IncidentState.__args__  # type: ignore[attr-defined]
 STATIC_TYPES = {".css": "text/css", ".js": "text/javascript", ".html": "text/html", ".svg": "image/svg+xml"}
+LOGIN_BODY = 4 * 1024  # the login form: a token and where to go next
+JSON_BODY = 32 * 1024  # an action, a broadcast, a patrol update without a photo
+EXTRA_BODY = 2 * 1024 * 1024  # routes of worker extensions (sensor ingest checks its own 1 MB)
+PHOTO_STATUSES = frozenset({"arrived", "resolved"})
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 M = TypeVar("M", bound=BaseModel)
@@ -89,6 +110,14 @@ class WebState:
     pending_broadcasts: dict[str, float] = field(default_factory=dict)
     ready: Callable[[], bool] = lambda: True
     extra_routes: list[tuple[str, str, Any]] = field(default_factory=list)  # from worker extensions
+    logins: LoginLimiter = field(init=False)  # from web.login_attempts_per_min
+
+    def __post_init__(self) -> None:
+        web_cfg = self.cfg.web
+        self.hub.max_streams = web_cfg.max_streams
+        self.hub.per_token = web_cfg.max_streams_per_token
+        self.hub.assigned = self.board.assigned  # who sees an incident: its assignment now
+        self.logins = LoginLimiter(web_cfg.login_attempts_per_min)
 
     def evidence_url(self, path: str) -> str | None:
         return self.evidence.url(path)
@@ -126,12 +155,33 @@ class UpdateBody(Body):
     photo: str | None = Field(None, description="base64 JPEG/PNG, or a data: URL")
 
 
+def body_limit(request: web.Request) -> int:
+    """The largest body the request's route takes, in bytes."""
+    state = request.app[STATE_KEY]
+    if request.path == "/login":
+        return LOGIN_BODY
+    route = request.match_info.route.resource
+    canonical = route.canonical if route is not None else ""
+    if canonical == "/api/cases/{case_id}/updates":
+        return int(state.cfg.web.max_photo_mb * 1024 * 1024) * 4 // 3 + JSON_BODY
+    if any(canonical == path for _, path, _ in state.extra_routes):
+        return EXTRA_BODY
+    return JSON_BODY
+
+
+def too_large(limit: int) -> WebError:
+    return WebError(f"request body is larger than this route takes ({_size(limit)})", 413)
+
+
+def _size(n: int) -> str:
+    return f"{n / (1024 * 1024):.1f} MB" if n >= 1024 * 1024 else f"{n // 1024} KB"
+
+
 async def parse_body(request: web.Request, model: type[M]) -> M:
     try:
         raw = await request.read()
     except web.HTTPRequestEntityTooLarge:
-        most = request.app[STATE_KEY].cfg.web.max_photo_mb
-        raise WebError(f"request body is too large (a photo may have up to {most:g} MB)", 413) from None
+        raise too_large(request.client_max_size) from None
     if not raw:
         raise WebError("request body is empty: send a JSON object")
     try:
@@ -168,6 +218,10 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
     except WebError as exc:
         return json_error(exc.status, str(exc))
     except web.HTTPException as exc:
+        if exc.status == 413:  # a body sent without a length ran past its route's limit
+            response = json_error(413, str(too_large(body_limit(request))))
+            response.force_close()  # the rest of the body is not read
+            return response
         if exc.status >= 400:
             return json_error(exc.status, exc.reason or "error")
         raise
@@ -217,6 +271,18 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     return await handler(request)
 
 
+@web.middleware
+async def body_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Hold a body against its route's limit before anyone reads it (after authentication)."""
+    limit = body_limit(request)
+    declared = request.content_length
+    if declared is not None and declared > limit:
+        response = json_error(413, str(too_large(limit)))
+        response.force_close()  # the body is not read: the connection cannot be reused
+        return response
+    return await handler(request.clone(client_max_size=limit))
+
+
 def who(request: web.Request) -> Principal:
     return request[PRINCIPAL_KEY]
 
@@ -243,8 +309,17 @@ def login_page(next_path: str, error: str, status: int = 200) -> web.Response:
 
 
 def _safe_next(path: str | None) -> str:
-    """Only a local path is a place to go after logging in (no //host, no scheme)."""
-    if not path or not path.startswith("/") or path.startswith("//") or "\\" in path or path == "/login":
+    """Only a path of this site is a place to go after logging in, else ``/``.
+
+    Browsers drop tabs and line feeds from a URL and read a backslash as a slash, so
+    ``/\\t/evil.example`` would be ``//evil.example``: any control character, space,
+    backslash or non-ASCII character is refused outright, as is ``//host``.
+    """
+    if not path or not path.startswith("/") or path.startswith("//"):
+        return "/"
+    if any(not ("!" <= c <= "~") or c == "\\" for c in path):
+        return "/"
+    if path == "/login" or path.startswith(("/login?", "/login#")):
         return "/"
     return path
 
@@ -278,12 +353,27 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
     state = request.app[STATE_KEY]
     if not same_origin(request.headers.get("Origin"), request.host):
         raise WebError("login from another site is refused", 403)
+    address = request.remote or "unknown"
+    if not state.logins.allow(address, state.now()):
+        wait = state.logins.retry_after(address)
+        logger.warning("web: too many logins from %s: refused for %d s", address, wait)
+        response = login_page("/", f"Too many login attempts: try again in {wait} s.", status=429)
+        response.headers["Retry-After"] = str(wait)
+        response.force_close()  # the form is not read
+        return response
     form = await request.post()
     token = str(form.get("token") or "").strip()
     next_path = str(form.get("next") or "/")
     principal = state.tokens.lookup(token)
     if principal is None:
         return login_page(next_path, "Unknown token." if token else "Enter your token.", status=401)
+    if not principal.can_log_in:
+        return login_page(
+            next_path,
+            f"A token of the {principal.describe()} role has no pages: it is sent by its gateway as "
+            "'Authorization: Bearer TOKEN' (POST /api/sensor-readings), not used to log in.",
+            status=403,
+        )
     session = state.sessions.create(principal, state.now())
     target = _safe_next(next_path)
     if target == "/" and principal.role == "patrol":
@@ -314,15 +404,16 @@ async def board_page(request: web.Request) -> web.StreamResponse:
     principal = who(request)
     if principal.role == "patrol":
         raise web.HTTPFound(_home(principal))
+    need(principal.can_read, "the board needs a viewer, operator or admin token")
     return _page("board.html")
 
 
 async def patrol_page(request: web.Request) -> web.Response:
     state = request.app[STATE_KEY]
     unit_id = request.match_info["unit"]
+    need(who(request).can_see_unit(unit_id), f"this token cannot see unit {unit_id}")
     if unit_id not in {u.id for u in state.cfg.units}:
         raise WebError(f"no unit {unit_id!r} in the configuration", 404)
-    need(who(request).can_see_unit(unit_id), f"this token cannot see unit {unit_id}")
     return _page("patrol.html")
 
 
@@ -342,10 +433,10 @@ async def evidence_file(request: web.Request) -> web.StreamResponse:
     state = request.app[STATE_KEY]
     principal = who(request)
     rel = request.match_info["path"]
-    target = state.evidence.resolve(rel)
-    if not principal.can_read:
+    if not principal.can_read:  # before the lookup: a 404 would tell which files exist
         allowed = {state.evidence.relative(p) for p in state.board.unit_evidence(principal.unit or "")}
         need(principal.role == "patrol" and rel in allowed, "a patrol sees only its own cases' pictures")
+    target = state.evidence.resolve(rel)
     return web.FileResponse(target, headers={"Content-Type": state.evidence.content_type(target)})
 
 
@@ -499,9 +590,9 @@ async def get_broadcast(request: web.Request) -> web.Response:
 async def unit_cases(request: web.Request) -> web.Response:
     state = request.app[STATE_KEY]
     unit_id = request.match_info["unit"]
+    need(who(request).can_see_unit(unit_id), f"this token cannot see unit {unit_id}'s cases")
     if unit_id not in {u.id for u in state.cfg.units}:
         raise WebError(f"no unit {unit_id!r} in the configuration", 404)
-    need(who(request).can_see_unit(unit_id), f"this token cannot see unit {unit_id}'s cases")
     cases = state.board.unit_cases(unit_id)
     return web.json_response(
         {"unit_id": unit_id, "cases": [state.board.view(a, state.evidence_url) for a in cases]}
@@ -529,9 +620,12 @@ async def incident_action(request: web.Request) -> web.Response:
         raise WebError(
             f"incident {incident_id} is already {current}: it can be dispatched only when open or warned", 409
         )
-    camera_id = alert.get("camera_id")
-    if not camera_id:
-        raise WebError(f"incident {incident_id} has no camera: it cannot be acted on here", 409)
+    # the worker keeps an incident under its subject: the sensor of a sensor incident, else the camera
+    subject = alert.get("sensor_id") or alert.get("camera_id")
+    if not subject:
+        raise WebError(
+            f"incident {incident_id} names neither a camera nor a sensor: it cannot be acted on", 409
+        )
     value = {
         "kind": "operator",
         "incident_id": incident_id,
@@ -540,7 +634,7 @@ async def incident_action(request: web.Request) -> web.Response:
         "reason": body.reason,
         "at": to_iso(state.now()),
     }
-    await state.publisher.send(state.topics.incident_inputs, str(camera_id), value)
+    await state.publisher.send(state.topics.incident_inputs, str(subject), value)
     logger.info("web: %s %s incident %s", principal.name, body.action, incident_id)
     return web.json_response({"accepted": True, **value}, status=202)
 
@@ -609,10 +703,16 @@ async def case_update(request: web.Request) -> web.Response:
     principal = who(request)
     case_id = request.match_info["case_id"]
     unit_id = state.board.case_unit(case_id)
+    if principal.role != "admin":  # before the lookup: a 404 would tell a patrol which cases exist
+        need(principal.can_patrol(unit_id), f"case {case_id} is not with unit {principal.unit}")
     if unit_id is None:
         raise WebError(f"no case {case_id!r} on the board", 404)
-    need(principal.can_patrol(unit_id), f"case {case_id} belongs to unit {unit_id}")
     body = await parse_body(request, UpdateBody)
+    if body.photo and body.status not in PHOTO_STATUSES:
+        raise WebError(
+            f"a photo goes only with an arrived or resolved update, not {body.status}: "
+            "send this update without the photo"
+        )
     alert = state.board.by_case(case_id)
     if alert is not None and alert.get("state") in FINAL_STATES:
         raise WebError(f"case {case_id} is closed", 409)
@@ -629,6 +729,13 @@ async def case_update(request: web.Request) -> web.Response:
         "by": principal.name,
     }
     if body.photo:
+        quota = state.cfg.web.max_photos_per_case
+        if state.evidence.photo_count(case_id) >= quota:
+            raise WebError(
+                f"case {case_id} already has {quota} photos (web.max_photos_per_case): "
+                "send this update without the photo",
+                409,
+            )
         max_bytes = int(state.cfg.web.max_photo_mb * 1024 * 1024)
         data = _photo_bytes(body.photo, max_bytes)
         if len(data) > max_bytes:
@@ -647,21 +754,30 @@ async def events(request: web.Request) -> web.StreamResponse:
     state = request.app[STATE_KEY]
     principal = who(request)
     need(principal.can_read or principal.role == "patrol", "live events need a token with a role")
+    sub = state.hub.subscribe(principal)  # 429 past the caps, before the stream starts
     response = web.StreamResponse(
         headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
     )
-    await response.prepare(request)
-    sub = state.hub.subscribe(principal)
     try:
+        await response.prepare(request)
         await response.write(b"retry: 2000\nevent: hello\ndata: {}\n\n")
+        quiet = 0.0
         while True:
             try:
-                event = await asyncio.wait_for(sub.queue.get(), HEARTBEAT_S)
+                event = await asyncio.wait_for(sub.queue.get(), GONE_CHECK_S)
             except TimeoutError:
-                await response.write(b": ping\n\n")
+                if request.transport is None or request.transport.is_closing():
+                    break  # the client left: free its slot now, not at the next write
+                quiet += GONE_CHECK_S
+                if quiet >= HEARTBEAT_S:
+                    quiet = 0.0
+                    await response.write(b": ping\n\n")
                 continue
+            quiet = 0.0
             if event is None:
                 break
+            if not state.hub.visible(principal, event):  # reassigned while it waited in the queue
+                continue
             await response.write(sse_frame(event))
     except (ConnectionResetError, asyncio.CancelledError):
         pass
@@ -676,8 +792,8 @@ async def events(request: web.Request) -> web.StreamResponse:
 def create_app(state: WebState) -> web.Application:
     max_photo = int(state.cfg.web.max_photo_mb * 1024 * 1024)
     app = web.Application(
-        middlewares=[errors_middleware, auth_middleware],
-        client_max_size=max_photo * 4 // 3 + 64 * 1024,
+        middlewares=[errors_middleware, auth_middleware, body_middleware],
+        client_max_size=max(max_photo * 4 // 3 + JSON_BODY, EXTRA_BODY),  # each route takes less
     )
     app[STATE_KEY] = state
     r = app.router

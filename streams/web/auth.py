@@ -6,7 +6,7 @@ Roles:
     operator          viewer + broadcasts and incident actions
     patrol:UNIT       its own unit's cases (read, accept / arrived / resolved)
     admin             everything, every unit
-    ingest            sensor gateways: POST /api/sensor-readings only
+    ingest            sensor gateways: POST /api/sensor-readings only (no browser sessions)
 
 Tokens come from ``web.tokens_file`` and ``CITYWATCH_TOKENS``, both written as
 ``TOKEN=ROLE`` (optionally ``TOKEN=ROLE@NAME``), one per line or comma-separated.
@@ -21,7 +21,7 @@ import hmac
 import secrets
 from collections import OrderedDict
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from urllib.parse import urlsplit
 
 from streams.errors import WebError
@@ -31,6 +31,10 @@ PATROL = "patrol:"
 INGEST = "ingest"  # sensor gateways: POST /api/sensor-readings only
 MIN_TOKEN_LEN = 8
 MAX_SESSIONS = 10_000
+MAX_SESSIONS_PER_TOKEN = 20
+PAGE_ROLES = frozenset({*ROLES, "patrol"})  # roles with pages; an ingest token is for its route only
+LOGIN_WINDOW_S = 60.0
+MAX_LOGIN_CLIENTS = 10_000
 
 
 @dataclass(frozen=True)
@@ -38,8 +42,9 @@ class Principal:
     """Who is asking: a display name, a role and (for patrol) the unit."""
 
     name: str
-    role: str  # viewer | operator | admin | patrol
+    role: str  # viewer | operator | admin | patrol | ingest
     unit: str | None = None
+    key: str = field(default="", compare=False)  # which token (a digest prefix): caps count per token
 
     @property
     def can_read(self) -> bool:
@@ -64,6 +69,11 @@ class Principal:
 
     def can_see_unit(self, unit_id: str) -> bool:
         return self.can_read or self.can_patrol(unit_id)
+
+    @property
+    def can_log_in(self) -> bool:
+        """Open a browser session: only roles that have pages."""
+        return self.role in PAGE_ROLES
 
     def describe(self) -> str:
         return f"patrol:{self.unit}" if self.role == "patrol" else self.role
@@ -112,7 +122,7 @@ def parse_tokens(text: str, source: str, units: Iterable[str] | None = None) -> 
             except ValueError as exc:
                 raise WebError(f"{where}: {exc}") from None
             label = name.strip() or f"{role_text.strip()}-{_digest(token).hex()[:6]}"
-            out.append((token, Principal(label, role, unit)))
+            out.append((token, Principal(label, role, unit, token_key(token))))
     return out
 
 
@@ -120,11 +130,18 @@ def _digest(token: str) -> bytes:
     return hashlib.sha256(token.encode("utf-8")).digest()
 
 
+def token_key(token: str) -> str:
+    """A short, non-secret name of a token (a digest prefix), to count its sessions and streams."""
+    return _digest(token).hex()[:16]
+
+
 class TokenRegistry:
     """Known tokens, kept as digests; ``lookup`` compares against all of them in constant time."""
 
     def __init__(self, entries: Iterable[tuple[str, Principal]]) -> None:
-        self._entries = [(_digest(token), who) for token, who in entries]
+        self._entries = [
+            (_digest(token), who if who.key else replace(who, key=token_key(token))) for token, who in entries
+        ]
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -149,11 +166,17 @@ class Session:
 
 
 class Sessions:
-    """Browser sessions in memory: an opaque id in an HttpOnly cookie, a CSRF token beside it."""
+    """Browser sessions in memory: an opaque id in an HttpOnly cookie, a CSRF token beside it.
 
-    def __init__(self, ttl_s: float, max_sessions: int = MAX_SESSIONS) -> None:
+    At most ``max_sessions`` in all and ``per_token`` per token: a new login ends the oldest.
+    """
+
+    def __init__(
+        self, ttl_s: float, max_sessions: int = MAX_SESSIONS, per_token: int = MAX_SESSIONS_PER_TOKEN
+    ) -> None:
         self.ttl_s = ttl_s
         self.max_sessions = max_sessions
+        self.per_token = per_token
         self._by_id: OrderedDict[str, Session] = OrderedDict()
 
     def __len__(self) -> int:
@@ -162,9 +185,16 @@ class Sessions:
     def create(self, principal: Principal, now: float) -> Session:
         session = Session(secrets.token_urlsafe(32), secrets.token_urlsafe(32), principal, now + self.ttl_s)
         self._by_id[session.session_id] = session
+        same = [sid for sid, s in self._by_id.items() if s.principal.key == principal.key]
+        for sid in same[: max(0, len(same) - self.per_token)]:  # oldest first (insertion order)
+            del self._by_id[sid]
         while len(self._by_id) > self.max_sessions:
             self._by_id.popitem(last=False)
         return session
+
+    def count(self, principal: Principal) -> int:
+        """Sessions of the token behind ``principal``."""
+        return sum(1 for s in self._by_id.values() if s.principal.key == principal.key)
 
     def get(self, session_id: str | None, now: float) -> Session | None:
         if not session_id:
@@ -180,6 +210,36 @@ class Sessions:
     def drop(self, session_id: str | None) -> None:
         if session_id:
             self._by_id.pop(session_id, None)
+
+
+class LoginLimiter:
+    """Login attempts per client address: a bucket of ``per_min`` refilled over a minute (pure).
+
+    At most ``max_clients`` addresses are remembered; the least recently seen is forgotten first.
+    """
+
+    def __init__(self, per_min: int, max_clients: int = MAX_LOGIN_CLIENTS) -> None:
+        self.per_min = per_min
+        self.max_clients = max_clients
+        self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()  # address -> (tokens, at)
+
+    def __len__(self) -> int:
+        return len(self._buckets)
+
+    def allow(self, address: str, now: float) -> bool:
+        """Take one attempt for ``address``; False when its bucket is empty."""
+        tokens, at = self._buckets.pop(address, (float(self.per_min), now))
+        tokens = min(float(self.per_min), tokens + max(0.0, now - at) * self.per_min / LOGIN_WINDOW_S)
+        allowed = tokens >= 1.0
+        self._buckets[address] = (tokens - 1.0 if allowed else tokens, now)
+        while len(self._buckets) > self.max_clients:
+            self._buckets.popitem(last=False)
+        return allowed
+
+    def retry_after(self, address: str) -> int:
+        """Seconds until ``address`` may try again."""
+        tokens, _ = self._buckets.get(address, (1.0, 0.0))
+        return max(1, int((1.0 - tokens) * LOGIN_WINDOW_S / self.per_min) + 1)
 
 
 def csrf_ok(session: Session, presented: str | None) -> bool:

@@ -20,6 +20,9 @@ FINAL_STATES = frozenset({"closed"})
 DISPATCHABLE = frozenset({"open", "warned"})
 MAX_DECISIONS = 500
 MAX_UPDATES_PER_CASE = 50
+ROUNDS_KEPT = 3  # cases per incident (dispatch rounds): the current one and the latest before it
+MAX_LOOSE = 1000  # cases and updates whose incident is not on the board (yet, or any more)
+MAX_INCIDENTS = 50_000  # above open incidents plus closed_kept: the least recently changed go first
 
 EvidenceUrl = Callable[[str], str | None]
 
@@ -46,21 +49,40 @@ class Filters:
 
 @dataclass(frozen=True)
 class Event:
-    """Something live clients are told: kind is alert | case | decision."""
+    """Something live clients are told: kind is alert | case | update | decision.
+
+    ``incident_id`` names the incident it belongs to (when known): live clients of a
+    patrol get it only while that incident is assigned to their unit. ``units`` is
+    the unit the record itself names, which counts when the incident is not on the board.
+    """
 
     kind: str
     data: dict[str, Any]
-    units: frozenset[str] = frozenset()  # patrol units that may see it
+    units: frozenset[str] = frozenset()
+    incident_id: str | None = None
 
 
 @dataclass
 class Board:
+    """What the board keeps is bounded: open incidents plus the last ``closed_kept`` closed
+    ones (at most ``max_incidents`` in all), ``ROUNDS_KEPT`` cases per incident, each with
+    its last ``MAX_UPDATES_PER_CASE`` updates, ``MAX_LOOSE`` cases and updates of incidents
+    not on the board, and ``MAX_DECISIONS`` broadcast decisions. ``forgotten`` counts
+    what was let go."""
+
     closed_kept: int = 500
+    max_incidents: int = MAX_INCIDENTS
     incidents: OrderedDict[str, dict[str, Any]] = field(default_factory=OrderedDict)
     cases: dict[str, dict[str, Any]] = field(default_factory=dict)
     updates: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     decisions: OrderedDict[str, dict[str, Any]] = field(default_factory=OrderedDict)
-    units_seen: dict[str, set[str]] = field(default_factory=dict)
+    # indexes, bounded with the records above
+    closed: OrderedDict[str, None] = field(default_factory=OrderedDict)  # closed incidents, oldest first
+    rounds: dict[str, list[str]] = field(default_factory=dict)  # incident -> its case ids, oldest first
+    case_incident: dict[str, str] = field(default_factory=dict)  # case id -> incident id
+    assignment: dict[str, str] = field(default_factory=dict)  # incident -> the unit it is with now
+    loose: OrderedDict[str, None] = field(default_factory=OrderedDict)  # case ids of incidents not here
+    forgotten: int = 0
 
     # ------------------------------------------------------------ records in
 
@@ -73,18 +95,35 @@ class Board:
             return None
         self.incidents[incident_id] = alert
         self.incidents.move_to_end(incident_id)
-        seen = self.units_seen.setdefault(incident_id, set())
         if alert.get("unit_id"):
-            seen.add(str(alert["unit_id"]))
-        self._forget_closed()
-        return Event("alert", alert, frozenset(seen))
+            self.assignment[incident_id] = str(alert["unit_id"])
+        else:
+            self.assignment.pop(incident_id, None)
+        if alert.get("case_id"):
+            self._link(str(alert["case_id"]), incident_id, current=True)
+        for case_id in self.rounds.get(incident_id, []):
+            self.loose.pop(case_id, None)  # its incident is on the board now
+        if alert.get("state") in FINAL_STATES:
+            self.closed[incident_id] = None
+            self.closed.move_to_end(incident_id)
+        else:
+            self.closed.pop(incident_id, None)
+        self._forget_old()
+        unit = self.assignment.get(incident_id)
+        return Event("alert", alert, frozenset({unit}) if unit else frozenset(), incident_id)
 
     def apply_case(self, case: dict[str, Any]) -> Event | None:
         case_id = str(case["case_id"])
+        incident_id = str(case["incident_id"])
+        unit = str(case["unit_id"])
         self.cases[case_id] = case
-        seen = self.units_seen.setdefault(str(case["incident_id"]), set())
-        seen.add(str(case["unit_id"]))
-        return Event("case", case, frozenset(seen))
+        self._link(case_id, incident_id, current=False)
+        alert = self.incidents.get(incident_id)
+        if alert is None or alert.get("case_id") in (None, case_id):
+            self.assignment[incident_id] = unit  # the incident's case changed hands (escalation)
+        if alert is None:
+            self._loosen(case_id)
+        return Event("case", case, frozenset({unit}), incident_id)
 
     def apply_update(self, update: dict[str, Any]) -> Event | None:
         case_id = str(update["case_id"])
@@ -93,8 +132,11 @@ class Board:
             return None
         items.append(update)
         del items[:-MAX_UPDATES_PER_CASE]
+        incident_id = self.case_incident.get(case_id)
+        if incident_id is None or incident_id not in self.incidents:
+            self._loosen(case_id)
         unit = str(update.get("unit_id") or "")
-        return Event("update", update, frozenset({unit}) if unit else frozenset())
+        return Event("update", update, frozenset({unit}) if unit else frozenset(), incident_id)
 
     def apply_decision(self, decision: dict[str, Any]) -> Event | None:
         request_id = str(decision["request_id"])
@@ -106,15 +148,63 @@ class Board:
             self.decisions.popitem(last=False)
         return Event("decision", decision)
 
-    def _forget_closed(self) -> None:
-        closed = [i for i, a in self.incidents.items() if a.get("state") in FINAL_STATES]
-        for incident_id in closed[: max(0, len(closed) - self.closed_kept)]:
-            alert = self.incidents.pop(incident_id)
-            self.units_seen.pop(incident_id, None)
-            case_id = alert.get("case_id")
-            if case_id:
-                self.cases.pop(str(case_id), None)
-                self.updates.pop(str(case_id), None)
+    def _link(self, case_id: str, incident_id: str, *, current: bool) -> None:
+        """Remember ``case_id`` as a round of ``incident_id``; keep the last ``ROUNDS_KEPT``."""
+        self.case_incident[case_id] = incident_id
+        rounds = self.rounds.setdefault(incident_id, [])
+        if case_id in rounds:
+            if not current:
+                return
+            rounds.remove(case_id)
+        rounds.append(case_id)
+        keep = str((self.incidents.get(incident_id) or {}).get("case_id") or "")
+        while len(rounds) > ROUNDS_KEPT:
+            old = next(c for c in rounds if c != keep)
+            rounds.remove(old)
+            self._drop_case(old)
+
+    def _loosen(self, case_id: str) -> None:
+        """A case or update whose incident is not on the board: kept, up to ``MAX_LOOSE``."""
+        self.loose[case_id] = None
+        self.loose.move_to_end(case_id)
+        while len(self.loose) > MAX_LOOSE:
+            old, _ = self.loose.popitem(last=False)
+            incident_id = self.case_incident.get(old)
+            if incident_id is not None and incident_id not in self.incidents:
+                for case_id in self.rounds.pop(incident_id, []):
+                    self._drop_case(case_id)
+                self.assignment.pop(incident_id, None)
+            else:
+                self._drop_case(old)
+
+    def _drop_case(self, case_id: str) -> None:
+        self.cases.pop(case_id, None)
+        self.updates.pop(case_id, None)
+        self.loose.pop(case_id, None)
+        incident_id = self.case_incident.pop(case_id, None)
+        rounds = self.rounds.get(incident_id or "")
+        if rounds is not None and case_id in rounds:
+            rounds.remove(case_id)
+        self.forgotten += 1
+
+    def _forget_old(self) -> None:
+        while len(self.closed) > self.closed_kept:
+            incident_id, _ = self.closed.popitem(last=False)
+            self._forget(incident_id)
+        while len(self.incidents) > self.max_incidents:
+            self._forget(next(iter(self.incidents)))
+
+    def _forget(self, incident_id: str) -> None:
+        self.incidents.pop(incident_id, None)
+        self.closed.pop(incident_id, None)
+        self.assignment.pop(incident_id, None)
+        for case_id in self.rounds.pop(incident_id, []):
+            self._drop_case(case_id)
+        self.forgotten += 1
+
+    def assigned(self, incident_id: str) -> str | None:
+        """The unit an incident is assigned to now (None: no unit, or not on the board)."""
+        return self.assignment.get(incident_id)
 
     # ------------------------------------------------------------ queries
 
@@ -141,10 +231,9 @@ class Board:
         return self.incidents.get(incident_id)
 
     def by_case(self, case_id: str) -> dict[str, Any] | None:
-        for alert in self.incidents.values():
-            if alert.get("case_id") == case_id:
-                return alert
-        return None
+        """The incident whose current case is ``case_id``."""
+        alert = self.incidents.get(self.case_incident.get(case_id, ""))
+        return alert if alert is not None and alert.get("case_id") == case_id else None
 
     def case_unit(self, case_id: str) -> str | None:
         """The unit a case is assigned to now (escalation moves it), or None if unknown."""
@@ -196,7 +285,7 @@ class Board:
             **alert,
             "evidence_items": items,
             "case": self.cases.get(case_id) if case_id else None,
-            "updates": updates,
+            "updates": list(updates),  # a copy: a live event shows the incident as it was then
         }
 
 

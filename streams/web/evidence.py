@@ -4,18 +4,32 @@ Evidence records name files the detectors wrote under ``evidence.dir`` (e.g.
 ``var/evidence/cam-03/20260526/cam-03-00001234-021403120.jpg``). Only files
 inside that directory are ever served: a request path with ``..``, an absolute
 path, a backslash or a symlink leading out of the directory is refused.
+
+Patrol photos live apart from camera evidence, under ``<evidence.dir>/patrol/``,
+with their own size budget (``web.photos_max_mb``): after each photo the oldest
+files there, of any type, are deleted beyond it. The detectors' pruning of
+camera evidence leaves that directory alone.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path, PurePosixPath
 from urllib.parse import quote
 
 from streams.errors import WebError
 
+logger = logging.getLogger(__name__)
+
 CONTENT_TYPES = {".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png", ".webp": "image/webp"}
 URL_PREFIX = "/evidence/"
+PATROL_DIR = "patrol"  # patrol photos, under evidence.dir: their own budget, not camera evidence
+
+
+def photo_type_of(suffix: str) -> bool:
+    """A stored picture (not a ``.part`` left by an interrupted write)."""
+    return suffix.lower() in CONTENT_TYPES
 
 
 def photo_type(data: bytes) -> str | None:
@@ -27,10 +41,16 @@ def photo_type(data: bytes) -> str | None:
     return None
 
 
+def _safe_case(case_id: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in case_id)[:80] or "case"
+
+
 class EvidenceFiles:
-    def __init__(self, root: str | Path) -> None:
+    def __init__(self, root: str | Path, photos_max_bytes: int | None = None) -> None:
         self.configured = Path(root)
         self.root = Path(os.path.abspath(root))
+        self.photos = self.root / PATROL_DIR
+        self.photos_max_bytes = photos_max_bytes
 
     def relative(self, path: str) -> str | None:
         """The path of an evidence file relative to the evidence directory, or None if outside."""
@@ -74,15 +94,56 @@ class EvidenceFiles:
         suffix = photo_type(data)
         if suffix is None:
             raise WebError("photo must be a JPEG or PNG picture", 400)
-        safe_case = "".join(c if c.isalnum() or c in "-_." else "_" for c in case_id)[:80] or "case"
+        safe_case = _safe_case(case_id)
         safe_stamp = "".join(c for c in stamp if c.isalnum())
-        folder = self.root / "patrol" / safe_case
+        folder = self.photos / safe_case
         folder.mkdir(parents=True, exist_ok=True)
         name = f"{safe_case}-{safe_stamp}{suffix}"
         tmp = folder / (name + ".part")
         tmp.write_bytes(data)
         os.replace(tmp, folder / name)
-        return str(self.configured / "patrol" / safe_case / name)
+        self.prune_photos(keep=folder / name)
+        return str(self.configured / PATROL_DIR / safe_case / name)
+
+    def photo_count(self, case_id: str) -> int:
+        """Patrol photos stored for a case."""
+        folder = self.photos / _safe_case(case_id)
+        try:
+            return sum(1 for p in folder.iterdir() if p.is_file() and photo_type_of(p.suffix))
+        except OSError:
+            return 0
+
+    def prune_photos(self, keep: Path | None = None) -> int:
+        """Delete the oldest files under the patrol photos directory beyond its budget (any type);
+        return how many. ``keep`` (the photo just stored) is never deleted."""
+        if self.photos_max_bytes is None:
+            return 0
+        files: list[tuple[float, int, Path]] = []
+        for folder, _dirs, names in os.walk(self.photos):
+            for name in names:
+                path = Path(folder) / name
+                try:
+                    st = path.lstat()
+                except OSError:
+                    continue
+                files.append((st.st_mtime, st.st_size, path))
+        total = sum(size for _, size, _ in files)
+        removed = 0
+        for _, size, path in sorted(files, key=lambda f: f[0]):
+            if total <= self.photos_max_bytes:
+                break
+            if keep is not None and path == keep:
+                continue
+            try:
+                path.unlink()
+            except OSError as exc:
+                logger.warning("web: cannot delete old patrol photo %s (%s)", path, exc.strerror)
+                continue
+            total -= size
+            removed += 1
+        if removed:
+            logger.info("web: deleted %d old patrol photos (budget web.photos_max_mb)", removed)
+        return removed
 
     @staticmethod
     def content_type(path: Path) -> str:

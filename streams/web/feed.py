@@ -4,6 +4,11 @@ broadcast-decisions (and violations, for latency), from the beginning.
 It is a plain consumer without a group, so each worker's board shows the whole
 district, whichever partitions its agents own. ``handle`` is the pure part:
 decode one record, update the board, tell live clients, measure latency.
+
+A record the board cannot read, whatever the reason (malformed, deeply nested,
+a number too long to convert, a field of the wrong type), is skipped and counted:
+it never stops the reader. When the reader does stop (the broker went away), it
+starts again where it was, not from the beginning.
 """
 
 from __future__ import annotations
@@ -74,6 +79,7 @@ class Feed:
         self.read = 0
         self.lag: dict[str, int] = {}
         self.caught_up = False
+        self.positions: dict[tuple[str, int], int] = {}  # next offset to read, per partition
 
     @property
     def names(self) -> list[str]:
@@ -87,7 +93,7 @@ class Feed:
         fresh = produced >= self.started_at - SKEW_S
         t = self.topics
         event: Event | None = None
-        try:
+        try:  # whatever a hostile record makes the decoder or the board raise, it is skipped
             if value is None:
                 raise RecordError("record", "<payload>", "empty value")
             if topic == t.alerts:
@@ -110,21 +116,34 @@ class Feed:
                 violation = decode(Violation, value)
                 if fresh:
                     self.latency["violation"].observe(produced - from_iso(violation.at))
-        except (RecordError, ValueError, KeyError, TypeError) as exc:
+        except Exception as exc:  # one bad record must not stop the board
             self.skipped += 1
-            logger.warning("web: skipped a record of %s the board cannot read: %s", topic, exc)
+            logger.warning("web: skipped a record of %s the board cannot read: %s", topic, _reason(exc))
             return None
         if event is None:
             return None
+        try:
+            self._publish(event)
+        except Exception:  # a record that went on the board but cannot be shown live
+            self.skipped += 1
+            logger.exception("web: a record of %s is on the board but was not sent live", topic)
+        return event
+
+    def _publish(self, event: Event) -> None:
         if event.kind == "alert":  # live clients get the incident as the API shows it
-            event = Event("alert", self.board.view(event.data, self.evidence_url), event.units)
+            event = Event(
+                "alert", self.board.view(event.data, self.evidence_url), event.units, event.incident_id
+            )
         self.hub.publish(event)
         if event.kind == "update":  # a patrol photo changes how its incident looks
             current = self.board.by_case(str(event.data["case_id"]))
             if current is not None:
-                units = frozenset(self.board.units_seen.get(str(current["incident_id"]), set()))
-                self.hub.publish(Event("alert", self.board.view(current, self.evidence_url), units))
-        return event
+                incident_id = str(current["incident_id"])
+                unit = self.board.assigned(incident_id)
+                units = frozenset({unit}) if unit else frozenset()
+                self.hub.publish(
+                    Event("alert", self.board.view(current, self.evidence_url), units, incident_id)
+                )
 
     async def run(self, bootstrap: str) -> None:
         """Read until cancelled."""
@@ -148,13 +167,19 @@ class Feed:
                     logger.warning("web: topic %s does not exist yet; the board will not show it", name)
                 tps += [TopicPartition(name, p) for p in sorted(parts)]
             consumer.assign(tps)
-            await consumer.seek_to_beginning(*tps)
+            fresh = [tp for tp in tps if (tp.topic, tp.partition) not in self.positions]
+            if fresh:
+                await consumer.seek_to_beginning(*fresh)
+            for tp in tps:  # after a restart of the reader: where it was
+                if (tp.topic, tp.partition) in self.positions:
+                    consumer.seek(tp, self.positions[(tp.topic, tp.partition)])
             logger.info("web: board reads %d partitions of %d topics", len(tps), len(self.names))
             while True:
                 batch = await consumer.getmany(timeout_ms=200, max_records=2000)
                 for tp, records in batch.items():
                     for rec in records:
                         self.handle(tp.topic, rec.value, rec.timestamp)
+                        self.positions[(tp.topic, tp.partition)] = rec.offset + 1
                 lag: dict[str, int] = {}
                 for tp in tps:
                     high = consumer.highwater(tp)
@@ -168,3 +193,9 @@ class Feed:
                     await asyncio.sleep(0)
         finally:
             await consumer.stop()
+
+
+def _reason(exc: BaseException) -> str:
+    """A short reason: some messages (a huge number, a deep nesting) are long themselves."""
+    text = f"{type(exc).__name__}: {exc}" if not isinstance(exc, RecordError) else str(exc)
+    return text if len(text) <= 300 else text[:300] + "…"

@@ -381,3 +381,98 @@ def test_board_broadcast_and_patrol_in_chromium(
     ):
         assert expected in states, (expected, states)
     assert body["updates"][-1]["photo"].startswith(str(web_worker.evidence))
+
+
+# ---------------------------------------------------------------- hostile use
+
+
+def raw_head(base: str, head: str) -> str:
+    """Send only a request's head (its body never comes); return the answer's status line."""
+    import socket
+
+    host, port = base.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(head.replace("\n", "\r\n").encode() + b"\r\n")
+        return sock.makefile("rb").readline().decode().strip()
+
+
+def form_post(base: str, path: str, fields: dict[str, str]) -> tuple[int, str, str]:
+    """A browser's form post, redirects not followed: (status, Location, body)."""
+    import http.client
+    from urllib.parse import urlencode
+
+    host, port = base.removeprefix("http://").split(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=10)
+    try:
+        conn.request("POST", path, urlencode(fields), {"Content-Type": "application/x-www-form-urlencoded"})
+        res = conn.getresponse()
+        return res.status, res.headers.get("Location", ""), res.read().decode("utf-8", "replace")
+    finally:
+        conn.close()
+
+
+def test_hostile_records_escalation_and_requests_on_a_real_worker(web_worker: Running) -> None:
+    base, t, bootstrap = web_worker.base, web_worker.topics, web_worker.bootstrap
+
+    # records the board cannot read are skipped; the reader neither stops nor starts over
+    hostile = [
+        b'{"v":1,"incident_id":' + b"[" * 100_000 + b"]" * 100_000 + b"}",
+        b'{"v":1,"incident_id":"x","n":' + b"9" * 5000 + b"}",
+    ]
+    produce(bootstrap, t.alerts, [("inc-hostile", raw) for raw in hostile])
+    good = alert(
+        "inc-after-hostile", camera="cam-a", state="dispatched", case_id="case-h", at=to_iso(time.time())
+    )
+    produce(bootstrap, t.alerts, [("inc-after-hostile", good)])
+    assert wait_for(
+        lambda: http("GET", base + "/api/incidents/inc-after-hostile", token=TOKENS["viewer"])[0] == 200,
+        20,
+        0.2,
+    )
+    log = web_worker.log.read_text(encoding="utf-8", errors="replace")
+    assert log.count("skipped a record of") >= 2 and "board reader stopped" not in log
+
+    # escalation: the former unit's live stream gets nothing more of the incident
+    readers = {u: SseReader(base + "/api/events", TOKENS[u]) for u in ("patrol_a", "patrol_d")}
+    try:
+        for reader in readers.values():
+            assert wait_for(lambda r=reader: any(k == "hello" for _, k, _ in r.events), 5)
+
+        def got(unit: str, incident_id: str, unit_id: str) -> bool:
+            return any(
+                d.get("incident_id") == incident_id and d.get("unit_id") == unit_id
+                for _, _, d in readers[unit].events
+            )
+
+        stamp = to_iso(time.time())
+        produce(bootstrap, t.alerts, [("inc-esc", alert("inc-esc", case_id="case-esc", at=stamp))])
+        assert wait_for(lambda: got("patrol_a", "inc-esc", "unit-a"), 10, 0.05)
+        escalated = alert("inc-esc", state="overdue", unit="unit-d", case_id="case-esc", history=3, at=stamp)
+        produce(bootstrap, t.alerts, [("inc-esc", escalated)])
+        assert wait_for(lambda: got("patrol_d", "inc-esc", "unit-d"), 10, 0.05)
+        marker = alert("inc-mark", case_id="case-mark", at=stamp)  # after the escalation, on the board
+        produce(bootstrap, t.alerts, [("inc-mark", marker)])
+        assert wait_for(lambda: got("patrol_a", "inc-mark", "unit-a"), 10, 0.05)
+        of_a = [d for _, k, d in readers["patrol_a"].events if d.get("incident_id") == "inc-esc"]
+        assert [d["unit_id"] for d in of_a] == ["unit-a"] and of_a[0]["state"] == "dispatched"
+    finally:
+        for reader in readers.values():
+            reader.close()
+
+    # bodies: refused from their head, before a byte of them is read
+    big = 100 * 1024 * 1024
+    login = raw_head(base, f"POST /login HTTP/1.1\nHost: x\nContent-Length: {big}\n")
+    anonymous = raw_head(base, f"POST /api/broadcasts HTTP/1.1\nHost: x\nContent-Length: {big}\n")
+    operator = raw_head(
+        base,
+        f"POST /api/broadcasts HTTP/1.1\nHost: x\nContent-Length: {big}\n"
+        f"Authorization: Bearer {TOKENS['operator']}\n",
+    )
+    assert (login[:12], anonymous[:12], operator[:12]) == ("HTTP/1.1 413", "HTTP/1.1 401", "HTTP/1.1 413")
+
+    # logins: an ingest token has no pages; only a path of this site is followed after signing in
+    status, _, text = form_post(base, "/login", {"token": TOKENS["ingest"], "next": "/"})
+    assert status == 403 and "no pages" in text
+    for next_path in ("/\t/evil.example", "/\n/evil.example", "/\\evil.example"):
+        status, location, _ = form_post(base, "/login", {"token": TOKENS["viewer"], "next": next_path})
+        assert (status, location) == (303, "/"), next_path

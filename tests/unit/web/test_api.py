@@ -18,12 +18,23 @@ from streams.web.board import Board, Event
 
 from ...web_support import JPEG, FakePublisher, alert, bearer, make_state, run_client
 
-ROLES = ["none", "viewer", "operator", "admin", "patrol_a", "patrol_d"]
-READ = {"none": 401, "viewer": 200, "operator": 200, "admin": 200, "patrol_a": 403, "patrol_d": 403}
-OPERATE = {"none": 401, "viewer": 403, "operator": 202, "admin": 202, "patrol_a": 403, "patrol_d": 403}
-UNIT_A = {"none": 401, "viewer": 200, "operator": 200, "admin": 200, "patrol_a": 200, "patrol_d": 403}
-ANY = {"none": 401, "viewer": 200, "operator": 200, "admin": 200, "patrol_a": 200, "patrol_d": 200}
-PATROL_A = {"none": 401, "viewer": 403, "operator": 403, "admin": 202, "patrol_a": 202, "patrol_d": 403}
+ROLES = ["none", "viewer", "operator", "admin", "patrol_a", "patrol_d", "ingest"]
+READ = {
+    "none": 401,
+    "viewer": 200,
+    "operator": 200,
+    "admin": 200,
+    "patrol_a": 403,
+    "patrol_d": 403,
+    "ingest": 403,
+}
+OPERATE = {**READ, "viewer": 403, "operator": 202, "admin": 202}
+UNIT_A = {**READ, "patrol_a": 200}
+ANY = {**dict.fromkeys(ROLES, 200), "none": 401}
+PATROL_A = {**READ, "viewer": 403, "operator": 403, "admin": 202, "patrol_a": 202}
+# a patrol asking for what is not its own gets 403 whether it exists or not (no 404 to probe with)
+MISSING = {**READ, "viewer": 404, "operator": 404, "admin": 404}
+MISSING_CASE = {**MISSING, "viewer": 403, "operator": 403}
 
 EVIDENCE_REL = "cam-a/20260526/cam-a-00000001-021403120.jpg"
 
@@ -76,7 +87,39 @@ MATRIX: list[tuple[str, str, Any, dict[str, int]]] = [
     ("GET", "/static/app.css", None, ANY),
     ("GET", "/static/board.js", None, ANY),
     ("GET", "/", None, {**READ, "patrol_a": 302, "patrol_d": 302}),
+    # sensor incidents take actions too (their subject is the sensor, not a camera)
+    ("POST", "/api/incidents/inc-s/actions", {"action": "dispatch"}, OPERATE),
+    ("POST", "/api/incidents/inc-s/actions", {"action": "close", "reason": "checked"}, OPERATE),
+    # existence is not told to those who may not see it
+    ("GET", "/api/units/unit-zz/cases", None, MISSING),
+    ("GET", "/patrol/unit-zz", None, MISSING),
+    ("POST", "/api/cases/case-404/updates", {"status": "accepted"}, MISSING_CASE),
+    ("GET", "/evidence/cam-b/nothing.jpg", None, MISSING),
+    ("GET", "/api/incidents/inc-404", None, MISSING),
+    # photos go only with arrived and resolved
+    (
+        "POST",
+        "/api/cases/case-1/updates",
+        {"status": "accepted", "photo": base64.b64encode(JPEG).decode()},
+        {**PATROL_A, "admin": 400, "patrol_a": 400},
+    ),
+    (
+        "POST",
+        "/api/cases/case-1/updates",
+        {"status": "arrived", "photo": base64.b64encode(JPEG).decode()},
+        PATROL_A,
+    ),
 ]
+
+
+def sensor_alert(incident_id: str, *, state: str = "open") -> dict[str, Any]:
+    """An incident of a sensor: no camera, its sensor is the subject."""
+    return {
+        **alert(incident_id, state=state, unit=None, case_id=None, category="illegal_parking"),
+        "camera_id": None,
+        "zone_id": None,
+        "sensor_id": "snd-1",
+    }
 
 
 @pytest.mark.parametrize(
@@ -86,6 +129,7 @@ def test_every_route_for_every_role(
     tmp_path: Path, method: str, path: str, body: Any, expected: dict[str, int]
 ) -> None:
     state = seeded(tmp_path)
+    state.board.apply_alert(sensor_alert("inc-s", state="open"))
 
     async def scenario(client: Any) -> dict[str, int]:
         got: dict[str, int] = {}
@@ -113,7 +157,8 @@ def test_live_events_need_a_token_and_stream_for_readers_and_patrols(tmp_path: P
 
     got = run_client(state, scenario)
     assert got["none"] == (401, "application/json")
-    for role in ROLES[1:]:
+    assert got["ingest"] == (403, "application/json")
+    for role in ("viewer", "operator", "admin", "patrol_a", "patrol_d"):
         assert got[role] == (200, "text/event-stream"), role
 
 
