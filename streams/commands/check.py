@@ -26,8 +26,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def label_problems(cfg: Config, path: Path) -> list[ConfigProblem]:
-    """Category, zone and model labels that neither the configured model (its class names, read
-    from the weights without running them) nor the detector itself can produce."""
+    """Labels of categories on camera zones, and of model.labels, that neither the configured model
+    (its class names, read from the weights without running them) nor the detector itself can
+    produce; or the problem of reading the model's class names."""
     from detectors.labels import DETECTOR_LABELS, model_classes
 
     lines = load_yaml(path.read_text(encoding="utf-8"))[1]

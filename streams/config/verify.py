@@ -305,9 +305,10 @@ def verify_labels_producible(
     """Every label a camera counts can be produced: by the model (``classes``, read from its
     weights) or by the detector itself (``own``). Categories no camera zone uses may keep labels
     of another model. Not in ``CHECKS``: it needs the weights (``citywatch check`` runs it)."""
-    producible = set(classes) | set(own)
+    own = sorted(set(own))
+    producible = sorted(set(classes) | set(own))
     listed = ", ".join(classes) or "none"
-    own_text = ", ".join(sorted(own)) or "no labels of its own"
+    own_text = ", ".join(own) or "no labels of its own"
     why = f"model {model} has {len(classes)} classes ({listed}) and the detector produces {own_text}"
     users: dict[str, list[str]] = {}
     for cam in cfg.cameras:
