@@ -42,10 +42,10 @@ sysdeps: ## install missing system packages (espeak-ng for speech, chromium for 
 demo: $(STAMP) sysdeps ## run the whole pipeline on the embedded broker
 	$(VENV)/bin/citywatch demo
 
-test: $(STAMP) sysdeps lint ## lint, type-check and run every test
-	$(PY) -m pytest
+test: $(STAMP) sysdeps lint ## lint, type-check and run every test (system packages installed and required)
+	CITYWATCH_REQUIRE_SYSDEPS=1 $(PY) -m pytest
 
-unit: $(STAMP) ## only the tests that need no broker and no model
+unit: $(STAMP) ## only the tests that need no broker and no model (tests needing missing system packages are skipped, with the reason)
 	$(PY) -m pytest -m "not integration and not model"
 
 integration: $(STAMP) ## only the tests on the embedded broker / real model

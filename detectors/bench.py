@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from streams.commands import add_kafka_argument
+from streams.redact import redact
 
 if TYPE_CHECKING:
     from detectors.types import Image
@@ -137,7 +138,7 @@ def run(args: argparse.Namespace) -> int:
         frames = _read_frames(args.source, args.frames)
         n = len(frames)
         h, w = frames[0].shape[:2]
-        print(f"source    {args.source}  {w}x{h}, {n} frames")
+        print(f"source    {redact(args.source)}  {w}x{h}, {n} frames")
         detector = UltralyticsDetector(cfg.model, published_labels(cfg))
         for _ in range(3):
             detector.warmup()

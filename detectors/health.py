@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from streams.records import CameraStatus
+from streams.redact import redact
 from streams.timeutil import to_iso
 
 SourceState = Literal["connecting", "online", "offline", "ended"]
@@ -96,6 +97,6 @@ def camera_status(
         status=status,
         fps=round(source.fps, 2),
         last_frame_at=last,
-        reason=reason,
+        reason=redact(reason),
         **extra,
     )

@@ -145,7 +145,9 @@ class CameraPipeline:
             caption = f"{self.camera.id}  {to_iso(frame.captured_at)}  zones: {', '.join(due)}"
             picture = annotate(frame.image, objects, self.camera.zones, due, caption)
             try:
-                snapshot = self.evidence.save(self.camera.id, frame.seq, frame.captured_at, picture)
+                snapshot = self.evidence.save(
+                    self.camera.id, frame.seq, frame.captured_at, picture, original=frame.image
+                )
                 self.stats.snapshots += 1
             except OSError as exc:
                 logger.error(

@@ -50,6 +50,7 @@ class Outgoing:
     value: bytes
     headers: Headers = field(default_factory=list)
     on_ack: Ack | None = None
+    order: int = -1  # place in the order of sending, given by the buffer: retries keep it
 
     @property
     def size(self) -> int:
@@ -62,15 +63,18 @@ class BoundedBuffer:
     def __init__(self, max_records: int, max_bytes: int) -> None:
         self.max_records = max_records
         self.max_bytes = max_bytes
-        self._items: deque[Outgoing] = deque()
+        self._items: deque[Outgoing] = deque()  # ascending ``order``
         self.bytes = 0
         self.dropped = 0
+        self._next_order = 0
 
     def __len__(self) -> int:
         return len(self._items)
 
     def push(self, item: Outgoing) -> list[Outgoing]:
         """Append; return the records dropped to make room (oldest first)."""
+        item.order = self._next_order
+        self._next_order += 1
         self._items.append(item)
         self.bytes += item.size
         dropped = []
@@ -81,12 +85,22 @@ class BoundedBuffer:
         self.dropped += len(dropped)
         return dropped
 
-    def push_front(self, item: Outgoing) -> bool:
-        """Put a record that failed back at the head; False (dropped) if the buffer is full."""
+    def requeue(self, item: Outgoing) -> bool:
+        """Put a record that failed back in its place in the order of sending; False (dropped)
+        if the buffer is full.
+
+        Several records in flight fail one after another; each goes back before every
+        record sent after it, so a retry sends them in their first order (FIFO), not
+        reversed as a plain push to the head would."""
         if len(self._items) >= self.max_records or self.bytes + item.size > self.max_bytes:
             self.dropped += 1
             return False
-        self._items.appendleft(item)
+        # failed records are older than every record still waiting, so the walk is short
+        # (at most the records in flight)
+        at = 0
+        while at < len(self._items) and self._items[at].order < item.order:
+            at += 1
+        self._items.insert(at, item)
         self.bytes += item.size
         return True
 
@@ -118,8 +132,10 @@ class KafkaPublisher:
         max_in_flight: int = 8,
         client_id: str = "citywatch-detectors",
         delivery_timeout_s: float = 6.0,
+        producer_factory: Callable[[], Any] | None = None,
     ) -> None:
         self.bootstrap = bootstrap
+        self._producer_factory = producer_factory  # default: a kafka-python producer (tests pass a fake)
         self._buffer = BoundedBuffer(max_records, max_bytes)
         self._max_in_flight = max_in_flight
         self._client_id = client_id
@@ -213,6 +229,9 @@ class KafkaPublisher:
     def _connect(self) -> bool:
         from streams.kafka_io import producer
 
+        if self._producer_factory is not None:
+            self._producer = self._producer_factory()
+            return True
         try:
             self._producer = producer(
                 self.bootstrap,
@@ -285,7 +304,7 @@ class KafkaPublisher:
         self._fail(error)
         with self._cond:
             self._in_flight -= 1
-            kept = self._buffer.push_front(item)
+            kept = self._buffer.requeue(item)
             self._cond.notify_all()
         if not kept:
             _call(item.on_ack, False)

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from detectors.sources import CameraReader, is_stream, open_source
 from streams.config import Camera
 from streams.errors import BrokerError, SourceError
+from streams.redact import redact
 
 logger = logging.getLogger(__name__)
 
@@ -36,7 +37,7 @@ def probe(camera: Camera) -> None:
         source.open()
     except SourceError as exc:
         raise SourceError(
-            f"camera {camera.id}: cannot open source {camera.source!r} ({exc}); "
+            f"camera {camera.id}: cannot open source {redact(camera.source)!r} ({redact(str(exc))}); "
             "fix its source: in the configuration (a video file, an image, rtsp://, http(s):// or device:N)"
         ) from None
     finally:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import traceback
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -23,6 +24,7 @@ import numpy as np
 from detectors.health import Backoff, FpsMeter, SourceHealth, SourceState
 from detectors.types import Frame, Image
 from streams.errors import SourceError
+from streams.redact import redact
 
 logger = logging.getLogger(__name__)
 
@@ -83,14 +85,16 @@ class OpenCVSource:
     """Video file, RTSP/HTTP stream (FFmpeg backend) or local device through ``cv2.VideoCapture``."""
 
     def __init__(self, spec: str, *, open_timeout_s: float = 10.0, read_timeout_s: float = 10.0) -> None:
-        self.description = spec
+        self.description = redact(spec)  # credentials of a stream URL never reach logs or records
         self._spec = spec
         self._device: int | None = None
         if spec.startswith("device:"):
             try:
                 self._device = int(spec.removeprefix("device:"))
             except ValueError:
-                raise SourceError(f"bad device source {spec!r}; write device:N, e.g. device:0") from None
+                raise SourceError(
+                    f"bad device source {self.description!r}; write device:N, e.g. device:0"
+                ) from None
         self.live = self._device is not None or is_stream(spec)
         self.native_fps: float | None = None
         self._open_timeout_ms = int(open_timeout_s * 1000)
@@ -99,6 +103,12 @@ class OpenCVSource:
         self._t0 = 0.0
 
     def open(self) -> None:
+        try:
+            self._open()
+        except cv2.error as exc:  # OpenCV's message may quote the URL with its password
+            raise SourceError(f"cannot open {self.description}: {redact(str(exc))}") from None
+
+    def _open(self) -> None:
         if self._device is not None:
             cap = cv2.VideoCapture(self._device)
         elif self.live:
@@ -111,11 +121,11 @@ class OpenCVSource:
             cap = cv2.VideoCapture(self._spec, cv2.CAP_FFMPEG, params)
         else:
             if not Path(self._spec).is_file():
-                raise SourceError(f"video file {self._spec} not found")
+                raise SourceError(f"video file {self.description} not found")
             cap = cv2.VideoCapture(self._spec)
         if not cap.isOpened():
             cap.release()
-            raise SourceError(f"cannot open {self._spec}")
+            raise SourceError(f"cannot open {self.description}")
         fps = float(cap.get(cv2.CAP_PROP_FPS) or 0.0)
         self.native_fps = fps if 0 < fps < 1000 else None
         self._cap = cap
@@ -123,11 +133,11 @@ class OpenCVSource:
 
     def read(self) -> tuple[Image, float] | None:
         if self._cap is None:
-            raise SourceError(f"{self._spec} is not open")
+            raise SourceError(f"{self.description} is not open")
         ok, image = self._cap.read()
         if not ok or image is None:
             if self.live:
-                raise SourceError(f"lost {self._spec}: no frame")
+                raise SourceError(f"lost {self.description}: no frame")
             return None  # end of the file
         if self.live:
             t = time.monotonic() - self._t0
@@ -250,6 +260,8 @@ class CameraReader:
 
     # -- reader thread -------------------------------------------------------
     def _set_state(self, state: SourceState, reason: str) -> None:
+        # a source's error may quote its URL (OpenCV, FFmpeg): never let its credentials through
+        reason = redact(reason)
         with self._cond:
             if state == self._state and reason == self._reason:
                 return
@@ -267,7 +279,9 @@ class CameraReader:
             source = self._factory()
             try:
                 source.open()
-            except SourceError as exc:
+            except Exception as exc:  # SourceError, or whatever a decoder raises: never end the thread
+                if not isinstance(exc, SourceError):
+                    exc = SourceError(f"cannot open {source.description}: {exc!r}")
                 if not source.live and not self._retry_missing:
                     self._set_state("ended", str(exc))
                     return
@@ -286,7 +300,12 @@ class CameraReader:
                 self._stop.wait(delay)
             except Exception as exc:  # a decoder crash must not kill the camera for good
                 finished = False
-                logger.exception("%s: reader failed", self.camera_id)
+                logger.error("%s: reader failed: %s", self.camera_id, redact(repr(exc)))
+                logger.debug(
+                    "%s: reader failure trace: %s",
+                    self.camera_id,
+                    redact("".join(traceback.format_exception(exc))),
+                )
                 delay = self._backoff.next()
                 self._set_state("offline", f"reader error {exc!r}; reconnecting in {delay:.1f}s")
                 self._stop.wait(delay)

@@ -28,6 +28,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "edge": ("detectors.commands.edge", "cameras to detections in one process (capture + detect)"),
     "capture": ("detectors.commands.capture", "cameras to citywatch.frames (JPEG), never blocking on Kafka"),
     "detect": ("detectors.commands.detect", "citywatch.frames to detections, as a consumer group"),
+    "model": ("detectors.commands.model", "model info: the weights' class names, without inference"),
     "speaker": ("streams.commands.speaker", "the loudspeaker gateway: speaks commands, acknowledges them"),
     "patrol": ("streams.commands.patrol", "terminal patrol app: a unit's cases, accept / arrive / resolve"),
     "broadcast": ("streams.commands.broadcast", "an operator's broadcast; prints the policy's decision"),

@@ -32,6 +32,7 @@ from streams.app import Worker, _partition
 from streams.errors import RecordError
 from streams.ingest import install_route
 from streams.records import CameraStatus, SensorReading, decode
+from streams.redact import redact
 from streams.timeutil import from_iso, to_iso
 
 logger = logging.getLogger(__name__)
@@ -204,7 +205,7 @@ def install(worker: Worker) -> None:
                         cfg.health,
                         status=status.status,
                         fps=status.fps,
-                        reason=status.reason,
+                        reason=redact(status.reason),  # a camera's URL may carry its password
                         at=at,
                         detect_fps=cam.detect_fps,
                     )

@@ -56,3 +56,36 @@ def kafka(broker: EmbeddedBroker, monkeypatch: pytest.MonkeyPatch) -> KafkaEnv:
 @pytest.fixture
 def sample_config_text() -> str:
     return SAMPLE_CONFIG.read_text(encoding="utf-8")
+
+
+# -- tests that need system packages (`make sysdeps` installs them) ---------------------------
+
+SYSDEPS_PACKAGES = {"espeak-ng": "espeak-ng", "chromium": "chromium", "chromedriver": "chromium-driver"}
+
+
+def missing_sysdeps(commands: tuple[str, ...]) -> str | None:
+    """Why a test marked ``sysdeps(*commands)`` cannot run here, or None if it can."""
+    import shutil
+
+    missing = [c for c in commands if shutil.which(c) is None]
+    if not missing:
+        return None
+    packages = " ".join(dict.fromkeys(SYSDEPS_PACKAGES.get(c, c) for c in missing))
+    return (
+        f"needs system packages not installed here: {', '.join(missing)} "
+        f"(`make sysdeps`, or apt-get install {packages})"
+    )
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Skip a ``sysdeps`` test whose system commands are missing, saying which and how to install
+    them; ``CITYWATCH_REQUIRE_SYSDEPS=1`` (``make test``) fails it instead."""
+    marker = item.get_closest_marker("sysdeps")
+    if marker is None:
+        return
+    reason = missing_sysdeps(tuple(marker.args))
+    if reason is None:
+        return
+    if os.environ.get("CITYWATCH_REQUIRE_SYSDEPS") == "1":
+        pytest.fail(reason, pytrace=False)
+    pytest.skip(reason)

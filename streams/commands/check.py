@@ -5,14 +5,50 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from streams.config import Config, load_config, resolve_path
-from streams.errors import ConfigError
+from streams.config.load import format_loc
+from streams.config.verify import verify_labels_producible
+from streams.config.yamlmap import load_yaml
+from streams.errors import ConfigError, ConfigProblem, ModelError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("path", nargs="?", default=None, help="file to check (default: --config)")
     parser.add_argument("--config", metavar="PATH", default=None, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--no-model",
+        action="store_true",
+        help="skip reading the model's class names (weights not on this machine); labels are then "
+        "not checked against the model",
+    )
+
+
+def label_problems(cfg: Config, path: Path) -> list[ConfigProblem]:
+    """Labels of categories on camera zones, and of model.labels, that neither the configured model
+    (its class names, read from the weights without running them) nor the detector itself can
+    produce; or the problem of reading the model's class names."""
+    from detectors.labels import DETECTOR_LABELS, model_classes
+
+    lines = load_yaml(path.read_text(encoding="utf-8"))[1]
+    try:
+        model, classes = model_classes(cfg.model.name)
+    except ModelError as exc:
+        loc = ("model", "name")
+        return [
+            ConfigProblem(
+                str(path),
+                lines.line_of(loc),
+                format_loc(loc),
+                f"{exc} (labels cannot be checked without the model's class names; "
+                "`citywatch check --no-model` skips this)",
+            )
+        ]
+    return [
+        ConfigProblem(str(path), lines.line_of(loc), format_loc(loc), message)
+        for loc, message in verify_labels_producible(cfg, model=model, classes=classes, own=DETECTOR_LABELS)
+    ]
 
 
 def summary(cfg: Config, path: str) -> str:
@@ -47,6 +83,9 @@ def run(args: argparse.Namespace) -> int:
     path = resolve_path(args.path or args.config)
     try:
         cfg = load_config(path)
+        problems = [] if args.no_model else label_problems(cfg, path)
+        if problems:
+            raise ConfigError(problems)
     except ConfigError as exc:
         for problem in exc.problems:
             print(problem, file=sys.stderr)

@@ -59,10 +59,24 @@ class ModelConfig(Base):
 
 
 class Evidence(Base):
-    dir: str = Field("evidence", description="Directory for annotated evidence JPEGs")
-    retention_days: float = Field(7, gt=0, description="Delete evidence older than this")
-    max_mb: float = Field(2048, gt=0, description="Delete oldest evidence beyond this size")
+    dir: str = Field(
+        "evidence",
+        description="Directory for annotated evidence JPEGs (created with its parents; relative to the "
+        "working directory)",
+    )
+    retention_days: float = Field(7, gt=0, description="Delete camera evidence older than this")
+    max_mb: float = Field(
+        2048,
+        gt=0,
+        description="Budget of the camera evidence: the oldest beyond it is deleted (patrol photos "
+        "under the same directory are not counted and never deleted by the detectors)",
+    )
     jpeg_quality: int = Field(85, ge=10, le=100)
+    keep_original: bool = Field(
+        False,
+        description="Also keep the untouched frame beside each annotated one, as <name>.orig.jpg "
+        "(enforcement may need the original); it counts in max_mb",
+    )
 
 
 class Kafka(Base):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 
 from streams.config.models import Config, self_intersection
 from streams.config.yamlmap import Loc
@@ -11,11 +11,16 @@ from streams.config.yamlmap import Loc
 Finding = tuple[Loc, str]
 
 
+def _did_you_mean(name: str, known: Iterable[str], cutoff: float = 0.6) -> str:
+    close = difflib.get_close_matches(name, list(known), n=1, cutoff=cutoff)
+    return f" (did you mean {close[0]}?)" if close else ""
+
+
 def _suggest(name: str, known: Iterable[str]) -> str:
     known = list(known)
-    close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
-    if close:
-        return f" (did you mean {close[0]}?)"
+    hint = _did_you_mean(name, known)
+    if hint:
+        return hint
     return f" (defined: {', '.join(known)})" if known else " (none are defined)"
 
 
@@ -291,6 +296,47 @@ def verify_health_categories(cfg: Config) -> Iterator[Finding]:
                 ("health", name),
                 f"health.{name} is {key!r}, which is not defined under categories:"
                 f"{_suggest(key, cfg.categories)}",
+            )
+
+
+def verify_labels_producible(
+    cfg: Config, *, model: str, classes: Sequence[str], own: Iterable[str] = ()
+) -> Iterator[Finding]:
+    """Every label a camera counts can be produced: by the model (``classes``, read from its
+    weights) or by the detector itself (``own``). Categories no camera zone uses may keep labels
+    of another model. Not in ``CHECKS``: it needs the weights (``citywatch check`` runs it)."""
+    own = sorted(set(own))
+    producible = sorted(set(classes) | set(own))
+    listed = ", ".join(classes) or "none"
+    own_text = ", ".join(own) or "no labels of its own"
+    why = f"model {model} has {len(classes)} classes ({listed}) and the detector produces {own_text}"
+    users: dict[str, list[str]] = {}
+    for cam in cfg.cameras:
+        for zone in cam.zones:
+            for key in zone.categories:
+                users.setdefault(key, []).append(f"{cam.id}/{zone.id}")
+    for key, cat in cfg.categories.items():
+        if key not in users:
+            continue
+        for li, label in enumerate(cat.labels):
+            if label not in producible:
+                yield (
+                    ("categories", key, "labels", li),
+                    f"category {key} counts label {label!r}, which nothing can detect, so it never "
+                    f"fires on the camera zones that use it ({', '.join(users[key])})"
+                    f"{_did_you_mean(label, producible, 0.8)}"
+                    f": {why}. Use one of those labels, point model.name at weights that have "
+                    f"{label!r}, or take {key} off those zones until a detector covers it",
+                )
+    # a zone's own label filter needs no check here: verify_zone_labels_counted holds it to
+    # its categories' labels, which are checked above
+    for li, label in enumerate(cfg.model.labels or []):
+        if label not in producible:
+            yield (
+                ("model", "labels", li),
+                f"model.labels keeps label {label!r}, which nothing can detect"
+                f"{_did_you_mean(label, producible, 0.8)}: {why}. "
+                "Remove it or use one of those labels",
             )
 
 

@@ -28,6 +28,7 @@ from typing import Protocol
 from streams.config.models import Speaker
 from streams.errors import DriverError
 from streams.records import LoudspeakerCommand
+from streams.redact import redact
 
 logger = logging.getLogger(__name__)
 
@@ -102,8 +103,11 @@ class HttpDriver:
     ) -> None:
         scheme = urllib.parse.urlsplit(url).scheme
         if scheme not in ("http", "https"):
-            raise DriverError(f"speaker {speaker_id}: driver.url {url!r} must start with http:// or https://")
+            raise DriverError(
+                f"speaker {speaker_id}: driver.url {redact(url)!r} must start with http:// or https://"
+            )
         self.url = url
+        self.shown_url = redact(url)  # for logs and acknowledgements: without its credentials
         self.speaker_id = speaker_id
         self.timeout_s = timeout_s
         self.retries = retries
@@ -125,12 +129,12 @@ class HttpDriver:
             try:
                 with urllib.request.urlopen(req, timeout=self.timeout_s) as resp:  # noqa: S310
                     resp.read()
-                    return f"{self.url} (HTTP {resp.status})"
+                    return f"{self.shown_url} (HTTP {resp.status})"
             except urllib.error.HTTPError as exc:
                 if exc.code >= 500 or exc.code in (408, 429):
                     raise _Retryable(f"HTTP {exc.code} {exc.reason}") from None
                 raise DriverError(
-                    f"POST {self.url} was refused: HTTP {exc.code} {exc.reason}; "
+                    f"POST {self.shown_url} was refused: HTTP {exc.code} {exc.reason}; "
                     "check the speaker's driver.url and what audio it accepts"
                 ) from None
             except TimeoutError:
@@ -138,11 +142,11 @@ class HttpDriver:
             except urllib.error.URLError as exc:
                 if isinstance(exc.reason, TimeoutError):
                     raise _Retryable(f"no answer within {self.timeout_s:g} s (driver.timeout_s)") from None
-                raise _Retryable(f"cannot connect ({exc.reason})") from None
+                raise _Retryable(f"cannot connect ({redact(str(exc.reason))})") from None
             except OSError as exc:
-                raise _Retryable(f"connection failed ({exc})") from None
+                raise _Retryable(f"connection failed ({redact(str(exc))})") from None
 
-        return _with_retries(f"POST {self.url}", self.retries, self.backoff_s, self.sleep, attempt)
+        return _with_retries(f"POST {self.shown_url}", self.retries, self.backoff_s, self.sleep, attempt)
 
 
 class CommandDriver:

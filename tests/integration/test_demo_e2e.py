@@ -13,7 +13,7 @@ import pytest
 
 from ..streams_support import CLOSED_LOOP
 
-pytestmark = [pytest.mark.integration, pytest.mark.model, pytest.mark.slow]
+pytestmark = [pytest.mark.integration, pytest.mark.model, pytest.mark.slow, pytest.mark.sysdeps("espeak-ng")]
 
 
 def test_demo_tells_the_closed_loop_and_the_warning_story(tmp_path: Path) -> None:

@@ -39,10 +39,11 @@ def write_config(tmp_path: Path, cameras: str, *, imgsz: int, conf: float = 0.25
     return path
 
 
-def citywatch(kafka: KafkaEnv, *args: str, timeout: float = 240) -> None:
+def citywatch(kafka: KafkaEnv, *args: str, timeout: float = 240, cwd: Path | None = None) -> None:
     proc = subprocess.run(
         [sys.executable, "-m", "streams.cli", *args],
         env=kafka.env(),
+        cwd=cwd,
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -58,8 +59,7 @@ def read_all(kafka: KafkaEnv, topic: str) -> list[dict[str, Any]]:
     ]
 
 
-def test_bus_still_yields_bus_in_its_zone(kafka: KafkaEnv, tmp_path: Path) -> None:
-    cameras = f"""
+BUS_CAMERA = f"""
   - id: cam-bus
     source: {ASSETS / "bus.jpg"}
     location: {{address: test}}
@@ -71,6 +71,10 @@ def test_bus_still_yields_bus_in_its_zone(kafka: KafkaEnv, tmp_path: Path) -> No
       - {{id: bus-lane, polygon: [[0, 0.15], [1, 0.15], [1, 0.75], [0, 0.75]], categories: [illegal_parking],
           labels: [bus]}}
 """
+
+
+def test_bus_still_yields_bus_in_its_zone(kafka: KafkaEnv, tmp_path: Path) -> None:
+    cameras = BUS_CAMERA
     config = write_config(tmp_path, cameras, imgsz=320)
     citywatch(kafka, "edge", "--config", str(config), "--duration", "5")
 
@@ -129,3 +133,31 @@ def test_street_clip_tracks_people_and_benches(kafka: KafkaEnv, tmp_path: Path) 
     benches = [o for r in records for o in r.objects if o.label == "bench"]
     assert all(o.zones == (["walkway"] if o.score >= 0.25 else []) for o in benches)
     assert any(o.zones for o in benches)
+
+
+def test_edge_started_in_an_empty_directory_creates_its_evidence_dir(kafka: KafkaEnv, tmp_path: Path) -> None:
+    """A relative evidence.dir is created with its parents under the working directory; the
+    evidence keeps the whole frame (caption on an added strip) and, with keep_original, the frame."""
+    import cv2
+
+    run = tmp_path / "run"
+    run.mkdir()
+    config = tmp_path / "conf" / "cameras.yaml"
+    config.parent.mkdir()
+    head = HEAD.format(imgsz=320, conf=0.25, evidence="var/deep/evidence")
+    head = head.replace("max_mb: 50}", "max_mb: 50, keep_original: true}")
+    config.write_text(head + BUS_CAMERA, "utf-8")
+    citywatch(kafka, "edge", "--config", str(config), "--max-frames", "3", cwd=run)
+
+    evidence = run / "var" / "deep" / "evidence"
+    originals = sorted(evidence.rglob("*.orig.jpg"))
+    annotated = [p for p in evidence.rglob("*.jpg") if p not in originals]
+    assert len(annotated) == 1 and len(originals) == 1, sorted(evidence.rglob("*"))
+    assert originals[0].name == annotated[0].name.removesuffix(".jpg") + ".orig.jpg"
+    frame = cv2.imread(str(originals[0]))
+    picture = cv2.imread(str(annotated[0]))
+    assert frame.shape == (1080, 810, 3)  # the untouched frame
+    assert picture.shape[1] == 810 and picture.shape[0] > 1080  # the frame below an added strip
+    records = [decode(Detection, v) for v in read_all(kafka, kafka.topics.detections)]
+    # records name evidence as configured (relative to the working directory, like the web reads it)
+    assert [run / r.snapshot for r in records if r.snapshot] == [annotated[0]]

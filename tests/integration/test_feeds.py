@@ -210,9 +210,13 @@ def test_camera_offline_mid_incident_holds_it_until_back(kafka: KafkaEnv, tmp_pa
         assert violation is not None and violation["category"]["key"] == "out_of_store_business"
         vid = violation["incident_id"]
 
-        # the camera goes offline for longer than the blip tolerance (2 s): camera_offline + held
+        # the camera goes offline for longer than the blip tolerance (2 s): camera_offline + held;
+        # its reason quotes the camera's URL with a password (as a source's error may)
+        leaky = "lost rtsp://admin:Secr3t@10.0.0.5/101: no frame"
         produce(
-            kafka.bootstrap, t.camera_status, [("cam-a", camera_status("cam-a", "offline", 0, time.time()))]
+            kafka.bootstrap,
+            t.camera_status,
+            [("cam-a", camera_status("cam-a", "offline", 0, time.time(), reason=leaky))],
         )
         assert wait_for(lambda: find(tail.of(t.alerts), camera_id="cam-a", category="camera_offline"), 20), (
             log.read_text()[-3000:]
@@ -261,6 +265,8 @@ def test_camera_offline_mid_incident_holds_it_until_back(kafka: KafkaEnv, tmp_pa
         notes = [(h["by"], h["state"], h["note"]) for h in final["history"]]
         health = [n for n in notes if n[0] == "health"]
         assert len(health) == 2 and health[0][2].startswith("held: camera offline since")
+        assert "rtsp://***@10.0.0.5/101" in health[0][2]  # the place, not the password
+        assert all("Secr3t" not in json.dumps(a) for a in tail.of(t.alerts))
         assert health[1][2].startswith("released: camera online")
         after_release = notes[notes.index(health[1]) + 1 :]
         assert after_release == [

@@ -23,7 +23,7 @@ from streams.timeutil import from_iso, now
 from ..conftest import KafkaEnv
 from ..speaker_support import EN, ZH, assert_speech_wav, command
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.sysdeps("espeak-ng")]
 
 
 def write_config(tmp_path: Path) -> Path:

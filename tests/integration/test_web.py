@@ -252,6 +252,7 @@ def login(driver: Any, base: str, token: str) -> None:
     driver.find_element(By.CSS_SELECTOR, "#login button").click()
 
 
+@pytest.mark.sysdeps("chromium", "chromedriver")
 def test_board_broadcast_and_patrol_in_chromium(
     web_worker: Running, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -79,10 +79,10 @@ CASES = [
     ),
     (
         "polygon with two points",
-        "polygon: [[0.7, 0.3], [0.95, 0.3], [0.95, 0.5], [0.7, 0.5]]",
-        "polygon: [[0.7, 0.3], [0.95, 0.3]]",
-        "[[0.7, 0.3], [0.95, 0.3]]",
-        "cameras[2].zones[1].polygon",
+        "polygon: [[0.6, 0.55], [1.0, 0.55], [1.0, 1.0], [0.6, 1.0]]",
+        "polygon: [[0.6, 0.55], [1.0, 0.55]]",
+        "[[0.6, 0.55], [1.0, 0.55]]",
+        "cameras[0].zones[1].polygon",
         "at least 3 points",
     ),
     (
@@ -252,3 +252,90 @@ def test_check_command_missing_file(tmp_path: Path) -> None:
     result = run_check(str(tmp_path / "nope.yaml"))
     assert result.returncode == 1
     assert "file not found" in result.stderr
+
+
+# -- labels the model cannot produce (`citywatch check` reads the model's class names) --------
+
+BIN_CORNER = """      - id: walkway
+        name: 人行道
+        polygon: [[0.05, 0.5], [0.95, 0.5], [0.95, 1.0], [0.05, 1.0]]
+        categories: [out_of_store_business, bike_parking]
+      - id: bin-corner
+        polygon: [[0.7, 0.3], [0.95, 0.3], [0.95, 0.5], [0.7, 0.5]]
+        categories: [exposed_garbage, piled_materials]
+"""
+
+
+def with_bin_corner(text: str) -> str:
+    start = text.index("      - id: walkway\n")
+    end = text.index("categories: [out_of_store_business, bike_parking]\n", start)
+    end += len("categories: [out_of_store_business, bike_parking]\n")
+    return text[:start] + BIN_CORNER + text[end:]
+
+
+def test_sample_claims_no_category_the_model_cannot_produce(sample_config_text: str) -> None:
+    from detectors.labels import DETECTOR_LABELS, model_classes
+    from streams.config.verify import verify_labels_producible
+
+    cfg = parse_config(sample_config_text)
+    model, classes = model_classes(cfg.model.name)
+    assert model == "yolo11n" and len(classes) == 80 and "car" in classes  # read from the ONNX metadata
+    assert list(verify_labels_producible(cfg, model=model, classes=classes, own=DETECTOR_LABELS)) == []
+    used = {k for cam in cfg.cameras for z in cam.zones for k in z.categories}
+    assert {"exposed_garbage", "piled_materials"} <= set(cfg.categories)  # still defined ...
+    assert not {"exposed_garbage", "piled_materials"} & used  # ... but on no camera
+
+
+def test_check_reports_every_label_the_model_cannot_produce(tmp_path: Path, sample_config_text: str) -> None:
+    bad = tmp_path / "cameras.yaml"
+    text = with_bin_corner(sample_config_text)
+    text = text.replace("  batch: 4\n", "  batch: 4\n  labels: [car, bicycel]\n", 1)
+    bad.write_text(text, encoding="utf-8")
+    parse_config(text)  # valid but for the labels: only the model says which can be produced
+    result = run_check(str(bad))
+    assert result.returncode == 1, result.stdout
+    err = result.stderr
+    assert "4 problems" in err
+    for label, needle, path in [
+        ("garbage", "labels: [garbage]", "categories.exposed_garbage.labels[0]"),
+        ("goods", "labels: [goods, box]", "categories.piled_materials.labels[0]"),
+        ("box", "labels: [goods, box]", "categories.piled_materials.labels[1]"),
+    ]:
+        line = f"{bad}:{line_of(text, needle)}: {path}:"
+        [msg] = [m for m in err.splitlines() if m.startswith(line)]
+        assert f"label {label!r}" in msg and "cam-xh-01/bin-corner" in msg
+        assert "model yolo11n has 80 classes (person, bicycle, car" in msg  # the model and its classes
+        assert "toothbrush" in msg
+    [model_msg] = [m for m in err.splitlines() if f"{bad}:{line_of(text, 'bicycel')}: model.labels[1]:" in m]
+    assert "'bicycel'" in model_msg and "did you mean bicycle" in model_msg
+    assert run_check("--no-model", str(bad)).returncode == 0  # the model check skipped on request
+
+
+def test_labels_of_the_detector_itself_count_as_producible(sample_config_text: str) -> None:
+    from streams.config.verify import verify_labels_producible
+
+    cfg = parse_config(with_bin_corner(sample_config_text))
+    classes = ["person", "car"]
+    found = {loc for loc, _ in verify_labels_producible(cfg, model="m", classes=classes, own=["garbage"])}
+    assert ("categories", "exposed_garbage", "labels", 0) not in found
+    assert ("categories", "piled_materials", "labels", 0) in found
+    # a category on no camera zone may keep another model's labels
+    assert not any(loc[:2] == ("categories", "air_quality") for loc in found)
+
+
+def test_check_names_the_model_when_its_weights_are_missing(tmp_path: Path, sample_config_text: str) -> None:
+    bad = tmp_path / "cameras.yaml"
+    text = sample_config_text.replace("  name: yolo11n ", f"  name: {tmp_path / 'nope.onnx'} ", 1)
+    bad.write_text(text, encoding="utf-8")
+    result = run_check(str(bad))
+    assert result.returncode == 1
+    assert f"{bad}:{line_of(text, 'nope.onnx')}: model.name:" in result.stderr
+    assert "not found" in result.stderr and "--no-model" in result.stderr
+
+
+def test_class_names_of_an_openvino_directory(tmp_path: Path) -> None:
+    from detectors.labels import read_class_names
+
+    (tmp_path / "m.xml").write_text("<net/>", encoding="utf-8")
+    (tmp_path / "metadata.yaml").write_text("names:\n  0: garbage\n  1: box\n  2: goods\n", encoding="utf-8")
+    assert read_class_names(tmp_path) == ["garbage", "box", "goods"]
