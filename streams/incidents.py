@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from streams.clock import KeyClock
 from streams.config import Config
 from streams.ids import make_id
 from streams.timeutil import to_iso
@@ -87,33 +88,12 @@ class Incident:
 
 
 @dataclass
-class Book:
-    """Open incidents of one camera, and the ids it closed recently."""
+class Book(KeyClock):
+    """Open incidents of one camera (or sensor), the ids it closed recently, and its clock."""
 
     open: dict[str, Incident] = field(default_factory=dict)
     closed: list[str] = field(default_factory=list)
     held: bool = False  # the camera is offline or degraded: new incidents start held
-    # this key's own event clock: the newest event time of its inputs, and the wall-clock
-    # time at which it was seen (so a silent key's deadlines still fire, also after a restart)
-    clock: float | None = None
-    clock_wall: float = 0.0
-
-    def observe(self, event_time: float, wall: float) -> None:
-        if self.clock is None or event_time > self.clock:
-            self.clock = event_time
-            # an event dated ahead of the wall clock starts advancing once the wall reaches it
-            self.clock_wall = max(wall, event_time)
-
-    def now(self, wall: float, lateness_s: float) -> float | None:
-        """This key's estimated event time at wall-clock ``wall``.
-
-        Event time advances with the wall clock only once the key has been silent for
-        ``lateness_s``: until then a deadline waits for the inputs still on their way,
-        so a tick never decides with what the stream has not delivered yet.
-        """
-        if self.clock is None:
-            return None
-        return self.clock + max(0.0, wall - self.clock_wall - lateness_s)
 
     def by_case(self, case_id: str) -> Incident | None:
         for inc in self.open.values():

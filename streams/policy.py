@@ -20,6 +20,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from streams.clock import KeyClock
 from streams.config import Speaker
 from streams.config.timerange import in_range
 from streams.ids import make_id
@@ -50,28 +51,20 @@ class Request:
 
 
 @dataclass
-class SpeakerState:
+class SpeakerState(KeyClock):
     sent: list[float] = field(default_factory=list)
     inflight: dict[str, Any] | None = None
     queue: list[dict[str, Any]] = field(default_factory=list)
     seen: list[str] = field(default_factory=list)
     recent: dict[str, str] = field(default_factory=dict)  # command_id -> camera_id
-    # the speaker's own clock: every decision is made at the newest time of its inputs, so
-    # intervals never go negative whichever source (request, warning, ack, tick) came last
-    clock: float | None = None
-    clock_wall: float = 0.0
 
     def advance(self, event_time: float, wall: float) -> float:
-        """Move the speaker's clock to ``event_time`` if it is newer; return the decision time."""
-        if self.clock is None or event_time > self.clock:
-            self.clock = event_time
-            # an event dated ahead of the wall clock starts advancing once the wall reaches it
-            self.clock_wall = max(wall, event_time)
-        return self.clock
+        """Move the speaker's clock to ``event_time`` if newer; return the decision time.
 
-    def now(self, wall: float) -> float | None:
-        """The speaker's clock advanced by the wall-clock time since its last input."""
-        return None if self.clock is None else self.clock + max(0.0, wall - self.clock_wall)
+        Every decision is made at the newest time of the speaker's inputs, so intervals
+        never go negative whichever source (request, warning, ack, tick) came last.
+        """
+        return self.observe(event_time, wall)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
