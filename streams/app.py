@@ -35,6 +35,7 @@ from streams.clock import EventClock
 from streams.config import Config
 from streams.errors import RecordError
 from streams.records import (
+    BAD_INPUT,
     BroadcastRequest,
     DeadLetter,
     Detection,
@@ -42,6 +43,7 @@ from streams.records import (
     LoudspeakerAck,
     Violation,
     decode,
+    parse_object,
 )
 from streams.rules import CameraState, Sighting, camera_rules, step
 from streams.timeutil import from_iso, to_iso
@@ -365,11 +367,11 @@ def create_worker(
                         evidence=v.evidence,
                     )
                 else:
-                    data = json.loads(event.value)
+                    data = parse_object(event.value, "incident input")
                     stored = incidents_table.get(camera_id)
                     book = inc.Book.from_json(stored)
                     effects = apply_input(book, data)
-            except (RecordError, ValueError, KeyError, TypeError) as exc:
+            except BAD_INPUT as exc:
                 await dead(event, f"incidents: {exc}")
                 continue
             if effects is None:
@@ -451,7 +453,7 @@ def create_worker(
                         now=at,
                     )
                 else:
-                    data = json.loads(event.value)
+                    data = parse_object(event.value, "speaker intent")
                     state = pol.SpeakerState.from_json(speakers_table.get(speaker_id))
                     if data.get("kind") == "tick":
                         effects = pol.release(state, speakers.get(speaker_id), tz, from_iso(data["at"]))
@@ -470,7 +472,7 @@ def create_worker(
                             at=at,
                         )
                         effects = pol.decide(state, speakers.get(speaker_id), tz, request, at)
-            except (RecordError, ValueError, KeyError, TypeError) as exc:
+            except BAD_INPUT as exc:
                 await dead(event, f"policy: {exc}")
                 continue
             speakers_table[speaker_id] = state.to_json()
@@ -506,7 +508,7 @@ def create_worker(
             case_id = (event.key or b"").decode("utf-8", "replace")
             try:
                 if msg.topic == topics.case_index:
-                    data = json.loads(event.value)
+                    data = parse_object(event.value, "case index")
                     entry = cases_table.get(case_id) or {}
                     if data.get("kind") == "expire":
                         if entry.get("pending") and not entry.get("camera_id"):
@@ -521,7 +523,7 @@ def create_worker(
                         await forward_update(data["camera_id"], p["update"])
                     continue
                 upd = decode(DispatchUpdate, event.value)
-            except (RecordError, ValueError, KeyError, TypeError) as exc:
+            except BAD_INPUT as exc:
                 await dead(event, f"dispatch-updates: {exc}")
                 continue
             fields = {

@@ -20,7 +20,6 @@ most every CHECKPOINT_S per subject, not on every record.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from typing import Any
@@ -29,9 +28,8 @@ import faust
 
 from streams import health, sensors
 from streams.app import Worker, _partition
-from streams.errors import RecordError
 from streams.ingest import install_route
-from streams.records import CameraStatus, SensorReading, decode
+from streams.records import BAD_INPUT, CameraStatus, SensorReading, decode, parse_object
 from streams.timeutil import from_iso, to_iso
 
 logger = logging.getLogger(__name__)
@@ -124,7 +122,7 @@ def install(worker: Worker) -> None:
             try:
                 if event.message.topic == topics.sensor_ticks:
                     sensor_id = (event.key or b"").decode("utf-8", "replace")
-                    at = from_iso(str(json.loads(event.value)["at"]))
+                    at = from_iso(str(parse_object(event.value, "tick")["at"]))
                     state = sensor_state(sensor_id)
                     step = sensors.on_silence(
                         state, now=at, stale_after_s=stale_after(sensor_id), stale_category=stale_category
@@ -147,7 +145,7 @@ def install(worker: Worker) -> None:
                         tz=tz,
                         stale_category=stale_category,
                     )
-            except (RecordError, ValueError, KeyError, TypeError) as exc:
+            except BAD_INPUT as exc:
                 await worker.dead(event, f"sensors: {exc}")
                 continue
             persist(sensors_table, sensor_id, state, step.save)
@@ -182,7 +180,7 @@ def install(worker: Worker) -> None:
             try:
                 if msg.topic == topics.camera_ticks:
                     camera_id = (event.key or b"").decode("utf-8", "replace")
-                    at = from_iso(str(json.loads(event.value)["at"]))
+                    at = from_iso(str(parse_object(event.value, "tick")["at"]))
                     state = camera_state(camera_id)
                     step = health.on_tick(state, cfg.health, now=at)
                 else:
@@ -208,7 +206,7 @@ def install(worker: Worker) -> None:
                         at=at,
                         detect_fps=cam.detect_fps,
                     )
-            except (RecordError, ValueError, KeyError, TypeError) as exc:
+            except BAD_INPUT as exc:
                 await worker.dead(event, f"camera-status: {exc}")
                 continue
             persist(cameras_table, camera_id, state, step.save)
