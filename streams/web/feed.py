@@ -15,7 +15,15 @@ from collections.abc import Callable
 from typing import Any
 
 from streams.errors import RecordError
-from streams.records import Alert, BroadcastDecision, DispatchCase, DispatchUpdate, Violation, decode
+from streams.records import (
+    BAD_INPUT,
+    Alert,
+    BroadcastDecision,
+    DispatchCase,
+    DispatchUpdate,
+    Violation,
+    decode,
+)
 from streams.timeutil import from_iso
 from streams.topics import Topics
 from streams.web.board import Board, Event
@@ -110,7 +118,7 @@ class Feed:
                 violation = decode(Violation, value)
                 if fresh:
                     self.latency["violation"].observe(produced - from_iso(violation.at))
-        except (RecordError, ValueError, KeyError, TypeError) as exc:
+        except BAD_INPUT as exc:
             self.skipped += 1
             logger.warning("web: skipped a record of %s the board cannot read: %s", topic, exc)
             return None
