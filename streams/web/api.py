@@ -137,7 +137,7 @@ async def parse_body(request: web.Request, model: type[M]) -> M:
     try:
         data = json.loads(raw)
     except (ValueError, RecursionError) as exc:  # not JSON, or hostile JSON (too deep, huge numbers)
-        raise WebError(f"request body is not readable JSON ({exc})") from None
+        raise WebError(f"request body is not JSON ({exc})") from None
     if not isinstance(data, dict):
         raise WebError(f"request body must be a JSON object, not {type(data).__name__}")
     try:
