@@ -137,7 +137,9 @@ class Window:
         self._head = _compact(self._items, self._head)
         self._hi_head = _compact(self._hi, self._hi_head)
         self._lo_head = _compact(self._lo, self._lo_head)
-        if self._changes > 2 * len(self) + 64:  # running sums drift: recompute now and then
+        if not len(self):
+            self._sum, self._changes = 0.0, 0
+        elif self._changes > 2 * len(self) + 64:  # running sums drift: recompute now and then
             self._sum = math.fsum(v for _, v in self._items[self._head :])
             self._changes = 0
 
