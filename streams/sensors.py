@@ -386,18 +386,25 @@ def on_reading(
     for window in state.windows.values():
         window.add(measured_at, value, now)
     step.save = step.save or first
-    notes: dict[str, str] = {}
+    judged: dict[str, float | None] = {}  # rule id -> its aggregate (None: outside its hours)
+
+    def note(rule: SensorRule) -> str:  # formatted only for an event
+        agg = judged[rule.id]
+        return (
+            f"{rule.id}: outside its hours {rule.active_hours}" if agg is None else _describe(rule, agg, unit)
+        )
+
     for rule in rules:
         was_active = rule.id in state.active
         if rule.active_hours is not None and not in_range(rule.active_hours, _minute_of_day(now, tz)):
             cond = False
-            notes[rule.id] = f"{rule.id}: outside its hours {rule.active_hours}"
+            judged[rule.id] = None
         else:
             agg, n = state.windows[rule.window_s].aggregate(rule.aggregate)
             if agg is None or n < rule.min_samples:
                 continue  # not enough readings to judge: keep what holds
             cond = holds(rule, agg, was_active)
-            notes[rule.id] = _describe(rule, agg, unit)
+            judged[rule.id] = agg
         if cond and not was_active:
             since = state.pending.setdefault(rule.id, now)
             step.save = step.save or since == now
@@ -415,11 +422,11 @@ def on_reading(
     for category, since in wanted.items():
         if category not in state.categories:
             state.categories[category] = since
-            why = "; ".join(notes[r.id] for r in rules if r.category == category and r.id in state.active)
+            why = "; ".join(note(r) for r in rules if r.category == category and r.id in state.active)
             step.events.append(SensorEvent(category, "started", since, now, f"{why} since {to_iso(since)}"))
     for category in [c for c in state.categories if c not in wanted]:
         since = state.categories.pop(category)
-        why = "; ".join(notes[r.id] for r in rules if r.category == category and r.id in notes)
+        why = "; ".join(note(r) for r in rules if r.category == category and r.id in judged)
         step.events.append(SensorEvent(category, "cleared", since, now, f"back to normal ({why})"))
     return step
 

@@ -432,3 +432,16 @@ def test_parse_batch_refuses_future_readings_and_batches_the_window_cannot_take(
 def test_parse_batch_refuses_hostile_bodies_with_a_reason(body: bytes) -> None:
     readings, error = parse_batch(body, {"pm-1": SENSOR})
     assert readings == [] and error is not None
+
+
+def test_bench_sensors_prints_a_result_line(capsys: pytest.CaptureFixture[str]) -> None:
+    from streams.cli import main
+
+    assert (
+        main(["bench", "sensors", "--sizes", "10,200", "--readings", "500", "--definition-readings", "5"])
+        == 0
+    )
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    keys = dict(part.split("=") for part in last.removeprefix("RESULT ").split())
+    assert last.startswith("RESULT ") and set(keys) == {"per_reading_us_10", "per_reading_us_200", "ratio"}
+    assert all(float(v) > 0 for v in keys.values())
