@@ -42,6 +42,7 @@ from streams.records import (
     DispatchUpdate,
     LoudspeakerAck,
     Violation,
+    dead_letter,
     decode,
     parse_object,
 )
@@ -200,13 +201,7 @@ def create_worker(
         msg = event.message
         stats.deadletters += 1
         logger.warning("dead-letter %s[%s]@%s: %s", msg.topic, msg.partition, msg.offset, error)
-        record = DeadLetter(
-            topic=msg.topic,
-            partition=msg.partition,
-            offset=msg.offset,
-            error=error,
-            raw=base64.b64encode(event.value or b"").decode("ascii"),
-        )
+        record = dead_letter(msg.topic, msg.partition, msg.offset, error, event.value)
         await t_deadletter.send(key=msg.topic.encode(), value=record.to_bytes())
 
     async def send_json(t: faust.TopicT, key: str, value: dict[str, Any]) -> None:

@@ -13,6 +13,7 @@ raise, for the ``except`` of every reader.
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 from typing import Annotated, Any, Literal, TypeVar
@@ -259,6 +260,30 @@ class DeadLetter(Record):
     offset: int
     error: str
     raw: str  # base64 of the original value
+
+
+MAX_DEADLETTER_RAW = 512 * 1024  # bytes of the original kept in a dead letter (base64 stays under 1 MB)
+MAX_DEADLETTER_ERROR = 2000  # characters of the reason kept in a dead letter
+
+
+def dead_letter(topic: str, partition: int, offset: int, error: str, raw: bytes | None) -> DeadLetter:
+    """The dead letter of one record; a large original or reason is cut so the letter itself
+    fits a Kafka message (``raw_bytes`` and ``truncated`` then say so)."""
+    value = raw or b""
+    extra: dict[str, Any] = {}
+    if len(value) > MAX_DEADLETTER_RAW:
+        extra = {"raw_bytes": len(value), "truncated": True}
+        value = value[:MAX_DEADLETTER_RAW]
+    if len(error) > MAX_DEADLETTER_ERROR:
+        error = error[:MAX_DEADLETTER_ERROR] + "…"
+    return DeadLetter(
+        topic=topic,
+        partition=partition,
+        offset=offset,
+        error=error,
+        raw=base64.b64encode(value).decode("ascii"),
+        **extra,
+    )
 
 
 R = TypeVar("R", bound=Record)
