@@ -110,6 +110,8 @@ def test_topic_override_wins_and_bare_values_need_it() -> None:
         (tail_line(value={"base64": "***"}), "base64"),
         (tail_line(headers={"seq": 5}), "header"),
         (tail_line(headers="seq=5"), "'headers'"),
+        ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
+        ('{"topic": "citywatch.detections", "value": ' + "9" * 5000 + "}", "cannot be read"),
     ],
 )
 def test_malformed_lines_say_why(text: str, reason: str) -> None:
