@@ -150,3 +150,9 @@ def test_pacer_keeps_the_spacing_divided_by_speed(
 def test_pacer_rejects_negative_speed() -> None:
     with pytest.raises(ValueError, match="speed"):
         Pacer(-1)
+
+
+@pytest.mark.parametrize("value", [b"[" * 100_000 + b"]" * 100_000, b"9" * 5000], ids=["deep", "huge-int"])
+def test_tail_prints_hostile_values_as_base64(value: bytes) -> None:
+    msg = Message(topic="t", partition=0, offset=1, key=None, value=value, timestamp_ms=1, headers=())
+    assert msg.to_json()["value"] == {"base64": base64.b64encode(value).decode("ascii")}
