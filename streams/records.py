@@ -55,7 +55,7 @@ _LONG_DIGITS_S = re.compile(r"[0-9]{4300}")
 def _check_ts(value: str) -> str:
     try:
         from_iso(value)
-    except ValueError as exc:
+    except (ValueError, OverflowError) as exc:  # OverflowError: a date that leaves the calendar in UTC
         raise ValueError(f"not an ISO-8601 UTC timestamp ({exc})") from None
     return value
 

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from streams.errors import RecordError
 from streams.records import BY_TOPIC, MAX_DEPTH, MAX_RECORD_BYTES, Record, decode, parse_object
 
-from ..fuzz_support import KINDS, VALID, huge_int, json_value, nested
+from ..fuzz_support import KINDS, TS, VALID, huge_int, json_value, nested
 
 FUZZ = settings(max_examples=60, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -132,3 +132,30 @@ def test_a_record_just_under_the_size_limit_is_read() -> None:
     raw = json.dumps(rec).encode()
     assert len(raw) == MAX_RECORD_BYTES
     assert decode(BY_TOPIC["sensor-readings"], raw).sensor_id == "pm-1"
+
+
+TIMESTAMP_FIELDS = {
+    name: [f for f in VALID[name] if isinstance(VALID[name][f], str) and VALID[name][f] == TS]
+    for name in VALID
+}
+
+
+@pytest.mark.parametrize("kind", KINDS, ids=lambda k: k.__name__)
+@FUZZ
+@given(
+    year=st.integers(min_value=1, max_value=9999),
+    offset=st.sampled_from(["Z", "+14:00", "-14:00", "+23:59", "-23:59", ""]),
+    data=st.data(),
+)
+def test_timestamps_at_the_ends_of_the_calendar_name_their_field(
+    kind: type[Record], year: int, offset: str, data: st.DataObject
+) -> None:
+    fields = TIMESTAMP_FIELDS[kind.__name__]
+    if not fields:
+        return
+    field = data.draw(st.sampled_from(fields))
+    raw = json.dumps({**VALID[kind.__name__], field: f"{year:04d}-01-01T00:00:00{offset}"}).encode()
+    try:
+        decode(kind, raw)
+    except RecordError as exc:
+        assert exc.field == field, exc
