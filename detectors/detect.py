@@ -38,7 +38,10 @@ class RawFrame:
 
 def decode_frame(raw: RawFrame) -> Frame:
     """JPEG bytes and headers -> Frame; ValueError saying what is wrong."""
-    image = cv2.imdecode(np.frombuffer(raw.value, np.uint8), cv2.IMREAD_COLOR)
+    try:
+        image = cv2.imdecode(np.frombuffer(raw.value, np.uint8), cv2.IMREAD_COLOR)
+    except (cv2.error, TypeError, ValueError):  # an empty value or a tombstone
+        image = None
     if image is None:
         raise ValueError("value is not a JPEG picture")
     try:

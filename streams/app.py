@@ -34,15 +34,16 @@ from streams import policy as pol
 from streams.budget import TABLE_VALUE_BUDGET, encoded_size
 from streams.clock import ahead_of_wall
 from streams.config import Config
-from streams.errors import RecordError
 from streams.records import (
+    BAD_INPUT,
     BroadcastRequest,
-    DeadLetter,
     Detection,
     DispatchUpdate,
     LoudspeakerAck,
     Violation,
+    dead_letter,
     decode,
+    parse_object,
 )
 from streams.rules import CameraState, Sighting, camera_rules, step
 from streams.timeutil import from_iso, to_iso
@@ -60,6 +61,7 @@ SETTLE_S = LATENESS_S
 RETICK_S = 5.0  # a deadline whose tick changed nothing is ticked again after this long
 PARK_S = 15.0  # how long a patrol update may wait for its case to be known
 MAX_PARKED = 20  # patrol updates parked per unknown case; more are dead-lettered at once
+MAX_PARKED_BYTES = 8 * 1024  # a larger update is not parked (the case table's value stays small)
 CLOSED_CASE_KEPT_S = 3600.0  # a closed case stays known (for late updates) this long, then is pruned
 
 
@@ -230,13 +232,7 @@ def create_worker(
         msg = event.message
         stats.deadletters += 1
         logger.warning("dead-letter %s[%s]@%s: %s", msg.topic, msg.partition, msg.offset, error)
-        record = DeadLetter(
-            topic=msg.topic,
-            partition=msg.partition,
-            offset=msg.offset,
-            error=error,
-            raw=base64.b64encode(event.value or b"").decode("ascii"),
-        )
+        record = dead_letter(msg.topic, msg.partition, msg.offset, error, event.value)
         await t_deadletter.send(key=msg.topic.encode(), value=record.to_bytes())
 
     async def send_json(t: faust.TopicT, key: str, value: dict[str, Any]) -> None:
@@ -293,14 +289,14 @@ def create_worker(
             last_input[0] = time.monotonic()
             try:
                 det = decode(Detection, event.value)
-            except RecordError as exc:
+                captured = from_iso(det.captured_at)
+            except BAD_INPUT as exc:
                 await dead(event, str(exc))
                 continue
             rules = rules_by_camera.get(det.camera_id)
             if rules is None:
                 await dead(event, f"camera {det.camera_id!r} is not in cameras.yaml: add it or fix the id")
                 continue
-            captured = from_iso(det.captured_at)
             skew = too_early(captured)
             if skew is not None:
                 await dead(event, f"detections: captured_at {det.captured_at}: {skew}")
@@ -462,13 +458,11 @@ def create_worker(
                         evidence=v.evidence,
                     )
                 else:
-                    data = json.loads(event.value)
-                    if not isinstance(data, dict):
-                        raise TypeError(f"expected a JSON object, got {type(data).__name__}")
+                    data = parse_object(event.value, "incident input")
                     stored = incidents_table.get(camera_id)
                     book = inc.Book.from_json(stored)
                     effects = apply_input(book, data, camera_id)
-            except (RecordError, ValueError, KeyError, TypeError, RecursionError) as exc:
+            except BAD_INPUT as exc:
                 await dead(event, f"incidents: {exc}")
                 continue
             if effects is None:
@@ -548,9 +542,7 @@ def create_worker(
                 now=now,
             )
             return ack.speaker_id, state, effects
-        data = json.loads(value)
-        if not isinstance(data, dict):
-            raise TypeError(f"expected a JSON object, got {type(data).__name__}")
+        data = parse_object(value, "speaker intent")
         state = pol.SpeakerState.from_json(speakers_table.get(speaker_id))
         at = from_iso(str(data["at"]))
         if data.get("kind") == "tick":
@@ -584,7 +576,7 @@ def create_worker(
             key = (event.key or b"").decode("utf-8", "replace")
             try:
                 speaker_id, state, effects = policy_input(event.message, event.value, key)
-            except (RecordError, ValueError, KeyError, TypeError, RecursionError) as exc:
+            except BAD_INPUT as exc:
                 await dead(event, f"policy: {exc}")
                 continue
             await send_all(policy_sends(effects))
@@ -599,13 +591,8 @@ def create_worker(
     async def dead_parked(case_id: str, parked: list[dict[str, Any]], error: str) -> None:
         for p in parked:
             stats.deadletters += 1
-            record = DeadLetter(
-                topic=p["topic"],
-                partition=p["partition"],
-                offset=p["offset"],
-                error=error,
-                raw=p["raw"],
-            )
+            raw = base64.b64decode(p["raw"])
+            record = dead_letter(p["topic"], p["partition"], p["offset"], error, raw)
             await t_deadletter.send(key=p["topic"].encode(), value=record.to_bytes())
 
     async def on_case_index(case_id: str, data: dict[str, Any]) -> None:
@@ -651,16 +638,14 @@ def create_worker(
             case_id = (event.key or b"").decode("utf-8", "replace")
             try:
                 if msg.topic == topics.case_index:
-                    data = json.loads(event.value)
-                    if not isinstance(data, dict):
-                        raise TypeError(f"expected a JSON object, got {type(data).__name__}")
+                    data = parse_object(event.value, "case index")
                     await on_case_index(case_id, data)
                     continue
                 upd = decode(DispatchUpdate, event.value)
                 skew = too_early(from_iso(upd.at))
                 if skew is not None:
                     raise ValueError(f"dispatch update at {upd.at}: {skew}")
-            except (RecordError, ValueError, KeyError, TypeError, RecursionError) as exc:
+            except BAD_INPUT as exc:
                 await dead(event, f"dispatch-updates: {exc}")
                 continue
             fields = {
@@ -675,6 +660,12 @@ def create_worker(
                 await send_all([(t_incident_inputs, entry["camera_id"], {"kind": "update", **fields})])
                 continue
             pending = entry.get("pending", [])
+            if len(event.value or b"") > MAX_PARKED_BYTES:
+                await dead(
+                    event,
+                    f"dispatch-updates: case {upd.case_id!r} is unknown and the update is too large to wait",
+                )
+                continue
             if len(pending) >= MAX_PARKED:
                 await dead(
                     event,

@@ -20,7 +20,6 @@ most every CHECKPOINT_S per subject, not on every record.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from typing import Any
@@ -29,9 +28,9 @@ import faust
 
 from streams import health, sensors
 from streams.app import Worker, _partition
-from streams.errors import RecordError
+from streams.clock import ahead_of_wall
 from streams.ingest import install_route
-from streams.records import CameraStatus, SensorReading, decode
+from streams.records import BAD_INPUT, CameraStatus, SensorReading, decode, parse_object
 from streams.redact import redact
 from streams.timeutil import from_iso, to_iso
 
@@ -39,6 +38,15 @@ logger = logging.getLogger(__name__)
 
 TICK_INTERVAL_S = 1.0
 CHECKPOINT_S = 10.0
+
+
+def status_ahead(status: CameraStatus, at: float, wall_now: float, max_skew_s: float) -> str | None:
+    """Why a camera-status dated ``at`` is too far ahead of the worker's clock (None when it is not)."""
+    reason = ahead_of_wall(at, wall_now, max_skew_s)
+    if reason is None and status.last_frame_at is not None:
+        late = ahead_of_wall(from_iso(status.last_frame_at), wall_now, max_skew_s)
+        reason = f"last_frame_at {status.last_frame_at}: {late}" if late else None
+    return reason
 
 
 def install(worker: Worker) -> None:
@@ -125,14 +133,20 @@ def install(worker: Worker) -> None:
             try:
                 if event.message.topic == topics.sensor_ticks:
                     sensor_id = (event.key or b"").decode("utf-8", "replace")
-                    at = from_iso(str(json.loads(event.value)["at"]))
+                    at = from_iso(str(parse_object(event.value, "tick")["at"]))
                     state = sensor_state(sensor_id)
                     step = sensors.on_silence(
                         state, now=at, stale_after_s=stale_after(sensor_id), stale_category=stale_category
                     )
                 else:
                     reading = decode(SensorReading, event.value)
-                    reason = sensors.check_reading(reading, sensor_cfg.get(reading.sensor_id))
+                    wall = time.time()
+                    reason = sensors.check_reading(
+                        reading,
+                        sensor_cfg.get(reading.sensor_id),
+                        wall_now=wall,
+                        max_skew_s=cfg.site.max_clock_skew_s,
+                    )
                     if reason is not None:
                         await worker.dead(event, reason)
                         continue
@@ -143,12 +157,15 @@ def install(worker: Worker) -> None:
                         rules.get(sensor_id, []),
                         value=reading.value,
                         measured_at=from_iso(reading.measured_at),
-                        seen_at=time.time(),
+                        seen_at=wall,
                         unit=sensor_cfg[sensor_id].unit or reading.unit,
                         tz=tz,
                         stale_category=stale_category,
+                        max_readings=sensor_cfg[sensor_id].max_window_readings,
                     )
-            except (RecordError, ValueError, KeyError, TypeError) as exc:
+                    if step.refused is not None:
+                        await worker.dead(event, f"sensor {sensor_id}: {step.refused}")
+            except BAD_INPUT as exc:
                 await worker.dead(event, f"sensors: {exc}")
                 continue
             persist(sensors_table, sensor_id, state, step.save)
@@ -183,7 +200,7 @@ def install(worker: Worker) -> None:
             try:
                 if msg.topic == topics.camera_ticks:
                     camera_id = (event.key or b"").decode("utf-8", "replace")
-                    at = from_iso(str(json.loads(event.value)["at"]))
+                    at = from_iso(str(parse_object(event.value, "tick")["at"]))
                     state = camera_state(camera_id)
                     step = health.on_tick(state, cfg.health, now=at)
                 else:
@@ -199,6 +216,10 @@ def install(worker: Worker) -> None:
                     stamp = getattr(status, "at", None)
                     # Faust gives the message timestamp in seconds
                     at = from_iso(str(stamp)) if stamp else float(msg.timestamp or time.time())
+                    reason = status_ahead(status, at, time.time(), cfg.site.max_clock_skew_s)
+                    if reason is not None:
+                        await worker.dead(event, f"camera {camera_id}: camera-status dated ahead: {reason}")
+                        continue
                     state = camera_state(camera_id)
                     step = health.on_status(
                         state,
@@ -209,7 +230,7 @@ def install(worker: Worker) -> None:
                         at=at,
                         detect_fps=cam.detect_fps,
                     )
-            except (RecordError, ValueError, KeyError, TypeError) as exc:
+            except BAD_INPUT as exc:
                 await worker.dead(event, f"camera-status: {exc}")
                 continue
             persist(cameras_table, camera_id, state, step.save)
@@ -249,5 +270,15 @@ def install(worker: Worker) -> None:
 
     worker.agents.update({"sensors": sensors_agent, "health": health_agent})
     worker.tables.update({"sensors": sensors_table, "camera-health": cameras_table})
+
+    def window_room(sensor_id: str) -> int | None:
+        """How many more readings the sensor's window takes now, as far as this worker knows."""
+        sensor = sensor_cfg.get(sensor_id)
+        if sensor is None:
+            return None
+        state = sensor_cache.get(sensor_id)
+        held = state.held() if state is not None else 0
+        return max(0, sensor.max_window_readings - held)
+
     if worker.web_port is not None:
-        install_route(worker, t_readings)
+        install_route(worker, t_readings, room=window_room)

@@ -4,6 +4,8 @@
       Authorization: Bearer TOKEN   a token with the ``ingest`` role (or ``admin``)
       202 {"accepted": N}       every reading is on citywatch.sensor-readings (key sensor_id)
       400 {"error": "..."}      nothing was accepted; the reason names the reading and field
+                                (also: measured too far ahead of the clock, or more readings
+                                than the sensor's window takes: max_window_readings)
       401 / 403                 no token / a token of another role
 
 A batch is all or nothing, so a gateway can retry it whole. ``parse_batch`` is
@@ -15,6 +17,8 @@ from __future__ import annotations
 
 import json
 import logging
+import time
+from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -36,14 +40,30 @@ MAX_BATCH = 1000
 MAX_BODY = 1024 * 1024
 
 
-def parse_batch(body: bytes, sensors: Mapping[str, Sensor]) -> tuple[list[SensorReading], str | None]:
-    """The readings of a request body, or an error saying what is wrong (nothing is accepted then)."""
+def parse_batch(
+    body: bytes,
+    sensors: Mapping[str, Sensor],
+    *,
+    wall_now: float | None = None,
+    max_skew_s: float | None = None,
+    room: Callable[[str], int | None] | None = None,
+) -> tuple[list[SensorReading], str | None]:
+    """The readings of a request body, or an error saying what is wrong (nothing is accepted then).
+
+    ``wall_now`` / ``max_skew_s``: refuse a reading measured further ahead of the
+    wall clock. ``room(sensor_id)``: how many more readings the sensor's window
+    takes (None: unknown); a batch bringing more is refused.
+    """
     if len(body) > MAX_BODY:
         return [], f"body is larger than {MAX_BODY} bytes: send at most {MAX_BATCH} readings per request"
     try:
         data: Any = json.loads(body)
+    except RecursionError:
+        return [], "body is JSON nested too deeply; send one reading object or a list of them"
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         return [], f"body is not UTF-8 JSON ({exc}); send one reading object or a list of them"
+    except ValueError as exc:  # e.g. an integer of more than 4300 digits
+        return [], f"body has a JSON value that cannot be read ({exc})"
     items = data if isinstance(data, list) else [data]
     if not items:
         return [], "empty list: send at least one reading"
@@ -58,15 +78,32 @@ def parse_batch(body: bytes, sensors: Mapping[str, Sensor]) -> tuple[list[Sensor
             reading = decode(SensorReading, {"v": 1, **item})
         except RecordError as exc:
             return [], f"{where}{exc}"
-        reason = check_reading(reading, sensors.get(reading.sensor_id))
+        reason = check_reading(
+            reading, sensors.get(reading.sensor_id), wall_now=wall_now, max_skew_s=max_skew_s
+        )
         if reason is not None:
             return [], f"{where}{reason}"
         out.append(reading)
+    if room is not None:
+        for sensor_id, count in Counter(r.sensor_id for r in out).items():
+            free = room(sensor_id)
+            if free is not None and count > free:
+                cap = sensors[sensor_id].max_window_readings
+                return [], (
+                    f"sensor {sensor_id}: this batch brings {count} readings, but its window takes only "
+                    f"{free} more now (max_window_readings = {cap}): send fewer readings per window, "
+                    "or raise max_window_readings"
+                )
     return out, None
 
 
 def make_handler(
-    send: Callable[[SensorReading], Awaitable[None]], sensors: Mapping[str, Sensor]
+    send: Callable[[SensorReading], Awaitable[None]],
+    sensors: Mapping[str, Sensor],
+    *,
+    max_skew_s: float | None = None,
+    room: Callable[[str], int | None] | None = None,
+    wall: Callable[[], float] = time.time,
 ) -> Callable[[web.Request], Awaitable[web.Response]]:
     """The aiohttp handler: the command centre's token check runs first (an ingest or admin token)."""
 
@@ -76,7 +113,9 @@ def make_handler(
         principal = request.get(PRINCIPAL_KEY)
         if principal is None or not principal.can_ingest:
             return web.json_response({"error": "forbidden: sensor ingest needs an ingest token"}, status=403)
-        readings, error = parse_batch(await request.read(), sensors)
+        readings, error = parse_batch(
+            await request.read(), sensors, wall_now=wall(), max_skew_s=max_skew_s, room=room
+        )
         if error is not None:
             logger.info("sensor ingest rejected a request from %s: %s", principal.name, error)
             return web.json_response({"error": error}, status=400)
@@ -87,11 +126,17 @@ def make_handler(
     return handler
 
 
-def install_route(worker: Worker, topic: faust.TopicT) -> None:
-    """Mount ``POST /api/sensor-readings`` on the worker's web server, producing to ``topic``."""
+def install_route(
+    worker: Worker, topic: faust.TopicT, *, room: Callable[[str], int | None] | None = None
+) -> None:
+    """Mount ``POST /api/sensor-readings`` on the worker's web server, producing to ``topic``.
+
+    ``room``: how many more readings each sensor's window takes (streams/feeds.py).
+    """
     sensors = {s.id: s for s in worker.cfg.sensors}
 
     async def send(reading: SensorReading) -> None:
         await topic.send(key=reading.sensor_id.encode(), value=reading.to_bytes())
 
-    worker.web_routes.append(("POST", PATH, make_handler(send, sensors)))
+    handler = make_handler(send, sensors, max_skew_s=worker.cfg.site.max_clock_skew_s, room=room)
+    worker.web_routes.append(("POST", PATH, handler))

@@ -83,7 +83,7 @@ class Message:
         else:
             try:
                 value = json.loads(self.value)
-            except (UnicodeDecodeError, json.JSONDecodeError):
+            except (ValueError, RecursionError):  # not JSON, or hostile JSON (too deep, huge numbers)
                 value = {"base64": base64.b64encode(self.value).decode("ascii")}
         out: dict[str, Any] = {
             "topic": self.topic,

@@ -3,12 +3,19 @@
 Every value is a UTF-8 JSON object with ``"v": 1``; required fields are
 declared here, and extra fields are kept (the contract welcomes them).
 ``decode`` is the boundary: a malformed payload raises ``RecordError`` naming
-the field, never an error deep inside an agent.
+the field, never an error deep inside an agent. ``parse_object`` is the same
+boundary for the worker's internal JSON topics. Any failure of a hostile payload
+(bad UTF-8, nesting deeper than MAX_DEPTH, a number Python refuses to convert,
+more than MAX_RECORD_BYTES) is a ``RecordError``; readers dead-letter it and
+carry on. ``BAD_INPUT`` names what reading a decoded record's fields may still
+raise, for the ``except`` of every reader.
 """
 
 from __future__ import annotations
 
+import base64
 import json
+import re
 from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import (
@@ -24,11 +31,31 @@ from streams.timeutil import from_iso
 
 VERSION: Literal[1] = 1
 
+MAX_RECORD_BYTES = 1024 * 1024  # a JSON record larger than this is refused (Kafka's default message limit)
+MAX_DEPTH = 128  # JSON nested deeper is refused: no record comes near, and deeper cannot be re-encoded
+
+# What reading the fields of a decoded record (or of an internal JSON object) may
+# raise on hostile values; every reader catches these, dead-letters the record
+# and carries on.
+BAD_INPUT: tuple[type[Exception], ...] = (
+    RecordError,
+    ValueError,
+    LookupError,
+    TypeError,
+    AttributeError,
+    ArithmeticError,
+    RecursionError,
+)
+
+# integers longer than Python converts (sys.get_int_max_str_digits, 4300) in any JSON number
+_LONG_DIGITS_B = re.compile(rb"[0-9]{4300}")
+_LONG_DIGITS_S = re.compile(r"[0-9]{4300}")
+
 
 def _check_ts(value: str) -> str:
     try:
         from_iso(value)
-    except ValueError as exc:
+    except (ValueError, OverflowError) as exc:  # OverflowError: a date that leaves the calendar in UTC
         raise ValueError(f"not an ISO-8601 UTC timestamp ({exc})") from None
     return value
 
@@ -235,6 +262,30 @@ class DeadLetter(Record):
     raw: str  # base64 of the original value
 
 
+MAX_DEADLETTER_RAW = 512 * 1024  # bytes of the original kept in a dead letter (base64 stays under 1 MB)
+MAX_DEADLETTER_ERROR = 2000  # characters of the reason kept in a dead letter
+
+
+def dead_letter(topic: str, partition: int, offset: int, error: str, raw: bytes | None) -> DeadLetter:
+    """The dead letter of one record; a large original or reason is cut so the letter itself
+    fits a Kafka message (``raw_bytes`` and ``truncated`` then say so)."""
+    value = raw or b""
+    extra: dict[str, Any] = {}
+    if len(value) > MAX_DEADLETTER_RAW:
+        extra = {"raw_bytes": len(value), "truncated": True}
+        value = value[:MAX_DEADLETTER_RAW]
+    if len(error) > MAX_DEADLETTER_ERROR:
+        error = error[:MAX_DEADLETTER_ERROR] + "…"
+    return DeadLetter(
+        topic=topic,
+        partition=partition,
+        offset=offset,
+        error=error,
+        raw=base64.b64encode(value).decode("ascii"),
+        **extra,
+    )
+
+
 R = TypeVar("R", bound=Record)
 
 # topic suffix -> record type (frames carry JPEG bytes, not JSON)
@@ -261,23 +312,69 @@ def _field_path(loc: tuple[int | str, ...]) -> str:
     return out or "<record>"
 
 
-def decode(kind: type[R], raw: bytes | str | dict[str, Any]) -> R:
-    """Parse and validate one payload; raise ``RecordError`` naming the bad field."""
-    if isinstance(raw, bytes | str):
-        try:  # fast path: pydantic parses the JSON itself
-            return kind.model_validate_json(raw)
-        except ValidationError:
-            pass  # fall through for a precise message
-    name = kind.__name__
-    if isinstance(raw, dict):
-        data: Any = raw
-    else:
-        try:
-            data = json.loads(raw)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise RecordError(name, "<payload>", f"not UTF-8 JSON ({exc})") from None
+def _too_deep(data: Any) -> bool:
+    stack: list[tuple[Any, int]] = [(data, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, dict):
+            children: Any = value.values()
+        elif isinstance(value, list):
+            children = value
+        else:
+            continue
+        if depth > MAX_DEPTH:
+            return True
+        stack.extend((child, depth + 1) for child in children)
+    return False
+
+
+def _size(raw: bytes | str) -> int:
+    return len(raw) if isinstance(raw, bytes) else len(raw.encode("utf-8", "surrogatepass"))
+
+
+def _check_size(name: str, raw: bytes | str) -> None:
+    size = _size(raw)
+    if size > MAX_RECORD_BYTES:
+        raise RecordError(
+            name,
+            "<payload>",
+            f"record is too large ({size} bytes; at most {MAX_RECORD_BYTES}): "
+            "send evidence as a path or URL, not inline",
+        )
+
+
+def _loads(name: str, raw: bytes | str) -> Any:
+    """json.loads where every failure is a RecordError saying what is wrong."""
+    try:
+        data = json.loads(raw)
+    except RecursionError:
+        raise RecordError(name, "<payload>", f"JSON nested too deeply (at most {MAX_DEPTH} levels)") from None
+    except (UnicodeError, json.JSONDecodeError) as exc:
+        raise RecordError(name, "<payload>", f"not UTF-8 JSON ({exc})") from None
+    except ValueError as exc:  # e.g. an integer of more than 4300 digits
+        raise RecordError(name, "<payload>", f"a JSON value cannot be read ({exc})") from None
+    except Exception as exc:  # a hostile payload must never escape as anything else
+        raise RecordError(name, "<payload>", f"not readable JSON ({type(exc).__name__}: {exc})") from None
+    if _too_deep(data):
+        raise RecordError(name, "<payload>", f"JSON nested too deeply (at most {MAX_DEPTH} levels)")
+    return data
+
+
+def parse_object(raw: bytes | str | None, name: str = "record") -> dict[str, Any]:
+    """One JSON object of an internal topic; any failure is a ``RecordError`` naming it."""
+    if raw is None:
+        raise RecordError(name, "<payload>", "empty value (a tombstone): expected a JSON object")
+    if not isinstance(raw, bytes | str):
+        raise RecordError(name, "<payload>", f"expected JSON bytes, got {type(raw).__name__}")
+    _check_size(name, raw)
+    data = _loads(name, raw)
     if not isinstance(data, dict):
         raise RecordError(name, "<payload>", f"expected a JSON object, got {type(data).__name__}")
+    return data
+
+
+def _validate(kind: type[R], data: dict[str, Any]) -> R:
+    name = kind.__name__
     if data.get("v", VERSION) != VERSION:
         raise RecordError(name, "v", f"version {data.get('v')!r} is not supported; expected 1")
     try:
@@ -287,6 +384,29 @@ def decode(kind: type[R], raw: bytes | str | dict[str, Any]) -> R:
         field = _field_path(tuple(err["loc"]))
         more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
         raise RecordError(name, field, f"{err['msg']}{more}") from None
+
+
+def decode(kind: type[R], raw: bytes | str | dict[str, Any] | None) -> R:
+    """Parse and validate one payload; any failure is a ``RecordError`` naming the bad field."""
+    name = kind.__name__
+    try:
+        if isinstance(raw, dict):
+            if _too_deep(raw):
+                raise RecordError(name, "<payload>", f"JSON nested too deeply (at most {MAX_DEPTH} levels)")
+            return _validate(kind, raw)
+        if isinstance(raw, bytes | str):
+            _check_size(name, raw)
+            long_digits = _LONG_DIGITS_B.search(raw) if isinstance(raw, bytes) else _LONG_DIGITS_S.search(raw)
+            if long_digits is None:  # pydantic's parser would accept integers Python cannot print
+                try:  # fast path: pydantic parses the JSON itself (and stops at 200 levels)
+                    return kind.model_validate_json(raw)
+                except ValidationError:
+                    pass  # fall through for a precise message
+        return _validate(kind, parse_object(raw, name))
+    except RecordError:
+        raise
+    except Exception as exc:  # nothing but a RecordError may leave the boundary
+        raise RecordError(name, "<payload>", f"cannot be read ({type(exc).__name__}: {exc})") from None
 
 
 def encode(record: Record) -> bytes:

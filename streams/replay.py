@@ -119,6 +119,10 @@ def parse_line(
         obj = json.loads(text)
     except json.JSONDecodeError as exc:
         raise LineError(f"not JSON ({exc.msg} at column {exc.colno})") from None
+    except RecursionError:
+        raise LineError("JSON nested too deeply") from None
+    except ValueError as exc:  # e.g. an integer of more than 4300 digits
+        raise LineError(f"a JSON value cannot be read ({exc})") from None
     if is_tail_record(obj):
         name = obj["topic"]
         if topic is not None:

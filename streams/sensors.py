@@ -16,22 +16,28 @@ Every function takes the sensor's state, one input and its time, mutates the
 state and returns a ``Step``: the events and whether the state must be saved.
 A reading seen twice (same ``measured_at``) changes nothing, so a redelivery
 after a restart is harmless.
+
+Each rule's window is a ``Window`` with running aggregates (sum, and monotonic
+queues for max and min), so a reading costs O(1) amortised however many readings
+the window holds. A window holds at most the sensor's ``max_window_readings``; a
+reading beyond that is refused (``Step.refused``) and the worker dead-letters it.
 """
 
 from __future__ import annotations
 
 import bisect
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
+from streams.clock import ahead_of_wall
 from streams.config import Config
 from streams.config.models import Sensor, SensorRule
 from streams.config.timerange import in_range
 from streams.records import SensorReading
-from streams.timeutil import to_iso
+from streams.timeutil import from_iso, to_iso
 
 
 @dataclass(frozen=True)
@@ -49,13 +55,141 @@ class SensorEvent:
 class Step:
     events: list[SensorEvent] = field(default_factory=list)
     save: bool = False
+    refused: str | None = None  # why the reading was not taken into the window (it is full)
 
 
-@dataclass
+def _compact(items: list[tuple[float, float]], head: int) -> int:
+    """Drop the consumed front of ``items`` once it is most of the list (amortised O(1)); the new head."""
+    if head > 64 and head * 2 > len(items):
+        del items[:head]
+        return 0
+    return head
+
+
+class Window:
+    """The readings measured in (now - span_s, now], with a running sum and the max / min candidates.
+
+    Lists with a head offset stand in for deques, so that a late reading (older than
+    the newest) can be placed by binary search. ``hi`` keeps, in time order, each
+    reading no later reading equals or exceeds (its values fall), ``lo`` the same for
+    the minimum: their first live entry is the window's max / min.
+    """
+
+    def __init__(self, span_s: float) -> None:
+        self.span_s = span_s
+        self._items: list[tuple[float, float]] = []
+        self._head = 0
+        self._hi: list[tuple[float, float]] = []
+        self._hi_head = 0
+        self._lo: list[tuple[float, float]] = []
+        self._lo_head = 0
+        self._sum = 0.0
+        self._changes = 0  # additions and removals since the sum was last computed exactly
+
+    def __len__(self) -> int:
+        return len(self._items) - self._head
+
+    def items(self) -> list[tuple[float, float]]:
+        return self._items[self._head :]
+
+    def oldest(self) -> float | None:
+        return self._items[self._head][0] if len(self) else None
+
+    def _find(self, t: float) -> int:
+        return bisect.bisect_left(self._items, (t, -math.inf), lo=self._head)
+
+    def contains(self, t: float) -> bool:
+        i = self._find(t)
+        return i < len(self._items) and self._items[i][0] == t
+
+    def count_after(self, cut: float) -> int:
+        """How many readings were measured after ``cut``."""
+        return len(self._items) - bisect.bisect_right(self._items, (cut, math.inf), lo=self._head)
+
+    def add(self, t: float, value: float, now: float) -> None:
+        """Take a reading measured at ``t`` (not after ``now``), then slide the window to ``now``."""
+        if t > now - self.span_s:
+            if not len(self) or self._items[-1][0] < t:
+                self._items.append((t, value))
+            else:
+                self._items.insert(self._find(t), (t, value))
+            self._sum += value
+            self._changes += 1
+            self._hi_head = _push(self._hi, self._hi_head, t, value, keep_larger=True)
+            self._lo_head = _push(self._lo, self._lo_head, t, value, keep_larger=False)
+        self.slide(now)
+
+    def slide(self, now: float) -> None:
+        """Let every reading measured at or before ``now - span_s`` leave the window."""
+        cut = now - self.span_s
+        items = self._items
+        while self._head < len(items) and items[self._head][0] <= cut:
+            self._sum -= items[self._head][1]
+            self._head += 1
+            self._changes += 1
+        while self._hi_head < len(self._hi) and self._hi[self._hi_head][0] <= cut:
+            self._hi_head += 1
+        while self._lo_head < len(self._lo) and self._lo[self._lo_head][0] <= cut:
+            self._lo_head += 1
+        self._tidy()
+
+    def _tidy(self) -> None:
+        self._head = _compact(self._items, self._head)
+        self._hi_head = _compact(self._hi, self._hi_head)
+        self._lo_head = _compact(self._lo, self._lo_head)
+        if not len(self):
+            self._sum, self._changes = 0.0, 0
+        elif self._changes > 2 * len(self) + 64:  # running sums drift: recompute now and then
+            self._sum = math.fsum(v for _, v in self._items[self._head :])
+            self._changes = 0
+
+    def aggregate(self, how: str) -> tuple[float | None, int]:
+        """The aggregate (mean / max / min / last) of the readings in the window, and how many there are."""
+        n = len(self)
+        if not n:
+            return None, 0
+        if how == "mean":
+            return self._sum / n, n
+        if how == "max":
+            return self._hi[self._hi_head][1], n
+        if how == "min":
+            return self._lo[self._lo_head][1], n
+        return self._items[-1][1], n
+
+    @classmethod
+    def of(cls, span_s: float, samples: list[tuple[float, float]], now: float) -> Window:
+        window = cls(span_s)
+        for t, v in sorted(samples):
+            window.add(t, v, now)
+        return window
+
+
+def _push(queue: list[tuple[float, float]], head: int, t: float, value: float, *, keep_larger: bool) -> int:
+    """Place a reading in a max (``keep_larger``) or min queue; return the queue's head."""
+    if head < len(queue) and queue[-1][0] >= t:  # a late reading: after it, only later readings
+        p = bisect.bisect_left(queue, (t, -math.inf), lo=head)
+    else:
+        p = len(queue)
+    if p < len(queue):
+        later = queue[p][1]
+        if (later >= value) if keep_larger else (later <= value):
+            return head  # a later reading is as extreme: this one can never be the answer
+    j = p
+    while j > head and ((value >= queue[j - 1][1]) if keep_larger else (value <= queue[j - 1][1])):
+        j -= 1
+    queue[j:p] = [(t, value)]
+    return head
+
+
+@dataclass(eq=False)
 class SensorState:
-    """One sensor's window and what holds on it (stored as JSON in a table keyed by sensor_id)."""
+    """One sensor's windows and what holds on it (stored as JSON in a table keyed by sensor_id).
 
-    samples: list[list[float]] = field(default_factory=list)  # [measured_at, value], time order
+    The table keeps the readings of the longest window (``samples``); the windows
+    themselves are rebuilt from them once after a load, and again if the rules'
+    windows change.
+    """
+
     pending: dict[str, float] = field(default_factory=dict)  # rule id -> condition true since
     active: dict[str, float] = field(default_factory=dict)  # rule id -> holding since
     categories: dict[str, float] = field(default_factory=dict)  # category -> incident open since
@@ -63,13 +197,47 @@ class SensorState:
     stale_since: float = 0.0
     last_at: float = 0.0  # newest measured_at
     seen_at: float = 0.0  # when the newest reading was received
+    refused: int = 0  # readings refused because the window was full (max_window_readings)
+    stored: list[list[float]] = field(default_factory=list)  # [measured_at, value] until windows are built
+    windows: dict[float, Window] = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def samples(self) -> list[list[float]]:
+        """The readings of the longest window, [measured_at, value] in time order."""
+        if not self.windows:
+            return self.stored
+        longest = self.windows[max(self.windows)]
+        return [[t, v] for t, v in longest.items()]
+
+    def held(self) -> int:
+        """How many readings the longest window holds."""
+        return len(self.windows[max(self.windows)]) if self.windows else len(self.stored)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, SensorState) and self.to_json() == other.to_json()
+
+    __hash__ = None  # type: ignore[assignment]  # mutable
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        data = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("stored", "windows")}
+        data["samples"] = self.samples
+        return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any] | None) -> SensorState:
-        return cls(**data) if data else cls()
+        if not data:
+            return cls()
+        values = dict(data)
+        stored = values.pop("samples", [])
+        return cls(**values, stored=stored)
+
+    def ensure_windows(self, spans: set[float]) -> None:
+        """One window per rule span, rebuilt from the stored readings when the spans change."""
+        if set(self.windows) == spans:
+            return
+        samples = [(t, v) for t, v in self.samples]
+        self.windows = {span: Window.of(span, samples, self.last_at) for span in spans}
+        self.stored = [] if spans else [[t, v] for t, v in samples[-1:]]
 
 
 def rules_by_sensor(cfg: Config) -> dict[str, list[SensorRule]]:
@@ -91,8 +259,23 @@ def _norm_unit(unit: str) -> str:
     return unit.lower().replace(" ", "").replace("µ", "u").replace("μ", "u").replace("³", "3")
 
 
-def check_reading(reading: SensorReading, sensor: Sensor | None) -> str | None:
-    """Why a decoded reading cannot be used (None when it can)."""
+def check_reading(
+    reading: SensorReading,
+    sensor: Sensor | None,
+    *,
+    wall_now: float | None = None,
+    max_skew_s: float | None = None,
+) -> str | None:
+    """Why a decoded reading cannot be used (None when it can).
+
+    With ``wall_now`` and ``max_skew_s``, a reading measured further ahead of the
+    receiver's wall clock than ``max_skew_s`` is refused: it would move the
+    sensor's clock into the future.
+    """
+    if wall_now is not None and max_skew_s is not None:
+        ahead = ahead_of_wall(from_iso(reading.measured_at), wall_now, max_skew_s)
+        if ahead is not None:
+            return f"sensor {reading.sensor_id}: measured_at {reading.measured_at}: {ahead}"
     if sensor is None:
         return f"sensor {reading.sensor_id!r} is not in cameras.yaml: add it under sensors: or fix the id"
     if not sensor.enabled:
@@ -107,7 +290,10 @@ def check_reading(reading: SensorReading, sensor: Sensor | None) -> str | None:
 
 
 def aggregate(samples: list[list[float]], now: float, window_s: float, how: str) -> tuple[float | None, int]:
-    """The aggregate of the values measured in (now - window_s, now], and how many there were."""
+    """The aggregate of the values measured in (now - window_s, now], and how many there were.
+
+    The definition, in O(N): ``Window`` computes the same with running aggregates.
+    """
     values = [v for t, v in samples if now - window_s < t <= now]
     if not values:
         return None, 0
@@ -158,8 +344,13 @@ def on_reading(
     unit: str = "",
     tz: str = "UTC",
     stale_category: str | None = None,
+    max_readings: int | None = None,
 ) -> Step:
-    """Add one reading to the window and judge every rule at the newest measured time."""
+    """Add one reading to the windows and judge every rule at the newest measured time.
+
+    ``max_readings``: the most readings the longest window may hold; a reading beyond
+    it changes nothing and ``Step.refused`` says why.
+    """
     step = Step()
     state.seen_at = max(state.seen_at, seen_at)
     if state.stale:
@@ -170,30 +361,50 @@ def on_reading(
                 SensorEvent(stale_category, "cleared", state.stale_since, seen_at, "sensor reports again")
             )
     horizon = max((r.window_s for r in rules), default=0.0)
-    times = [t for t, _ in state.samples]
-    i = bisect.bisect_left(times, measured_at)
-    if i < len(times) and times[i] == measured_at:
-        return step  # the same reading again (a redelivery)
-    if state.samples and measured_at <= state.last_at - horizon:
-        return step  # too late to be in any window
-    first = not state.samples and state.last_at == 0.0
-    state.samples.insert(i, [measured_at, value])
+    state.ensure_windows({r.window_s for r in rules})
+    longest = state.windows.get(horizon)
+    if longest is not None:
+        if len(longest) and (longest.contains(measured_at) or measured_at <= state.last_at - horizon):
+            return step  # the same reading again (a redelivery), or too late to be in any window
+    elif state.stored and measured_at <= state.last_at:
+        return step  # no rules: only the newest reading is kept
+    first = state.last_at == 0.0 and not (len(longest) if longest is not None else state.stored)
     now = max(state.last_at, measured_at)
+    if longest is not None and max_readings is not None:
+        held = longest.count_after(now - horizon)
+        if held >= max_readings:
+            state.refused += 1
+            step.refused = (
+                f"the window of sensor readings is full: {held} readings in the last {horizon:g} s "
+                f"(max_window_readings = {max_readings}); send fewer readings or raise the sensor's "
+                "max_window_readings"
+            )
+            return step
     state.last_at = now
-    state.samples = [s for s in state.samples if s[0] > now - horizon] if horizon else state.samples[-1:]
+    if longest is None:
+        state.stored = [[measured_at, value]] if measured_at >= now else state.stored
+    for window in state.windows.values():
+        window.add(measured_at, value, now)
     step.save = step.save or first
-    notes: dict[str, str] = {}
+    judged: dict[str, float | None] = {}  # rule id -> its aggregate (None: outside its hours)
+
+    def note(rule: SensorRule) -> str:  # formatted only for an event
+        agg = judged[rule.id]
+        return (
+            f"{rule.id}: outside its hours {rule.active_hours}" if agg is None else _describe(rule, agg, unit)
+        )
+
     for rule in rules:
         was_active = rule.id in state.active
         if rule.active_hours is not None and not in_range(rule.active_hours, _minute_of_day(now, tz)):
             cond = False
-            notes[rule.id] = f"{rule.id}: outside its hours {rule.active_hours}"
+            judged[rule.id] = None
         else:
-            agg, n = aggregate(state.samples, now, rule.window_s, rule.aggregate)
+            agg, n = state.windows[rule.window_s].aggregate(rule.aggregate)
             if agg is None or n < rule.min_samples:
                 continue  # not enough readings to judge: keep what holds
             cond = holds(rule, agg, was_active)
-            notes[rule.id] = _describe(rule, agg, unit)
+            judged[rule.id] = agg
         if cond and not was_active:
             since = state.pending.setdefault(rule.id, now)
             step.save = step.save or since == now
@@ -211,11 +422,11 @@ def on_reading(
     for category, since in wanted.items():
         if category not in state.categories:
             state.categories[category] = since
-            why = "; ".join(notes[r.id] for r in rules if r.category == category and r.id in state.active)
+            why = "; ".join(note(r) for r in rules if r.category == category and r.id in state.active)
             step.events.append(SensorEvent(category, "started", since, now, f"{why} since {to_iso(since)}"))
     for category in [c for c in state.categories if c not in wanted]:
         since = state.categories.pop(category)
-        why = "; ".join(notes[r.id] for r in rules if r.category == category and r.id in notes)
+        why = "; ".join(note(r) for r in rules if r.category == category and r.id in judged)
         step.events.append(SensorEvent(category, "cleared", since, now, f"back to normal ({why})"))
     return step
 

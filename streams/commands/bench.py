@@ -11,6 +11,7 @@ BENCHES: dict[str, tuple[str, str]] = {
     "detector": ("detectors.bench", "detector pipeline vs raw model fps, latency, motion-gate skip rate"),
     "streams": ("streams.bench_streams", "worker records/s vs a raw consumer, detection-to-warning latency"),
     "e2e": ("streams.bench_e2e", "camera to loudspeaker command and dispatch case, per hop"),
+    "sensors": ("streams.bench_sensors", "per-reading cost of a sensor window from 100 to 100,000 readings"),
 }
 
 

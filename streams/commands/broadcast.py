@@ -22,6 +22,8 @@ import uuid
 from typing import Any
 
 from streams.commands import add_config_argument, add_kafka_argument, kafka_address
+from streams.errors import RecordError
+from streams.records import parse_object
 
 logger = logging.getLogger(__name__)
 
@@ -111,10 +113,10 @@ def _wait(consumer: Any, request_id: str, wait_s: float) -> dict[str, Any] | Non
         for records in consumer.poll(timeout_ms=200).values():
             for r in records:
                 try:
-                    value = json.loads(r.value)
-                except (TypeError, ValueError):
+                    value = parse_object(r.value, "BroadcastDecision")
+                except RecordError:
                     continue
-                if isinstance(value, dict) and value.get("request_id") == request_id:
+                if value.get("request_id") == request_id:
                     return value
     return None
 

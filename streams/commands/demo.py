@@ -8,7 +8,6 @@ stories are told (or at --duration, or on Ctrl-C), stopping everything it starte
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import secrets
 import signal
@@ -86,7 +85,9 @@ def run(args: argparse.Namespace) -> int:
     from streams.demo.config import LOOP_CAMERA, WARN_CAMERA, write_demo_config
     from streams.demo.scene import bus_scene
     from streams.demo.timeline import Timeline
+    from streams.errors import RecordError
     from streams.kafka_io import ensure_topics
+    from streams.records import parse_object
     from streams.topics import Topics
 
     var = Path(args.var).resolve()
@@ -183,8 +184,8 @@ def run(args: argparse.Namespace) -> int:
                 for r in records:
                     suffix = r.topic.removeprefix(topics.prefix)
                     try:
-                        value: dict[str, Any] = json.loads(r.value)
-                    except ValueError:
+                        value: dict[str, Any] = parse_object(r.value, suffix)
+                    except RecordError:
                         continue
                     for line in timeline.lines(suffix, value):
                         say(line)

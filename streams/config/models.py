@@ -287,6 +287,12 @@ class Sensor(Base):
     stale_after_s: float | None = Field(
         None, gt=0, description="Stale when silent this long (default: health.sensor_stale_after_s)"
     )
+    max_window_readings: int = Field(
+        3600,
+        gt=0,
+        description="Most readings one window of this sensor holds (one a second for an hour); "
+        "more are refused: dead-lettered, or 400 over HTTP ingest",
+    )
     enabled: bool = True
 
 

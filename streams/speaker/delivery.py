@@ -5,14 +5,13 @@ Nothing here touches Kafka, a clock or a speaker: times come in as arguments.
 
 from __future__ import annotations
 
-import base64
 from collections import OrderedDict
 from collections.abc import Collection, Hashable
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from streams.errors import RecordError
-from streams.records import DeadLetter, LoudspeakerAck, LoudspeakerCommand, decode
+from streams.records import DeadLetter, LoudspeakerAck, LoudspeakerCommand, dead_letter, decode
 from streams.timeutil import from_iso, to_iso
 
 Status = Literal["played", "failed", "expired"]
@@ -66,16 +65,6 @@ def make_ack(
         finished_at=to_iso(finished_at),
         camera_id=command.camera_id,
         **extra,
-    )
-
-
-def dead_letter(topic: str, partition: int, offset: int, error: str, raw: bytes | None) -> DeadLetter:
-    return DeadLetter(
-        topic=topic,
-        partition=partition,
-        offset=offset,
-        error=error,
-        raw=base64.b64encode(raw or b"").decode("ascii"),
     )
 
 

@@ -186,7 +186,7 @@ async def parse_body(request: web.Request, model: type[M]) -> M:
         raise WebError("request body is empty: send a JSON object")
     try:
         data = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (ValueError, RecursionError) as exc:  # not JSON, or hostile JSON (too deep, huge numbers)
         raise WebError(f"request body is not JSON ({exc})") from None
     if not isinstance(data, dict):
         raise WebError(f"request body must be a JSON object, not {type(data).__name__}")

@@ -20,7 +20,14 @@ from collections.abc import Callable
 from typing import Any
 
 from streams.errors import RecordError
-from streams.records import Alert, BroadcastDecision, DispatchCase, DispatchUpdate, Violation, decode
+from streams.records import (
+    Alert,
+    BroadcastDecision,
+    DispatchCase,
+    DispatchUpdate,
+    Violation,
+    decode,
+)
 from streams.timeutil import from_iso
 from streams.topics import Topics
 from streams.web.board import Board, Event

@@ -277,3 +277,71 @@ def test_camera_offline_mid_incident_holds_it_until_back(kafka: KafkaEnv, tmp_pa
     finally:
         tail.close()
         stop(worker)
+
+
+def test_future_readings_and_statuses_are_refused_and_the_window_cap_holds(
+    kafka: KafkaEnv, tmp_path: Path
+) -> None:
+    t = kafka.topics
+    port = free_port()
+    log = tmp_path / "worker.log"
+    config = write_feeds_config(tmp_path / "feeds.yaml")
+    # bin-a's window holds at most 5 readings
+    text = config.read_text(encoding="utf-8")
+    config.write_text(text.replace("stale_after_s: 4}", "stale_after_s: 4, max_window_readings: 5}"), "utf-8")
+    worker = start_web_worker(config, kafka.env(), tmp_path / "faust", log, port)
+    tail = Tail(kafka.bootstrap, t.alerts, t.deadletter)
+    try:
+        assert wait_for(lambda: post(port, b"[]")[0] == 400, 60), log.read_text()[-3000:]
+        now = time.time()
+        # -- HTTP: a reading dated 2099 is refused, naming the reading and why; nothing of the batch is taken
+        future = sensor_reading("pm-a", "pm25", 500.0, "µg/m³", now) | {
+            "measured_at": "2099-01-01T00:00:00.000Z"
+        }
+        status, answer = post(
+            port, json.dumps([sensor_reading("pm-a", "pm25", 1.0, "µg/m³", now), future]).encode()
+        )
+        assert status == 400, answer
+        assert answer["error"].startswith("reading 1: sensor pm-a: measured_at 2099-01-01T00:00:00.000Z")
+        assert "max_clock_skew_s" in answer["error"]
+        # -- Kafka: the same reading, and a camera-status dated 2099, are dead-lettered with the reason
+        produce(kafka.bootstrap, t.sensor_readings, [("pm-a", future)])
+        ahead = camera_status("cam-a", "offline", 0, now) | {"at": "2099-01-01T00:00:00.000Z"}
+        produce(kafka.bootstrap, t.camera_status, [("cam-a", ahead)])
+        assert wait_for(lambda: len(tail.of(t.deadletter)) >= 2, JOIN_TIMEOUT), log.read_text()[-3000:]
+        dead = {d["topic"]: d["error"] for d in tail.of(t.deadletter)}
+        assert "measured_at 2099-01-01T00:00:00.000Z" in dead[t.sensor_readings]
+        assert "ahead" in dead[t.sensor_readings] and "max_clock_skew_s" in dead[t.sensor_readings]
+        assert dead[t.camera_status].startswith("camera cam-a: camera-status dated ahead")
+
+        # -- the window cap: a batch of 6 is refused whole; 5 are taken; then the window is full
+        def bin_reading(i: int) -> dict[str, Any]:
+            return sensor_reading("bin-a", "bin_fill", 10, "%", now - 50 + i)
+
+        status, answer = post(port, json.dumps([bin_reading(i) for i in range(6)]).encode())
+        assert status == 400 and "max_window_readings = 5" in answer["error"], answer
+        assert post(port, json.dumps([bin_reading(i) for i in range(5)]).encode()) == (202, {"accepted": 5})
+        accepted_late = 0
+        extra = iter(range(5, 40))
+
+        def refused_now() -> bool:
+            nonlocal accepted_late
+            status, _ = post(port, json.dumps([bin_reading(next(extra))]).encode())
+            accepted_late += status == 202
+            return status == 400
+
+        assert wait_for(refused_now, 20), log.read_text()[-3000:]
+
+        # readings taken before the worker had counted the window are refused by the agent itself
+        def full() -> list[dict[str, Any]]:
+            return [d for d in tail.of(t.deadletter) if "window of sensor readings is full" in d["error"]]
+
+        assert wait_for(lambda: len(full()) == accepted_late, 20), (accepted_late, tail.of(t.deadletter))
+        # the refused readings opened nothing: pm-a's 500 from 2099 would have opened air_quality,
+        # cam-a's offline status camera_offline
+        keys = {a["category"]["key"] for a in tail.of(t.alerts)}
+        assert not keys & {"air_quality", "camera_offline"}, keys
+        assert worker.poll() is None
+    finally:
+        tail.close()
+        stop(worker)

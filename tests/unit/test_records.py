@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from typing import Any
 
@@ -124,3 +125,16 @@ def test_topic_prefix() -> None:
     assert t.resolve("other.topic") == "other.topic"
     assert len(t.all()) == len(SUFFIXES) + len(INTERNAL_SUFFIXES)
     assert t.incident_inputs == "city7.internal.incident-inputs"
+
+
+def test_a_dead_letter_keeps_a_large_original_cut_to_fit_a_kafka_message() -> None:
+    from streams.records import MAX_DEADLETTER_RAW, dead_letter
+
+    small = dead_letter("t", 1, 2, "bad", b"abc")
+    assert small.raw == "YWJj" and not hasattr(small, "truncated")
+    big = dead_letter("t", 1, 2, "x" * 10_000, b"\x00" * 900_000)
+    assert big.raw_bytes == 900_000 and big.truncated is True  # type: ignore[attr-defined]
+    assert len(big.raw) == len(base64.b64encode(b"\x00" * MAX_DEADLETTER_RAW))
+    assert len(big.error) <= 2001
+    assert len(big.to_bytes()) < 1024 * 1024
+    assert dead_letter("t", 0, 0, "tombstone", None).raw == ""

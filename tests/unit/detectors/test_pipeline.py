@@ -100,7 +100,10 @@ def test_bad_frames_are_named() -> None:
     assert decode_frame(good).seq == 3
     for raw, message in [
         (RawFrame("a", b"not a jpeg", {}), "not a JPEG"),
+        (RawFrame("a", b"", {}), "not a JPEG"),
+        (RawFrame("a", None, {}), "not a JPEG"),  # type: ignore[arg-type]  # a tombstone
         (RawFrame("a", jpeg.tobytes(), {"seq": b"x"}), "header"),
+        (RawFrame("a", jpeg.tobytes(), {"seq": b"9" * 5000, "captured_at": b"x"}), "header"),
     ]:
         try:
             decode_frame(raw)

@@ -110,6 +110,8 @@ def test_topic_override_wins_and_bare_values_need_it() -> None:
         (tail_line(value={"base64": "***"}), "base64"),
         (tail_line(headers={"seq": 5}), "header"),
         (tail_line(headers="seq=5"), "'headers'"),
+        ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
+        ('{"topic": "citywatch.detections", "value": ' + "9" * 5000 + "}", "cannot be read"),
     ],
 )
 def test_malformed_lines_say_why(text: str, reason: str) -> None:
@@ -148,3 +150,9 @@ def test_pacer_keeps_the_spacing_divided_by_speed(
 def test_pacer_rejects_negative_speed() -> None:
     with pytest.raises(ValueError, match="speed"):
         Pacer(-1)
+
+
+@pytest.mark.parametrize("value", [b"[" * 100_000 + b"]" * 100_000, b"9" * 5000], ids=["deep", "huge-int"])
+def test_tail_prints_hostile_values_as_base64(value: bytes) -> None:
+    msg = Message(topic="t", partition=0, offset=1, key=None, value=value, timestamp_ms=1, headers=())
+    assert msg.to_json()["value"] == {"base64": base64.b64encode(value).decode("ascii")}

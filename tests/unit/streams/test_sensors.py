@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import json
 import math
+import random
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from streams.config.models import Location, Sensor, SensorRule
 from streams.ingest import parse_batch
 from streams.records import SensorReading
 from streams.sensors import (
     SensorState,
+    Window,
     aggregate,
     check_reading,
     holds,
@@ -259,3 +263,185 @@ def test_parse_batch_is_all_or_nothing() -> None:
     ]:
         readings, error = parse_batch(body, sensors)
         assert readings == [] and error is not None and words in error, (body[:40], error)
+
+
+# ---------------------------------------------------------------- running aggregates and the cap
+
+HOWS = ["mean", "max", "min", "last"]
+
+
+def same_as_definition(window: Window, samples: list[list[float]], now: float) -> None:
+    """The window's aggregates equal ``aggregate`` (the O(N) definition) over every reading seen.
+
+    max / min / last exactly; the running mean within float rounding of the largest value seen
+    (a running sum adds and takes away).
+    """
+    scale = max((abs(v) for _, v in samples), default=1.0)
+    for how in HOWS:
+        got, n = window.aggregate(how)
+        want, m = aggregate(samples, now, window.span_s, how)
+        assert n == m, (how, now)
+        if how == "mean" and want is not None:
+            assert got == pytest.approx(want, rel=1e-9, abs=1e-9 * scale), (how, now)
+        else:
+            assert got == want, (how, now)
+
+
+@pytest.mark.parametrize(
+    ("span", "readings"),
+    [
+        (60, [(0, 10), (10, 20), (20, 30), (30, 60)]),  # in order, nothing leaves
+        (15, [(0, 10), (10, 20), (20, 30), (30, 60)]),  # old ones slide out
+        (15, [(0, 5), (30, 1)]),  # everything before left at once
+        (60, [(0, 50), (10, 40), (20, 30), (30, 20), (40, 10)]),  # falling: every max candidate kept
+        (60, [(0, 10), (10, 20), (20, 30), (30, 40), (40, 50)]),  # rising: every min candidate kept
+        (60, [(0, 7), (10, 7), (20, 7)]),  # ties
+        (60, [(30, 10), (10, 99), (20, -5), (0, 3)]),  # late readings, inside the window
+        (25, [(30, 10), (10, 99), (20, -5), (40, 1)]),  # a late one outside, then the window slides
+        (60, [(0, 1), (100, 2), (90, 80), (95, 3), (99, 80)]),  # late maxima replace earlier candidates
+        (60, [(0, -1e9), (1, 1e9), (2, 1e-9), (3, -0.0)]),  # extreme values
+    ],
+)
+def test_window_matches_the_definition_table(span: float, readings: list[tuple[float, float]]) -> None:
+    window = Window(span)
+    samples: list[list[float]] = []
+    now = -math.inf
+    for t, v in readings:
+        now = max(now, t)
+        window.add(t, v, now)
+        samples.append([t, v])
+        same_as_definition(window, sorted(samples), now)
+
+
+@settings(max_examples=200, deadline=None, database=None)
+@given(
+    span=st.sampled_from([1.0, 5.0, 30.0, 1000.0]),
+    readings=st.lists(
+        st.tuples(
+            st.integers(min_value=0, max_value=200).map(float),
+            st.floats(min_value=-1e6, max_value=1e6, allow_nan=False),
+        ),
+        max_size=300,
+        unique_by=lambda r: r[0],
+    ),
+)
+def test_window_matches_the_definition_on_random_streams(
+    span: float, readings: list[tuple[float, float]]
+) -> None:
+    window = Window(span)
+    samples: list[list[float]] = []
+    now = -math.inf
+    for t, v in readings:
+        now = max(now, t)
+        window.add(t, v, now)
+        samples.append([t, v])
+        same_as_definition(window, sorted(samples), now)
+
+
+def test_on_reading_judges_each_rule_on_its_own_window_as_the_definition_does() -> None:
+    rules = [
+        rule(id="m", window_s=300, aggregate="mean", above=50),
+        rule(id="x", window_s=60, aggregate="max", above=90),
+        rule(id="n", window_s=120, aggregate="min", below=5),
+    ]
+    state = SensorState()
+    rng = random.Random(7)
+    seen: list[list[float]] = []
+    for i in range(2000):
+        t = T0 + i * 3 - (rng.random() < 0.1) * rng.randint(1, 200)  # some late readings
+        v = rng.uniform(0, 100)
+        on_reading(state, rules, value=v, measured_at=t, seen_at=t)
+        if not any(s[0] == t for s in seen) and not (seen and t <= state.last_at - 300):
+            seen.append([t, v])
+        for r in rules:
+            got = state.windows[r.window_s].aggregate(r.aggregate)
+            want = aggregate(sorted(seen), state.last_at, r.window_s, r.aggregate)
+            assert got[1] == want[1] and got[0] == pytest.approx(want[0])
+    assert state.samples == [s for s in sorted(seen) if s[0] > state.last_at - 300]
+
+
+def test_windows_are_rebuilt_after_a_load_and_carry_on_the_same() -> None:
+    rules = [
+        rule(window_s=60, aggregate="mean", above=75),
+        rule(id="p", window_s=20, aggregate="max", above=99),
+    ]
+    whole = SensorState()
+    split = SensorState()
+    readings = [(i * 7.0, float((i * 37) % 101)) for i in range(60)]
+    first = feed(split, rules, readings[:30])
+    split = SensorState.from_json(json.loads(json.dumps(split.to_json())))
+    assert first + feed(split, rules, readings[30:]) == feed(whole, rules, readings)
+    assert split == whole
+
+
+def test_the_window_cap_refuses_readings_and_says_why() -> None:
+    pm = rule(window_s=100, above=75)
+    state = SensorState()
+    for i in range(5):
+        step = on_reading(state, [pm], value=10, measured_at=T0 + i, seen_at=T0 + i, max_readings=5)
+        assert step.refused is None
+    assert state.held() == 5
+    step = on_reading(state, [pm], value=500, measured_at=T0 + 5, seen_at=T0 + 5, max_readings=5)
+    assert step.refused is not None and "max_window_readings = 5" in step.refused
+    assert step.events == [] and state.held() == 5 and state.refused == 1 and state.last_at == T0 + 4
+    # a late reading into a full window is refused too
+    step = on_reading(state, [pm], value=500, measured_at=T0 + 0.5, seen_at=T0 + 6, max_readings=5)
+    assert step.refused is not None and state.held() == 5
+    # once old readings leave the window there is room again
+    step = on_reading(state, [pm], value=10, measured_at=T0 + 100.5, seen_at=T0 + 101, max_readings=5)
+    assert step.refused is None and state.held() == 5
+    assert [t - T0 for t, _ in state.samples] == [1, 2, 3, 4, 100.5]
+
+
+def test_check_reading_refuses_a_reading_from_the_future() -> None:
+    future = reading(measured_at="2099-01-01T00:00:00.000Z")
+    reason = check_reading(future, SENSOR, wall_now=T0, max_skew_s=300)
+    assert reason is not None
+    assert "pm-1" in reason and "2099-01-01T00:00:00.000Z" in reason and "max_clock_skew_s" in reason
+    near = reading(measured_at="2026-05-26T02:04:59.000Z")  # 299 s ahead of T0: within the skew
+    assert check_reading(near, SENSOR, wall_now=T0, max_skew_s=300) is None
+    assert check_reading(future, SENSOR) is None  # without a wall clock nothing is judged on time
+
+
+def test_parse_batch_refuses_future_readings_and_batches_the_window_cannot_take() -> None:
+    sensors = {"pm-1": SENSOR}
+    one = {
+        "sensor_id": "pm-1",
+        "kind": "pm25",
+        "value": 80,
+        "unit": "µg/m³",
+        "measured_at": "2026-05-26T02:00:00Z",
+    }
+    late = {**one, "measured_at": "2099-01-01T00:00:00Z"}
+    readings, error = parse_batch(json.dumps([one, late]).encode(), sensors, wall_now=T0, max_skew_s=300)
+    assert readings == [] and error is not None
+    assert error.startswith("reading 1: sensor pm-1: measured_at 2099-01-01T00:00:00Z") and "ahead" in error
+    batch = [{**one, "measured_at": f"2026-05-26T02:00:{i:02d}Z"} for i in range(10)]
+    readings, error = parse_batch(json.dumps(batch).encode(), sensors, room=lambda _sid: 9)
+    assert readings == [] and error is not None
+    assert "sensor pm-1" in error and "10 readings" in error and "max_window_readings" in error
+    readings, error = parse_batch(json.dumps(batch).encode(), sensors, room=lambda _sid: 10)
+    assert error is None and len(readings) == 10
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"[" * 100_000 + b"]" * 100_000, b'{"value": ' + b"9" * 5000 + b"}", b"\xff\xfe"],
+    ids=["deep", "huge-int", "not-utf8"],
+)
+def test_parse_batch_refuses_hostile_bodies_with_a_reason(body: bytes) -> None:
+    readings, error = parse_batch(body, {"pm-1": SENSOR})
+    assert readings == [] and error is not None
+
+
+def test_bench_sensors_prints_a_result_line(capsys: pytest.CaptureFixture[str]) -> None:
+    from streams.cli import main
+
+    assert (
+        main(["bench", "sensors", "--sizes", "10,200", "--readings", "500", "--definition-readings", "5"])
+        == 0
+    )
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    keys = dict(part.split("=") for part in last.removeprefix("RESULT ").split())
+    assert last.startswith("RESULT ") and set(keys) == {"per_reading_us_10", "per_reading_us_200", "ratio"}
+    assert all(float(v) > 0 for v in keys.values())

@@ -171,3 +171,7 @@ def test_feed_applies_records_publishes_views_and_measures() -> None:
     assert "inc-2" in board.incidents and latency["alert"].count == 1
     assert feed.handle(topics.alerts, b"{not json", 1000_000) is None and feed.skipped == 1
     assert feed.handle(topics.dispatch, json.dumps({"v": 1}).encode(), 1000_000) is None and feed.skipped == 2
+    # hostile records are skipped too, never raised into the reader's loop
+    for hostile in (b"[" * 100_000 + b"]" * 100_000, b'{"v": ' + b"9" * 5000 + b"}"):
+        assert feed.handle(topics.alerts, hostile, 1000_000) is None
+    assert feed.skipped == 4
