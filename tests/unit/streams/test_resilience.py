@@ -4,6 +4,7 @@ broadcast form when Kafka does not answer."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ from streams.resilience import (
     LOST_KEPT,
     REWIND_WINDOW_S,
     BrokerHealth,
+    RepeatFilter,
     rewound_partitions,
     send_acked,
     send_all_acked,
@@ -154,3 +156,26 @@ def test_inputs_are_compared_with_what_was_read_only_for_a_while_after_an_outage
     assert h.observe(203.0, set(EXPECTED), EXPECTED).check_rewind
     h.repaired()
     assert not h.observe(206.0, set(EXPECTED), EXPECTED).check_rewind
+
+
+def test_repeated_kafka_client_errors_are_logged_once_per_period() -> None:
+    f = RepeatFilter(every_s=30.0, kept=2)
+
+    def rec(name: str, msg: str, at: float) -> logging.LogRecord:
+        r = logging.LogRecord(name, logging.ERROR, __file__, 1, msg, None, None)
+        r.created = at
+        return r
+
+    conn = "Unable connect to node with id %s"
+    assert f.filter(rec("aiokafka.conn", conn, 0.0))
+    assert not f.filter(rec("aiokafka.conn", conn, 0.1))
+    assert not f.filter(rec("aiokafka.conn", conn, 29.9))
+    assert f.filter(rec("aiokafka.conn", conn, 30.0))
+    assert f.filter(rec("aiokafka.consumer", "Failed fetch messages from %s", 0.2))  # another message
+    assert f.filter(rec("streams.app", conn, 0.3)) and f.filter(
+        rec("streams.app", conn, 0.4)
+    )  # not the client's
+    assert f.suppressed == 2
+    for i in range(10):
+        f.filter(rec("aiokafka.conn", f"message {i}", 1.0))
+    assert len(f._last) == 2  # bounded
