@@ -61,6 +61,17 @@ def post(port: int, path: str, body: Any) -> tuple[int, dict[str, Any]]:
         return exc.code, json.loads(exc.read())
 
 
+def get(port: int, path: str) -> str:
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}{path}", headers={"Authorization": f"Bearer {TOKEN}"}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as r:  # noqa: S310
+            return str(r.read().decode())
+    except OSError:
+        return ""
+
+
 def warned(collector: Collector, topic: str, camera: str) -> bool:
     return any(a["camera_id"] == camera and a["state"] == "warned" for a in collector.values(topic))
 
@@ -149,6 +160,7 @@ def test_worker_survives_a_broker_restart_that_lost_every_topic(
                 -4000:
             ]
         print(f"new scenario's warned alert {time.monotonic() - back:.1f}s after the broker's return")
+        assert wait_for(lambda: "cam-b" in get(web_port, "/api/incidents"), BACK_TIMEOUT)  # on the board
         assert worker.poll() is None, log.read_text()[-3000:]
         assert "ConsistencyError" not in log.read_text()
     finally:
