@@ -39,7 +39,7 @@ sysdeps: ## install missing system packages (espeak-ng for speech, chromium for 
 	echo "installing system packages:$$missing"; \
 	$$sudo apt-get update -qq && $$sudo apt-get install -y -qq --no-install-recommends $$missing
 
-demo: $(STAMP) sysdeps ## run the whole pipeline on the embedded broker
+demo: $(STAMP) sysdeps ## run the whole pipeline on the embedded broker (until Ctrl-C)
 	$(VENV)/bin/citywatch demo
 
 test: $(STAMP) sysdeps lint ## lint, type-check and run every test (system packages installed and required)

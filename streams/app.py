@@ -105,6 +105,9 @@ class Worker:
     web_port: int | None = None
     # (method, path, aiohttp handler) added by extensions; the web server mounts them behind its token check
     web_routes: list[tuple[str, str, Any]] = field(default_factory=list)
+    # reports for /healthz by name (e.g. "kafka"), added by extensions; a report with "ok": false
+    # makes the worker "degraded" (503)
+    health: dict[str, Callable[[], dict[str, Any]]] = field(default_factory=dict)
 
 
 # extensions installed into every worker, as "module:function"

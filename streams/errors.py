@@ -4,6 +4,7 @@
     ├── ConfigError                 cameras.yaml is wrong (carries every problem)
     ├── RecordError                 a topic payload does not match the contract
     ├── BrokerError                 the embedded broker cannot start or answer
+    │   └── BrokerUnavailableError  Kafka did not acknowledge a record in time (HTTP 503)
     ├── SourceError                 a camera / frame source cannot be opened
     ├── ModelError                  detection weights cannot be loaded
     ├── WebError                    a web request is refused, or the web tokens/settings are wrong
@@ -57,6 +58,10 @@ class RecordError(CitywatchError):
 
 class BrokerError(CitywatchError):
     """The embedded broker could not be started or reached."""
+
+
+class BrokerUnavailableError(BrokerError):
+    """Kafka did not acknowledge a record in time: it must not be reported as accepted."""
 
 
 class SourceError(CitywatchError):

@@ -2,11 +2,13 @@
 
     POST /api/sensor-readings   one reading (a JSON object) or a list of them
       Authorization: Bearer TOKEN   a token with the ``ingest`` role (or ``admin``)
-      202 {"accepted": N}       every reading is on citywatch.sensor-readings (key sensor_id)
+      202 {"accepted": N}       Kafka acknowledged every reading on citywatch.sensor-readings (key sensor_id)
       400 {"error": "..."}      nothing was accepted; the reason names the reading and field
                                 (also: measured too far ahead of the clock, or more readings
                                 than the sensor's window takes: max_window_readings)
       401 / 403                 no token / a token of another role
+      503 {"error": "..."}      Kafka did not acknowledge the batch in time: nothing counts as
+                                accepted, send the whole batch again later
 
 A batch is all or nothing, so a gateway can retry it whole. ``parse_batch`` is
 the pure part; ``install_route`` mounts it on the command centre's web server
@@ -26,8 +28,9 @@ import faust
 from aiohttp import web
 
 from streams.config.models import Sensor
-from streams.errors import RecordError
+from streams.errors import BrokerUnavailableError, RecordError, WebError
 from streams.records import SensorReading, decode
+from streams.resilience import send_all_acked
 from streams.sensors import check_reading
 
 if TYPE_CHECKING:
@@ -98,14 +101,17 @@ def parse_batch(
 
 
 def make_handler(
-    send: Callable[[SensorReading], Awaitable[None]],
+    send: Callable[[list[SensorReading]], Awaitable[None]],
     sensors: Mapping[str, Sensor],
     *,
     max_skew_s: float | None = None,
     room: Callable[[str], int | None] | None = None,
     wall: Callable[[], float] = time.time,
 ) -> Callable[[web.Request], Awaitable[web.Response]]:
-    """The aiohttp handler: the command centre's token check runs first (an ingest or admin token)."""
+    """The aiohttp handler: the command centre's token check runs first (an ingest or admin token).
+
+    ``send`` returns once Kafka acknowledged every reading, or raises (a 503 ``WebError``).
+    """
 
     async def handler(request: web.Request) -> web.Response:
         from streams.web.api import PRINCIPAL_KEY  # the command centre authenticated the caller
@@ -119,8 +125,7 @@ def make_handler(
         if error is not None:
             logger.info("sensor ingest rejected a request from %s: %s", principal.name, error)
             return web.json_response({"error": error}, status=400)
-        for reading in readings:
-            await send(reading)
+        await send(readings)
         return web.json_response({"accepted": len(readings)}, status=202)
 
     return handler
@@ -135,8 +140,12 @@ def install_route(
     """
     sensors = {s.id: s for s in worker.cfg.sensors}
 
-    async def send(reading: SensorReading) -> None:
-        await topic.send(key=reading.sensor_id.encode(), value=reading.to_bytes())
+    async def send(readings: list[SensorReading]) -> None:
+        try:
+            await send_all_acked(topic, [(r.sensor_id.encode(), r.to_bytes()) for r in readings])
+        except BrokerUnavailableError as exc:
+            logger.warning("sensor ingest: %d readings not accepted: %s", len(readings), exc)
+            raise WebError(str(exc), 503) from None
 
     handler = make_handler(send, sensors, max_skew_s=worker.cfg.site.max_clock_skew_s, room=room)
     worker.web_routes.append(("POST", PATH, handler))

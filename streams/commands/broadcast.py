@@ -8,7 +8,8 @@ request_id on citywatch.broadcast-decisions, which this command waits for and pr
 in for the speaker's camera. --camera ID picks the camera's speaker.
 
 Exit status: 0 sent or queued, 3 suppressed, 4 no decision within --wait seconds
-(is a worker running?), 1 a wrong option (unknown speaker, camera or template)."""
+(is a worker running?), 1 a wrong option (unknown speaker, camera or template), or
+Kafka did not answer or acknowledge the request within a few seconds (nothing sent)."""
 
 from __future__ import annotations
 
@@ -49,11 +50,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import asyncio
+
     from kafka import KafkaConsumer
+    from kafka.errors import KafkaError
 
     from streams.broadcast import EXIT_OK, build_request, decision_line, exit_code
     from streams.config import load_config
+    from streams.errors import BrokerError
     from streams.kafka_io import assign_all, producer
+    from streams.resilience import ACK_TIMEOUT_S, PROBE_TIMEOUT_S, probe_topics
     from streams.topics import Topics
 
     cfg = load_config(args.config)
@@ -71,32 +77,58 @@ def run(args: argparse.Namespace) -> int:
     )
     topics = Topics.current()
     bootstrap = kafka_address(args)
-    consumer: KafkaConsumer | None = None
-    if not args.no_wait:
-        # reading from the current end BEFORE producing, so a fast decision is not missed
-        consumer = KafkaConsumer(
-            bootstrap_servers=bootstrap,
-            enable_auto_commit=False,
-            group_id=None,
-            client_id="citywatch-broadcast",
-            fetch_max_wait_ms=100,
-        )
-        assign_all(consumer, [topics.broadcast_decisions], from_beginning=False)
+    unreachable = (
+        f"Kafka at {bootstrap} does not answer within {PROBE_TIMEOUT_S:g}s; nothing was sent: "
+        "start it (`citywatch broker`) or point --kafka / CITYWATCH_KAFKA at it"
+    )
+    # a quick look first: the Kafka clients below wait up to 30 s for a broker that is not there
+    aiokafka_log = logging.getLogger("aiokafka")
+    level = aiokafka_log.level
+    aiokafka_log.setLevel(logging.CRITICAL)  # the message below says it better than its ERROR line
     try:
-        out = producer(bootstrap, client_id="citywatch-broadcast", enable_idempotence=False)
+        answered = asyncio.run(probe_topics(bootstrap)) is not None
+    finally:
+        aiokafka_log.setLevel(level)
+    if not answered:
+        raise BrokerError(unreachable)
+    consumer: KafkaConsumer | None = None
+    try:
+        if not args.no_wait:
+            # reading from the current end BEFORE producing, so a fast decision is not missed
+            consumer = KafkaConsumer(
+                bootstrap_servers=bootstrap,
+                enable_auto_commit=False,
+                group_id=None,
+                client_id="citywatch-broadcast",
+                fetch_max_wait_ms=100,
+            )
+            assign_all(consumer, [topics.broadcast_decisions], from_beginning=False)
+        out = producer(
+            bootstrap,
+            client_id="citywatch-broadcast",
+            enable_idempotence=False,
+            max_block_ms=int(ACK_TIMEOUT_S * 1000),
+        )
         try:
-            out.send(
+            sent = out.send(
                 topics.broadcast_requests,
                 key=str(request["speaker_id"]).encode("utf-8"),
                 value=json.dumps(request, ensure_ascii=False).encode("utf-8"),
             )
-            out.flush(10)
+            sent.get(timeout=ACK_TIMEOUT_S)  # the broker's acknowledgement, or KafkaError
+        except KafkaError as exc:
+            raise BrokerError(
+                f"Kafka at {bootstrap} did not acknowledge the request within {ACK_TIMEOUT_S:g}s "
+                f"({exc}); it was not sent: try again once the broker is up"
+            ) from None
         finally:
             out.close(5)
         _say(f"request {request['request_id']} to {request['speaker_id']} by {request['requested_by']}")
         if consumer is None:
             return EXIT_OK
         decision = _wait(consumer, str(request["request_id"]), args.wait)
+    except KafkaError as exc:  # the broker went away while we waited
+        raise BrokerError(f"{unreachable} ({exc})") from None
     finally:
         if consumer is not None:
             consumer.close()

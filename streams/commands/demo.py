@@ -2,8 +2,10 @@
 (built from the bus.jpg photo that the ultralytics wheel ships) and print a live
 timeline: violation seen -> loudspeaker warning -> grace runs out -> case
 dispatched -> patrol accepts, arrives, resolves -> the camera verifies -> closed,
-and a second incident where the warning alone works. Ends by itself once both
-stories are told (or at --duration, or on Ctrl-C), stopping everything it started."""
+and a second incident where the warning alone works. Once both stories are told it
+prints a summary and keeps everything running, with the command centre up, until
+Ctrl-C (or --duration); --once ends right after the stories (tests and CI). Either
+way it stops everything it started."""
 
 from __future__ import annotations
 
@@ -19,9 +21,16 @@ from pathlib import Path
 from types import FrameType
 from typing import IO, Any
 
+STORIES_MAX_S = 240.0  # both stories take about a minute; past this something is wrong
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--duration", type=float, default=240, help="stop after S seconds (default 240)")
+    parser.add_argument(
+        "--duration", type=float, default=None, metavar="S", help="stop after S seconds (default: at Ctrl-C)"
+    )
+    parser.add_argument(
+        "--once", action="store_true", help="stop right after the stories are told (tests and CI)"
+    )
     parser.add_argument(
         "--web-port",
         type=int,
@@ -113,6 +122,7 @@ def run(args: argparse.Namespace) -> int:
     children: Children | None = None
     timeline = Timeline(names={c.id: c.name for c in cfg.cameras})
     first_warning: float | None = None
+    told = False  # both stories
     try:
         ensure_topics(broker.bootstrap, partitions=cfg.kafka.partitions)
         web_port = _free_or(args.web_port)
@@ -155,14 +165,14 @@ def run(args: argparse.Namespace) -> int:
             "8",
             "--max-cases",
             "1",
-            "--duration",
-            str(int(args.duration)),
+            *(["--duration", str(int(args.duration))] if args.duration else []),
         )
         say(f"started worker, detector, loudspeaker gateway and patrol officer (logs in {logs})")
-        say(
+        board = (
             f"command centre: http://127.0.0.1:{web_port}/  operator token {operator_token}, "
-            f"patrol token {patrol_token} (ready once the worker has joined, ~15 s)"
+            f"patrol token {patrol_token}"
         )
+        say(f"{board} (ready once the worker has joined, ~15 s)")
         watched = [
             "alerts",
             "loudspeaker",
@@ -178,7 +188,9 @@ def run(args: argparse.Namespace) -> int:
         consumer.assign(tps)
         consumer.seek_to_beginning(*tps)
         pending_scene: dict[str, float] = {}
-        deadline = time.monotonic() + args.duration
+        now = time.monotonic()
+        deadline = now + args.duration if args.duration else float("inf")
+        stories_by = now + STORIES_MAX_S
         while not stop.is_set() and time.monotonic() < deadline:
             for records in consumer.poll(timeout_ms=200).values():
                 for r in records:
@@ -201,26 +213,34 @@ def run(args: argparse.Namespace) -> int:
                 if time.monotonic() >= when and cameras.showing(cam) != "clear":
                     cameras.show(cam, "clear")
                     say(f"SCENE       {timeline.where(cam)}: the bus drives off")
-            if timeline.closed_by(LOOP_CAMERA) and timeline.closed_by(WARN_CAMERA):
-                say("both stories told: the warning worked at one camera, the closed loop at the other")
-                break
             dead = [n for n in children.dead() if n != "patrol"]  # the patrol officer leaves when done
             if dead:
                 say(f"stopped early: {', '.join(dead)} exited; see {logs}")
+                break
+            if not told and timeline.closed_by(LOOP_CAMERA) and timeline.closed_by(WARN_CAMERA):
+                told = True
+                say("both stories told: the warning worked at one camera, the closed loop at the other")
+                print(_summary(timeline, first_warning, var, LOOP_CAMERA, WARN_CAMERA), flush=True)
+                if args.once:
+                    break
+                print(f"\nstill running: {board}", flush=True)
+                print("  Ctrl-C stops the demo and everything it started", flush=True)
+            if not told and time.monotonic() >= stories_by:
+                say(f"the stories were not told within {STORIES_MAX_S:g}s; see {logs}")
                 break
         consumer.close()
     finally:
         stopped = children.stop_all() if children is not None else 0
         cameras.stop()
         broker.stop()
-    print(_summary(timeline, first_warning, var, stopped, LOOP_CAMERA, WARN_CAMERA), flush=True)
+    if not told:
+        print(_summary(timeline, first_warning, var, LOOP_CAMERA, WARN_CAMERA), flush=True)
+    print(f"  stopped {stopped} processes and the embedded broker; files under {var}", flush=True)
     ok = timeline.closed_by(LOOP_CAMERA) == "verified" and timeline.closed_by(WARN_CAMERA) == "warning"
     return 0 if ok else 1
 
 
-def _summary(
-    tl: Any, first_warning: float | None, var: Path, stopped: int, loop_cam: str, warn_cam: str
-) -> str:
+def _summary(tl: Any, first_warning: float | None, var: Path, loop_cam: str, warn_cam: str) -> str:
     wavs = sorted((var / "speaker").rglob("*.wav")) if (var / "speaker").is_dir() else []
     jpegs = sorted((var / "evidence").rglob("*.jpg")) if (var / "evidence").is_dir() else []
     lines = ["", "summary"]
@@ -244,5 +264,4 @@ def _summary(
         f"  closed loop at {loop_cam}: {tl.closed_by(loop_cam) or 'not finished'}; "
         f"warning at {warn_cam}: {tl.closed_by(warn_cam) or 'not finished'}"
     )
-    lines.append(f"  stopped {stopped} processes and the embedded broker; files under {var}")
     return "\n".join(lines)

@@ -1,6 +1,10 @@
 """Run the Faust worker: rules, incidents, broadcast policy, escalation and the
 closed loop, with the web server (unless --no-web). Start more workers with the
-same configuration to share the partitions."""
+same configuration to share the partitions.
+
+/healthz (on the web port) says "degraded" (503) while Kafka does not answer; the
+worker reconnects by itself, and when the broker comes back without its topics it
+recreates them and says what state was lost (streams/resilience.py)."""
 
 from __future__ import annotations
 
@@ -21,8 +25,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
     import faust
 
+    from streams import resilience
     from streams.app import create_worker
     from streams.config import load_config
     from streams.kafka_io import ensure_topics
@@ -30,12 +37,14 @@ def run(args: argparse.Namespace) -> int:
     cfg = load_config(args.config)
     bootstrap = kafka_address(args)
     ensure_topics(bootstrap, partitions=cfg.kafka.partitions)
+    Path(args.datadir).mkdir(parents=True, exist_ok=True)  # a fresh checkout or service has no var/
     worker = create_worker(
         cfg,
         bootstrap=bootstrap,
         web_port=None if args.no_web else args.web_port,
         datadir=args.datadir,
     )
+    resilience.install(worker, bootstrap)
     level = logging.getLevelName(logging.getLogger().level).lower()
     faust_level = {"warning": "warn", "critical": "crit"}.get(level, level)
     runner = faust.Worker(worker.app, loglevel=faust_level, quiet=True, redirect_stdouts=False)

@@ -109,6 +109,8 @@ class WebState:
     latency: dict[str, Histogram] = field(default_factory=dict)
     pending_broadcasts: dict[str, float] = field(default_factory=dict)
     ready: Callable[[], bool] = lambda: True
+    # the worker's health reports by name (streams/resilience.py: "kafka"); "ok": false -> 503
+    health: Callable[[], dict[str, dict[str, Any]]] = dict
     extra_routes: list[tuple[str, str, Any]] = field(default_factory=list)  # from worker extensions
     logins: LoginLimiter = field(init=False)  # from web.login_attempts_per_min
 
@@ -335,13 +337,20 @@ def _page(name: str) -> web.Response:
 
 
 async def healthz(request: web.Request) -> web.Response:
+    """200 ``ok``, or 503 ``degraded`` while a report says not ok (e.g. Kafka does not answer)."""
     state = request.app[STATE_KEY]
+    reports = state.health()
+    degraded = sorted(name for name, report in reports.items() if report.get("ok") is False)
     return web.json_response(
         {
-            "status": "ok",
+            "status": "degraded" if degraded else "ok",
+            "degraded": degraded,
             "board": "ready" if state.ready() else "loading",
             "incidents": len(state.board.incidents),
-        }
+            **reports,
+        },
+        status=503 if degraded else 200,
+        headers={"Cache-Control": "no-store"},
     )
 
 
@@ -683,7 +692,11 @@ async def send_broadcast(request: web.Request) -> web.Response:
     state.pending_broadcasts[request_id] = time.monotonic()
     while len(state.pending_broadcasts) > 1000:
         state.pending_broadcasts.pop(next(iter(state.pending_broadcasts)))
-    await state.publisher.send(state.topics.broadcast_requests, speaker_id, value)
+    try:
+        await state.publisher.send(state.topics.broadcast_requests, speaker_id, value)
+    except WebError:
+        state.pending_broadcasts.pop(request_id, None)  # not sent: no decision will come
+        raise
     logger.info("web: %s asks speaker %s to broadcast (%s)", principal.name, speaker_id, request_id)
     return web.json_response({"status": "pending", **value}, status=202)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import os
 import secrets
@@ -21,7 +22,8 @@ from aiohttp import web
 from mode import Service
 
 from streams.config import Config
-from streams.errors import WebError
+from streams.errors import BrokerUnavailableError, WebError
+from streams.resilience import send_acked
 from streams.web import metrics as prom
 from streams.web.api import WebState, create_app
 from streams.web.auth import Principal, Sessions, TokenRegistry, parse_tokens
@@ -71,10 +73,16 @@ class WorkerPublisher:
         self._topics: dict[str, Any] = {}
 
     async def send(self, topic: str, key: str, value: dict[str, Any]) -> None:
+        """Returns once Kafka acknowledged the record; 503 (WebError) when it does not in time."""
         handle = self._topics.get(topic)
         if handle is None:
             handle = self._topics[topic] = self._worker.topic(topic)
-        await self._worker.send_json(handle, key, value)
+        raw = json.dumps(value, ensure_ascii=False).encode()
+        try:
+            await send_acked(handle, key.encode(), raw)
+        except BrokerUnavailableError as exc:
+            logger.warning("web: a request to %s was not accepted: %s", topic, exc)
+            raise WebError(str(exc), 503) from None
 
 
 def worker_lag(app: Any) -> dict[str, int]:
@@ -163,6 +171,7 @@ def install(worker: Worker) -> None:
     )
     feed = Feed(worker.topics, board, state.hub, latency, state.pending_broadcasts, state.evidence_url)
     state.ready = lambda: feed.caught_up
+    state.health = lambda: {name: report() for name, report in worker.health.items()}
 
     def render_metrics() -> str:
         stats = asdict(worker.stats)

@@ -1,11 +1,17 @@
 """End to end as a user runs it: `citywatch demo` with the real detector on the
 packaged bus photo, the real worker, loudspeaker gateway and patrol app on the
-embedded broker. It must tell both stories and stop everything it started."""
+embedded broker. It must tell both stories and stop everything it started; without
+--once it keeps the command centre up after the stories until Ctrl-C."""
 
 from __future__ import annotations
 
+import os
+import re
+import signal
 import subprocess
 import sys
+import threading
+import urllib.request
 import wave
 from pathlib import Path
 
@@ -24,6 +30,7 @@ def test_demo_tells_the_closed_loop_and_the_warning_story(tmp_path: Path) -> Non
             "-m",
             "streams.cli",
             "demo",
+            "--once",
             "--duration",
             "240",
             "--var",
@@ -56,3 +63,45 @@ def test_demo_tells_the_closed_loop_and_the_warning_story(tmp_path: Path) -> Non
     # the detector kept evidence of the bus
     assert list((var / "evidence").rglob("*.jpg"))
     assert "stopped 4 processes and the embedded broker" in out
+
+
+def test_demo_keeps_the_command_centre_up_after_the_stories_until_ctrl_c(tmp_path: Path) -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streams.cli", "demo", "--var", str(tmp_path / "demo"), "--web-port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        text=True,
+    )
+    lines: list[str] = []
+    still_running = threading.Event()
+
+    def read() -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            lines.append(line)
+            if line.startswith("still running: command centre: "):
+                still_running.set()
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    try:
+        assert still_running.wait(400), "".join(lines)[-4000:]
+        out = "".join(lines)
+        assert "summary" in out and "closed loop at cam-hp-02: verified" in out
+        assert "stopped 4 processes" not in out  # nothing was stopped after the stories
+        match = re.search(r"still running: command centre: (http://\S+)\s+operator token (\S+),", out)
+        assert match, out[-2000:]
+        board, token = match.group(1), match.group(2)
+        request = urllib.request.Request(board, headers={"Authorization": f"Bearer {token}"})  # noqa: S310
+        with urllib.request.urlopen(request, timeout=10) as page:  # noqa: S310 - the demo's own board
+            assert page.status == 200 and "text/html" in page.headers["Content-Type"]
+        assert proc.poll() is None
+        os.kill(proc.pid, signal.SIGINT)  # Ctrl-C
+        assert proc.wait(120) == 0, "".join(lines)[-3000:]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(30)
+    reader.join(10)
+    assert "stopped 4 processes and the embedded broker" in "".join(lines)
