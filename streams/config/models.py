@@ -255,6 +255,13 @@ class Zone(Base):
     min_score: float = Field(0.25, ge=0, le=1)
     min_area: float = Field(0.0, ge=0, le=1, description="Smallest box, fraction of the frame")
     max_area: float = Field(1.0, gt=0, le=1, description="Largest box, fraction of the frame")
+    learn_fixtures_s: float | None = Field(
+        None,
+        ge=0,
+        description="Seconds of a learning period when the zone has no stored fixtures yet: objects "
+        "(any label) seen in place through it become the zone's fixtures (benches, planters) and never "
+        "count; 0: no learning (default: the camera's learn_fixtures_s)",
+    )
 
 
 class Camera(Base):
@@ -273,6 +280,12 @@ class Camera(Base):
         0.002, ge=0, le=1, description="Fraction of changed pixels that counts as motion"
     )
     snapshot_interval_s: float = Field(30, gt=0, description="At most one evidence JPEG per zone")
+    learn_fixtures_s: float = Field(
+        0,
+        ge=0,
+        description="Default learning period of its zones' fixtures, in seconds (0: no learning); see "
+        "fixtures: and `citywatch fixtures`",
+    )
     zones: list[Zone] = Field(default_factory=list)
 
 
@@ -326,11 +339,35 @@ class Health(Base):
     stale_category: str = Field("sensor_stale", description="Category of stale-sensor incidents")
 
 
+class Fixtures(Base):
+    dir: str = Field(
+        "state/fixtures",
+        description="Directory of the learnt and added fixtures, one <camera>.json each (created with its "
+        "parents; relative to the working directory); they survive restarts",
+    )
+    min_iou: float = Field(
+        0.5,
+        gt=0,
+        le=1,
+        description="A box overlapping a fixture's box at least this much (intersection over union) is "
+        "that fixture, whatever label the model gives it",
+    )
+    min_presence: float = Field(
+        0.5,
+        gt=0,
+        le=1,
+        description="Fraction of the learning period's frames an object must be seen in, in the same "
+        "place, to become a fixture (people passing by are not)",
+    )
+    max_per_zone: int = Field(32, ge=1, le=1000, description="Most fixtures a zone keeps")
+
+
 class Config(Base):
     version: Literal[1] = 1
     site: Site
     model: ModelConfig = Field(default_factory=ModelConfig)
     evidence: Evidence = Field(default_factory=Evidence)
+    fixtures: Fixtures = Field(default_factory=Fixtures)
     kafka: Kafka = Field(default_factory=Kafka)
     web: Web = Field(default_factory=Web)
     categories: dict[str, Category]
