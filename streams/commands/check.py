@@ -64,6 +64,12 @@ def summary(cfg: Config, path: str) -> str:
             f"  {cat.code} {key:<24} {cat.name}  dwell {cat.dwell_s:g}s  grace {cat.grace_s:g}s"
             f"  SLA {cat.sla_s / 60:g} min"
         )
+    lines.append("thresholds (lowest score that counts; warning needs N frames seen):")
+    for key, cat in cfg.categories.items():
+        if not cat.labels:
+            continue
+        scores = "  ".join(f"{label} {score:.2f}" for label, score in cat.effective_min_scores().items())
+        lines.append(f"  {key:<24} {scores}  warn>={cat.warn_min_frames} frames")
     lines.append(f"cameras ({len(cfg.cameras)}, {zones} zones):")
     for cam in cfg.cameras:
         zone_text = ", ".join(f"{z.id}[{'/'.join(z.categories)}]" for z in cam.zones) or "no zones"

@@ -130,6 +130,24 @@ class Web(Base):
         return self
 
 
+# How the packaged model misreads a pedestrian street: below these scores a sighting of the label is
+# more often something else (a public bench read as a suitcase at 0.31, a shopper's bag on the arm
+# as a handbag on the ground, a bin as a bottle). A category's min_scores override them per label.
+DEFAULT_MIN_SCORES: dict[str, float] = {
+    "suitcase": 0.5,
+    "handbag": 0.5,
+    "backpack": 0.5,
+    "bottle": 0.45,
+    "umbrella": 0.4,
+    "dining table": 0.4,
+    "bench": 0.35,
+    "chair": 0.35,
+    "potted plant": 0.35,
+}
+
+Score = Annotated[float, Field(ge=0, le=1)]
+
+
 class Category(Base):
     code: Annotated[str, Field(pattern=r"^\d{6}$")] = Field(
         description="GB/T 30428-style six-digit event code"
@@ -139,6 +157,26 @@ class Category(Base):
         default_factory=list,
         description="Model labels that count as this category (camera categories; sensor and health "
         "categories have none)",
+    )
+    min_score: float = Field(
+        0.25,
+        ge=0,
+        le=1,
+        description="Lowest model score of a sighting that counts, for labels without their own "
+        "threshold (in min_scores or the built-in street defaults)",
+    )
+    min_scores: dict[str, Score] = Field(
+        default_factory=dict,
+        description="Per label: the lowest model score of a sighting that counts, e.g. {suitcase: 0.5} "
+        "(unlisted labels: the built-in street defaults, at least min_score; `citywatch check` "
+        "prints the effective thresholds)",
+    )
+    warn_min_frames: int = Field(
+        3,
+        ge=1,
+        description="The automatic loudspeaker warning needs the violation seen (above its threshold) "
+        "in at least this many sampled frames over the dwell; below that the incident opens for "
+        "review by an operator, without a warning",
     )
     dwell_s: float = Field(60, ge=0, description="Seconds the zone must be occupied to count")
     inertia: int = Field(3, ge=1, description="Consecutive sightings before occupancy counts")
@@ -157,6 +195,16 @@ class Category(Base):
         description="Warning text; {address}, {shop}, {name} and {camera} are filled in",
     )
     lang: str = Field("zh", description="Language of the template")
+
+    def min_score_of(self, label: str) -> float:
+        """The lowest score at which a sighting of ``label`` counts for this category."""
+        if label in self.min_scores:
+            return self.min_scores[label]
+        return max(self.min_score, DEFAULT_MIN_SCORES.get(label, 0.0))
+
+    def effective_min_scores(self) -> dict[str, float]:
+        """Label -> threshold for every label of the category, in its order."""
+        return {label: self.min_score_of(label) for label in self.labels}
 
 
 class SpeakerDriver(Base):
