@@ -176,6 +176,9 @@ def run_clip(cfg: Config, detector: UltralyticsDetector, *, paste_from_s: float 
                 since=ev.since,
                 at=ev.at,
                 labels=ev.labels,
+                frames_seen=ev.frames_seen,
+                frames=ev.frames,
+                scores=dict(ev.scores),
             )
     return out
 
@@ -217,3 +220,6 @@ def test_something_new_that_stays_after_the_learning_period_opens_an_incident(
     assert started[0].since >= T0 + 3.5
     opened = got.alerts()
     assert opened and opened[0]["state"] == "open" and opened[0]["zone_id"] == "shopfront-left"
+    # seen in enough frames, above its label's threshold: sure enough for the loudspeaker
+    assert started[0].frames_seen >= 3 and not opened[-1]["review"], opened[-1]
+    assert got.warnings()
