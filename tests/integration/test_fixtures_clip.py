@@ -162,7 +162,11 @@ def run_clip(cfg: Config, detector: UltralyticsDetector, *, paste_from_s: float 
             out.zoned += [(round(t, 2), o.label, o.score) for _ in o.zones]
             out.fixtures += [(round(t, 2), o.label) for _ in (o.model_extra or {}).get("fixtures", [])]
         result = step(
-            state, rules, T0 + t, seq, [Sighting(o.label, o.zones) for o in record.objects if o.zones]
+            state,
+            rules,
+            T0 + t,
+            seq,
+            [Sighting(o.label, o.zones, o.score) for o in record.objects if o.zones],
         )
         for ev in result.events:
             out.violations.append(ev)
