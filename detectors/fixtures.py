@@ -166,10 +166,6 @@ def inside(box: Sequence[float], zone: Zone) -> bool:
     return point_in_polygon(x, y, zone.polygon)
 
 
-def learning_period(zone: Zone, camera_default: float) -> float:
-    return camera_default if zone.learn_fixtures_s is None else zone.learn_fixtures_s
-
-
 def add_fixture(zone: ZoneFixtures, fixture: Fixture, limit: int) -> bool:
     """Add ``fixture`` unless one with its id exists; False when the zone already holds ``limit``."""
     if any(f.id == fixture.id for f in zone.fixtures):
@@ -194,7 +190,7 @@ class CameraFixtures:
         self.settings = settings
         self.zone_ids = [z.id for z in zones]
         self._zone = {z.id: z for z in zones}
-        self._learn_s = {z.id: learning_period(z, camera_learn_s) for z in zones}
+        self._learn_s = {z.id: z.learn_period(camera_learn_s) for z in zones}
         self.zones: dict[str, ZoneFixtures] = {}
         self.learners: dict[str, Learner] = {}
         self.replace_stored(stored)

@@ -54,7 +54,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from detectors.fixture_store import fixtures_path, load, save
-    from detectors.fixtures import Fixture, ZoneFixtures, add_fixture, learning_period
+    from detectors.fixtures import Fixture, ZoneFixtures, add_fixture
     from streams.config import load_config, resolve_path
     from streams.errors import UsageError
     from streams.timeutil import to_iso
@@ -84,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
                 state = f"learning asked for {zf.learn_s:g} s"
             elif zf.learned_at is not None:
                 state = f"learnt {to_iso(zf.learned_at)}"
-            elif learning_period(zone, camera.learn_fixtures_s) > 0:
+            elif zone.learn_period(camera.learn_fixtures_s) > 0:
                 state = "learns when the detector starts"
             else:
                 state = "not learnt (learn_fixtures_s is 0)"
@@ -122,7 +122,7 @@ def run(args: argparse.Namespace) -> int:
             raise UsageError(f"--seconds {args.seconds:g}: give a learning period above 0")
         for zid in chosen:
             zone = next(z for z in camera.zones if z.id == zid)
-            seconds = args.seconds or learning_period(zone, camera.learn_fixtures_s) or 60.0
+            seconds = args.seconds or zone.learn_period(camera.learn_fixtures_s) or 60.0
             zf = zones.setdefault(zid, ZoneFixtures())
             zf.learn_s = seconds
             print(f"zone {zid}: learns its fixtures over the detector's next {seconds:g} s")

@@ -77,6 +77,11 @@ def summary(cfg: Config, path: str) -> str:
             f"  {cam.id:<12} grid {cam.grid:<12} speaker {cam.speaker or '-':<12}"
             f" {cam.detect_fps:g} fps  {zone_text}"
         )
+    periods = {
+        f"{cam.id}/{z.id}": z.learn_period(cam.learn_fixtures_s) for cam in cfg.cameras for z in cam.zones
+    }
+    learning = ", ".join(f"{where} {s:g}s" for where, s in periods.items() if s > 0) or "none"
+    lines.append(f"fixtures  {cfg.fixtures.dir}  min_iou {cfg.fixtures.min_iou:g}  learning: {learning}")
     lines.append(f"speakers  {', '.join(s.id for s in cfg.speakers) or '-'}")
     lines.append(
         "units     " + ", ".join(f"{u.id} ({u.level})" for u in cfg.units) if cfg.units else "units     -"

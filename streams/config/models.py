@@ -311,6 +311,10 @@ class Zone(Base):
         "count; 0: no learning (default: the camera's learn_fixtures_s)",
     )
 
+    def learn_period(self, camera_default: float) -> float:
+        """Seconds of this zone's fixture learning period (0: none), given its camera's default."""
+        return camera_default if self.learn_fixtures_s is None else self.learn_fixtures_s
+
 
 class Camera(Base):
     id: Id

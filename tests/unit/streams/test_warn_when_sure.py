@@ -176,6 +176,7 @@ categories:
     )
     assert "  out_of_store_business    suitcase 0.50  bench 0.60  warn>=4 frames" in text.splitlines()
     assert "noise " not in text.split("thresholds")[1]
+    assert "fixtures  state/fixtures  min_iou 0.5  learning: none" in text.splitlines()
 
 
 def test_a_threshold_for_a_label_the_category_lacks_is_a_config_error() -> None:
