@@ -118,9 +118,9 @@ class Learner:
             if best >= 0:
                 cand = self.candidates[best]
                 # a running mean keeps the place of a box that jitters from frame to frame
-                cand.box = tuple(  # type: ignore[assignment]
-                    (c * cand.hits + float(v)) / (cand.hits + 1) for c, v in zip(cand.box, box, strict=True)
-                )
+                n = cand.hits
+                x1, y1, x2, y2 = ((c * n + float(v)) / (n + 1) for c, v in zip(cand.box, box, strict=True))
+                cand.box = (x1, y1, x2, y2)
                 cand.hits += 1
                 cand.labels[label] = cand.labels.get(label, 0) + 1
                 taken.add(best)
@@ -132,7 +132,8 @@ class Learner:
                     continue
                 del self.candidates[weakest]
                 taken = {i - (i > weakest) for i in taken if i != weakest}
-            self.candidates.append(_Candidate(tuple(float(v) for v in box), 1, {label: 1}))  # type: ignore[arg-type]
+            x1, y1, x2, y2 = (float(v) for v in box)
+            self.candidates.append(_Candidate((x1, y1, x2, y2), 1, {label: 1}))
             taken.add(len(self.candidates) - 1)
 
     def done(self, t: float) -> bool:
