@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from detectors.evidence import EvidenceStore, SnapshotPolicy, annotate
+from detectors.fixture_store import KeptFixtures
 from detectors.health import PublisherHealth, camera_status
 from detectors.model import Detector, timed_detect
 from detectors.motion import GateDecision, MotionGate
@@ -88,6 +89,7 @@ class CameraPipeline:
         sample_fps: float | None = -1.0,
         gate: bool = True,
         shadow_gate: bool = False,
+        fixtures: KeptFixtures | None = None,
     ) -> None:
         self.camera = camera
         self.model_name = model_name
@@ -99,6 +101,8 @@ class CameraPipeline:
         self.tracker = tracker
         self.evidence = evidence
         self.policy = SnapshotPolicy(camera.snapshot_interval_s, relevant_labels(cfg, camera))
+        # fixtures (benches, planters) and zones still learning theirs are taken out of ``zones``
+        self.fixtures = fixtures
         self.stats = CameraStats()
 
     def admit(self, frame: Frame) -> GateDecision | None:
@@ -133,6 +137,8 @@ class CameraPipeline:
                     zones=zones_of(label, score, box, self.camera.zones),
                 )
             )
+        if self.fixtures is not None:
+            return self.fixtures.apply(frame.captured_at, out)
         return out
 
     def record(

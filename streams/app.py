@@ -314,7 +314,7 @@ def create_worker(
                 rules,
                 captured,
                 det.seq,
-                [Sighting(o.label, o.zones) for o in det.objects if o.zones],
+                [Sighting(o.label, o.zones, o.score) for o in det.objects if o.zones],
                 det.snapshot,
             )
             if result.duplicate:
@@ -332,6 +332,9 @@ def create_worker(
                     at=to_iso(ev.at),
                     labels=list(ev.labels),
                     evidence=list(ev.evidence),
+                    frames_seen=ev.frames_seen,
+                    frames=ev.frames,
+                    scores=dict(ev.scores),
                     seq=det.seq,
                 )
                 sends.append((t_violations, ev.camera_id, v.model_dump(mode="json")))
@@ -459,6 +462,9 @@ def create_worker(
                         at=at,
                         labels=v.labels,
                         evidence=v.evidence,
+                        frames_seen=v.frames_seen,
+                        frames=v.frames,
+                        scores=v.scores,
                     )
                 else:
                     data = parse_object(event.value, "incident input")

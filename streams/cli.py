@@ -29,6 +29,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "capture": ("detectors.commands.capture", "cameras to citywatch.frames (JPEG), never blocking on Kafka"),
     "detect": ("detectors.commands.detect", "citywatch.frames to detections, as a consumer group"),
     "model": ("detectors.commands.model", "model info: the weights' class names, without inference"),
+    "fixtures": (
+        "detectors.commands.fixtures",
+        "a camera's fixtures (benches, planters): list, add, remove, learn",
+    ),
     "speaker": ("streams.commands.speaker", "the loudspeaker gateway: speaks commands, acknowledges them"),
     "patrol": ("streams.commands.patrol", "terminal patrol app: a unit's cases, accept / arrive / resolve"),
     "broadcast": ("streams.commands.broadcast", "an operator's broadcast; prints the policy's decision"),

@@ -9,6 +9,7 @@
     ├── ModelError                  detection weights cannot be loaded
     ├── WebError                    a web request is refused, or the web tokens/settings are wrong
     ├── UsageError                  a command-line option names something the configuration lacks
+    ├── FixturesError               a camera's stored fixtures file cannot be read or written
     └── SpeakerError                a loudspeaker command cannot be rendered or delivered
         ├── SpeechError             no TTS engine, or it failed on the text
         └── DriverError             the speaker's driver (file/http/command) failed
@@ -82,6 +83,10 @@ class WebError(CitywatchError):
 
 class UsageError(CitywatchError):
     """A command-line option is inconsistent or names an id that is not in the configuration."""
+
+
+class FixturesError(CitywatchError):
+    """A camera's stored fixtures file cannot be read or written."""
 
 
 class SpeakerError(CitywatchError):

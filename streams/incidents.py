@@ -15,6 +15,7 @@ event time, mutates the book and returns the effects to publish.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -76,6 +77,12 @@ class Incident:
     # incident; source is camera (a zone violation), sensor, or health (camera offline)
     sensor_id: str | None = None
     source: str = "camera"
+    # how sure the camera was when the violation started (None: the producer did not count), and
+    # whether it was too unsure for an automatic warning: an operator then confirms (review)
+    frames_seen: int | None = None
+    frames: int | None = None
+    scores: dict[str, float] = field(default_factory=dict)
+    review: bool = False
 
     @property
     def key(self) -> str:
@@ -278,6 +285,10 @@ def alert_record(inc: Incident, ctx: Context) -> dict[str, Any]:
         "rework": inc.rework,
         "warnings": inc.warnings,
         "held": inc.held,
+        "review": inc.review,
+        "frames_seen": inc.frames_seen,
+        "frames": inc.frames,
+        "scores": dict(inc.scores),
     }
 
 
@@ -399,6 +410,9 @@ def on_violation(
     sensor_id: str | None = None,
     source: str = "camera",
     note: str | None = None,
+    frames_seen: int | None = None,
+    frames: int | None = None,
+    scores: Mapping[str, float] | None = None,
 ) -> list[Effect]:
     # deadlines due before this input fire first: the result does not depend on whether a
     # tick or this input reached the worker first
@@ -414,6 +428,8 @@ def on_violation(
             inc.sensor_id, inc.source = sensor_id, source
             inc.held = book.held and source == "camera"
             inc.labels = sorted(labels)[:MAX_LABELS]
+            inc.frames_seen, inc.frames = frames_seen, frames
+            inc.scores = {k: float(v) for k, v in sorted((scores or {}).items())[:MAX_LABELS]}
             _merge_evidence(inc, evidence)
             cat = ctx.cfg.categories.get(category)
             inc.grace_until = at + (cat.grace_s if cat else 300.0)
@@ -472,6 +488,13 @@ def _request_warning(inc: Incident, at: float, ctx: Context, effects: list[Effec
     if reason is not None or speaker is None or cat is None:
         _note(inc, at, inc.state, "policy", f"no warning: {reason}", effects, ctx)
         return
+    if inc.frames_seen is not None and inc.frames_seen < cat.warn_min_frames:
+        # a wrong warning shames a shop in public: too few sightings and an operator decides
+        inc.review = True
+        seen = f"seen in {inc.frames_seen} of {inc.frames} frames"
+        note = f"no warning: needs review: {seen} (a warning needs {cat.warn_min_frames})"
+        _note(inc, at, inc.state, "policy", note, effects, ctx)
+        return
     command_id = make_id("cmd", inc.incident_id, "warn", inc.warnings + 1)
     inc.warn_pending = True
     effects.append(
@@ -517,7 +540,11 @@ def on_tick(book: Book, ctx: Context, now: float) -> list[Effect]:
             late_clear = inc.cleared_at  # a clear seen after grace ran out, while the warning was pending
             if not inc.present and (late_clear is None or late_clear < when):
                 continue
-            if cat is not None and not cat.dispatch:
+            if inc.review:
+                inc.grace_until = None
+                note = "grace over; needs review: an operator dispatches or closes it"
+                _note(inc, when, inc.state, "policy", note, effects, ctx)
+            elif cat is not None and not cat.dispatch:
                 inc.grace_until = None
                 _note(
                     inc,

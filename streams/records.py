@@ -125,6 +125,11 @@ class Violation(Record):
     at: Timestamp
     labels: list[str] = Field(default_factory=list)
     evidence: list[str] = Field(default_factory=list)
+    # how sure the camera is: frames the violation was seen in (above its thresholds) of the
+    # frames judged since its first sighting, and the best score per label; absent: not counted
+    frames_seen: Annotated[int, Field(ge=0)] | None = None
+    frames: Annotated[int, Field(ge=0)] | None = None
+    scores: dict[str, Unit01] = Field(default_factory=dict)
 
 
 class CategoryRef(BaseModel):

@@ -10,14 +10,18 @@ Per (zone, category) a small state machine runs on event time (the frame's
     pending --a miss--> idle;  dwelling --no sighting for more than gap_s--> idle
 
 Occupancy is "some object with one of the category's labels is in the zone",
-not one track id, so tracker id switches do not reset the dwell, and a
-passer-by hiding the goods for up to gap_s does not either.
+at or above the category's threshold for that label (``min_score_of``), not
+one track id, so tracker id switches do not reset the dwell, and a passer-by
+hiding the goods for up to gap_s does not either. Each track counts the frames
+it was judged on and those it was seen in, and the best score per label: the
+violation carries them (``frames_seen`` of ``frames``, ``scores``) so that a
+warning can require the violation seen often enough (``warn_min_frames``).
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
@@ -43,10 +47,14 @@ class ZoneRule:
     gap_s: float
     clear_s: float
     active_hours: str | None
+    min_scores: Mapping[str, float] = field(default_factory=dict, compare=False, hash=False)
 
     @property
     def key(self) -> str:
         return f"{self.zone_id}|{self.category}"
+
+    def counts(self, label: str, score: float) -> bool:
+        return label in self.labels and score >= self.min_scores.get(label, 0.0)
 
 
 @dataclass(frozen=True)
@@ -81,6 +89,7 @@ def camera_rules(cfg: Config) -> dict[str, CameraRules]:
                         gap_s=cat.gap_s,
                         clear_s=cat.clear_s,
                         active_hours=zone.active_hours or cat.active_hours,
+                        min_scores={label: cat.min_score_of(label) for label in labels},
                     )
                 )
         out[cam.id] = CameraRules(cam.id, cfg.site.timezone, tuple(rules))
@@ -96,6 +105,9 @@ class Track:
     emitted_at: float = 0.0
     labels: list[str] = field(default_factory=list)
     evidence: list[str] = field(default_factory=list)
+    frames: int = 0  # frames judged since the first sighting
+    seen: int = 0  # of which the violation was seen in (above its thresholds)
+    scores: dict[str, float] = field(default_factory=dict)  # best score per label (the rule's labels)
 
 
 @dataclass
@@ -134,6 +146,7 @@ class Sighting:
 
     label: str
     zones: Sequence[str]
+    score: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -146,6 +159,9 @@ class ViolationEvent:
     at: float
     labels: tuple[str, ...]
     evidence: tuple[str, ...]
+    frames_seen: int = 0
+    frames: int = 0
+    scores: tuple[tuple[str, float], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -177,16 +193,19 @@ def step(
     if t < state.last_t or (t == state.last_t and seq <= state.last_seq):
         return StepResult([], save=False, duplicate=True)  # redelivered or out of order
     state.last_t, state.last_seq = t, seq
-    present: dict[str, set[str]] = {}
+    present: dict[str, list[tuple[str, float]]] = {}
     for obj in objects:
         for zone_id in obj.zones:
-            present.setdefault(zone_id, set()).add(obj.label)
+            present.setdefault(zone_id, []).append((obj.label, obj.score))
     minute = minute_of_day(t, rules.timezone) if rules.needs_clock else 0
     events: list[ViolationEvent] = []
     changed = False
     for rule in rules.rules:
-        labels = present.get(rule.zone_id)
-        seen_labels = sorted(labels & rule.labels) if labels else []
+        best: dict[str, float] = {}
+        for label, score in present.get(rule.zone_id, ()):
+            if rule.counts(label, score):
+                best[label] = max(score, best.get(label, 0.0))
+        seen_labels = sorted(best)
         if seen_labels and rule.active_hours and not in_range(rule.active_hours, minute):
             seen_labels = []
         track = state.tracks.get(rule.key)
@@ -195,6 +214,8 @@ def step(
                 continue
             track = state.tracks[rule.key] = Track()
         event, did_change = _advance(track, rule, t, seen_labels, snapshot)
+        if track.phase != "idle":
+            _count(track, best)
         changed |= did_change
         if event is not None:
             events.append(
@@ -207,6 +228,9 @@ def step(
                     t,
                     tuple(track.labels),
                     tuple(track.evidence),
+                    track.seen,
+                    track.frames,
+                    tuple(sorted(track.scores.items())),
                 )
             )
         if track.phase == "idle":
@@ -265,6 +289,14 @@ def _advance(
         track.emitted_at = t
         return "ongoing", True
     return None, False
+
+
+def _count(track: Track, best: Mapping[str, float]) -> None:
+    track.frames += 1
+    if best:
+        track.seen += 1
+        for label, score in best.items():
+            track.scores[label] = max(score, track.scores.get(label, 0.0))
 
 
 def _maybe_start(track: Track, rule: ZoneRule, t: float) -> str | None:

@@ -24,6 +24,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from detectors.detect import frame_consumer, run_detect
     from detectors.evidence import EvidenceStore
+    from detectors.fixture_store import KeptFixtures
     from detectors.model import UltralyticsDetector
     from detectors.pipeline import CameraPipeline, DetectionLoop, RunLimits, published_labels
     from detectors.publish import KafkaPublisher
@@ -42,6 +43,8 @@ def run(args: argparse.Namespace) -> int:
     detector.warmup()
     prepare_topics(bootstrap, [topics.frames, topics.detections], cfg.kafka.partitions)
     evidence = EvidenceStore(cfg.evidence)
+    # read every selected camera's fixtures now: an unreadable file stops the start, saying which
+    fixtures = {camera_id: KeptFixtures.open(camera, cfg) for camera_id, camera in cameras.items()}
     unknown: set[str] = set()
 
     def pipeline_for(camera_id: str) -> CameraPipeline | None:
@@ -54,7 +57,13 @@ def run(args: argparse.Namespace) -> int:
         # capture already sampled at detect_fps: take every frame that arrives
         tracker = ByteTracker(camera.detect_fps, high=cfg.model.conf)
         return CameraPipeline(
-            camera, cfg, tracker, model_name=detector.name, evidence=evidence, sample_fps=None
+            camera,
+            cfg,
+            tracker,
+            model_name=detector.name,
+            evidence=evidence,
+            sample_fps=None,
+            fixtures=fixtures[camera_id],
         )
 
     limits = RunLimits(args.duration, args.max_frames)

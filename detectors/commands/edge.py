@@ -19,6 +19,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from detectors.evidence import EvidenceStore
+    from detectors.fixture_store import KeptFixtures
     from detectors.model import UltralyticsDetector
     from detectors.pipeline import (
         CameraPipeline,
@@ -44,6 +45,7 @@ def run(args: argparse.Namespace) -> int:
     detector.warmup()
     prepare_topics(bootstrap, [topics.detections, topics.camera_status], cfg.kafka.partitions)
     evidence = EvidenceStore(cfg.evidence)
+    fixtures = {c.id: KeptFixtures.open(c, cfg) for c in cameras}
     limits = RunLimits(args.duration, args.max_frames)
     wake = threading.Event()
     publisher = KafkaPublisher(bootstrap)
@@ -57,6 +59,7 @@ def run(args: argparse.Namespace) -> int:
                 ByteTracker(c.detect_fps, high=cfg.model.conf),
                 model_name=detector.name,
                 evidence=evidence,
+                fixtures=fixtures[c.id],
             )
             for c in cameras
             if c.id in readers

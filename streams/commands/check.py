@@ -64,6 +64,12 @@ def summary(cfg: Config, path: str) -> str:
             f"  {cat.code} {key:<24} {cat.name}  dwell {cat.dwell_s:g}s  grace {cat.grace_s:g}s"
             f"  SLA {cat.sla_s / 60:g} min"
         )
+    lines.append("thresholds (lowest score that counts; warning needs N frames seen):")
+    for key, cat in cfg.categories.items():
+        if not cat.labels:
+            continue
+        scores = "  ".join(f"{label} {score:.2f}" for label, score in cat.effective_min_scores().items())
+        lines.append(f"  {key:<24} {scores}  warn>={cat.warn_min_frames} frames")
     lines.append(f"cameras ({len(cfg.cameras)}, {zones} zones):")
     for cam in cfg.cameras:
         zone_text = ", ".join(f"{z.id}[{'/'.join(z.categories)}]" for z in cam.zones) or "no zones"
@@ -71,6 +77,11 @@ def summary(cfg: Config, path: str) -> str:
             f"  {cam.id:<12} grid {cam.grid:<12} speaker {cam.speaker or '-':<12}"
             f" {cam.detect_fps:g} fps  {zone_text}"
         )
+    periods = {
+        f"{cam.id}/{z.id}": z.learn_period(cam.learn_fixtures_s) for cam in cfg.cameras for z in cam.zones
+    }
+    learning = ", ".join(f"{where} {s:g}s" for where, s in periods.items() if s > 0) or "none"
+    lines.append(f"fixtures  {cfg.fixtures.dir}  min_iou {cfg.fixtures.min_iou:g}  learning: {learning}")
     lines.append(f"speakers  {', '.join(s.id for s in cfg.speakers) or '-'}")
     lines.append(
         "units     " + ", ".join(f"{u.id} ({u.level})" for u in cfg.units) if cfg.units else "units     -"

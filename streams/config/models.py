@@ -130,6 +130,24 @@ class Web(Base):
         return self
 
 
+# How the packaged model misreads a pedestrian street: below these scores a sighting of the label is
+# more often something else (a public bench read as a suitcase at 0.31, a shopper's bag on the arm
+# as a handbag on the ground, a bin as a bottle). A category's min_scores override them per label.
+DEFAULT_MIN_SCORES: dict[str, float] = {
+    "suitcase": 0.5,
+    "handbag": 0.5,
+    "backpack": 0.5,
+    "bottle": 0.45,
+    "umbrella": 0.4,
+    "dining table": 0.4,
+    "bench": 0.35,
+    "chair": 0.35,
+    "potted plant": 0.35,
+}
+
+Score = Annotated[float, Field(ge=0, le=1)]
+
+
 class Category(Base):
     code: Annotated[str, Field(pattern=r"^\d{6}$")] = Field(
         description="GB/T 30428-style six-digit event code"
@@ -139,6 +157,26 @@ class Category(Base):
         default_factory=list,
         description="Model labels that count as this category (camera categories; sensor and health "
         "categories have none)",
+    )
+    min_score: float = Field(
+        0.25,
+        ge=0,
+        le=1,
+        description="Lowest model score of a sighting that counts, for labels without their own "
+        "threshold (in min_scores or the built-in street defaults)",
+    )
+    min_scores: dict[str, Score] = Field(
+        default_factory=dict,
+        description="Per label: the lowest model score of a sighting that counts, e.g. {suitcase: 0.5} "
+        "(unlisted labels: the built-in street defaults, at least min_score; `citywatch check` "
+        "prints the effective thresholds)",
+    )
+    warn_min_frames: int = Field(
+        3,
+        ge=1,
+        description="The automatic loudspeaker warning needs the violation seen (above its threshold) "
+        "in at least this many sampled frames over the dwell; below that the incident opens for "
+        "review by an operator, without a warning",
     )
     dwell_s: float = Field(60, ge=0, description="Seconds the zone must be occupied to count")
     inertia: int = Field(3, ge=1, description="Consecutive sightings before occupancy counts")
@@ -157,6 +195,16 @@ class Category(Base):
         description="Warning text; {address}, {shop}, {name} and {camera} are filled in",
     )
     lang: str = Field("zh", description="Language of the template")
+
+    def min_score_of(self, label: str) -> float:
+        """The lowest score at which a sighting of ``label`` counts for this category."""
+        if label in self.min_scores:
+            return self.min_scores[label]
+        return max(self.min_score, DEFAULT_MIN_SCORES.get(label, 0.0))
+
+    def effective_min_scores(self) -> dict[str, float]:
+        """Label -> threshold for every label of the category, in its order."""
+        return {label: self.min_score_of(label) for label in self.labels}
 
 
 class SpeakerDriver(Base):
@@ -255,6 +303,17 @@ class Zone(Base):
     min_score: float = Field(0.25, ge=0, le=1)
     min_area: float = Field(0.0, ge=0, le=1, description="Smallest box, fraction of the frame")
     max_area: float = Field(1.0, gt=0, le=1, description="Largest box, fraction of the frame")
+    learn_fixtures_s: float | None = Field(
+        None,
+        ge=0,
+        description="Seconds of a learning period when the zone has no stored fixtures yet: objects "
+        "(any label) seen in place through it become the zone's fixtures (benches, planters) and never "
+        "count; 0: no learning (default: the camera's learn_fixtures_s)",
+    )
+
+    def learn_period(self, camera_default: float) -> float:
+        """Seconds of this zone's fixture learning period (0: none), given its camera's default."""
+        return camera_default if self.learn_fixtures_s is None else self.learn_fixtures_s
 
 
 class Camera(Base):
@@ -273,6 +332,12 @@ class Camera(Base):
         0.002, ge=0, le=1, description="Fraction of changed pixels that counts as motion"
     )
     snapshot_interval_s: float = Field(30, gt=0, description="At most one evidence JPEG per zone")
+    learn_fixtures_s: float = Field(
+        0,
+        ge=0,
+        description="Default learning period of its zones' fixtures, in seconds (0: no learning); see "
+        "fixtures: and `citywatch fixtures`",
+    )
     zones: list[Zone] = Field(default_factory=list)
 
 
@@ -332,11 +397,35 @@ class Health(Base):
     stale_category: str = Field("sensor_stale", description="Category of stale-sensor incidents")
 
 
+class Fixtures(Base):
+    dir: str = Field(
+        "state/fixtures",
+        description="Directory of the learnt and added fixtures, one <camera>.json each (created with its "
+        "parents; relative to the working directory); they survive restarts",
+    )
+    min_iou: float = Field(
+        0.5,
+        gt=0,
+        le=1,
+        description="A box overlapping a fixture's box at least this much (intersection over union) is "
+        "that fixture, whatever label the model gives it",
+    )
+    min_presence: float = Field(
+        0.5,
+        gt=0,
+        le=1,
+        description="Fraction of the learning period's frames an object must be seen in, in the same "
+        "place, to become a fixture (people passing by are not)",
+    )
+    max_per_zone: int = Field(32, ge=1, le=1000, description="Most fixtures a zone keeps")
+
+
 class Config(Base):
     version: Literal[1] = 1
     site: Site
     model: ModelConfig = Field(default_factory=ModelConfig)
     evidence: Evidence = Field(default_factory=Evidence)
+    fixtures: Fixtures = Field(default_factory=Fixtures)
     kafka: Kafka = Field(default_factory=Kafka)
     web: Web = Field(default_factory=Web)
     categories: dict[str, Category]

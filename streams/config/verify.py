@@ -195,6 +195,18 @@ def verify_category_timing(cfg: Config) -> Iterator[Finding]:
             )
 
 
+def verify_min_scores_labels(cfg: Config) -> Iterator[Finding]:
+    """A per-label threshold names one of the category's labels (else it is a typo that does nothing)."""
+    for key, cat in cfg.categories.items():
+        for label in cat.min_scores:
+            if label not in cat.labels:
+                yield (
+                    ("categories", key, "min_scores", label),
+                    f"category {key}: min_scores names {label!r}, which is not one of its labels"
+                    f"{_suggest(label, cat.labels)}; fix the name or add it to labels",
+                )
+
+
 def verify_zone_category_labels(cfg: Config) -> Iterator[Finding]:
     """A category counted by a camera zone needs model labels (sensor categories have none)."""
     for ci, cam in enumerate(cfg.cameras):
@@ -355,6 +367,7 @@ CHECKS: list[Callable[[Config], Iterator[Finding]]] = [
     verify_sensors,
     verify_sensor_rules,
     verify_health_categories,
+    verify_min_scores_labels,
 ]
 
 
