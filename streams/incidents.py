@@ -496,6 +496,14 @@ def _request_warning(inc: Incident, at: float, ctx: Context, effects: list[Effec
         _note(inc, at, inc.state, "policy", note, effects, ctx)
         return
     command_id = make_id("cmd", inc.incident_id, "warn", inc.warnings + 1)
+    _warn(inc, at, ctx, effects, speaker=speaker, request_id=command_id, by="citywatch")
+
+
+def _warn(
+    inc: Incident, at: float, ctx: Context, effects: list[Effect], *, speaker: str, request_id: str, by: str
+) -> None:
+    """Ask the broadcast policy for the incident's warning (its answer comes back as an outcome)."""
+    cat = ctx.cfg.categories[inc.category]
     inc.warn_pending = True
     effects.append(
         Effect(
@@ -503,13 +511,13 @@ def _request_warning(inc: Incident, at: float, ctx: Context, effects: list[Effec
             speaker,
             {
                 "kind": "auto",
-                "request_id": command_id,
+                "request_id": request_id,
                 "speaker_id": speaker,
                 "camera_id": inc.camera_id or None,
                 "incident_id": inc.incident_id,
                 "text": ctx.warning_text(inc.subject, inc.category),
                 "lang": cat.lang,
-                "requested_by": "citywatch",
+                "requested_by": by,
                 "reason": f"{cat.name} ({cat.code}) at {ctx.location(inc.subject)['address']}",
                 "force": False,
                 "at": to_iso(at),
@@ -737,20 +745,52 @@ def on_ack(
 def on_operator(
     book: Book, ctx: Context, *, incident_id: str, action: str, by: str, reason: str, at: float
 ) -> list[Effect] | None:
-    """An operator's action: acknowledge, dispatch (now) or close (with a reason)."""
+    """An operator's action: acknowledge, confirm (a review), dispatch (now) or close (with a reason)."""
     inc = book.by_id(incident_id)
     if inc is None:
         return None
     effects: list[Effect] = []
     if action == "acknowledge":
         _note(inc, at, inc.state, by, f"acknowledged{': ' + reason if reason else ''}", effects, ctx)
+    elif action == "confirm":
+        _confirm(inc, at, ctx, effects, by=by, reason=reason)
     elif action == "dispatch":
         if inc.state in OPEN_STATES:
+            inc.review = False  # the operator decided: nothing waits for review any more
             _dispatch(inc, at, ctx, effects, f"dispatched by operator {by}{': ' + reason if reason else ''}")
     elif action == "close":
         _note(inc, at, "closed", by, f"closed by operator: {reason}", effects, ctx)
         _close(book, inc, effects)
     return effects
+
+
+def _confirm(inc: Incident, at: float, ctx: Context, effects: list[Effect], *, by: str, reason: str) -> None:
+    """An operator confirms a review incident: the warning it did not send goes to the policy.
+
+    Only an open incident under review is confirmed (a repeat changes nothing). The request
+    id is derived from the incident, so a redelivered confirmation asks for one warning.
+    """
+    if not inc.review or inc.state not in OPEN_STATES:
+        return
+    inc.review = False
+    cat = ctx.cfg.categories.get(inc.category)
+    speaker = ctx.speaker_of(inc.subject)
+    why = f"confirmed by operator {by}{': ' + reason if reason else ''}"
+    refusal = None
+    if cat is None or not cat.warn:
+        refusal = "category has no automatic warning"
+    elif speaker is None:
+        refusal = f"{_observer(inc)} has no loudspeaker"
+    elif inc.held:
+        refusal = "camera offline: automatic warnings held"
+    if refusal is not None or cat is None or speaker is None:
+        _note(inc, at, inc.state, by, f"{why}; no warning: {refusal}", effects, ctx)
+        return
+    if inc.grace_until is None:  # grace ran out during the review: it starts again from now
+        inc.grace_until = at + cat.grace_s
+    _note(inc, at, inc.state, by, f"{why}; warning requested", effects, ctx)
+    request_id = make_id("cmd", inc.incident_id, "confirm")
+    _warn(inc, at, ctx, effects, speaker=speaker, request_id=request_id, by=by)
 
 
 def set_held(book: Book, ctx: Context, *, held: bool, reason: str, at: float) -> list[Effect]:
