@@ -11,7 +11,7 @@
     GET  /api/options                     cameras, speakers, templates, grids, units, states
     GET  /api/incidents                   ?state=&category=&grid=&camera=&open=&limit= with counts
     GET  /api/incidents/{id}              one incident with its timeline, case and photos
-    POST /api/incidents/{id}/actions      acknowledge | dispatch | close (operators)
+    POST /api/incidents/{id}/actions      acknowledge | confirm | dispatch | close (operators)
     GET  /api/broadcasts                  recent policy decisions
     POST /api/broadcasts                  an operator broadcast (operators)
     GET  /api/broadcasts/{request_id}     its decision, or pending
@@ -138,7 +138,7 @@ class Body(BaseModel):
 
 
 class ActionBody(Body):
-    action: Literal["acknowledge", "dispatch", "close"]
+    action: Literal["acknowledge", "confirm", "dispatch", "close"]
     reason: str = Field("", max_length=500)
 
 
@@ -485,7 +485,10 @@ async def options(request: web.Request) -> web.Response:
     if principal.can_read:
         body.update(
             states=list(STATES),
-            categories=[{"key": k, "code": c.code, "name": c.name} for k, c in cfg.categories.items()],
+            categories=[
+                {"key": k, "code": c.code, "name": c.name, "warn_min_frames": c.warn_min_frames}
+                for k, c in cfg.categories.items()
+            ],
             cameras=[
                 {
                     "id": c.id,
@@ -625,6 +628,10 @@ async def incident_action(request: web.Request) -> web.Response:
         raise WebError(f"incident {incident_id} is {current}: nothing to do", 409)
     if body.action == "close" and not body.reason:
         raise WebError("closing an incident needs a reason")
+    if body.action == "confirm" and not (alert.get("review") and current in DISPATCHABLE):
+        raise WebError(
+            f"incident {incident_id} does not wait for review (it is {current}): nothing to confirm", 409
+        )
     if body.action == "dispatch" and current not in DISPATCHABLE:
         raise WebError(
             f"incident {incident_id} is already {current}: it can be dispatched only when open or warned", 409

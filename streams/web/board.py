@@ -283,10 +283,35 @@ class Board:
                 items.append({"path": photo, "url": evidence_url(photo), "label": "after (patrol photo)"})
         return {
             **alert,
+            "warning": warning_summary(alert),
             "evidence_items": items,
             "case": self.cases.get(case_id) if case_id else None,
             "updates": list(updates),  # a copy: a live event shows the incident as it was then
         }
+
+
+def warning_summary(alert: dict[str, Any]) -> dict[str, Any]:
+    """Whether the loudspeaker warned for an incident, and the decision that says why.
+
+    ``status`` is sent, review (too few sightings: an operator confirms), requested (an
+    operator confirmed: the policy decides), not_sent (the policy's or the incident's
+    reason) or none (no decision yet); ``why`` is the timeline's latest note on the warning.
+    """
+    count = int(alert.get("warnings") or 0)
+    notes = [str(h.get("note") or "") for h in alert.get("history") or [] if isinstance(h, dict)]
+    about = [n for n in notes if n.startswith("loudspeaker:") or "warning" in n]
+    why = about[-1] if about else ""
+    if count:
+        status = "sent"
+    elif alert.get("review"):
+        status = "review"
+    elif why.endswith("warning requested"):
+        status = "requested"  # confirmed by an operator: the policy's answer is on its way
+    elif why:
+        status = "not_sent"
+    else:
+        status = "none"
+    return {"sent": count > 0, "count": count, "status": status, "why": why}
 
 
 def _version(alert: dict[str, Any]) -> tuple[int, str]:

@@ -56,11 +56,39 @@
       dataset: { incidentId: inc.incident_id, state: inc.state, camera: inc.camera_id || "" },
       onclick: () => { selected = inc.incident_id; render(); if (window.innerWidth < 1100) $("detail").scrollIntoView({ behavior: "smooth" }); },
     },
-      el("div", { class: "row" }, el("span", { class: "title" }, `${cat.name || cat.key} ${cat.code || ""}`), cw.badge(inc.state)),
+      el("div", { class: "row" }, el("span", { class: "title" }, `${cat.name || cat.key} ${cat.code || ""}`),
+        el("span", {}, needsReview(inc) && reviewBadge(), " ", cw.badge(inc.state))),
       el("div", {}, cw.place(inc)),
       el("div", { class: "meta" }, `${inc.camera_id || ""} · ${(inc.location || {}).grid_id || "no grid"} · opened ${cw.ago(inc.opened_at)}`
         + (inc.unit_id ? ` · ${inc.unit_id}` : "") + (inc.held ? " · camera offline (held)" : "")));
     return node;
+  }
+
+  // an incident the camera saw too little of for a warning waits for an operator's confirmation
+  const needsReview = (inc) => Boolean(inc.review) && ["open", "warned"].includes(inc.state);
+  const reviewBadge = () => el("span", { class: "badge review", title: "too few sightings for an automatic warning: an operator confirms" }, "needs review");
+
+  function seenText(inc) {
+    const scores = inc.scores || {};
+    const labels = [...new Set([...(inc.labels || []), ...Object.keys(scores)])];
+    return labels.map((l) => (l in scores ? `${l} ${Number(scores[l]).toFixed(2)}` : l)).join(", ") || "-";
+  }
+
+  function framesText(inc) {
+    if (inc.frames_seen === null || inc.frames_seen === undefined) return "not counted by the camera";
+    const cat = (options.categories || []).find((c) => c.key === (inc.category || {}).key);
+    const need = cat && cat.warn_min_frames ? ` (a warning needs ${cat.warn_min_frames})` : "";
+    return `${inc.frames_seen} of ${inc.frames ?? "?"} sampled${need}`;
+  }
+
+  function warningText(inc) {
+    const w = inc.warning || {};
+    const why = w.why ? `: ${w.why}` : "";
+    if (w.status === "sent") return `sent (${w.count})${why}`;
+    if (w.status === "review") return `not sent, needs review${why}`;
+    if (w.status === "requested") return `requested, waiting for the broadcast policy${why}`;
+    if (w.status === "not_sent") return `not sent${why}`;
+    return "no decision yet";
   }
 
   function renderList() {
@@ -86,6 +114,7 @@
     const closed = inc.state === "closed";
     return el("div", {},
       el("div", { class: "actions" },
+        needsReview(inc) && el("button", { class: "btn ok", type: "button", dataset: { action: "confirm" }, title: "the violation is real: send the warning", onclick: () => act("confirm") }, "Confirm and warn"),
         el("button", { class: "btn", type: "button", dataset: { action: "acknowledge" }, disabled: closed, onclick: () => act("acknowledge") }, "Acknowledge"),
         el("button", { class: "btn primary", type: "button", dataset: { action: "dispatch" }, disabled: !["open", "warned"].includes(inc.state), onclick: () => act("dispatch") }, "Dispatch now"),
         reason,
@@ -104,14 +133,15 @@
     const keepResult = document.getElementById("act-result");
     box.replaceChildren(
       el("h2", {}, "Incident ", el("span", { class: "muted" }, inc.incident_id)),
-      el("div", { class: "row" }, el("b", {}, `${cat.name || cat.key} (${cat.code || "-"})`), " ", cw.badge(inc.state)),
+      el("div", { class: "row" }, el("b", {}, `${cat.name || cat.key} (${cat.code || "-"})`), " ", cw.badge(inc.state), " ", needsReview(inc) && reviewBadge()),
       el("dl", { class: "facts" },
         el("dt", {}, "Where"), el("dd", {}, cw.place(inc)),
         el("dt", {}, "Camera / zone"), el("dd", {}, `${inc.camera_id || "-"} / ${inc.zone_id || "-"}`),
         el("dt", {}, "Grid"), el("dd", {}, loc.grid_id || "-"),
         el("dt", {}, "Opened"), el("dd", {}, `${cw.time(inc.opened_at)} (${cw.ago(inc.opened_at)})`),
-        el("dt", {}, "Seen"), el("dd", {}, (inc.labels || []).join(", ") || "-"),
-        el("dt", {}, "Warnings"), el("dd", {}, String(inc.warnings ?? 0)),
+        el("dt", {}, "Seen"), el("dd", { id: "why-seen" }, seenText(inc)),
+        el("dt", {}, "Frames seen"), el("dd", { id: "why-frames" }, framesText(inc)),
+        el("dt", {}, "Warning"), el("dd", { id: "why-warning", dataset: { status: (inc.warning || {}).status || "none" } }, warningText(inc)),
         inc.case_id && el("dt", {}, "Case"), inc.case_id && el("dd", {}, `${inc.case_id} → ${inc.unit_id} (${inc.level || ""})` + (inc.rework ? `, rework ${inc.rework}` : "")),
         inc.due_at && el("dt", {}, "Due"), inc.due_at && el("dd", {}, `${cw.time(inc.due_at)} (${cw.ago(inc.due_at)})`),
         inc.held && el("dt", {}, "Camera"), inc.held && el("dd", {}, "offline: incident held")),

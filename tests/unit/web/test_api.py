@@ -90,6 +90,12 @@ MATRIX: list[tuple[str, str, Any, dict[str, int]]] = [
     # sensor incidents take actions too (their subject is the sensor, not a camera)
     ("POST", "/api/incidents/inc-s/actions", {"action": "dispatch"}, OPERATE),
     ("POST", "/api/incidents/inc-s/actions", {"action": "close", "reason": "checked"}, OPERATE),
+    # an incident opened for review: confirmed (the warning it did not send), dispatched, closed
+    ("POST", "/api/incidents/inc-r/actions", {"action": "confirm"}, OPERATE),
+    ("POST", "/api/incidents/inc-r/actions", {"action": "confirm", "reason": "goods out"}, OPERATE),
+    ("POST", "/api/incidents/inc-r/actions", {"action": "dispatch"}, OPERATE),
+    ("POST", "/api/incidents/inc-r/actions", {"action": "close", "reason": "a bench"}, OPERATE),
+    ("GET", "/api/incidents/inc-r", None, READ),
     # existence is not told to those who may not see it
     ("GET", "/api/units/unit-zz/cases", None, MISSING),
     ("GET", "/patrol/unit-zz", None, MISSING),
@@ -122,6 +128,27 @@ def sensor_alert(incident_id: str, *, state: str = "open") -> dict[str, Any]:
     }
 
 
+def review_alert(incident_id: str, *, state: str = "open") -> dict[str, Any]:
+    """An incident the camera saw in too few frames for a warning: it waits for an operator."""
+    return {
+        **alert(incident_id, state=state, unit=None, case_id=None),
+        "warnings": 0,
+        "review": True,
+        "frames_seen": 2,
+        "frames": 8,
+        "scores": {"bench": 0.42},
+        "history": [
+            {"at": "2026-05-26T02:10:00.000Z", "state": "open", "by": "rules", "note": "bench in zone"},
+            {
+                "at": "2026-05-26T02:10:00.000Z",
+                "state": "open",
+                "by": "policy",
+                "note": "no warning: needs review: seen in 2 of 8 frames (a warning needs 3)",
+            },
+        ],
+    }
+
+
 @pytest.mark.parametrize(
     ("method", "path", "body", "expected"), MATRIX, ids=[f"{m} {p}" for m, p, *_ in MATRIX]
 )
@@ -130,6 +157,7 @@ def test_every_route_for_every_role(
 ) -> None:
     state = seeded(tmp_path)
     state.board.apply_alert(sensor_alert("inc-s", state="open"))
+    state.board.apply_alert(review_alert("inc-r"))
 
     async def scenario(client: Any) -> dict[str, int]:
         got: dict[str, int] = {}
@@ -366,6 +394,11 @@ CONFLICTS: list[tuple[str, Any, int, str]] = [
     ("/api/incidents/inc-1/actions", {"action": "dispatch"}, 409, "already dispatched"),
     ("/api/incidents/inc-closed/actions", {"action": "close", "reason": "again"}, 409, "closed"),
     ("/api/cases/case-404/updates", {"status": "accepted"}, 404, "no case"),
+    # only an open incident waiting for review is confirmed
+    ("/api/incidents/inc-2/actions", {"action": "confirm"}, 409, "does not wait for review (it is warned)"),
+    ("/api/incidents/inc-1/actions", {"action": "confirm"}, 409, "does not wait for review"),
+    ("/api/incidents/inc-r-dispatched/actions", {"action": "confirm"}, 409, "it is dispatched"),
+    ("/api/incidents/inc-closed/actions", {"action": "confirm"}, 409, "closed"),
 ]
 
 
@@ -375,6 +408,7 @@ def test_unknown_and_finished_things_are_404_and_409(
 ) -> None:
     state = seeded(tmp_path)
     state.board.apply_alert(alert("inc-closed", state="closed", unit=None, case_id=None))
+    state.board.apply_alert(review_alert("inc-r-dispatched", state="dispatched"))
 
     async def scenario(client: Any) -> tuple[int, dict[str, Any]]:
         res = await client.post(path, json=body, headers=bearer("admin"))
@@ -474,6 +508,60 @@ def test_incident_action_goes_to_the_incident_inputs_keyed_by_camera(tmp_path: P
         "reason": "goods gone",
     }
     assert value["at"].endswith("Z")
+
+
+def test_confirm_goes_to_the_incident_inputs_with_who_confirmed(tmp_path: Path) -> None:
+    state = seeded(tmp_path)
+    state.board.apply_alert(review_alert("inc-r"))
+    publisher = state.publisher
+    assert isinstance(publisher, FakePublisher)
+
+    async def scenario(client: Any) -> tuple[int, dict[str, Any]]:
+        res = await client.post(
+            "/api/incidents/inc-r/actions",
+            json={"action": "confirm", "reason": "goods on the walkway"},
+            headers=bearer("operator"),
+        )
+        view = await client.get("/api/incidents/inc-r", headers=bearer("viewer"))
+        return res.status, await view.json()
+
+    status, view = run_client(state, scenario)
+    assert status == 202
+    [(topic, key, value)] = publisher.sent
+    assert (topic, key) == ("t.citywatch.internal.incident-inputs", "cam-a")
+    assert {k: value[k] for k in ("kind", "incident_id", "action", "by", "reason")} == {
+        "kind": "operator",
+        "incident_id": "inc-r",
+        "action": "confirm",
+        "by": "zhang",
+        "reason": "goods on the walkway",
+    }
+    # the page reads why no warning was sent from the incident itself
+    assert (view["review"], view["frames_seen"], view["frames"], view["scores"]) == (
+        True,
+        2,
+        8,
+        {"bench": 0.42},
+    )
+    assert view["warning"] == {
+        "sent": False,
+        "count": 0,
+        "status": "review",
+        "why": "no warning: needs review: seen in 2 of 8 frames (a warning needs 3)",
+    }
+
+
+def test_options_tell_each_categorys_frames_for_a_warning(tmp_path: Path) -> None:
+    state = seeded(tmp_path)
+
+    async def scenario(client: Any) -> dict[str, Any]:
+        res = await client.get("/api/options", headers=bearer("viewer"))
+        data: dict[str, Any] = await res.json()
+        return data
+
+    categories = {c["key"]: c for c in run_client(state, scenario)["categories"]}
+    for key, cat in state.cfg.categories.items():
+        assert categories[key]["warn_min_frames"] == cat.warn_min_frames
 
 
 def test_broadcast_by_camera_goes_to_its_speaker_and_its_decision_is_reported(tmp_path: Path) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -12,7 +13,7 @@ from streams.config.models import Config
 from streams.errors import WebError
 from streams.topics import Topics
 from streams.web.auth import Principal, Sessions, TokenRegistry, csrf_ok, parse_tokens, same_origin
-from streams.web.board import Board
+from streams.web.board import Board, warning_summary
 from streams.web.events import Hub
 from streams.web.evidence import EvidenceFiles
 from streams.web.feed import Feed, latency_histograms
@@ -175,3 +176,53 @@ def test_feed_applies_records_publishes_views_and_measures() -> None:
     for hostile in (b"[" * 100_000 + b"]" * 100_000, b'{"v": ' + b"9" * 5000 + b"}"):
         assert feed.handle(topics.alerts, hostile, 1000_000) is None
     assert feed.skipped == 4
+
+
+def _history(*notes: str) -> list[dict[str, str]]:
+    return [{"at": "2026-05-26T02:10:00.000Z", "state": "open", "by": "policy", "note": n} for n in notes]
+
+
+@pytest.mark.parametrize(
+    ("fields", "status", "why"),
+    [
+        (
+            {"warnings": 1, "history": _history("open", "loudspeaker: 请将物品放回店内")},
+            "sent",
+            "loudspeaker: 请将物品放回店内",
+        ),
+        (
+            {
+                "warnings": 0,
+                "review": True,
+                "history": _history("open", "no warning: needs review: seen in 2 of 8"),
+            },
+            "review",
+            "no warning: needs review: seen in 2 of 8",
+        ),
+        (
+            {
+                "warnings": 0,
+                "review": False,
+                "history": _history(
+                    "no warning: needs review", "confirmed by operator zhang; warning requested"
+                ),
+            },
+            "requested",
+            "confirmed by operator zhang; warning requested",
+        ),
+        (
+            {
+                "warnings": 0,
+                "history": _history("open", "warning suppressed: quiet hours 22:00-07:00", "acknowledged"),
+            },
+            "not_sent",
+            "warning suppressed: quiet hours 22:00-07:00",
+        ),
+        ({"warnings": 0, "history": _history("bench in zone storefront")}, "none", ""),
+        ({}, "none", ""),
+    ],
+)
+def test_the_board_tells_why_a_warning_was_sent_or_not(fields: dict[str, Any], status: str, why: str) -> None:
+    summary = warning_summary(fields)
+    assert (summary["status"], summary["why"]) == (status, why)
+    assert summary["sent"] is (status == "sent")
