@@ -294,8 +294,9 @@ def warning_summary(alert: dict[str, Any]) -> dict[str, Any]:
     """Whether the loudspeaker warned for an incident, and the decision that says why.
 
     ``status`` is sent, review (too few sightings: an operator confirms), requested (an
-    operator confirmed: the policy decides), not_sent (the policy's or the incident's
-    reason) or none (no decision yet); ``why`` is the timeline's latest note on the warning.
+    operator confirmed: the policy decides), queued (the speaker is busy), not_sent (the
+    policy's or the incident's reason) or none (no decision yet); ``why`` is the timeline's
+    latest note on the warning.
     """
     count = int(alert.get("warnings") or 0)
     notes = [str(h.get("note") or "") for h in alert.get("history") or [] if isinstance(h, dict)]
@@ -307,6 +308,8 @@ def warning_summary(alert: dict[str, Any]) -> dict[str, Any]:
         status = "review"
     elif why.endswith("warning requested"):
         status = "requested"  # confirmed by an operator: the policy's answer is on its way
+    elif why.startswith("warning queued"):
+        status = "queued"  # the speaker is busy: the policy sends it when it is free
     elif why:
         status = "not_sent"
     else:

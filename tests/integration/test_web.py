@@ -1,6 +1,7 @@
 """The command centre on a real worker and the embedded broker: the API (with live
 events measured against the alerts topic) and, in headless Chromium, the board, a
-broadcast and a case resolved from the patrol view."""
+broadcast, a case resolved from the patrol view, and an incident opened for review
+that an operator confirms (its warning then reaches the loudspeaker topic)."""
 
 from __future__ import annotations
 
@@ -20,12 +21,13 @@ import pytest
 from kafka import KafkaConsumer, TopicPartition
 
 from streams.broker import EmbeddedBroker, free_port
+from streams.ids import make_id
 from streams.kafka_io import ensure_topics
 from streams.timeutil import to_iso
 from streams.topics import Topics
 
 from ..conftest import MEDIA, REPO
-from ..streams_support import absence, presence, produce, stop, wait_for
+from ..streams_support import Collector, absence, presence, produce, stop, wait_for
 from ..web_support import TOKENS, alert, http, start_web_worker, write_web_config
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -477,3 +479,124 @@ def test_hostile_records_escalation_and_requests_on_a_real_worker(web_worker: Ru
     for next_path in ("/\t/evil.example", "/\n/evil.example", "/\\evil.example"):
         status, location, _ = form_post(base, "/login", {"token": TOKENS["viewer"], "next": next_path})
         assert (status, location) == (303, "/"), next_path
+
+
+# ---------------------------------------------------------------- review and confirm
+
+
+def text_of(driver: Any, selector: str) -> str:
+    """textContent of the element, read in the page (the detail is re-rendered on live events)."""
+    value = driver.execute_script(
+        "const e = document.querySelector(arguments[0]); return e ? e.textContent : '';", selector
+    )
+    return str(value or "")
+
+
+@pytest.mark.sysdeps("chromium", "chromedriver")
+def test_a_review_incident_shows_why_and_an_operators_confirm_warns(
+    web_worker: Running, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from selenium.common.exceptions import StaleElementReferenceException
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    monkeypatch.setenv("SE_OFFLINE", "true")
+    base, t = web_worker.base, web_worker.topics
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    speaker = Collector(web_worker.bootstrap, [t.loudspeaker])
+    driver = chrome(tmp_path, 1920, 1080)
+    try:
+        wait = WebDriverWait(
+            driver, 30, poll_frequency=0.1, ignored_exceptions=[StaleElementReferenceException]
+        )
+        login(driver, base, TOKENS["operator"])
+        wait.until(lambda d: d.find_element("id", "live").text == "live")
+
+        # a car at the bus-stop kerb of cam-b, seen in 1 of 5 frames: too few for a warning (3)
+        now = time.time()
+        since = to_iso(now - 2)
+        violation = {
+            "v": 1,
+            "camera_id": "cam-b",
+            "zone_id": "kerb",
+            "category": "illegal_parking",
+            "state": "started",
+            "since": since,
+            "at": to_iso(now),
+            "labels": ["car"],
+            "evidence": [],
+            "frames_seen": 1,
+            "frames": 5,
+            "scores": {"car": 0.41},
+        }
+        produce(web_worker.bootstrap, t.violations, [("cam-b", violation)])
+        incident_id = make_id("inc", "cam-b", "kerb", "illegal_parking", since)
+        card = f'#incidents .card[data-incident-id="{incident_id}"]'
+        WebDriverWait(driver, START_TIMEOUT, 0.1).until(lambda d: text_of(d, f"{card} .badge.review"))
+        assert text_of(driver, f"{card} .badge.review") == "needs review"
+        assert state_of(driver, card) == "open"
+
+        # its detail says why no warning was sent
+        click(driver, card)
+        wait.until(lambda d: text_of(d, "#detail .badge.review") == "needs review")
+        assert text_of(driver, "#why-seen") == "car 0.41"
+        assert text_of(driver, "#why-frames") == "1 of 5 sampled (a warning needs 3)"
+        status = driver.execute_script("return document.getElementById('why-warning').dataset.status")
+        assert status == "review"
+        assert "needs review: seen in 1 of 5 frames" in text_of(driver, "#why-warning")
+        driver.save_screenshot(str(SHOTS / "board-review.png"))
+        mine = [c for c in speaker.values(t.loudspeaker) if c.get("incident_id") == incident_id]
+        assert mine == []  # nothing was said over the loudspeaker for it
+
+        # the operator confirms: the warning goes through the policy to the loudspeaker topic
+        click(driver, '#detail button[data-action="confirm"]')
+
+        # (no speaker gateway runs here: this test plays it, so that spk-b, busy with the
+        # broadcast of the test above, is freed and the policy releases what it queued)
+        played: set[str] = set()
+
+        def command() -> dict[str, Any] | None:
+            commands = speaker.values(t.loudspeaker)
+            others = [c for c in commands if c["speaker_id"] == "spk-b" and c["command_id"] not in played]
+            stamp = to_iso(time.time())
+            acks = [
+                {
+                    "v": 1,
+                    "command_id": c["command_id"],
+                    "speaker_id": "spk-b",
+                    "incident_id": c.get("incident_id"),
+                    "status": "played",
+                    "reason": "",
+                    "started_at": stamp,
+                    "finished_at": stamp,
+                }
+                for c in others
+                if c.get("incident_id") != incident_id
+            ]
+            if acks:
+                produce(web_worker.bootstrap, t.loudspeaker_acks, [("spk-b", a) for a in acks])
+                played.update(a["command_id"] for a in acks)
+            found = [c for c in commands if c.get("incident_id") == incident_id]
+            return found[0] if found else None
+
+        assert wait_for(lambda: command() is not None, 30, 0.5), web_worker.log.read_text()[-3000:]
+        cmd = command()
+        assert cmd is not None
+        assert cmd["speaker_id"] == "spk-b" and cmd["camera_id"] == "cam-b"
+        assert cmd["requested_by"] == "zhang" and cmd["source"] == "auto"
+        assert cmd["command_id"] == make_id("cmd", incident_id, "confirm")
+        assert cmd["text"] == "请注意：此处禁止机动车乱停放，请立即整改。"  # the category's warning
+        # the board follows: the warning is sent, the badge is gone, the timeline names the operator
+        wait.until(
+            lambda d: (
+                d.execute_script(
+                    "const e = document.getElementById('why-warning'); return e && e.dataset.status;"
+                )
+                == "sent"
+            )
+        )
+        assert text_of(driver, f"{card} .badge.review") == ""
+        assert "confirmed by operator zhang" in text_of(driver, "#detail")
+        driver.save_screenshot(str(SHOTS / "board-confirmed.png"))
+    finally:
+        driver.quit()
+        speaker.close()

@@ -83,10 +83,13 @@
 
   function warningText(inc) {
     const w = inc.warning || {};
-    const why = w.why ? `: ${w.why}` : "";
+    // the timeline's note without what the status already says
+    const note = (w.why || "").replace(/^no warning: (needs review: )?/, "");
+    const why = note ? `: ${note}` : "";
     if (w.status === "sent") return `sent (${w.count})${why}`;
     if (w.status === "review") return `not sent, needs review${why}`;
     if (w.status === "requested") return `requested, waiting for the broadcast policy${why}`;
+    if (w.status === "queued") return `queued, waiting for the speaker${why}`;
     if (w.status === "not_sent") return `not sent${why}`;
     return "no decision yet";
   }
@@ -189,7 +192,7 @@
     const items = [...decisions.values()].reverse().slice(0, 30);
     $("decisions").replaceChildren(...items.map((d) => el("li", {},
       el("span", { class: `badge s-${d.decision === "sent" ? "closed" : d.decision === "queued" ? "warned" : "open"}` }, d.decision),
-      " ", el("b", {}, d.speaker_id), " ", d.source === "operator" ? `by ${d.requested_by}` : "auto",
+      " ", el("b", {}, d.speaker_id), " ", d.source === "operator" ? `by ${d.requested_by}` : d.requested_by && d.requested_by !== "citywatch" ? `auto, confirmed by ${d.requested_by}` : "auto",
       d.reason ? ` · ${d.reason}` : "", el("div", { class: "muted" }, cw.time(d.at)))));
   }
 

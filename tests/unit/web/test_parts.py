@@ -218,6 +218,11 @@ def _history(*notes: str) -> list[dict[str, str]]:
             "not_sent",
             "warning suppressed: quiet hours 22:00-07:00",
         ),
+        (
+            {"warnings": 0, "history": _history("warning queued: speaker busy with cmd-1: queued")},
+            "queued",
+            "warning queued: speaker busy with cmd-1: queued",
+        ),
         ({"warnings": 0, "history": _history("bench in zone storefront")}, "none", ""),
         ({}, "none", ""),
     ],
