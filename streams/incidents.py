@@ -68,6 +68,7 @@ class Incident:
     labels: list[str] = field(default_factory=list)
     history: list[dict[str, str]] = field(default_factory=list)
     history_omitted: int = 0
+    revision: int = 0  # counts the changes published as alerts: a larger revision is newer
     # a warning was asked for and the policy has not answered yet: the grace deadline and a
     # clear wait for the answer, so the outcome never depends on which arrives first
     warn_pending: bool = False
@@ -226,6 +227,11 @@ def _note(
     inc.updated_at = max(inc.updated_at, at)
     inc.history.append({"at": to_iso(at), "state": state, "by": by, "note": note})
     _bound_history(inc, HISTORY_HEAD, HISTORY_TAIL)
+    _publish(inc, ctx, effects)
+
+
+def _publish(inc: Incident, ctx: Context, effects: list[Effect]) -> None:
+    inc.revision += 1
     effects.append(Effect("alert", inc.incident_id, alert_record(inc, ctx)))
 
 
@@ -277,6 +283,7 @@ def alert_record(inc: Incident, ctx: Context) -> dict[str, Any]:
         "evidence": list(inc.evidence),
         "history": list(inc.history),
         "history_omitted": inc.history_omitted,
+        "revision": inc.revision,
         "labels": list(inc.labels),
         "case_id": inc.case_id,
         "unit_id": inc.unit_id,
@@ -445,7 +452,7 @@ def on_violation(
             inc.labels = sorted(set(inc.labels) | set(labels))[:MAX_LABELS]
             if _merge_evidence(inc, evidence):
                 inc.updated_at = max(inc.updated_at, at)
-                effects.append(Effect("alert", inc.incident_id, alert_record(inc, ctx)))
+                _publish(inc, ctx, effects)
     elif state == "cleared":
         if inc is None:
             return []

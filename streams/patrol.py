@@ -29,7 +29,7 @@ from zoneinfo import ZoneInfo
 
 from streams.config import Config
 from streams.errors import UsageError
-from streams.records import DispatchUpdate
+from streams.records import DispatchUpdate, alert_version
 from streams.timeutil import from_iso, to_iso
 
 # alert states after which a case needs nothing more from its patrol unit
@@ -120,7 +120,7 @@ class CaseBook:
     unit_id: str
     open: dict[str, Case] = field(default_factory=dict)  # case_id -> case, in order of arrival
     latest: dict[str, dict[str, Any]] = field(default_factory=dict)  # case_id -> latest dispatch record
-    alert_state: dict[str, tuple[tuple[int, str], str, str]] = field(default_factory=dict)
+    alert_state: dict[str, tuple[tuple[int, int, str], str, str]] = field(default_factory=dict)
     finished: dict[str, str] = field(default_factory=dict)  # case_id -> final state seen
     handled: dict[str, Case] = field(default_factory=dict)  # every case this unit has held
     next_number: int = 1
@@ -160,7 +160,7 @@ class CaseBook:
         if not case_id:
             return []
         case_id = str(case_id)
-        version = (len(alert.get("history") or []), str(alert.get("updated_at") or ""))
+        version = alert_version(alert)
         known = self.alert_state.get(case_id)
         if known is not None and version <= known[0]:
             return []

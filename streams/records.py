@@ -16,6 +16,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+from collections.abc import Mapping
 from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import (
@@ -187,6 +188,19 @@ class Alert(Record):
     updated_at: Timestamp
     evidence: list[str] = Field(default_factory=list)
     history: list[HistoryEntry] = Field(default_factory=list)
+    revision: int = Field(0, ge=0, description="Counts the incident's changes: larger is newer")
+    history_omitted: int = Field(0, ge=0, description="History entries left out between first and latest")
+
+
+def alert_version(alert: Mapping[str, Any]) -> tuple[int, int, str]:
+    """Order of two records of one incident: the larger is newer.
+
+    ``revision`` counts the incident's changes; records from before it existed fall
+    back on the length of the history (which only grows) and ``updated_at``.
+    """
+    history = alert.get("history") or []
+    seen = len(history) + int(alert.get("history_omitted") or 0)
+    return int(alert.get("revision") or 0), seen, str(alert.get("updated_at") or "")
 
 
 class BroadcastRequest(Record):

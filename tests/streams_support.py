@@ -15,6 +15,7 @@ from typing import Any
 from kafka import KafkaProducer
 
 from streams.config import Config, parse_config
+from streams.records import alert_version
 from streams.timeutil import to_iso
 
 # every state of the closed loop, in order (DESIGN.md "Incident lifecycle")
@@ -255,7 +256,7 @@ class Collector:
 def alert_states(alerts: list[dict[str, Any]], incident_id: str) -> list[str]:
     """The sequence of states published for one incident (consecutive repeats kept once)."""
     out: list[str] = []
-    for a in sorted((a for a in alerts if a["incident_id"] == incident_id), key=lambda a: len(a["history"])):
+    for a in sorted((a for a in alerts if a["incident_id"] == incident_id), key=alert_version):
         if not out or out[-1] != a["state"]:
             out.append(a["state"])
     return out

@@ -13,6 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from streams.records import alert_version
+
 # states in which a case is in a patrol unit's hands (or being checked by the camera)
 CASE_STATES = frozenset({"dispatched", "accepted", "arrived", "overdue", "reopened", "resolved", "verifying"})
 # states in which an operator may still act
@@ -89,9 +91,9 @@ class Board:
     def apply_alert(self, alert: dict[str, Any]) -> Event | None:
         incident_id = str(alert["incident_id"])
         known = self.incidents.get(incident_id)
-        if known is not None and _version(alert) < _version(known):
+        if known is not None and alert_version(alert) < alert_version(known):
             return None  # an older state of this incident (a replay behind a newer record)
-        if known is not None and _version(alert) == _version(known) and alert == known:
+        if known is not None and alert_version(alert) == alert_version(known) and alert == known:
             return None
         self.incidents[incident_id] = alert
         self.incidents.move_to_end(incident_id)
@@ -315,11 +317,6 @@ def warning_summary(alert: dict[str, Any]) -> dict[str, Any]:
     else:
         status = "none"
     return {"sent": count > 0, "count": count, "status": status, "why": why}
-
-
-def _version(alert: dict[str, Any]) -> tuple[int, str]:
-    """Order of two records of one incident: its history only grows, updated_at never goes back."""
-    return len(alert.get("history") or []), str(alert.get("updated_at") or "")
 
 
 def _evidence_label(index: int, count: int) -> str:

@@ -70,10 +70,13 @@ const cw = (() => {
     return s >= 0 ? `${txt} ago` : `in ${txt}`;
   }
 
-  // An incident record is newer when its history is longer (history only grows).
+  // An incident record is newer when its revision is larger (streams/records.py alert_version).
   function newer(a, b) {
     if (!b) return true;
-    const la = (a.history || []).length, lb = (b.history || []).length;
+    const ra = a.revision || 0, rb = b.revision || 0;
+    if (ra !== rb) return ra > rb;
+    const la = (a.history || []).length + (a.history_omitted || 0);
+    const lb = (b.history || []).length + (b.history_omitted || 0);
     return la > lb || (la === lb && (a.updated_at || "") >= (b.updated_at || ""));
   }
 
