@@ -6,6 +6,13 @@
       |                                 reopened <--camera still sees it-- verifying <----------'
       |                                                  `--camera sees it clear--> verified --> closed
     dispatched/accepted past due_at --> overdue (escalated one level)
+    open (review: seen in too few frames) --operator confirm--> warning requested; no
+      automatic warning and no automatic dispatch until an operator confirms, dispatches or closes
+
+A warning asked for is answered by the broadcast policy before grace can end
+(``warn_pending``); deadlines due before an input fire before it is applied; each
+book keeps its own event clock (``KeyClock``). History is bounded (first and
+latest entries, ``history_omitted``) and every alert carries a ``revision``.
 
 Exactly one open incident per (camera, zone, category); its id is derived from
 those and the violation's start, so a redelivered or replayed violation never
