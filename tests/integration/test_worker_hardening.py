@@ -397,6 +397,15 @@ class Killer(threading.Thread):
             self.done.set()
 
 
+def first_seen(alerts: list[dict[str, Any]], incident_id: str) -> list[str]:
+    """The states of one incident in the order they were first published."""
+    out: list[str] = []
+    for a in alerts:
+        if a["incident_id"] == incident_id and a["state"] not in out:
+            out.append(a["state"])
+    return out
+
+
 def ack(r: Run, command: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     now = to_iso(time.time())
     return command["speaker_id"], {
@@ -474,11 +483,16 @@ def test_sigkill_at_random_moments_loses_no_output(run: Any) -> None:
     assert killer.killed == KILLS
     alerts = r.alerts()
     # every incident got all its outputs, in order; redelivered ones are recognisable duplicates
+    # (one incident's alerts share its key, so they are read in the order they were published;
+    # a redelivery after a kill may repeat earlier states, and may interleave inputs of two
+    # topics differently, e.g. a loudspeaker ack noted before or after the dispatch)
     assert {a["incident_id"] for a in alerts} == set(done["cam-a"]) | set(done["cam-b"])
     for iid in done["cam-a"]:
-        assert alert_states(alerts, iid) == CLOSED_LOOP, iid
+        assert first_seen(alerts, iid) == CLOSED_LOOP, (iid, alert_states(alerts, iid))
     for iid in done["cam-b"]:
-        assert alert_states(alerts, iid) == ["open", "warned", "cleared", "closed"], iid
+        assert first_seen(alerts, iid) == ["open", "warned", "cleared", "closed"], iid
+    for iid in [*done["cam-a"], *done["cam-b"]]:
+        assert [a for a in alerts if a["incident_id"] == iid][-1]["state"] == "closed", iid
     for iid in [*done["cam-a"], *done["cam-b"]]:
         commands = {c["command_id"] for c in r.of(t.loudspeaker) if c["incident_id"] == iid}
         assert len(commands) == 1, (iid, commands)
