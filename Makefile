@@ -9,7 +9,7 @@ export YOLO_CONFIG_DIR := $(CURDIR)/var/ultralytics
 
 .DEFAULT_GOAL := help
 
-.PHONY: help venv demo test unit integration lint fmt bench clean
+.PHONY: help venv demo test unit integration lint fmt bench soak clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -59,6 +59,9 @@ lint: $(STAMP) ## ruff and mypy --strict
 fmt: $(STAMP) ## format the code
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
+
+soak: $(STAMP) ## replay test 20x per worker timing and 20 SIGKILLs, one CPU kept busy (README "Soak")
+	$(PY) tests/soak.py --runs $(or $(SOAK_RUNS),20) --kills $(or $(SOAK_KILLS),20)
 
 bench: $(STAMP) ## run the benchmarks (see README)
 	$(VENV)/bin/citywatch bench --help

@@ -19,6 +19,7 @@ import base64
 import importlib
 import json
 import logging
+import os
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -51,7 +52,10 @@ from streams.topics import Topics
 
 logger = logging.getLogger(__name__)
 
-TICK_INTERVAL_S = 0.25
+# the environment may override these (soak tests run the worker at extreme timings)
+TICK_INTERVAL_S = float(os.environ.get("CITYWATCH_TICK_INTERVAL_S", "0.25"))
+FETCH_MAX_WAIT_MS = int(os.environ.get("CITYWATCH_FETCH_MAX_WAIT_MS", str(faust_tuning.FETCH_MAX_WAIT_MS)))
+GROUP_TIMEOUT_S = float(os.environ.get("CITYWATCH_GROUP_TIMEOUT_S", "15"))  # session and rebalance
 INDEX_EVERY_S = 10.0  # how often the tick re-reads every book for deadlines
 REINDEX_AFTER_ASSIGN_S = 30.0  # after an assignment, re-read the books every tick for this long
 # a key's event time advances with the wall clock only after it has been silent this long,
@@ -130,7 +134,7 @@ def create_worker(
     """Build the Faust app with its agents, tables and timer for one configuration."""
     topics = topics or Topics.current()
     partitions = cfg.kafka.partitions
-    faust_tuning.apply()
+    faust_tuning.apply(FETCH_MAX_WAIT_MS)
     app = faust.App(
         app_id or f"{topics.prefix}worker",
         broker=f"kafka://{bootstrap}",
@@ -146,9 +150,9 @@ def create_worker(
         web_port=web_port or 6066,
         web_bind="127.0.0.1",
         # the embedded broker makes a group join wait for the rebalance timeout
-        broker_max_poll_interval=15.0,
-        broker_rebalance_timeout=15.0,
-        broker_session_timeout=15.0,
+        broker_max_poll_interval=max(GROUP_TIMEOUT_S, 15.0),
+        broker_rebalance_timeout=GROUP_TIMEOUT_S,
+        broker_session_timeout=GROUP_TIMEOUT_S,
         broker_heartbeat_interval=1.0,
         broker_request_timeout=30.0,
         broker_commit_every=500,
