@@ -728,11 +728,15 @@ def create_worker(
         for speaker_id, data in list(speakers_table.items()):
             if data and data.get("queue"):
                 queued_speakers.add(speaker_id)
+        closed = dict(closed_cases)
         for case_id, entry in list(cases_table.items()):
             if entry and entry.get("pending") and not entry.get("camera_id"):
                 parked_cases.setdefault(case_id, float(entry.get("since") or 0.0))
             elif entry and entry.get("closed_at"):
-                closed_cases.setdefault(case_id, float(entry["closed_at"]))
+                closed.setdefault(case_id, float(entry["closed_at"]))
+        # oldest first: the pruning stops at the first case still kept
+        closed_cases.clear()
+        closed_cases.update(sorted(closed.items(), key=lambda item: item[1]))
 
     @app.timer(interval=TICK_INTERVAL_S)  # type: ignore[untyped-decorator]
     async def expire_cases() -> None:
