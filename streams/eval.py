@@ -105,9 +105,13 @@ def score(
     duration_s: float,
     cameras: int = 1,
     window_s: float = HIT_WINDOW_S,
+    categories: Iterable[str] = (),
 ) -> Score:
-    """Per-category and overall precision, recall, delay, false alarms and false warnings."""
-    cats: dict[str, CategoryScore] = {}
+    """Per-category and overall precision, recall, delay, false alarms and false warnings.
+
+    ``categories``: those watched, listed in the report even where nothing happened.
+    """
+    cats: dict[str, CategoryScore] = {c: CategoryScore(c) for c in categories}
     total = CategoryScore("all")
 
     def of(category: str) -> CategoryScore:

@@ -263,6 +263,7 @@ def run(args: argparse.Namespace) -> int:
 
     got = run_clip(cfg, camera.id, clip_frames(clip), detector, start=start, fps=args.fps, on_effect=show)
     print(f"{clip.name}: {got.frames} frames, {got.inferred} through the model, {len(got.opened)} incidents")
-    for line in report_lines(score(truths, got.opened, duration_s=got.duration_s)):
+    watched = sorted({key for zone in camera.zones for key in zone.categories})
+    for line in report_lines(score(truths, got.opened, duration_s=got.duration_s, categories=watched)):
         print(line)
     return 0
