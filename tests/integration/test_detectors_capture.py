@@ -13,7 +13,7 @@ from ultralytics.utils import ASSETS
 from detectors.capture import run_capture
 from detectors.health import Backoff
 from detectors.pipeline import RunLimits, StatusReporter
-from detectors.publish import KafkaPublisher
+from detectors.publish import Ack, Headers, KafkaPublisher
 from detectors.sampling import Sampler
 from detectors.sources import CameraReader, open_source
 from streams.broker import EmbeddedBroker, free_port
@@ -109,6 +109,22 @@ def test_lost_stream_reports_offline_then_reconnects(kafka: KafkaEnv) -> None:
     assert {"seq", "captured_at"} <= set(headers)
 
 
+class AckCounting(KafkaPublisher):
+    """The real publisher, counting the records the broker acknowledged."""
+
+    acked = 0
+
+    def send(
+        self, topic: str, key: str, value: bytes, headers: Headers | None = None, on_ack: Ack | None = None
+    ) -> None:
+        def counted(ok: bool) -> None:
+            self.acked += ok
+            if on_ack is not None:
+                on_ack(ok)
+
+        super().send(topic, key, value, headers, counted)
+
+
 def test_capture_never_blocks_while_kafka_is_down(tmp_path: object) -> None:
     port = free_port()
     topics = Topics("down.citywatch.")
@@ -117,10 +133,11 @@ def test_capture_never_blocks_while_kafka_is_down(tmp_path: object) -> None:
     wake = threading.Event()
     bus = str(ASSETS / "bus.jpg")
     reader = CameraReader("cam-bus", lambda: open_source(bus), wake=wake)  # a still played at 10 fps
-    publisher = KafkaPublisher(broker.bootstrap, max_records=15, delivery_timeout_s=3)
+    publisher = AckCounting(broker.bootstrap, max_records=15, delivery_timeout_s=3)
     try:
         with capturing(reader, publisher, topics, wake, fps=10) as counter:
-            wait_for(lambda: counter["sent"] >= 10 and publisher.flush(0), 20, "first frames delivered")
+            # acknowledged by the broker (an empty buffer at one instant is rare on a loaded machine)
+            wait_for(lambda: publisher.acked >= 10, 60, "first frames delivered")
             broker.stop()
             down_at = counter["sent"]
             down_seq = reader.last_seq
