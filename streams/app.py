@@ -212,9 +212,9 @@ def create_worker(
     parked_cases: dict[str, float] = {}  # case_id -> wall time its first update was parked
     closed_cases: dict[str, float] = {}  # case_id -> wall time it closed (insertion order = age)
     reindex_until = [0.0]  # monotonic time until which every tick re-reads the tables
-    last_input = [0.0]  # monotonic time of the last input any agent took
+    last_input = [0.0, 0.0]  # monotonic time of the last input any agent took, its broker time
     settled = [False]  # the backlog after the last assignment has been read
-    resumed: list[float | None] = [None]  # monotonic time the tables were seen recovered
+    resumed: list[float | None] = [None, None]  # when the tables were seen recovered (monotonic, wall)
     index_built = [float("-inf")]
     max_skew = cfg.site.max_clock_skew_s
 
@@ -233,7 +233,7 @@ def create_worker(
         # while, so deadlines that passed while no worker ran fire right after the start
         reindex_until[0] = time.monotonic() + REINDEX_AFTER_ASSIGN_S
         settled[0] = False
-        resumed[0] = None
+        resumed[:] = [None, None]
 
     async def dead(event: Any, error: str) -> None:
         msg = event.message
@@ -258,6 +258,10 @@ def create_worker(
             futures.append(await t.send(key=key.encode(), value=data))
         if futures:
             await asyncio.gather(*futures)
+
+    def took(event: Any) -> None:
+        last_input[0] = time.monotonic()
+        last_input[1] = max(last_input[1], float(event.message.timestamp or 0.0))  # seconds
 
     def too_early(event_time: float) -> str | None:
         return ahead_of_wall(event_time, time.time(), max_skew)
@@ -293,7 +297,7 @@ def create_worker(
     @app.agent(t_detections)
     async def rules_agent(stream: faust.StreamT[bytes]) -> None:
         async for event in stream.events():
-            last_input[0] = time.monotonic()
+            took(event)
             try:
                 det = decode(Detection, event.value)
                 captured = from_iso(det.captured_at)
@@ -441,7 +445,7 @@ def create_worker(
     @app.agent(incident_sources)
     async def incidents_agent(stream: faust.StreamT[bytes]) -> None:
         async for event in stream.events():
-            last_input[0] = time.monotonic()
+            took(event)
             camera_id = (event.key or b"").decode("utf-8", "replace")
             effects: list[inc.Effect] | None
             try:
@@ -585,7 +589,7 @@ def create_worker(
     @app.agent(policy_sources)
     async def policy_agent(stream: faust.StreamT[bytes]) -> None:
         async for event in stream.events():
-            last_input[0] = time.monotonic()
+            took(event)
             key = (event.key or b"").decode("utf-8", "replace")
             try:
                 speaker_id, state, effects = policy_input(event.message, event.value, key)
@@ -646,7 +650,7 @@ def create_worker(
         CLOSED_CASE_KEPT_S.
         """
         async for event in stream.events():
-            last_input[0] = time.monotonic()
+            took(event)
             msg = event.message
             case_id = (event.key or b"").decode("utf-8", "replace")
             try:
@@ -764,11 +768,13 @@ def create_worker(
         # update that was sent before it
         if not settled[0]:
             if getattr(app, "in_recovery", False):
-                resumed[0] = None
-            elif resumed[0] is None:
-                resumed[0] = mono
-            elif mono - resumed[0] >= 2 * SETTLE_S and mono - last_input[0] >= SETTLE_S:
-                settled[0] = True
+                resumed[:] = [None, None]
+            elif resumed[0] is None or resumed[1] is None:
+                resumed[:] = [mono, wall]
+            elif mono - resumed[0] >= 2 * SETTLE_S:
+                # the backlog is read once the inputs fall quiet, or once an input written
+                # after the resume arrives (on a busy stream they never fall quiet)
+                settled[0] = mono - last_input[0] >= SETTLE_S or last_input[1] >= resumed[1]
         caught_up = settled[0]
         actives = active_partitions(topics.incident_inputs)
         for key, (due, clock_at, clock_wall) in list(deadlines.items()):
