@@ -1,10 +1,12 @@
 """What the worker does when Kafka goes away and comes back (the I/O edge of the worker).
 
     every PROBE_EVERY_S: a metadata request with a short timeout (a fresh connection)
-      no answer ─────────────────▶ kafka unreachable: /healthz says "degraded" (503)
-      answer, and topics that were there are missing, or (after an outage) an input
-      partition ends below what this worker read there ─▶ the broker lost its topics (a restarted broker with
-          memory storage): recreate them, re-write this worker's tables to the new
+      no answer twice in a row ──▶ kafka unreachable: /healthz says "degraded" (503)
+      answer, and topics that were there are missing or have a new topic id (a topic
+      recreated under the old name, by anyone: an operator, `citywatch broker`, a producer's
+      auto-creation), or (a broker without topic ids, after an outage) an input partition
+      ends below what this worker read there ─▶ the broker lost its topics (a restarted
+          broker with memory storage): recreate them, re-write this worker's tables to the new
           changelogs, forget the old topics' offsets (recovery's and the consumer's), read
           the inputs from their new beginning, say so in the log and /healthz ("lost")
     send_acked(topic, ...)   ──▶ returns once the broker acknowledged the record, or raises
@@ -15,6 +17,10 @@ offset this worker read up to before; after the broker lost its topics the new
 changelog is shorter and the check raised ConsistencyError, which stopped the
 worker. The check guards RocksDB files against a rewound topic; with the memory
 store the offsets come only from this process, so ``install`` turns it off.
+
+Topic ids decide it whoever recreated a topic and whenever the probe looks: missing topics
+alone did not (the worker's own producer recreates a changelog by writing to it), and
+comparing offsets did not once a rebalance had made the consumer forget what it read.
 
 ``BrokerHealth.observe`` and ``rewound_partitions`` are the pure part: a probe's
 result and its time in, the decision (lost topics, changes of reachability) out.
@@ -43,6 +49,7 @@ logger = logging.getLogger(__name__)
 
 PROBE_EVERY_S = 3.0  # how often /healthz's view of Kafka is refreshed
 PROBE_TIMEOUT_S = 2.0
+UNREACHABLE_AFTER = 2  # consecutive unanswered probes (one slow answer on a busy box is no outage)
 ACK_TIMEOUT_S = 5.0  # how long a request waits for the broker's acknowledgement
 LOST_KEPT = 10  # notes of lost state kept for /healthz
 # after an outage, how long input partitions are compared with what was read there (the
@@ -57,7 +64,8 @@ class Observation:
     became_unreachable: bool = False
     became_reachable: bool = False
     missing: tuple[str, ...] = ()  # expected topics the broker does not have
-    lost: bool = False  # ... and it had them before: it lost its topics
+    replaced: tuple[str, ...] = ()  # expected topics with another topic id than before
+    lost: bool = False  # topics it had are missing or replaced: it lost its topics
     check_rewind: bool = False  # back after an outage: compare the inputs' ends with what was read
 
 
@@ -72,31 +80,61 @@ class BrokerHealth:
     had_topics: bool = False  # every expected topic was there at least once
     rewind_window_until: float | None = None  # set when Kafka answers again after an outage
     lost: list[str] = field(default_factory=list)  # what the worker lost, newest last
+    topic_ids: dict[str, str] = field(default_factory=dict)  # expected topic -> its id when last seen
+    failed_probes: int = 0  # consecutive probes without an answer
+    first_failure_at: float | None = None  # ... the first of them
 
-    def observe(self, now: float, topics: set[str] | None, expected: Iterable[str]) -> Observation:
-        """One probe at ``now``: the broker's topic names, or None when it did not answer."""
+    def observe(
+        self, now: float, topics: Mapping[str, str | None] | Iterable[str] | None, expected: Iterable[str]
+    ) -> Observation:
+        """One probe at ``now``: the broker's topics (names, or names with their topic ids;
+        None for a broker that reports none), or None when it did not answer."""
         self.checked_at = now
         if topics is None:
-            was = self.reachable
-            self.reachable = False
-            if was is not False:
-                self.unreachable_since = now
-            return Observation(became_unreachable=was is not False)
+            self.failed_probes += 1
+            if self.failed_probes == 1:
+                self.first_failure_at = now
+            if self.failed_probes < UNREACHABLE_AFTER or self.reachable is False:
+                return Observation()
+            self.reachable, self.unreachable_since = False, self.first_failure_at
+            return Observation(became_unreachable=True)
+        self.failed_probes = 0
         was = self.reachable
         self.reachable = True
         if was is not True:
             self.reachable_since, self.unreachable_since = now, None
         if was is False:
             self.rewind_window_until = now + REWIND_WINDOW_S
-        missing = tuple(t for t in expected if t not in topics)
-        lost = bool(missing) and self.had_topics
+        ids = topics if isinstance(topics, Mapping) else dict.fromkeys(topics)
+        expected = list(expected)
+        missing = tuple(t for t in expected if t not in ids)
+        replaced = self._note_ids(expected, ids)
+        lost = (bool(missing) and self.had_topics) or bool(replaced)
         if not missing:
             self.had_topics = True
         until = self.rewind_window_until
         check = until is not None and now <= until
         if until is not None and not check:
             self.rewind_window_until = None
-        return Observation(became_reachable=was is False, missing=missing, lost=lost, check_rewind=check)
+        return Observation(
+            became_reachable=was is False, missing=missing, replaced=replaced, lost=lost, check_rewind=check
+        )
+
+    def _note_ids(self, expected: list[str], ids: Mapping[str, str | None]) -> tuple[str, ...]:
+        """Remember the expected topics' ids; return those whose id changed since last seen."""
+        replaced = []
+        for name in expected:
+            if name not in ids:
+                self.topic_ids.pop(name, None)  # gone: whoever creates it next makes a new one
+                continue
+            now_id = ids[name]
+            if not now_id or set(now_id) <= set("0-"):  # the broker does not report topic ids
+                continue
+            before = self.topic_ids.get(name)
+            if before is not None and before != now_id:
+                replaced.append(name)
+            self.topic_ids[name] = now_id
+        return tuple(replaced)
 
     def repaired(self) -> None:
         """The lost state was dealt with: no more comparing until the next outage."""
@@ -124,23 +162,39 @@ def _iso(t: float | None) -> str | None:
     return None if t is None else to_iso(t)
 
 
-async def probe_topics(bootstrap: str, timeout_s: float = PROBE_TIMEOUT_S) -> set[str] | None:
-    """The broker's topic names over a fresh connection, or None when it does not answer in time."""
-    from aiokafka.client import AIOKafkaClient
-    from aiokafka.errors import KafkaError
+def describe_topics(bootstrap: str, timeout_s: float = PROBE_TIMEOUT_S) -> dict[str, str | None] | None:
+    """Every topic's name and topic id over a fresh connection (blocking), or None when the
+    broker does not answer in time."""
+    from kafka import KafkaAdminClient
+    from kafka.errors import KafkaConfigurationError, KafkaError
 
-    client = AIOKafkaClient(
-        bootstrap_servers=bootstrap, request_timeout_ms=int(timeout_s * 1000), client_id="citywatch-probe"
-    )
+    ms = int(timeout_s * 1000)
     try:
-        await asyncio.wait_for(client.bootstrap(), timeout_s)
-        metadata = await asyncio.wait_for(client.fetch_all_metadata(), timeout_s)
-        return set(metadata.topics())
-    except (TimeoutError, KafkaError, OSError):
+        admin = KafkaAdminClient(
+            bootstrap_servers=bootstrap,
+            request_timeout_ms=ms,
+            bootstrap_timeout_ms=ms,
+            client_id="citywatch-probe",
+        )
+    except KafkaConfigurationError:
+        raise  # a mistake here, not an unreachable broker
+    except (KafkaError, OSError):
+        return None
+    try:
+        return {t["name"]: t.get("topic_id") for t in admin.describe_topics()}
+    except (KafkaError, OSError):
         return None
     finally:
-        with contextlib.suppress(Exception):  # closing a client that never connected
-            await client.close()
+        with contextlib.suppress(Exception):  # closing a client whose connection broke
+            admin.close()
+
+
+async def probe_topics(bootstrap: str, timeout_s: float = PROBE_TIMEOUT_S) -> dict[str, str | None] | None:
+    """``describe_topics`` off the event loop, given up after ``timeout_s`` (and a second)."""
+    try:
+        return await asyncio.wait_for(asyncio.to_thread(describe_topics, bootstrap, timeout_s), timeout_s + 1)
+    except TimeoutError:
+        return None
 
 
 async def send_acked(topic: faust.TopicT, key: bytes, value: bytes, timeout_s: float = ACK_TIMEOUT_S) -> None:
@@ -203,11 +257,13 @@ def rewound_partitions(
 class RepeatFilter(logging.Filter):
     """Lets one record per (logger, message template) through every ``every_s`` seconds.
 
-    While the broker is down the Kafka client logs the same connection error many
-    times a second; the probe's own line says what is going on.
+    While the broker is down the Kafka clients (aiokafka's and the probe's kafka-python)
+    log the same connection error many times a second; the probe's own line says what is going on.
     """
 
-    def __init__(self, prefix: str = "aiokafka", every_s: float = 30.0, kept: int = 256) -> None:
+    def __init__(
+        self, prefix: str | tuple[str, ...] = ("aiokafka", "kafka."), every_s: float = 30.0, kept: int = 256
+    ) -> None:
         super().__init__()
         self.prefix = prefix
         self.every_s = every_s
@@ -274,8 +330,10 @@ class BrokerWatch:
         if topics is None:
             return seen
         rewound = await self._rewound() if seen.check_rewind else []
-        if seen.missing or rewound:
-            await self._repair(list(seen.missing), rewound, lost=seen.lost or bool(rewound))
+        if seen.missing or seen.replaced or rewound:
+            await self._repair(
+                list(seen.missing), list(seen.replaced), rewound, lost=seen.lost or bool(rewound)
+            )
         return seen
 
     async def _rewound(self) -> list[Any]:
@@ -292,7 +350,9 @@ class BrokerWatch:
             return []
         return rewound_partitions(tps, consumer._read_offset, consumer._committed_offset, ends)
 
-    async def _repair(self, missing: list[str], rewound: list[Any], *, lost: bool) -> None:
+    async def _repair(
+        self, missing: list[str], replaced: list[str], rewound: list[Any], *, lost: bool
+    ) -> None:
         from streams.kafka_io import ensure_topics
 
         partitions = self.worker.partitions
@@ -307,7 +367,8 @@ class BrokerWatch:
         reread = await self._read_inputs_again(set(changelogs))
         rewritten = sum(self._rewrite(table) for table in changelogs.values())
         note = (
-            f"broker lost its topics ({len(missing)} recreated, {len(rewound)} partitions found "
+            f"broker lost its topics ({len(missing)} recreated, {len(replaced)} found recreated, "
+            f"{len(rewound)} partitions found "
             f"rewound): table state for {len(changelogs) * partitions} changelog partitions was "
             f"lost on the broker and {rewritten} table records were re-written from this "
             f"worker's memory; {reread} input partitions are read again from their new beginning; "

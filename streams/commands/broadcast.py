@@ -82,13 +82,15 @@ def run(args: argparse.Namespace) -> int:
         "start it (`citywatch broker`) or point --kafka / CITYWATCH_KAFKA at it"
     )
     # a quick look first: the Kafka clients below wait up to 30 s for a broker that is not there
-    aiokafka_log = logging.getLogger("aiokafka")
-    level = aiokafka_log.level
-    aiokafka_log.setLevel(logging.CRITICAL)  # the message below says it better than its ERROR line
+    client_logs = [logging.getLogger(name) for name in ("aiokafka", "kafka")]
+    levels = [log.level for log in client_logs]
+    for log in client_logs:  # the message below says it better than their ERROR lines
+        log.setLevel(logging.CRITICAL)
     try:
         answered = asyncio.run(probe_topics(bootstrap)) is not None
     finally:
-        aiokafka_log.setLevel(level)
+        for log, level in zip(client_logs, levels, strict=True):
+            log.setLevel(level)
     if not answered:
         raise BrokerError(unreachable)
     consumer: KafkaConsumer | None = None

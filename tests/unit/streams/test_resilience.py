@@ -16,6 +16,7 @@ from streams.resilience import (
     LOST_KEPT,
     REWIND_WINDOW_S,
     BrokerHealth,
+    Observation,
     RepeatFilter,
     rewound_partitions,
     send_acked,
@@ -37,13 +38,16 @@ def test_reachability_changes_are_reported_once() -> None:
         (),
         False,
     )
-    seen = h.observe(13.0, None, EXPECTED)
+    assert h.observe(11.0, None, EXPECTED) == Observation()  # one unanswered probe is no outage
+    assert h.reachable is True and h.observe(12.0, set(EXPECTED), EXPECTED) == Observation()
+    assert not h.observe(13.0, None, EXPECTED).became_unreachable
+    seen = h.observe(16.0, None, EXPECTED)  # the second in a row
     assert seen.became_unreachable and h.unreachable_since == 13.0
-    assert h.observe(16.0, None, EXPECTED).became_unreachable is False  # still down: said once
+    assert h.observe(17.0, None, EXPECTED).became_unreachable is False  # still down: said once
     assert h.unreachable_since == 13.0
     report = h.report(12.0)
     assert report["ok"] is False and report["reachable"] is False
-    assert report["checked_at"] == "1970-01-01T00:00:16.000Z"
+    assert report["checked_at"] == "1970-01-01T00:00:17.000Z"
     assert report["last_activity_at"] == "1970-01-01T00:00:12.000Z"
     seen = h.observe(19.0, set(EXPECTED), EXPECTED)
     assert seen.became_reachable and not seen.lost
@@ -56,8 +60,31 @@ def test_topics_missing_after_they_were_there_means_the_broker_lost_them() -> No
     assert first.missing == ("t.detections", "t.worker-incidents-changelog") and not first.lost
     assert h.observe(2.0, set(EXPECTED), EXPECTED).missing == ()
     h.observe(3.0, None, EXPECTED)
+    h.observe(3.5, None, EXPECTED)
     back = h.observe(4.0, {"t.alerts", "t.detections"}, EXPECTED)  # contract topics recreated, changelog not
     assert back.became_reachable and back.lost and back.missing == ("t.worker-incidents-changelog",)
+
+
+def test_a_topic_with_a_new_id_means_the_broker_lost_it_whoever_recreated_it() -> None:
+    h = BrokerHealth()
+    ids = {name: f"id-{name}-1" for name in EXPECTED}
+    assert not h.observe(1.0, ids, EXPECTED).lost
+    assert not h.observe(2.0, ids, EXPECTED).lost  # the same topics: nothing lost
+    # restarted between two probes, every topic recreated before the probe looked again
+    again = {name: f"id-{name}-2" for name in EXPECTED}
+    seen = h.observe(5.0, again, EXPECTED)
+    assert seen.lost and seen.missing == () and seen.replaced == tuple(EXPECTED)
+    assert not h.observe(8.0, again, EXPECTED).lost  # said once
+    # a topic found missing and then created by the repair is not lost twice
+    h.observe(9.0, {n: i for n, i in again.items() if n != "t.alerts"}, EXPECTED)
+    assert not h.observe(10.0, {**again, "t.alerts": "id-t.alerts-3"}, EXPECTED).lost
+
+
+def test_a_broker_without_topic_ids_is_judged_by_missing_topics_only() -> None:
+    h = BrokerHealth()
+    zero = "00000000-0000-0000-0000-000000000000"
+    assert not h.observe(1.0, dict.fromkeys(EXPECTED, zero), EXPECTED).lost
+    assert not h.observe(2.0, dict.fromkeys(EXPECTED), EXPECTED).lost
 
 
 def test_notes_of_lost_state_are_bounded() -> None:
@@ -149,10 +176,12 @@ def test_inputs_are_compared_with_what_was_read_only_for_a_while_after_an_outage
     h = BrokerHealth()
     assert not h.observe(0.0, set(EXPECTED), EXPECTED).check_rewind  # a start is not an outage
     h.observe(3.0, None, EXPECTED)
+    h.observe(4.0, None, EXPECTED)
     assert h.observe(6.0, set(EXPECTED), EXPECTED).check_rewind
     assert h.observe(6.0 + REWIND_WINDOW_S, set(EXPECTED), EXPECTED).check_rewind
     assert not h.observe(7.0 + REWIND_WINDOW_S, set(EXPECTED), EXPECTED).check_rewind
     h.observe(200.0, None, EXPECTED)
+    h.observe(201.0, None, EXPECTED)
     assert h.observe(203.0, set(EXPECTED), EXPECTED).check_rewind
     h.repaired()
     assert not h.observe(206.0, set(EXPECTED), EXPECTED).check_rewind
