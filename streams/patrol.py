@@ -29,18 +29,10 @@ from zoneinfo import ZoneInfo
 
 from streams.config import Config
 from streams.errors import UsageError
-from streams.records import DispatchUpdate, alert_version
+from streams.lifecycle import FINISHED_STATES, alert_version, update_allowed
+from streams.records import DispatchUpdate
 from streams.timeutil import from_iso, to_iso
 
-# alert states after which a case needs nothing more from its patrol unit
-FINISHED = frozenset({"resolved", "verifying", "verified", "closed", "cleared", "reopened"})
-# the worker accepts an update only from these case states (streams/incidents.on_update)
-ALLOWED_FROM: dict[str, frozenset[str]] = {
-    "accepted": frozenset({"dispatched", "overdue", "reopened"}),
-    "arrived": frozenset({"dispatched", "accepted", "overdue", "reopened"}),
-    "resolved": frozenset({"dispatched", "accepted", "arrived", "overdue", "reopened"}),
-    "rejected": frozenset({"dispatched", "accepted", "overdue", "reopened"}),
-}
 KEYS: dict[str, str] = {
     "a": "accepted",
     "accept": "accepted",
@@ -168,7 +160,7 @@ class CaseBook:
         history = alert.get("history") or []
         note = str(history[-1].get("note") or "") if history else ""
         self.alert_state[case_id] = (version, state, note)
-        if state in FINISHED:
+        if state in FINISHED_STATES:
             first = case_id not in self.finished
             self.finished[case_id] = state
             held = self.open.pop(case_id, None)
@@ -393,7 +385,7 @@ class PatrolSession:
             if case.case_id not in self.plan:
                 if self.auto.max_cases is not None and len(self.plan) >= self.auto.max_cases:
                     continue
-                step = next((i for i, s in enumerate(AUTO_STEPS) if case.state in ALLOWED_FROM[s]), None)
+                step = next((i for i, s in enumerate(AUTO_STEPS) if update_allowed(s, case.state)), None)
                 if step is None:
                     continue  # a case taken over from history starts at its next step
                 self.plan[case.case_id] = (step, now + self.auto.delay(AUTO_STEPS[step]))
@@ -416,7 +408,7 @@ class PatrolSession:
         )
 
     def _act(self, case: Case, status: str, note: str, now: float) -> Output:
-        if case.state not in ALLOWED_FROM[status]:
+        if not update_allowed(status, case.state):
             return Output([f"#{case.number} is {case.state}: cannot report {status} now"])
         update = make_update(case, self.unit_id, status, note, now)
         case.state = status  # shown at once; the incident's alert confirms it

@@ -28,15 +28,14 @@ from __future__ import annotations
 import bisect
 import math
 from dataclasses import dataclass, field, fields
-from datetime import UTC, datetime
 from typing import Any, Literal
-from zoneinfo import ZoneInfo
 
 from streams.clock import ahead_of_wall
 from streams.config import Config
 from streams.config.models import Sensor, SensorRule
 from streams.config.timerange import in_range
 from streams.records import SensorReading
+from streams.rules import minute_of_day
 from streams.timeutil import from_iso, to_iso
 
 
@@ -318,11 +317,6 @@ def holds(rule: SensorRule, value: float, active: bool) -> bool:
     return value <= rule.below if rule.inclusive else value < rule.below
 
 
-def _minute_of_day(t: float, tz: str) -> int:
-    local = datetime.fromtimestamp(t, UTC).astimezone(ZoneInfo(tz))
-    return local.hour * 60 + local.minute
-
-
 def _describe(rule: SensorRule, value: float, unit: str) -> str:
     op = ">=" if rule.inclusive else ">"
     threshold = rule.above
@@ -396,7 +390,7 @@ def on_reading(
 
     for rule in rules:
         was_active = rule.id in state.active
-        if rule.active_hours is not None and not in_range(rule.active_hours, _minute_of_day(now, tz)):
+        if rule.active_hours is not None and not in_range(rule.active_hours, minute_of_day(now, tz)):
             cond = False
             judged[rule.id] = None
         else:

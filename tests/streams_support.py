@@ -15,7 +15,7 @@ from typing import Any
 from kafka import KafkaProducer
 
 from streams.config import Config, parse_config
-from streams.records import alert_version
+from streams.lifecycle import alert_version
 from streams.timeutil import to_iso
 
 # every state of the closed loop, in order (DESIGN.md "Incident lifecycle")

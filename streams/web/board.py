@@ -13,13 +13,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from streams.records import alert_version
+from streams.lifecycle import ASSIGNED_STATES, FINAL_STATES, OPEN_STATES, alert_version, newer
 
-# states in which a case is in a patrol unit's hands (or being checked by the camera)
-CASE_STATES = frozenset({"dispatched", "accepted", "arrived", "overdue", "reopened", "resolved", "verifying"})
-# states in which an operator may still act
-FINAL_STATES = frozenset({"closed"})
-DISPATCHABLE = frozenset({"open", "warned"})
+__all__ = ["DISPATCHABLE", "FINAL_STATES", "Board", "Event", "Filters"]
+
+DISPATCHABLE = OPEN_STATES  # the states in which an operator may dispatch (streams/web/api.py reads it here)
 MAX_DECISIONS = 500
 MAX_UPDATES_PER_CASE = 50
 ROUNDS_KEPT = 3  # cases per incident (dispatch rounds): the current one and the latest before it
@@ -91,7 +89,7 @@ class Board:
     def apply_alert(self, alert: dict[str, Any]) -> Event | None:
         incident_id = str(alert["incident_id"])
         known = self.incidents.get(incident_id)
-        if known is not None and alert_version(alert) < alert_version(known):
+        if known is not None and newer(known, alert):
             return None  # an older state of this incident (a replay behind a newer record)
         if known is not None and alert_version(alert) == alert_version(known) and alert == known:
             return None
@@ -250,7 +248,7 @@ class Board:
         found = [
             a
             for a in self.incidents.values()
-            if a.get("unit_id") == unit_id and a.get("case_id") and a.get("state") in CASE_STATES
+            if a.get("unit_id") == unit_id and a.get("case_id") and a.get("state") in ASSIGNED_STATES
         ]
         found.sort(key=lambda a: str(a.get("due_at") or "9999"))
         return found
