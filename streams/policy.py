@@ -24,6 +24,7 @@ from streams.clock import KeyClock
 from streams.config import Speaker
 from streams.config.timerange import in_range
 from streams.ids import make_id
+from streams.records import BroadcastDecision, LoudspeakerCommand
 from streams.rules import minute_of_day
 from streams.timeutil import to_iso
 
@@ -84,24 +85,21 @@ class PolicyEffect:
 
 
 def _decision(req: Request, decision: str, reason: str, command_id: str | None, now: float) -> PolicyEffect:
-    return PolicyEffect(
-        "decision",
-        req.speaker_id,
-        {
-            "v": 1,
-            "request_id": req.request_id,
-            "speaker_id": req.speaker_id,
-            "decision": decision,
-            "reason": reason,
-            "command_id": command_id,
-            "source": req.source,
-            "requested_by": req.requested_by,
-            "incident_id": req.incident_id,
-            "camera_id": req.camera_id,
-            "text": req.text,
-            "at": to_iso(now),
-        },
-    )
+    record = {
+        "v": 1,
+        "request_id": req.request_id,
+        "speaker_id": req.speaker_id,
+        "decision": decision,
+        "reason": reason,
+        "command_id": command_id,
+        "source": req.source,
+        "requested_by": req.requested_by,
+        "incident_id": req.incident_id,
+        "camera_id": req.camera_id,
+        "text": req.text,
+        "at": to_iso(now),
+    }
+    return PolicyEffect("decision", req.speaker_id, BroadcastDecision.written(record))
 
 
 def _outcome(req: Request, decision: str, reason: str, now: float) -> list[PolicyEffect]:
@@ -199,6 +197,7 @@ def _send(state: SpeakerState, speaker: Speaker, req: Request, now: float, note:
     }
     if req.template:
         command["template"] = req.template
+    command = LoudspeakerCommand.written(command)
     state.inflight = {
         "command_id": command_id,
         "camera_id": req.camera_id,

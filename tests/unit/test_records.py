@@ -7,10 +7,11 @@ import json
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
 from streams.errors import RecordError
 from streams.ids import make_id
-from streams.records import BY_TOPIC, Detection, Violation, decode
+from streams.records import BY_TOPIC, Alert, Detection, Violation, decode
 from streams.timeutil import from_iso, to_iso
 from streams.topics import INTERNAL_SUFFIXES, SUFFIXES, Topics
 
@@ -138,3 +139,26 @@ def test_a_dead_letter_keeps_a_large_original_cut_to_fit_a_kafka_message() -> No
     assert len(big.error) <= 2001
     assert len(big.to_bytes()) < 1024 * 1024
     assert dead_letter("t", 0, 0, "tombstone", None).raw == ""
+
+
+def test_a_writer_record_is_checked_and_keeps_the_writers_key_order() -> None:
+    fields = {
+        "v": 1,
+        "incident_id": "inc-1",
+        "category": {"key": "k", "code": "200504", "name": "n"},
+        "camera_id": "cam-a",
+        "zone_id": None,
+        "sensor_id": None,  # an extra field, before declared ones
+        "location": {"address": "a", "shop": "s", "grid_id": None, "lat": 31.2, "lon": None},
+        "state": "open",
+        "opened_at": "2026-05-26T02:00:00.000Z",
+        "updated_at": "2026-05-26T02:00:00.000Z",
+        "history": [{"at": "2026-05-26T02:00:00.000Z", "state": "open", "by": "rules", "note": ""}],
+        "history_omitted": 0,
+        "revision": 1,
+        "scores": {"bench": 0.5},
+    }
+    written = Alert.written(fields)
+    assert json.dumps(written) == json.dumps(fields)
+    with pytest.raises(ValidationError):
+        Alert.written({**fields, "state": "lost"})

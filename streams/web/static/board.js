@@ -22,7 +22,7 @@
     if (f.category && (inc.category || {}).key !== f.category) return false;
     if (f.grid && (inc.location || {}).grid_id !== f.grid) return false;
     if (f.camera && inc.camera_id !== f.camera) return false;
-    return !(f.open && inc.state === "closed");
+    return !(f.open && cw.inStates("final_states", inc.state));
   }
 
   function fillSelect(select, items) {
@@ -43,7 +43,7 @@
     box.replaceChildren(
       ...Object.entries(byState).sort().map(([s, n]) => el("span", {
         class: "chip" + (f.state === s ? " active" : ""), dataset: { state: s },
-        onclick: () => { $("f-state").value = f.state === s ? "" : s; if (s === "closed") $("f-open").checked = false; render(); },
+        onclick: () => { $("f-state").value = f.state === s ? "" : s; if (cw.inStates("final_states", s)) $("f-open").checked = false; render(); },
       }, cw.badge(s), el("b", {}, n))),
       ...Object.entries(byCat).sort().map(([k, n]) => el("span", { class: "chip", dataset: { category: k } }, names[k] || k, el("b", {}, n))),
     );
@@ -65,7 +65,7 @@
   }
 
   // an incident the camera saw too little of for a warning waits for an operator's confirmation
-  const needsReview = (inc) => Boolean(inc.review) && ["open", "warned"].includes(inc.state);
+  const needsReview = (inc) => Boolean(inc.review) && cw.inStates("open_states", inc.state);
   const reviewBadge = () => el("span", { class: "badge review", title: "too few sightings for an automatic warning: an operator confirms" }, "needs review");
 
   function seenText(inc) {
@@ -114,12 +114,12 @@
         out.textContent = `${action}: sent to the incident, waiting for its update…`;
       } catch (e) { out.className = "result error"; out.textContent = e.message; }
     };
-    const closed = inc.state === "closed";
+    const closed = cw.inStates("final_states", inc.state);
     return el("div", {},
       el("div", { class: "actions" },
         needsReview(inc) && el("button", { class: "btn ok", type: "button", dataset: { action: "confirm" }, title: "the violation is real: send the warning", onclick: () => act("confirm") }, "Confirm and warn"),
         el("button", { class: "btn", type: "button", dataset: { action: "acknowledge" }, disabled: closed, onclick: () => act("acknowledge") }, "Acknowledge"),
-        el("button", { class: "btn primary", type: "button", dataset: { action: "dispatch" }, disabled: !["open", "warned"].includes(inc.state), onclick: () => act("dispatch") }, "Dispatch now"),
+        el("button", { class: "btn primary", type: "button", dataset: { action: "dispatch" }, disabled: !cw.inStates("open_states", inc.state), onclick: () => act("dispatch") }, "Dispatch now"),
         reason,
         el("button", { class: "btn danger", type: "button", dataset: { action: "close" }, disabled: closed, onclick: () => act("close") }, "Close")),
       out);
@@ -229,11 +229,11 @@
   async function start() {
     const me = await cw.whoami();
     options = await api("/api/options");
-    cw.setTimezone(options.timezone);
+    cw.setOptions(options);
     $("site").textContent = options.site;
     $("user").textContent = `${me.name} (${me.role})`;
     $("logout").addEventListener("click", cw.logout);
-    fillSelect($("f-state"), options.states.map((s) => [s, s]));
+    fillSelect($("f-state"), options.lifecycle.states.map((s) => [s, s]));
     fillSelect($("f-category"), options.categories.map((c) => [c.key, `${c.name} ${c.code}`]));
     fillSelect($("f-grid"), options.grids.map((g) => [g.id, g.name || g.id]));
     fillSelect($("f-camera"), options.cameras.map((c) => [c.id, c.name || c.id]));

@@ -56,7 +56,13 @@ const cw = (() => {
   }
 
   let tz;
-  function setTimezone(name) { tz = name; }
+  // The incident lifecycle of streams/lifecycle.py (its describe()), the "lifecycle" field of /api/options.
+  let lifecycle = null;
+  function setOptions(options) { tz = options.timezone; lifecycle = options.lifecycle; }
+  // Whether an incident state is one of a lifecycle group (open_states, final_states, assigned_states, ...).
+  function inStates(group, state) { return lifecycle[group].includes(state); }
+  // Whether a patrol unit's update (accepted, arrived, resolved, rejected) counts for a case in this state.
+  function canUpdate(status, state) { return (lifecycle.update_from[status] || []).includes(state); }
   function time(iso) {
     if (!iso) return "";
     const d = new Date(iso);
@@ -70,7 +76,7 @@ const cw = (() => {
     return s >= 0 ? `${txt} ago` : `in ${txt}`;
   }
 
-  // An incident record is newer when its revision is larger (streams/records.py alert_version).
+  // An incident record is newer when its revision is larger (streams/lifecycle.py alert_version).
   function newer(a, b) {
     if (!b) return true;
     const ra = a.revision || 0, rb = b.revision || 0;
@@ -102,5 +108,5 @@ const cw = (() => {
     return [loc.shop, loc.address].filter(Boolean).join(" · ") || inc.camera_id || "";
   }
 
-  return { el, api, whoami, logout, live, time, ago, newer, badge, evidence, timeline, place, setTimezone, get me() { return me; } };
+  return { el, api, whoami, logout, live, time, ago, newer, badge, evidence, timeline, place, setOptions, inStates, canUpdate, get me() { return me; } };
 })();

@@ -5,15 +5,8 @@
   const { el, api } = cw;
   const $ = (id) => document.getElementById(id);
   const unit = decodeURIComponent(location.pathname.split("/").filter(Boolean)[1] || "");
-  const ACTIVE = ["dispatched", "accepted", "arrived", "overdue", "reopened", "resolved", "verifying"];
   const cases = new Map(); // incident_id -> incident view
   const drafts = new Map(); // case_id -> {note, status text} kept across re-renders
-
-  const can = {
-    accepted: (s) => ["dispatched", "overdue", "reopened"].includes(s),
-    arrived: (s) => ["dispatched", "accepted", "overdue", "reopened"].includes(s),
-    resolved: (s) => ["dispatched", "accepted", "arrived", "overdue", "reopened"].includes(s),
-  };
 
   function readPhoto(input) {
     const file = input.files && input.files[0];
@@ -69,9 +62,9 @@
       cw.evidence(inc.evidence_items),
       el("div", { class: "form" }, note, el("label", {}, "Photo when resolved ", photo)),
       el("div", { class: "buttons" },
-        el("button", { class: "btn", type: "button", dataset: { status: "accepted" }, disabled: !can.accepted(inc.state), onclick: () => send("accepted") }, "Accept"),
-        el("button", { class: "btn primary", type: "button", dataset: { status: "arrived" }, disabled: !can.arrived(inc.state), onclick: () => send("arrived") }, "Arrived"),
-        el("button", { class: "btn ok", type: "button", dataset: { status: "resolved" }, disabled: !can.resolved(inc.state), onclick: () => send("resolved") }, "Resolved")),
+        el("button", { class: "btn", type: "button", dataset: { status: "accepted" }, disabled: !cw.canUpdate("accepted", inc.state), onclick: () => send("accepted") }, "Accept"),
+        el("button", { class: "btn primary", type: "button", dataset: { status: "arrived" }, disabled: !cw.canUpdate("arrived", inc.state), onclick: () => send("arrived") }, "Arrived"),
+        el("button", { class: "btn ok", type: "button", dataset: { status: "resolved" }, disabled: !cw.canUpdate("resolved", inc.state), onclick: () => send("resolved") }, "Resolved")),
       out,
       el("details", {}, el("summary", { class: "muted" }, "Timeline"), cw.timeline(inc.history)));
   }
@@ -83,7 +76,7 @@
   }
 
   function onAlert(inc) {
-    const mine = inc.unit_id === unit && inc.case_id && ACTIVE.includes(inc.state);
+    const mine = inc.unit_id === unit && inc.case_id && cw.inStates("assigned_states", inc.state);
     const old = cases.get(inc.incident_id);
     if (old && !cw.newer(inc, old)) return;
     if (mine) cases.set(inc.incident_id, inc); else cases.delete(inc.incident_id);
@@ -103,7 +96,7 @@
   async function start() {
     const me = await cw.whoami();
     const options = await api("/api/options");
-    cw.setTimezone(options.timezone);
+    cw.setOptions(options);
     const u = (options.units || []).find((x) => x.id === unit);
     $("unit").textContent = u ? `${u.name || u.id} (${u.level})` : unit;
     $("user").textContent = `${me.name} (${me.role})`;

@@ -20,16 +20,18 @@ from streams.timeutil import from_iso
 from ...streams_support import STREAMS_YAML, streams_config
 
 T0 = from_iso("2026-05-26T02:00:00.000Z")
-CTX = inc.Context(streams_config())
+CTX = inc.ConfigIndex(streams_config())
 # the same district, but its street unit has no higher level to escalate to
 NO_ESCALATION_YAML = STREAMS_YAML.replace(
     "{id: unit-a, level: street, escalates_to: unit-d}", "{id: unit-a, level: street}"
 )
 assert NO_ESCALATION_YAML != STREAMS_YAML
-FLAT = inc.Context(parse_config(NO_ESCALATION_YAML, "flat.yaml"))
+FLAT = inc.ConfigIndex(parse_config(NO_ESCALATION_YAML, "flat.yaml"))
 
 
-def violation(book: inc.Book, state: str, at: float, ctx: inc.Context = CTX, **kw: Any) -> list[inc.Effect]:
+def violation(
+    book: inc.Book, state: str, at: float, ctx: inc.ConfigIndex = CTX, **kw: Any
+) -> list[inc.Effect]:
     """A violation of cam-a's storefront at event time ``at``, as the worker applies it."""
     book.observe(at, at)  # the worker moves the camera's clock before it applies the input
     params: dict[str, Any] = {
@@ -46,7 +48,9 @@ def violation(book: inc.Book, state: str, at: float, ctx: inc.Context = CTX, **k
     return inc.on_violation(book, ctx, **params)
 
 
-def outcome(book: inc.Book, at: float, decision: str = "sent", ctx: inc.Context = CTX) -> list[inc.Effect]:
+def outcome(
+    book: inc.Book, at: float, decision: str = "sent", ctx: inc.ConfigIndex = CTX
+) -> list[inc.Effect]:
     return inc.on_outcome(
         book, ctx, incident_id=the(book).incident_id, decision=decision, reason="", text="请…", at=at
     )

@@ -12,7 +12,7 @@ from streams.timeutil import from_iso
 from ...streams_support import streams_config
 
 T0 = from_iso("2026-05-26T02:00:00.000Z")
-CTX = inc.Context(streams_config())
+CTX = inc.ConfigIndex(streams_config())
 
 
 def violation(book: inc.Book, state: str, at: float, since: float = T0, **kw: Any) -> list[inc.Effect]:

@@ -18,7 +18,7 @@ from ...streams_support import streams_config
 from .test_rules import BASE, every, rules
 
 T0 = from_iso("2026-05-26T02:00:00.000Z")
-CTX = inc.Context(streams_config())
+CTX = inc.ConfigIndex(streams_config())
 
 
 def category(**kw: Any) -> Category:
