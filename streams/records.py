@@ -16,7 +16,7 @@ from __future__ import annotations
 import base64
 import json
 import re
-from typing import Annotated, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
 
 from pydantic import (
     AfterValidator,
@@ -27,6 +27,7 @@ from pydantic import (
 )
 
 from streams.errors import RecordError
+from streams.lifecycle import STATES
 from streams.timeutil import from_iso
 
 VERSION: Literal[1] = 1
@@ -175,21 +176,12 @@ class HistoryEntry(BaseModel):
     note: str = ""
 
 
-# the states of streams/lifecycle.py (a test keeps the two the same)
-IncidentState = Literal[
-    "open",
-    "warned",
-    "cleared",
-    "dispatched",
-    "accepted",
-    "arrived",
-    "resolved",
-    "verifying",
-    "verified",
-    "reopened",
-    "overdue",
-    "closed",
-]
+# the incident states, as named by streams/lifecycle.py (at runtime a Literal of them, which
+# pydantic checks; to mypy a str)
+if TYPE_CHECKING:
+    IncidentState = str
+else:
+    IncidentState = Literal[STATES]
 
 
 class Alert(Record):
