@@ -29,10 +29,10 @@ import faust
 from streams import health, sensors
 from streams.app import Worker, _partition
 from streams.clock import ahead_of_wall
-from streams.ingest import install_route
 from streams.records import BAD_INPUT, CameraStatus, SensorReading, decode, parse_object
 from streams.redact import redact
 from streams.timeutil import from_iso, to_iso
+from streams.web.ingest import install_route
 
 logger = logging.getLogger(__name__)
 

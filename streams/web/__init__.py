@@ -1,15 +1,24 @@
 """The command centre on the web: incident board, operators' broadcasts and
 actions, patrol views, JSON API, live events, health and metrics.
 
-    auth.py      tokens, roles, sessions, CSRF (pure)
-    board.py     the district's board from alerts / dispatch / updates / decisions (pure)
-    events.py    live events to connected pages (SSE), filtered by role
-    evidence.py  evidence links and safe reads under evidence.dir, patrol photos
-    metrics.py   Prometheus text (pure)
-    feed.py      the board's reader: every partition, no consumer group
-    api.py       the routes (aiohttp)
-    server.py    the service the worker runs, and ``install(worker)``
-    static/      the pages: plain HTML, CSS and JavaScript, no build step
+    auth.py        tokens, roles, sessions, CSRF (pure)
+    board.py       the district's board from alerts / dispatch / updates / decisions (pure)
+    events.py      live events to connected pages (SSE), filtered by role
+    evidence.py    evidence links and safe reads under evidence.dir, patrol photos
+    metrics.py     the worker's metrics for Prometheus (a prometheus_client collector)
+    feed.py        the board's reader: every partition, no consumer group
+    state.py       what every route shares: WebState, the caller
+    api.py         the route table (method, path, handler, who may call it) and the app
+    middleware.py  errors to JSON, authentication and CSRF, body limits
+    bodies.py      request bodies and query parameters, checked
+    pages.py       login, pages, assets, evidence pictures
+    info.py        /healthz, /metrics, whoami, options
+    incidents.py   incidents and patrols' cases
+    broadcasts.py  operators' broadcasts and their decisions
+    live.py        /api/events (Server-Sent Events)
+    ingest.py      POST /api/sensor-readings (sensor gateways), a worker extension's route
+    server.py      the service the worker runs, and ``install(worker)``
+    static/        the pages: plain HTML, CSS and JavaScript, no build step
 """
 
 from __future__ import annotations

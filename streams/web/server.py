@@ -25,11 +25,13 @@ from streams.config import Config
 from streams.errors import BrokerUnavailableError, WebError
 from streams.resilience import send_acked
 from streams.web import metrics as prom
-from streams.web.api import WebState, create_app
+from streams.web.api import create_app
 from streams.web.auth import Principal, Sessions, TokenRegistry, parse_tokens
 from streams.web.board import Board
 from streams.web.evidence import EvidenceFiles
 from streams.web.feed import Feed, latency_histograms
+from streams.web.metrics import Histogram
+from streams.web.state import WebState
 
 if TYPE_CHECKING:
     from streams.app import Worker
@@ -146,6 +148,25 @@ class WebService(Service):
             await self._runner.cleanup()
 
 
+def metrics_reading(worker: Worker, board: Board, feed: Feed, latency: dict[str, Histogram]) -> prom.Reading:
+    """What /metrics shows, read from the worker, its board and the board's reader at a scrape."""
+    stats = asdict(worker.stats)
+    decisions: dict[str, int] = {}
+    for d in board.decisions.values():
+        key = str(d.get("decision"))
+        decisions[key] = decisions.get(key, 0) + 1
+    counts = board.counts()
+    return prom.Reading(
+        counters={k: float(v) for k, v in stats.items() if k not in ("last_detection_at", "by_state")},
+        incidents_by_state=counts["state"],
+        incidents_by_category=counts["category"],
+        decisions=decisions,
+        worker_lag=worker_lag(worker.app),
+        feed_lag=feed.lag,
+        histograms=latency.values(),
+    )
+
+
 def _bootstrap(app: Any) -> str:
     urls = app.conf.broker
     return ",".join(f"{u.host}:{u.port or 9092}" for u in urls)
@@ -173,25 +194,7 @@ def install(worker: Worker) -> None:
     state.ready = lambda: feed.caught_up
     state.health = lambda: {name: report() for name, report in worker.health.items()}
 
-    def render_metrics() -> str:
-        stats = asdict(worker.stats)
-        counters = {k: float(v) for k, v in stats.items() if k not in ("last_detection_at", "by_state")}
-        counts = board.counts()
-        decisions: dict[str, int] = {}
-        for d in board.decisions.values():
-            key = str(d.get("decision"))
-            decisions[key] = decisions.get(key, 0) + 1
-        return prom.render(
-            counters=counters,
-            incidents_by_state=counts["state"],
-            incidents_by_category=counts["category"],
-            decisions=decisions,
-            worker_lag=worker_lag(worker.app),
-            feed_lag=feed.lag,
-            histograms=latency.values(),
-        )
-
-    state.metrics = render_metrics
+    state.metrics = prom.exposition(lambda: metrics_reading(worker, board, feed, latency))
     service = WebService(
         state, feed, bootstrap=_bootstrap(worker.app), bind=cfg.web.bind, port=worker.web_port
     )

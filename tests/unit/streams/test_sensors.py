@@ -11,7 +11,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from streams.config.models import Location, Sensor, SensorRule
-from streams.ingest import parse_batch
 from streams.records import SensorReading
 from streams.sensors import (
     SensorState,
@@ -25,6 +24,7 @@ from streams.sensors import (
     stale_deadline,
 )
 from streams.timeutil import from_iso
+from streams.web.ingest import parse_batch
 
 from ...feeds_support import feeds_config
 

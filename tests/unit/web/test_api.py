@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from streams.web.api import WebState
 from streams.web.board import Board, Event
+from streams.web.state import WebState
 
 from ...web_support import JPEG, FakePublisher, alert, bearer, make_state, run_client
 

@@ -15,12 +15,13 @@ import pytest
 
 from streams.web import board as board_mod
 from streams.web import feed as feed_mod
-from streams.web.api import JSON_BODY, LOGIN_BODY, WebState
 from streams.web.auth import LoginLimiter, Principal, Sessions
 from streams.web.board import Board, Event
+from streams.web.bodies import JSON_BODY, LOGIN_BODY
 from streams.web.events import Hub
 from streams.web.evidence import EvidenceFiles
 from streams.web.feed import Feed, latency_histograms
+from streams.web.state import WebState
 
 from ...web_support import JPEG, FakePublisher, alert, bearer, make_state, run_client
 

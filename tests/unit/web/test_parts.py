@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from streams.config.models import Config
 from streams.errors import WebError
@@ -17,10 +18,10 @@ from streams.web.board import Board, warning_summary
 from streams.web.events import Hub
 from streams.web.evidence import EvidenceFiles
 from streams.web.feed import Feed, latency_histograms
-from streams.web.metrics import Histogram, render
+from streams.web.metrics import Histogram, Reading, exposition, render
 from streams.web.server import load_tokens
 
-from ...web_support import JPEG, alert, web_config
+from ...web_support import JPEG, alert, bearer, make_state, run_client, web_config
 
 UNITS = ["unit-a", "unit-d"]
 
@@ -114,11 +115,8 @@ def test_evidence_links_and_reads(tmp_path: Path) -> None:
         files.save_photo("c", b"<svg/>", "t")
 
 
-def test_histogram_buckets_and_prometheus_text() -> None:
-    hist = Histogram("x_seconds", "help", buckets=(0.1, 1.0))
-    for v in (0.05, 0.5, 3.0, float("nan")):
-        hist.observe(v)
-    text = render(
+def metrics_reading(hist: Histogram) -> Reading:
+    return Reading(
         counters={"alerts": 3},
         incidents_by_state={"open": 2},
         incidents_by_category={'a"b': 1},
@@ -127,11 +125,69 @@ def test_histogram_buckets_and_prometheus_text() -> None:
         feed_lag={},
         histograms=[hist],
     )
-    assert 'citywatch_events_total{kind="alerts"} 3' in text
-    assert 'citywatch_incidents{state="open"} 2' in text
-    assert 'citywatch_incidents_by_category{category="a\\"b"} 1' in text
-    assert 'x_seconds_bucket{le="0.1"} 1\nx_seconds_bucket{le="1"} 2\nx_seconds_bucket{le="+Inf"} 3' in text
-    assert "x_seconds_sum 3.55\nx_seconds_count 3" in text
+
+
+def test_histogram_buckets_and_prometheus_text() -> None:
+    hist = Histogram("x_seconds", "help", buckets=(0.1, 1.0))
+    for v in (0.05, 0.5, 3.0, float("nan")):
+        hist.observe(v)
+    text = render(metrics_reading(hist))
+    # prometheus_client writes every value as a float (3 -> 3.0); names, labels and bucket bounds
+    # are the ones this worker has always exported
+    assert 'citywatch_events_total{kind="alerts"} 3.0' in text
+    assert 'citywatch_incidents{state="open"} 2.0' in text
+    assert 'citywatch_incidents_by_category{category="a\\"b"} 1.0' in text
+    assert (
+        'x_seconds_bucket{le="0.1"} 1.0\nx_seconds_bucket{le="1"} 2.0\nx_seconds_bucket{le="+Inf"} 3.0'
+        in text
+    )
+    assert "x_seconds_count 3.0\nx_seconds_sum 3.55" in text
+    assert "# TYPE citywatch_events_total counter" in text and "# TYPE x_seconds histogram" in text
+
+
+def test_metrics_text_parses_as_prometheus_with_the_same_names_and_labels() -> None:
+    hist = Histogram("x_seconds", "help", buckets=(0.1, 1.0))
+    for v in (0.05, 0.5, 3.0):
+        hist.observe(v)
+    parsed = {f.name: f for f in text_string_to_metric_families(render(metrics_reading(hist)))}
+    assert {name: family.type for name, family in parsed.items()} == {
+        "citywatch_events": "counter",
+        "citywatch_incidents": "gauge",
+        "citywatch_incidents_by_category": "gauge",
+        "citywatch_broadcast_decisions": "gauge",
+        "citywatch_consumer_lag_records": "gauge",
+        "citywatch_board_lag_records": "gauge",
+        "x_seconds": "histogram",
+    }
+    samples = {(s.name, tuple(sorted(s.labels.items()))): s.value for f in parsed.values() for s in f.samples}
+    assert samples[("citywatch_events_total", (("kind", "alerts"),))] == 3
+    assert samples[("citywatch_incidents_by_category", (("category", 'a"b'),))] == 1
+    assert samples[("citywatch_consumer_lag_records", (("topic", "t"),))] == 0
+    assert samples[("x_seconds_bucket", (("le", "0.1"),))] == 1
+    assert samples[("x_seconds_bucket", (("le", "+Inf"),))] == 3
+    assert samples[("x_seconds_sum", ())] == pytest.approx(3.55)
+    assert not parsed["citywatch_board_lag_records"].samples
+
+
+def test_metrics_route_serves_the_worker_collector_with_the_standard_content_type(tmp_path: Path) -> None:
+    state = make_state(tmp_path)
+    reads: list[int] = []
+
+    def read() -> Reading:
+        reads.append(1)  # read at every scrape, not copied once
+        return metrics_reading(Histogram("x_seconds", "help"))
+
+    state.metrics = exposition(read)
+
+    async def scenario(client: Any) -> tuple[str, str]:
+        await client.get("/metrics", headers=bearer("viewer"))
+        res = await client.get("/metrics", headers=bearer("viewer"))
+        return res.headers["Content-Type"], await res.text()
+
+    content_type, text = run_client(state, scenario)
+    assert content_type == "text/plain; version=0.0.4; charset=utf-8"
+    assert len(reads) == 2
+    assert "citywatch_events" in {f.name for f in text_string_to_metric_families(text)}
 
 
 def test_feed_applies_records_publishes_views_and_measures() -> None:

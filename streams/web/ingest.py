@@ -32,6 +32,7 @@ from streams.errors import BrokerUnavailableError, RecordError, WebError
 from streams.records import SensorReading, decode
 from streams.resilience import send_all_acked
 from streams.sensors import check_reading
+from streams.web.state import PRINCIPAL_KEY  # the command centre authenticated the caller
 
 if TYPE_CHECKING:
     from streams.app import Worker
@@ -114,8 +115,6 @@ def make_handler(
     """
 
     async def handler(request: web.Request) -> web.Response:
-        from streams.web.api import PRINCIPAL_KEY  # the command centre authenticated the caller
-
         principal = request.get(PRINCIPAL_KEY)
         if principal is None or not principal.can_ingest:
             return web.json_response({"error": "forbidden: sensor ingest needs an ingest token"}, status=403)
