@@ -13,11 +13,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from streams.lifecycle import ASSIGNED_STATES, FINAL_STATES, OPEN_STATES, alert_version, newer
+from streams.lifecycle import ASSIGNED_STATES, FINAL_STATES, alert_version, newer
 
-__all__ = ["DISPATCHABLE", "FINAL_STATES", "Board", "Event", "Filters"]
+__all__ = ["FINAL_STATES", "Board", "Event", "Filters"]
 
-DISPATCHABLE = OPEN_STATES  # the states in which an operator may dispatch (streams/web/api.py reads it here)
 MAX_DECISIONS = 500
 MAX_UPDATES_PER_CASE = 50
 ROUNDS_KEPT = 3  # cases per incident (dispatch rounds): the current one and the latest before it

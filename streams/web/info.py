@@ -14,6 +14,7 @@ from typing import Any
 from aiohttp import web
 
 from streams.config import Config
+from streams.lifecycle import describe as describe_lifecycle
 from streams.web.auth import Principal
 from streams.web.bodies import STATES
 from streams.web.metrics import CONTENT_TYPE
@@ -68,6 +69,7 @@ async def options(request: web.Request) -> web.Response:
         "site": cfg.site.name,
         "timezone": cfg.site.timezone,
         "units": units(cfg, principal),
+        "lifecycle": describe_lifecycle(),  # every role's pages read the states from here
     }
     if principal.can_read:
         body.update(
