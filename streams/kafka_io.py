@@ -121,17 +121,7 @@ def read_topic(
         fetch_max_wait_ms=100,
     )
     try:
-        parts = _wait_for_partitions(consumer, topic, timeout_s)
-        tps = [TopicPartition(topic, p) for p in sorted(parts)]
-        consumer.assign(tps)
-        if from_beginning:
-            consumer.seek_to_beginning(*tps)
-        else:
-            # Explicit offsets: seek_to_end() on an empty partition of the embedded
-            # broker left the consumer deaf to later records.
-            ends = consumer.end_offsets(tps)
-            for tp in tps:
-                consumer.seek(tp, max(0, int(ends.get(tp) or 0)))
+        assign_all(consumer, [topic], from_beginning=from_beginning, timeout_s=timeout_s)
         count = 0
         last = time.monotonic()
         while True:
@@ -176,13 +166,15 @@ def _wait_for_partitions(consumer: KafkaConsumer, topic: str, timeout_s: float |
 
 
 def assign_all(
-    consumer: KafkaConsumer, topics: list[str], *, from_beginning: bool, timeout_s: float = 10.0
+    consumer: KafkaConsumer, topics: list[str], *, from_beginning: bool, timeout_s: float | None = 10.0
 ) -> dict[TopicPartition, int]:
-    """Assign every partition of ``topics`` (no consumer group) at explicit offsets.
+    """Assign every partition of ``topics`` (no consumer group) at explicit offsets: the
+    beginning offsets, or the end offsets. The one way every reader here starts.
 
-    Returns the end offsets seen at assignment, so a caller can tell when it has
-    caught up with what was there. Explicit offsets, never seek_to_end(): on an
-    empty partition of the embedded broker that left the consumer deaf.
+    Waits up to ``timeout_s`` (None: for ever) for each topic's partitions. Returns the
+    end offsets seen at assignment, so a caller can tell when it has caught up with what
+    was there. Explicit offsets, never seek_to_end() or seek_to_beginning(): on an empty
+    partition of the embedded broker seek_to_end() left the consumer deaf.
     """
     tps = [TopicPartition(t, p) for t in topics for p in sorted(_wait_for_partitions(consumer, t, timeout_s))]
     consumer.assign(tps)

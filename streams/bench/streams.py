@@ -35,12 +35,13 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from streams.bench.raw import percentile, raw_consume_rate, raw_round_trips, tuned_consumer
 from streams.commands import add_kafka_argument
 
 if TYPE_CHECKING:
     from kafka import KafkaConsumer
 
-    from streams.app import Worker
+    from streams.app import Stats, Worker
     from streams.config import Config
     from streams.topics import Topics
 
@@ -165,108 +166,6 @@ def throughput_records(n: int, cameras: int, t0: float) -> Iterator[tuple[str, b
         )
 
 
-# ------------------------------------------------------------------ measurement helpers
-
-
-def percentile(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    pos = (len(ordered) - 1) * q / 100.0
-    lo = int(pos)
-    hi = min(lo + 1, len(ordered) - 1)
-    return ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo)
-
-
-def tuned_consumer(bootstrap: str, *topic_names: str, from_beginning: bool) -> KafkaConsumer:
-    """A kafka-python consumer set up to read as fast as it can: the ceiling of this broker."""
-    from kafka import KafkaConsumer, TopicPartition
-
-    consumer = KafkaConsumer(
-        bootstrap_servers=bootstrap,
-        group_id=None,
-        enable_auto_commit=False,
-        client_id="citywatch-bench",
-        fetch_max_bytes=64 * 1024 * 1024,
-        max_partition_fetch_bytes=16 * 1024 * 1024,
-        fetch_max_wait_ms=5,
-        max_poll_records=10_000,
-    )
-    tps = []
-    for topic in topic_names:
-        deadline = time.monotonic() + 30
-        parts = consumer.partitions_for_topic(topic)
-        while not parts and time.monotonic() < deadline:
-            time.sleep(0.1)
-            parts = consumer.partitions_for_topic(topic)
-        tps += [TopicPartition(topic, p) for p in sorted(parts or [])]
-    consumer.assign(tps)
-    if from_beginning:
-        consumer.seek_to_beginning(*tps)
-    else:
-        ends = consumer.end_offsets(tps)
-        for tp in tps:
-            consumer.seek(tp, int(ends.get(tp) or 0))
-    return consumer
-
-
-def raw_consume_rate(bootstrap: str, topic: str, n: int, timeout_s: float) -> float:
-    """Records per second of the tuned consumer over ``n`` known records."""
-    consumer = tuned_consumer(bootstrap, topic, from_beginning=True)
-    try:
-        for tp in consumer.assignment():
-            consumer.position(tp)  # resolve the start offsets before the clock starts
-        got = 0
-        deadline = time.monotonic() + timeout_s
-        start = last = time.perf_counter()
-        while got < n and time.monotonic() < deadline:
-            for records in consumer.poll(timeout_ms=100).values():
-                got += len(records)
-                last = time.perf_counter()
-        if got < n:
-            raise RuntimeError(f"the tuned consumer read {got} of {n} records in {timeout_s:g}s")
-        # from the first fetch to the last record: one fetch round trip more than the
-        # worker's interval (first record processed to last), negligible for large N
-        return n / max(last - start, 1e-9)
-    finally:
-        consumer.close()
-
-
-def raw_round_trips(bootstrap: str, topic: str, count: int, pace_s: float) -> list[float]:
-    """Milliseconds from a kafka-python producer's send to the tuned consumer's receipt."""
-    from kafka import KafkaProducer
-
-    consumer = tuned_consumer(bootstrap, topic, from_beginning=False)
-    producer = KafkaProducer(bootstrap_servers=bootstrap, acks=1, linger_ms=0)
-    latencies: list[float] = []
-    marker = uuid.uuid4().hex.encode()
-    stop = threading.Event()
-
-    def receive() -> None:
-        while not stop.is_set() and len(latencies) < count:
-            for records in consumer.poll(timeout_ms=50).values():
-                now_ms = time.time() * 1000.0
-                latencies.extend(now_ms - r.timestamp for r in records if r.key == marker)
-
-    reader = threading.Thread(target=receive, daemon=True)
-    try:
-        producer.send(topic, key=b"warmup", value=b"{}").get(10)
-        consumer.poll(timeout_ms=200)
-        reader.start()
-        for _ in range(count):
-            producer.send(topic, key=marker, value=b'{"v":1}', timestamp_ms=int(time.time() * 1000))
-            producer.flush()
-            time.sleep(pace_s)
-        reader.join(30)
-    finally:
-        stop.set()
-        if reader.is_alive():
-            reader.join(5)
-        producer.close()
-        consumer.close()
-    return latencies
-
-
 # ------------------------------------------------------------------ the worker run
 
 
@@ -306,88 +205,121 @@ def drive(
     out: WorkerRun,
 ) -> None:
     """Measure the worker (throughput, then latency), then stop it with SIGTERM."""
-    from kafka import KafkaProducer
-
-    stats = worker.stats
     try:
-        # 1. throughput over the preloaded backlog: from the first record processed to the last
-        if not _wait(lambda: stats.detections > 0, 120, stopping, 0.001):
-            raise RuntimeError("the worker processed no record within 120 s (group join?)")
-        first_at, first_count = time.time(), stats.detections
-        if not _wait(lambda: stats.detections >= n, 60 + n / 200, stopping, 0.01):
-            raise RuntimeError(f"the worker processed {stats.detections} of {n} records")
-        out.processed = stats.detections - first_count
-        out.seconds = stats.last_detection_at - first_at
-        out.events_per_s = out.processed / max(out.seconds, 1e-9)
-
-        # let the incidents and warnings the backlog caused drain, so the worker is idle
-        def quiet() -> bool:
-            before = (stats.violations, stats.alerts, stats.commands)
-            time.sleep(1.0)
-            return (stats.violations, stats.alerts, stats.commands) == before
-
-        _wait(quiet, 60, stopping, 0)
-
-        # 2. latency: every latency camera sees goods just under the dwell time ...
-        t0 = time.time() - 60
-        producer = KafkaProducer(bootstrap_servers=bootstrap, acks=1, linger_ms=0)
-        cams = [f"lat-{i:04d}" for i in range(latency_cameras)]
-        for cid in cams:
-            for k in range(PRELUDE):
-                producer.send(
-                    topics.detections, key=cid.encode(), value=detection(cid, k, t0 + k * STEP_S, True)
-                )
-        producer.flush()
-        before = n + latency_cameras * PRELUDE
-        if not _wait(lambda: stats.detections >= before, 60, stopping, 0.01):
-            raise RuntimeError(f"the worker processed {stats.detections} of {before} records")
-        hops = (topics.violations, topics.speaker_intents, topics.loudspeaker)
-        consumer = tuned_consumer(bootstrap, *hops, from_beginning=True)
-        sent_ms: dict[str, float] = {}
-        seen_ms: dict[str, dict[str, float]] = {t: {} for t in hops}
-        command_ms = seen_ms[topics.loudspeaker]
-
-        def collect(timeout_ms: int) -> None:
-            for records in consumer.poll(timeout_ms=timeout_ms).values():
-                for r in records:
-                    cid = json.loads(r.value).get("camera_id")
-                    if cid in sent_ms:
-                        seen_ms[r.topic].setdefault(cid, float(r.timestamp))
-
-        try:
-            # ... then, paced, the frame that completes each camera's dwell
-            t_trigger = t0 + PRELUDE * STEP_S
-            for cid in cams:
-                ts = int(time.time() * 1000)
-                sent_ms[cid] = ts
-                producer.send(
-                    topics.detections,
-                    key=cid.encode(),
-                    value=detection(cid, PRELUDE, t_trigger, True),
-                    timestamp_ms=ts,
-                )
-                producer.flush()
-                collect(0)
-                time.sleep(pace_s)
-            deadline = time.monotonic() + 30
-            while len(command_ms) < len(cams) and time.monotonic() < deadline and not stopping.is_set():
-                collect(100)
-        finally:
-            consumer.close()
-            producer.close()
-        latencies = [command_ms[c] - sent_ms[c] for c in cams if c in command_ms]
-        out.early = sum(1 for v in latencies if v < 0)
-        out.latencies_ms = latencies
-        out.missing = len(cams) - len(latencies)
-        # the three hops: detection -> violation -> speaker intent -> command
-        marks = [sent_ms, *seen_ms.values()]
-        for name, a, b in zip(("rules", "incidents", "policy"), marks, marks[1:], strict=False):
-            out.hops_ms[name] = [b[c] - a[c] for c in cams if c in a and c in b]
+        _measure_throughput(worker.stats, n, stopping, out)
+        _wait_until_quiet(worker.stats, stopping)
+        _measure_latency(worker.stats, bootstrap, topics, n, latency_cameras, pace_s, stopping, out)
     except Exception as exc:  # reported by the main thread once the worker has stopped
         out.error = f"{type(exc).__name__}: {exc}"
     finally:
         if not stopping.is_set():
             os.kill(os.getpid(), signal.SIGTERM)  # the Faust worker's own shutdown path
+
+
+def _measure_throughput(stats: Stats, n: int, stopping: threading.Event, out: WorkerRun) -> None:
+    """Over the preloaded backlog: from the first record processed to the last."""
+    if not _wait(lambda: stats.detections > 0, 120, stopping, 0.001):
+        raise RuntimeError("the worker processed no record within 120 s (group join?)")
+    first_at, first_count = time.time(), stats.detections
+    if not _wait(lambda: stats.detections >= n, 60 + n / 200, stopping, 0.01):
+        raise RuntimeError(f"the worker processed {stats.detections} of {n} records")
+    out.processed = stats.detections - first_count
+    out.seconds = stats.last_detection_at - first_at
+    out.events_per_s = out.processed / max(out.seconds, 1e-9)
+
+
+def _wait_until_quiet(stats: Stats, stopping: threading.Event) -> None:
+    """Let the incidents and warnings the backlog caused drain, so the worker is idle."""
+
+    def quiet() -> bool:
+        before = (stats.violations, stats.alerts, stats.commands)
+        time.sleep(1.0)
+        return (stats.violations, stats.alerts, stats.commands) == before
+
+    _wait(quiet, 60, stopping, 0)
+
+
+class _HopTimes:
+    """When each latency camera's record was sent, and when each hop's topic saw its camera."""
+
+    def __init__(self, consumer: KafkaConsumer, hops: tuple[str, ...]) -> None:
+        self.consumer = consumer
+        self.sent_ms: dict[str, float] = {}
+        self.seen_ms: dict[str, dict[str, float]] = {t: {} for t in hops}
+
+    def collect(self, timeout_ms: int) -> None:
+        for records in self.consumer.poll(timeout_ms=timeout_ms).values():
+            for r in records:
+                cid = json.loads(r.value).get("camera_id")
+                if cid in self.sent_ms:
+                    self.seen_ms[r.topic].setdefault(cid, float(r.timestamp))
+
+
+def _measure_latency(
+    stats: Stats,
+    bootstrap: str,
+    topics: Topics,
+    n: int,
+    latency_cameras: int,
+    pace_s: float,
+    stopping: threading.Event,
+    out: WorkerRun,
+) -> None:
+    """Every latency camera sees goods just under the dwell time; then, paced, the frame
+    that completes each camera's dwell, timed to its loudspeaker command."""
+    from kafka import KafkaProducer
+
+    t0 = time.time() - 60
+    producer = KafkaProducer(bootstrap_servers=bootstrap, acks=1, linger_ms=0)
+    cams = [f"lat-{i:04d}" for i in range(latency_cameras)]
+    for cid in cams:
+        for k in range(PRELUDE):
+            producer.send(topics.detections, key=cid.encode(), value=detection(cid, k, t0 + k * STEP_S, True))
+    producer.flush()
+    before = n + latency_cameras * PRELUDE
+    if not _wait(lambda: stats.detections >= before, 60, stopping, 0.01):
+        raise RuntimeError(f"the worker processed {stats.detections} of {before} records")
+    hops = (topics.violations, topics.speaker_intents, topics.loudspeaker)
+    times = _HopTimes(tuned_consumer(bootstrap, *hops, from_beginning=True), hops)
+    try:
+        _send_triggers(producer, topics, cams, t0 + PRELUDE * STEP_S, pace_s, times)
+        command_ms = times.seen_ms[topics.loudspeaker]
+        deadline = time.monotonic() + 30
+        while len(command_ms) < len(cams) and time.monotonic() < deadline and not stopping.is_set():
+            times.collect(100)
+    finally:
+        times.consumer.close()
+        producer.close()
+    _report_latency(out, cams, times, command_ms)
+
+
+def _send_triggers(
+    producer: Any, topics: Topics, cams: list[str], t_trigger: float, pace_s: float, times: _HopTimes
+) -> None:
+    for cid in cams:
+        ts = int(time.time() * 1000)
+        times.sent_ms[cid] = ts
+        producer.send(
+            topics.detections,
+            key=cid.encode(),
+            value=detection(cid, PRELUDE, t_trigger, True),
+            timestamp_ms=ts,
+        )
+        producer.flush()
+        times.collect(0)
+        time.sleep(pace_s)
+
+
+def _report_latency(out: WorkerRun, cams: list[str], times: _HopTimes, command_ms: dict[str, float]) -> None:
+    sent_ms = times.sent_ms
+    latencies = [command_ms[c] - sent_ms[c] for c in cams if c in command_ms]
+    out.early = sum(1 for v in latencies if v < 0)
+    out.latencies_ms = latencies
+    out.missing = len(cams) - len(latencies)
+    # the three hops: detection -> violation -> speaker intent -> command
+    marks = [sent_ms, *times.seen_ms.values()]
+    for name, a, b in zip(("rules", "incidents", "policy"), marks, marks[1:], strict=False):
+        out.hops_ms[name] = [b[c] - a[c] for c in cams if c in a and c in b]
 
 
 def run_worker(
@@ -423,10 +355,7 @@ def run_worker(
 
 
 def run(args: argparse.Namespace) -> int:
-    from kafka import KafkaProducer
-
     from streams.broker import EmbeddedBroker, free_port
-    from streams.commands.bench import result_line
     from streams.kafka_io import ensure_topics
     from streams.topics import Topics
 
@@ -441,20 +370,11 @@ def run(args: argparse.Namespace) -> int:
         ensure_topics(bootstrap, [*topics.all(), rtt_topic], partitions=PARTITIONS)
         cfg = bench_config(cameras, args.incidents)
         datadir = stack.enter_context(tempfile.TemporaryDirectory(prefix="citywatch-bench-"))
-
-        t0 = time.time() - 3600
-        producer = KafkaProducer(bootstrap_servers=bootstrap, acks=1, linger_ms=5, batch_size=256 * 1024)
-        size = 0
-        for key, value in throughput_records(n, cameras, t0):
-            size += len(value)
-            producer.send(topics.detections, key=key.encode(), value=value)
-        producer.flush()
-        producer.close()
+        size = _load_backlog(bootstrap, topics, n, cameras)
         print(
             f"input     {n} detection records from {cameras} cameras ({size / n:.0f} B each), "
             f"{PARTITIONS} partitions, broker {bootstrap}"
         )
-
         timeout = 60 + n / 500
         raw_before = raw_consume_rate(bootstrap, topics.detections, n, timeout)
         rtts = raw_round_trips(bootstrap, rtt_topic, args.incidents, args.pace_ms / 1000.0)
@@ -463,40 +383,64 @@ def run(args: argparse.Namespace) -> int:
         if result.error:
             print(f"error     {result.error}")
             return 1
-        raw = (raw_before + raw_after) / 2
-        ratio = result.events_per_s / raw
-        print(
-            f"raw       tuned kafka-python consumer: {raw:.0f} records/s "
-            f"({raw_before:.0f} before and {raw_after:.0f} after the worker run)"
-        )
-        print(
-            f"worker    {result.processed} records through rules and incidents in {result.seconds:.2f}s: "
-            f"{result.events_per_s:.0f} records/s (ratio {ratio:.3f} of the raw consumer)"
-        )
-        p50, p99 = percentile(result.latencies_ms, 50), percentile(result.latencies_ms, 99)
-        print(
-            f"latency   detection produced -> loudspeaker command, {len(result.latencies_ms)} incidents "
-            f"paced {args.pace_ms:g} ms apart: p50 {p50:.1f} ms, p99 {p99:.1f} ms, "
-            f"max {max(result.latencies_ms, default=float('nan')):.1f} ms"
-            + (f" ({result.missing} without a command)" if result.missing else "")
-            + (f" ({result.early} commands before their record?)" if result.early else "")
-        )
-        hop_text = ", ".join(
-            f"{name} p50 {percentile(v, 50):.1f} / p99 {percentile(v, 99):.1f}"
-            for name, v in result.hops_ms.items()
-        )
-        print(f"per hop   (record in -> agent's output record, ms) {hop_text}")
-        r50, r99 = percentile(rtts, 50), percentile(rtts, 99)
-        rtt_what = f"kafka-python producer -> tuned consumer, {len(rtts)} records"
-        print(f"raw rtt   {rtt_what}: p50 {r50:.1f} ms, p99 {r99:.1f} ms")
-        print(
-            result_line(
-                events_per_s=result.events_per_s,
-                raw_consume_per_s=raw,
-                ratio=ratio,
-                p50_ms=p50,
-                p99_ms=p99,
-                raw_rtt_p99_ms=r99,
-            )
-        )
+        _report(args, result, (raw_before, raw_after), rtts)
     return 0 if not result.missing else 1
+
+
+def _load_backlog(bootstrap: str, topics: Topics, n: int, cameras: int) -> int:
+    """Write the throughput records into the detections topic; return their size in bytes."""
+    from kafka import KafkaProducer
+
+    t0 = time.time() - 3600
+    producer = KafkaProducer(bootstrap_servers=bootstrap, acks=1, linger_ms=5, batch_size=256 * 1024)
+    size = 0
+    for key, value in throughput_records(n, cameras, t0):
+        size += len(value)
+        producer.send(topics.detections, key=key.encode(), value=value)
+    producer.flush()
+    producer.close()
+    return size
+
+
+def _report(
+    args: argparse.Namespace, result: WorkerRun, raws: tuple[float, float], rtts: list[float]
+) -> None:
+    from streams.commands.bench import result_line
+
+    raw_before, raw_after = raws
+    raw = (raw_before + raw_after) / 2
+    ratio = result.events_per_s / raw
+    print(
+        f"raw       tuned kafka-python consumer: {raw:.0f} records/s "
+        f"({raw_before:.0f} before and {raw_after:.0f} after the worker run)"
+    )
+    print(
+        f"worker    {result.processed} records through rules and incidents in {result.seconds:.2f}s: "
+        f"{result.events_per_s:.0f} records/s (ratio {ratio:.3f} of the raw consumer)"
+    )
+    p50, p99 = percentile(result.latencies_ms, 50), percentile(result.latencies_ms, 99)
+    print(
+        f"latency   detection produced -> loudspeaker command, {len(result.latencies_ms)} incidents "
+        f"paced {args.pace_ms:g} ms apart: p50 {p50:.1f} ms, p99 {p99:.1f} ms, "
+        f"max {max(result.latencies_ms, default=float('nan')):.1f} ms"
+        + (f" ({result.missing} without a command)" if result.missing else "")
+        + (f" ({result.early} commands before their record?)" if result.early else "")
+    )
+    hop_text = ", ".join(
+        f"{name} p50 {percentile(v, 50):.1f} / p99 {percentile(v, 99):.1f}"
+        for name, v in result.hops_ms.items()
+    )
+    print(f"per hop   (record in -> agent's output record, ms) {hop_text}")
+    r50, r99 = percentile(rtts, 50), percentile(rtts, 99)
+    rtt_what = f"kafka-python producer -> tuned consumer, {len(rtts)} records"
+    print(f"raw rtt   {rtt_what}: p50 {r50:.1f} ms, p99 {r99:.1f} ms")
+    print(
+        result_line(
+            events_per_s=result.events_per_s,
+            raw_consume_per_s=raw,
+            ratio=ratio,
+            p50_ms=p50,
+            p99_ms=p99,
+            raw_rtt_p99_ms=r99,
+        )
+    )

@@ -1,0 +1,1 @@
+"""Benchmarks: ``citywatch bench e2e|streams|sensors`` (detector: ``detectors.bench``)."""
