@@ -113,13 +113,7 @@ def read_topic(
     record. Never decides "read everything" from end offsets, which the
     embedded broker may report short of the last batch.
     """
-    consumer = KafkaConsumer(
-        bootstrap_servers=bootstrap,
-        enable_auto_commit=False,
-        group_id=None,
-        client_id="citywatch-tail",
-        fetch_max_wait_ms=100,
-    )
+    consumer = standalone_consumer(bootstrap, "citywatch-tail")
     try:
         assign_all(consumer, [topic], from_beginning=from_beginning, timeout_s=timeout_s)
         count = 0
@@ -163,6 +157,19 @@ def _wait_for_partitions(consumer: KafkaConsumer, topic: str, timeout_s: float |
                 "`citywatch broker` (embedded) or check the name and CITYWATCH_TOPIC_PREFIX"
             )
         time.sleep(0.2)
+
+
+def standalone_consumer(bootstrap: str, client_id: str, **overrides: Any) -> KafkaConsumer:
+    """A consumer outside any consumer group that commits nothing (start it with ``assign_all``)."""
+    settings: dict[str, Any] = {
+        "bootstrap_servers": bootstrap,
+        "enable_auto_commit": False,
+        "group_id": None,
+        "client_id": client_id,
+        "fetch_max_wait_ms": 100,
+    }
+    settings.update(overrides)
+    return KafkaConsumer(**settings)
 
 
 def assign_all(

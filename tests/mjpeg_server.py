@@ -23,7 +23,9 @@ class MjpegCamera:
     def start(self) -> MjpegCamera:
         image = np.full((120, 160, 3), 40, np.uint8)
         image[:, :8] = 255
-        self._server = CameraServer({"stream": Scene(violation=image, clear=image)}, self.fps, self.port).start()
+        self._server = CameraServer(
+            {"stream": Scene(violation=image, clear=image)}, self.fps, self.port
+        ).start()
         self.port = self._server.port
         return self
 

@@ -254,13 +254,9 @@ def _cycle(
 
 
 def _watching_consumer(bootstrap: str, topics: Topics) -> KafkaConsumer:
-    from kafka import KafkaConsumer
+    from streams.kafka_io import assign_all, standalone_consumer
 
-    from streams.kafka_io import assign_all
-
-    consumer = KafkaConsumer(
-        bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False, fetch_max_wait_ms=50
-    )
+    consumer = standalone_consumer(bootstrap, "citywatch-bench", fetch_max_wait_ms=50)
     assign_all(consumer, [topics.name(s) for s in WATCHED], from_beginning=True)
     return consumer
 

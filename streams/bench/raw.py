@@ -25,15 +25,11 @@ def percentile(values: list[float], q: float) -> float:
 
 def tuned_consumer(bootstrap: str, *topic_names: str, from_beginning: bool) -> KafkaConsumer:
     """A kafka-python consumer set up to read as fast as it can: the ceiling of this broker."""
-    from kafka import KafkaConsumer
+    from streams.kafka_io import assign_all, standalone_consumer
 
-    from streams.kafka_io import assign_all
-
-    consumer = KafkaConsumer(
-        bootstrap_servers=bootstrap,
-        group_id=None,
-        enable_auto_commit=False,
-        client_id="citywatch-bench",
+    consumer = standalone_consumer(
+        bootstrap,
+        "citywatch-bench",
         fetch_max_bytes=64 * 1024 * 1024,
         max_partition_fetch_bytes=16 * 1024 * 1024,
         fetch_max_wait_ms=5,

@@ -262,17 +262,13 @@ def _tell(
     var: Path,
 ) -> None:
     """Follow the records until both stories are told (and, without --once, until the end)."""
-    from kafka import KafkaConsumer
-
     from streams.errors import RecordError
-    from streams.kafka_io import assign_all
+    from streams.kafka_io import assign_all, standalone_consumer
     from streams.records import parse_object
     from streams.topics import Topics
 
     topics = Topics.current()
-    consumer = KafkaConsumer(
-        bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False, fetch_max_wait_ms=100
-    )
+    consumer = standalone_consumer(bootstrap, "citywatch-demo")
     assign_all(consumer, [topics.name(s) for s in WATCHED], from_beginning=True)
     now = time.monotonic()
     deadline = now + args.duration if args.duration else float("inf")
