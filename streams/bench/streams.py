@@ -194,21 +194,23 @@ def _wait(
     return predicate()
 
 
-def drive(
-    worker: Worker,
-    bootstrap: str,
-    topics: Topics,
-    n: int,
-    latency_cameras: int,
-    pace_s: float,
-    stopping: threading.Event,
-    out: WorkerRun,
-) -> None:
+@dataclass(frozen=True)
+class Load:
+    """What the driver sends: ``n`` preloaded records, then one paced record per latency camera."""
+
+    bootstrap: str
+    topics: Topics
+    n: int
+    latency_cameras: int
+    pace_s: float
+
+
+def drive(worker: Worker, load: Load, stopping: threading.Event, out: WorkerRun) -> None:
     """Measure the worker (throughput, then latency), then stop it with SIGTERM."""
     try:
-        _measure_throughput(worker.stats, n, stopping, out)
+        _measure_throughput(worker.stats, load.n, stopping, out)
         _wait_until_quiet(worker.stats, stopping)
-        _measure_latency(worker.stats, bootstrap, topics, n, latency_cameras, pace_s, stopping, out)
+        _measure_latency(worker.stats, load, stopping, out)
     except Exception as exc:  # reported by the main thread once the worker has stopped
         out.error = f"{type(exc).__name__}: {exc}"
     finally:
@@ -255,20 +257,12 @@ class _HopTimes:
                     self.seen_ms[r.topic].setdefault(cid, float(r.timestamp))
 
 
-def _measure_latency(
-    stats: Stats,
-    bootstrap: str,
-    topics: Topics,
-    n: int,
-    latency_cameras: int,
-    pace_s: float,
-    stopping: threading.Event,
-    out: WorkerRun,
-) -> None:
+def _measure_latency(stats: Stats, load: Load, stopping: threading.Event, out: WorkerRun) -> None:
     """Every latency camera sees goods just under the dwell time; then, paced, the frame
     that completes each camera's dwell, timed to its loudspeaker command."""
     from kafka import KafkaProducer
 
+    bootstrap, topics, latency_cameras = load.bootstrap, load.topics, load.latency_cameras
     t0 = time.time() - 60
     producer = KafkaProducer(bootstrap_servers=bootstrap, acks=1, linger_ms=0)
     cams = [f"lat-{i:04d}" for i in range(latency_cameras)]
@@ -276,13 +270,13 @@ def _measure_latency(
         for k in range(PRELUDE):
             producer.send(topics.detections, key=cid.encode(), value=detection(cid, k, t0 + k * STEP_S, True))
     producer.flush()
-    before = n + latency_cameras * PRELUDE
+    before = load.n + latency_cameras * PRELUDE
     if not _wait(lambda: stats.detections >= before, 60, stopping, 0.01):
         raise RuntimeError(f"the worker processed {stats.detections} of {before} records")
     hops = (topics.violations, topics.speaker_intents, topics.loudspeaker)
     times = _HopTimes(tuned_consumer(bootstrap, *hops, from_beginning=True), hops)
     try:
-        _send_triggers(producer, topics, cams, t0 + PRELUDE * STEP_S, pace_s, times)
+        _send_triggers(producer, topics, cams, t0 + PRELUDE * STEP_S, load.pace_s, times)
         command_ms = times.seen_ms[topics.loudspeaker]
         deadline = time.monotonic() + 30
         while len(command_ms) < len(cams) and time.monotonic() < deadline and not stopping.is_set():
@@ -334,7 +328,12 @@ def run_worker(
     stopping = threading.Event()
     driver = threading.Thread(
         target=drive,
-        args=(worker, bootstrap, topics, args.events, args.incidents, args.pace_ms / 1000.0, stopping, out),
+        args=(
+            worker,
+            Load(bootstrap, topics, args.events, args.incidents, args.pace_ms / 1000.0),
+            stopping,
+            out,
+        ),
         name="bench-driver",
         daemon=True,
     )

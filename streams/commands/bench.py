@@ -4,7 +4,8 @@ machine-readable line: RESULT name=value name=value ..."""
 from __future__ import annotations
 
 import argparse
-import importlib
+
+from streams.commands import add_module_parsers
 
 # name -> (module with add_arguments/run, one-line help)
 BENCHES: dict[str, tuple[str, str]] = {
@@ -16,12 +17,7 @@ BENCHES: dict[str, tuple[str, str]] = {
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    sub = parser.add_subparsers(dest="bench", metavar="BENCH")
-    for name, (module_name, help_text) in BENCHES.items():
-        module = importlib.import_module(module_name)
-        p = sub.add_parser(name, help=help_text, description=(module.__doc__ or help_text).strip())
-        module.add_arguments(p)
-        p.set_defaults(_bench=module)
+    add_module_parsers(parser.add_subparsers(dest="bench", metavar="BENCH"), BENCHES, "_bench")
 
 
 def run(args: argparse.Namespace) -> int:
