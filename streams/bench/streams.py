@@ -35,6 +35,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from streams.bench import add_count
 from streams.bench.raw import percentile, raw_consume_rate, raw_round_trips, tuned_consumer
 from streams.commands import add_kafka_argument
 
@@ -56,18 +57,10 @@ PARTITIONS = 4
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--events", type=int, default=20000, metavar="N", help="detection records to process (default 20000)"
-    )
-    parser.add_argument(
-        "--cameras", type=int, default=100, metavar="M", help="cameras the records come from (default 100)"
-    )
-    parser.add_argument(
-        "--incidents",
-        type=int,
-        default=100,
-        metavar="L",
-        help="incidents (one per extra camera) whose warning latency is measured (default 100)",
+    add_count(parser, "--events", 20000, "N", "detection records to process")
+    add_count(parser, "--cameras", 100, "M", "cameras the records come from")
+    add_count(
+        parser, "--incidents", 100, "L", "incidents (one per extra camera) whose warning latency is measured"
     )
     parser.add_argument(
         "--pace-ms",
