@@ -18,6 +18,7 @@ import threading
 import time
 import uuid
 from contextlib import ExitStack
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -27,7 +28,9 @@ from streams.commands import add_kafka_argument
 from streams.redact import redact
 
 if TYPE_CHECKING:
-    from detectors.types import Image
+    from detectors.model import Detector
+    from detectors.pipeline import CameraPipeline, CameraStats
+    from detectors.types import Frame, Image
     from streams.config.models import Config
 
 logger = logging.getLogger(__name__)
@@ -109,134 +112,149 @@ def _read_frames(source: str, n: int) -> list[Image]:
     return frames
 
 
+@dataclass
+class Acks:
+    """Per-frame latency from capture to the broker's acknowledgement, and the part beyond inference."""
+
+    latencies: list[float] = field(default_factory=list)
+    overheads: list[float] = field(default_factory=list)
+    failed: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def on_ack(self, frame: Frame, inference_ms: float, ok: bool) -> None:
+        ms = (time.monotonic() - frame.mono) * 1000.0
+        with self.lock:
+            if ok:
+                self.latencies.append(ms)
+                self.overheads.append(ms - inference_ms)
+            else:
+                self.failed += 1
+
+
 def run(args: argparse.Namespace) -> int:
-    from detectors.evidence import EvidenceStore
     from detectors.model import UltralyticsDetector
-    from detectors.pipeline import (
-        CameraPipeline,
-        DetectionLoop,
-        RunLimits,
-        StatusReporter,
-        published_labels,
-        run_edge,
-    )
-    from detectors.publish import KafkaPublisher
+    from detectors.pipeline import published_labels
     from detectors.runtime import probe
-    from detectors.sources import CameraReader, open_source
-    from detectors.tracking import ByteTracker
-    from detectors.types import Frame
     from streams.broker import EmbeddedBroker, free_port
-    from streams.commands.bench import result_line
-    from streams.kafka_io import ensure_topics
-    from streams.topics import Topics
 
     with ExitStack() as stack:
         evidence_dir = stack.enter_context(tempfile.TemporaryDirectory(prefix="citywatch-bench-"))
         cfg = _bench_config(args.source, args.model, args.imgsz, args.detect_fps, evidence_dir)
-        camera = cfg.cameras[0]
-        probe(camera)
+        probe(cfg.cameras[0])
         frames = _read_frames(args.source, args.frames)
-        n = len(frames)
         h, w = frames[0].shape[:2]
-        print(f"source    {redact(args.source)}  {w}x{h}, {n} frames")
+        print(f"source    {redact(args.source)}  {w}x{h}, {len(frames)} frames")
         detector = UltralyticsDetector(cfg.model, published_labels(cfg))
         for _ in range(3):
             detector.warmup()
             detector.detect(frames[:1])
-
         # 1. the model alone, called directly on the decoded frames; run again after the
         # pipeline and averaged, so a change in machine load hits both sides alike
-        def raw_pass() -> float:
-            t0 = time.perf_counter()
-            for image in frames:
-                detector.detect([image])
-            return time.perf_counter() - t0
-
-        raw_before = raw_pass()
-
+        raw_before = _raw_pass(detector, frames)
         # 2. the whole edge pipeline on the same frames, records acknowledged by a broker
-        if args.kafka:
-            bootstrap = args.kafka
-        else:
-            broker = stack.enter_context(EmbeddedBroker(port=free_port()))
-            bootstrap = broker.bootstrap
-        topics = Topics(f"bench-{uuid.uuid4().hex[:8]}.citywatch.")
-        ensure_topics(bootstrap, [topics.detections, topics.camera_status], partitions=1)
-        publisher = KafkaPublisher(bootstrap, max_records=10 * n + 100)
-        stack.callback(publisher.close)
-        latencies: list[float] = []
-        overheads: list[float] = []
-        failed = 0
-        lock = threading.Lock()
-
-        def on_ack(frame: Frame, inference_ms: float, ok: bool) -> None:
-            nonlocal failed
-            ms = (time.monotonic() - frame.mono) * 1000.0
-            with lock:
-                if ok:
-                    latencies.append(ms)
-                    overheads.append(ms - inference_ms)
-                else:
-                    failed += 1
-
-        # warm the producer's connection and metadata so the first record does not pay for them
-        publisher.send(topics.camera_status, "bench", b"{}")
-        publisher.flush(10)
-        pipeline = CameraPipeline(
-            camera,
-            cfg,
-            ByteTracker(camera.detect_fps, high=cfg.model.conf),
-            model_name=detector.name,
-            evidence=EvidenceStore(cfg.evidence),
-            sample_fps=args.detect_fps,
-            shadow_gate=True,
-        )
-        loop = DetectionLoop({camera.id: pipeline}, detector, publisher, topics, on_ack=on_ack)
-        wake = threading.Event()
-        reader = CameraReader(camera.id, lambda: open_source(args.source), realtime=False, wake=wake)
-        status = StatusReporter({camera.id: reader}, publisher, topics)
-        t0 = time.perf_counter()
-        reader.start()
-        try:
-            run_edge({camera.id: reader}, loop, status, RunLimits(max_frames=n), wake, batch_size=1)
-            publisher.flush(30)
-        finally:
-            reader.stop()
-        pipe_s = time.perf_counter() - t0
-        raw_after = raw_pass()
-        raw_fps = 2 * n / (raw_before + raw_after)
-        print(
-            f"model     {detector.name} imgsz={args.imgsz}: {raw_fps:.2f} fps "
-            f"({n / raw_before:.2f} before and {n / raw_after:.2f} after the pipeline run)"
-        )
-        stats = pipeline.stats
-        pipeline_fps = stats.sampled / pipe_s
-        skip_rate = stats.skipped / max(1, stats.sampled)
-        p50, p99 = _percentile(latencies, 50), _percentile(latencies, 99)
-        o50, o99 = _percentile(overheads, 50), _percentile(overheads, 99)
-        print(
-            f"pipeline  {stats.sampled} frames in {pipe_s:.2f}s: {pipeline_fps:.2f} fps "
-            f"(ratio {pipeline_fps / raw_fps:.3f} of the model alone)"
-        )
-        print(
-            f"latency   capture -> broker ack: p50 {p50:.1f} ms, p99 {p99:.1f} ms; "
-            f"beyond inference: p50 {o50:.1f} ms, p99 {o99:.1f} ms ({len(latencies)} acked, {failed} failed)"
-        )
-        print(
-            f"motion    {stats.skipped} of {stats.sampled} sampled frames still "
-            f"(skip rate {skip_rate:.3f}; threshold {camera.motion_threshold}, "
-            f"recheck every {camera.stationary_recheck_s:g}s)"
-        )
-        print(f"evidence  {stats.snapshots} snapshots under {Path(evidence_dir).name}")
-        print(
-            result_line(
-                pipeline_fps=pipeline_fps,
-                raw_fps=raw_fps,
-                ratio=pipeline_fps / raw_fps,
-                p50_ms=p50,
-                p99_ms=p99,
-                overhead_p99_ms=o99,
-                skip_rate=skip_rate,
-            )
-        )
+        bootstrap = args.kafka or stack.enter_context(EmbeddedBroker(port=free_port())).bootstrap
+        acks = Acks()
+        pipeline, pipe_s = _pipeline_pass(args, cfg, detector, len(frames), bootstrap, acks, stack)
+        raw_after = _raw_pass(detector, frames)
+        _report(args, cfg, detector.name, (raw_before, raw_after, len(frames)), pipeline.stats, pipe_s, acks)
     return 0
+
+
+def _raw_pass(detector: Detector, frames: list[Image]) -> float:
+    t0 = time.perf_counter()
+    for image in frames:
+        detector.detect([image])
+    return time.perf_counter() - t0
+
+
+def _pipeline_pass(
+    args: argparse.Namespace,
+    cfg: Config,
+    detector: Detector,
+    n: int,
+    bootstrap: str,
+    acks: Acks,
+    stack: ExitStack,
+) -> tuple[CameraPipeline, float]:
+    """The edge pipeline over ``n`` frames of the source; returns it and the seconds it took."""
+    from detectors.evidence import EvidenceStore
+    from detectors.pipeline import DetectionLoop, RunLimits, StatusReporter, run_edge
+    from detectors.publish import KafkaPublisher
+    from detectors.runtime import camera_pipeline
+    from detectors.sources import CameraReader, open_source
+    from streams.kafka_io import ensure_topics
+    from streams.topics import Topics
+
+    camera = cfg.cameras[0]
+    topics = Topics(f"bench-{uuid.uuid4().hex[:8]}.citywatch.")
+    ensure_topics(bootstrap, [topics.detections, topics.camera_status], partitions=1)
+    publisher = KafkaPublisher(bootstrap, max_records=10 * n + 100)
+    stack.callback(publisher.close)
+    # warm the producer's connection and metadata so the first record does not pay for them
+    publisher.send(topics.camera_status, "bench", b"{}")
+    publisher.flush(10)
+    evidence = EvidenceStore(cfg.evidence)
+    pipeline = camera_pipeline(
+        camera, cfg, detector.name, evidence, sample_fps=args.detect_fps, shadow_gate=True
+    )
+    loop = DetectionLoop({camera.id: pipeline}, detector, publisher, topics, on_ack=acks.on_ack)
+    wake = threading.Event()
+    reader = CameraReader(camera.id, lambda: open_source(args.source), realtime=False, wake=wake)
+    status = StatusReporter({camera.id: reader}, publisher, topics)
+    t0 = time.perf_counter()
+    reader.start()
+    try:
+        run_edge({camera.id: reader}, loop, status, RunLimits(max_frames=n), wake, batch_size=1)
+        publisher.flush(30)
+    finally:
+        reader.stop()
+    return pipeline, time.perf_counter() - t0
+
+
+def _report(
+    args: argparse.Namespace,
+    cfg: Config,
+    model_name: str,
+    raw: tuple[float, float, int],
+    stats: CameraStats,
+    pipe_s: float,
+    acks: Acks,
+) -> None:
+    from streams.commands.bench import result_line
+
+    camera = cfg.cameras[0]
+    raw_before, raw_after, n = raw
+    raw_fps = 2 * n / (raw_before + raw_after)
+    print(
+        f"model     {model_name} imgsz={args.imgsz}: {raw_fps:.2f} fps "
+        f"({n / raw_before:.2f} before and {n / raw_after:.2f} after the pipeline run)"
+    )
+    pipeline_fps = stats.sampled / pipe_s
+    skip_rate = stats.skipped / max(1, stats.sampled)
+    p50, p99 = _percentile(acks.latencies, 50), _percentile(acks.latencies, 99)
+    o50, o99 = _percentile(acks.overheads, 50), _percentile(acks.overheads, 99)
+    print(
+        f"pipeline  {stats.sampled} frames in {pipe_s:.2f}s: {pipeline_fps:.2f} fps "
+        f"(ratio {pipeline_fps / raw_fps:.3f} of the model alone)"
+    )
+    print(
+        f"latency   capture -> broker ack: p50 {p50:.1f} ms, p99 {p99:.1f} ms; beyond inference: "
+        f"p50 {o50:.1f} ms, p99 {o99:.1f} ms ({len(acks.latencies)} acked, {acks.failed} failed)"
+    )
+    print(
+        f"motion    {stats.skipped} of {stats.sampled} sampled frames still "
+        f"(skip rate {skip_rate:.3f}; threshold {camera.motion_threshold}, "
+        f"recheck every {camera.stationary_recheck_s:g}s)"
+    )
+    print(f"evidence  {stats.snapshots} snapshots under {Path(cfg.evidence.dir).name}")
+    print(
+        result_line(
+            pipeline_fps=pipeline_fps,
+            raw_fps=raw_fps,
+            ratio=pipeline_fps / raw_fps,
+            p50_ms=p50,
+            p99_ms=p99,
+            overhead_p99_ms=o99,
+            skip_rate=skip_rate,
+        )
+    )

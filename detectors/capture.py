@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections.abc import Mapping
 
 import cv2
 
-from detectors.pipeline import RunLimits, StatusReporter
+from detectors.pipeline import RunLimits, StatusReporter, run_rounds
 from detectors.publish import Publisher
 from detectors.sampling import Sampler
 from detectors.sources import CameraReader
@@ -52,10 +51,8 @@ def run_capture(
     quality: int = 85,
 ) -> int:
     """Publish sampled frames until the limits say stop or every source ended; return the count."""
-    sent = 0
-    while not limits.done(sent):
-        wake.clear()
-        all_ended = all(r.ended for r in readers.values())
+
+    def step(sent: int) -> int:
         for camera_id, reader in readers.items():
             frame = reader.take()
             if frame is None or not samplers[camera_id].take(frame.media_t):
@@ -64,9 +61,6 @@ def run_capture(
             sent += 1
             if limits.done(sent):
                 break
-        status.tick(time.monotonic())
-        if all_ended:
-            break
-        wake.wait(0.05)
-    status.tick(time.monotonic(), force=True)
-    return sent
+        return sent
+
+    return run_rounds(readers, status, limits, wake, step)

@@ -1,4 +1,4 @@
-"""Camera health: frame rate, backoff and the camera-status record (pure)."""
+"""Camera health: frame rate and the camera-status record (pure)."""
 
 from __future__ import annotations
 
@@ -11,24 +11,6 @@ from streams.redact import redact
 from streams.timeutil import to_iso
 
 SourceState = Literal["connecting", "online", "offline", "ended"]
-
-
-class Backoff:
-    """Capped exponential backoff: initial, initial*factor, ... up to cap; ``reset`` after success."""
-
-    def __init__(self, initial: float = 0.5, factor: float = 2.0, cap: float = 30.0) -> None:
-        self.initial = initial
-        self.factor = factor
-        self.cap = cap
-        self._next = initial
-
-    def next(self) -> float:
-        delay = self._next
-        self._next = min(self.cap, self._next * self.factor)
-        return delay
-
-    def reset(self) -> None:
-        self._next = self.initial
 
 
 class FpsMeter:

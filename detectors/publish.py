@@ -17,7 +17,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from detectors.health import Backoff, PublisherHealth
+from detectors.health import PublisherHealth
+from streams.backoff import Backoff
 from streams.errors import BrokerError
 
 logger = logging.getLogger(__name__)

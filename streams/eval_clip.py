@@ -32,7 +32,7 @@ from streams.timeutil import from_iso
 if TYPE_CHECKING:
     from detectors.model import Detector
     from detectors.types import Image
-    from streams.config import Config
+    from streams.config import Camera, Config
 
 logger = logging.getLogger(__name__)
 
@@ -102,6 +102,87 @@ def _with_fixtures_dir(cfg: Config, directory: str) -> Config:
     return cfg.model_copy(update={"fixtures": cfg.fixtures.model_copy(update={"dir": directory})})
 
 
+class _Incidents:
+    """The incident logic in-process: every effect is recorded in ``out``, and every warning
+    the incidents ask for is taken as sent at that moment."""
+
+    def __init__(
+        self, cfg: Config, out: ClipRun, start: float, on_effect: Callable[[float, Any], None] | None
+    ) -> None:
+        from streams import incidents as inc
+
+        self.cfg = cfg
+        self.out = out
+        self.start = start
+        self.on_effect = on_effect
+        self.book, self.ctx = inc.Book(), inc.Context(cfg)
+        self.seen: set[str] = set()
+        self.warned: dict[str, int] = {}
+
+    def take(self, effects: list[Any], at: float) -> None:
+        pending = list(effects)
+        while pending:
+            e = pending.pop(0)
+            if self.on_effect is not None:
+                self.on_effect(at - self.start, e)
+            if e.kind == "alert" and e.value["incident_id"] not in self.seen:
+                self.seen.add(e.value["incident_id"])
+                self.out.opened.append(self._opened(e.value))
+            elif e.kind == "warn":
+                pending += self._sent(e.value, at)
+
+    def _opened(self, alert: dict[str, Any]) -> Opened:
+        opened_at = from_iso(alert["opened_at"])
+        return Opened(
+            alert["zone_id"] or "",
+            _category_key(self.cfg, alert["category"]),
+            round(opened_at - self.start, 3),
+            False,
+            alert["incident_id"],
+        )
+
+    def _sent(self, warning: dict[str, Any], at: float) -> list[Any]:
+        from streams import incidents as inc
+
+        self.out.warnings += 1
+        incident_id = warning["incident_id"]
+        self.warned[incident_id] = self.warned.get(incident_id, 0) + 1
+        # the broadcast policy is taken to send every warning when it is asked for
+        return inc.on_outcome(
+            self.book,
+            self.ctx,
+            incident_id=incident_id,
+            decision="sent",
+            reason="",
+            text=warning["text"],
+            at=at,
+        )
+
+    def tick(self, now: float) -> None:
+        from streams import incidents as inc
+
+        self.take(inc.on_tick(self.book, self.ctx, now), now)
+
+    def violation(self, ev: Any) -> None:
+        from streams import incidents as inc
+
+        effects = inc.on_violation(
+            self.book,
+            self.ctx,
+            camera_id=ev.camera_id,
+            zone_id=ev.zone_id,
+            category=ev.category,
+            state=ev.state,
+            since=ev.since,
+            at=ev.at,
+            labels=ev.labels,
+            frames_seen=ev.frames_seen,
+            frames=ev.frames,
+            scores=dict(ev.scores),
+        )
+        self.take(effects, ev.at)
+
+
 def run_clip(
     cfg: Config,
     camera_id: str,
@@ -117,13 +198,9 @@ def run_clip(
     from detectors.pipeline import CameraPipeline
     from detectors.tracking import ByteTracker
     from detectors.types import Frame
-    from streams import incidents as inc
     from streams.rules import CameraState, Sighting, camera_rules, step
 
-    camera = next((c for c in cfg.cameras if c.id == camera_id), None)
-    if camera is None:
-        known = ", ".join(c.id for c in cfg.cameras) or "none"
-        raise UsageError(f"no camera {camera_id!r} in the configuration (cameras: {known}); fix --camera")
+    camera = _camera(cfg, camera_id)
     sample_fps = camera.detect_fps if fps is None else fps
     out = ClipRun()
     with tempfile.TemporaryDirectory(prefix="citywatch-eval-") as scratch:
@@ -138,82 +215,36 @@ def run_clip(
             fixtures=KeptFixtures.open(camera, cfg),
         )
         rules = camera_rules(cfg)[camera.id]
-        state, book, ctx = CameraState(), inc.Book(), inc.Context(cfg)
-        seen: set[str] = set()
-        warned: dict[str, int] = {}
-
-        def take(effects: list[inc.Effect], at: float) -> None:
-            pending = list(effects)
-            while pending:
-                e = pending.pop(0)
-                if on_effect is not None:
-                    on_effect(at - start, e)
-                if e.kind == "alert" and e.value["incident_id"] not in seen:
-                    seen.add(e.value["incident_id"])
-                    opened_at = from_iso(e.value["opened_at"])
-                    out.opened.append(
-                        Opened(
-                            e.value["zone_id"] or "",
-                            _category_key(cfg, e.value["category"]),
-                            round(opened_at - start, 3),
-                            False,
-                            e.value["incident_id"],
-                        )
-                    )
-                elif e.kind == "warn":
-                    out.warnings += 1
-                    incident_id = e.value["incident_id"]
-                    warned[incident_id] = warned.get(incident_id, 0) + 1
-                    # the broadcast policy is taken to send every warning when it is asked for
-                    pending += inc.on_outcome(
-                        book,
-                        ctx,
-                        incident_id=incident_id,
-                        decision="sent",
-                        reason="",
-                        text=e.value["text"],
-                        at=at,
-                    )
-
+        state, incidents = CameraState(), _Incidents(cfg, out, start, on_effect)
         t = 0.0
         for seq, (t, image) in enumerate(frames):
             out.frames += 1
             now = start + t
             frame = Frame(camera.id, seq, image, now, 0.0, t)
             decision = pipeline.admit(frame)
-            if decision is None:
-                take(inc.on_tick(book, ctx, now), now)
-                continue
-            (boxes,) = detector.detect([image])
-            out.inferred += 1
-            record = pipeline.record(frame, boxes, inference_ms=0.0, decision=decision, now=now)
-            sightings = [Sighting(o.label, o.zones, o.score) for o in record.objects if o.zones]
-            result = step(state, rules, now, seq, sightings)
-            for ev in result.events:
-                take(
-                    inc.on_violation(
-                        book,
-                        ctx,
-                        camera_id=ev.camera_id,
-                        zone_id=ev.zone_id,
-                        category=ev.category,
-                        state=ev.state,
-                        since=ev.since,
-                        at=ev.at,
-                        labels=ev.labels,
-                        frames_seen=ev.frames_seen,
-                        frames=ev.frames,
-                        scores=dict(ev.scores),
-                    ),
-                    ev.at,
-                )
-            take(inc.on_tick(book, ctx, now), now)
+            if decision is not None:
+                (boxes,) = detector.detect([image])
+                out.inferred += 1
+                record = pipeline.record(frame, boxes, inference_ms=0.0, decision=decision, now=now)
+                sightings = [Sighting(o.label, o.zones, o.score) for o in record.objects if o.zones]
+                for ev in step(state, rules, now, seq, sightings).events:
+                    incidents.violation(ev)
+            incidents.tick(now)
         if out.frames > 1:
             out.duration_s = t * out.frames / (out.frames - 1)  # the last frame lasts one frame period
+    warned = incidents.warned
     out.opened = [
         Opened(o.zone_id, o.category, o.opened_s, o.incident_id in warned, o.incident_id) for o in out.opened
     ]
     return out
+
+
+def _camera(cfg: Config, camera_id: str) -> Camera:
+    camera = next((c for c in cfg.cameras if c.id == camera_id), None)
+    if camera is None:
+        known = ", ".join(c.id for c in cfg.cameras) or "none"
+        raise UsageError(f"no camera {camera_id!r} in the configuration (cameras: {known}); fix --camera")
+    return camera
 
 
 def _category_key(cfg: Config, ref: dict[str, str]) -> str:

@@ -113,25 +113,9 @@ def read_topic(
     record. Never decides "read everything" from end offsets, which the
     embedded broker may report short of the last batch.
     """
-    consumer = KafkaConsumer(
-        bootstrap_servers=bootstrap,
-        enable_auto_commit=False,
-        group_id=None,
-        client_id="citywatch-tail",
-        fetch_max_wait_ms=100,
-    )
+    consumer = standalone_consumer(bootstrap, "citywatch-tail")
     try:
-        parts = _wait_for_partitions(consumer, topic, timeout_s)
-        tps = [TopicPartition(topic, p) for p in sorted(parts)]
-        consumer.assign(tps)
-        if from_beginning:
-            consumer.seek_to_beginning(*tps)
-        else:
-            # Explicit offsets: seek_to_end() on an empty partition of the embedded
-            # broker left the consumer deaf to later records.
-            ends = consumer.end_offsets(tps)
-            for tp in tps:
-                consumer.seek(tp, max(0, int(ends.get(tp) or 0)))
+        assign_all(consumer, [topic], from_beginning=from_beginning, timeout_s=timeout_s)
         count = 0
         last = time.monotonic()
         while True:
@@ -175,14 +159,29 @@ def _wait_for_partitions(consumer: KafkaConsumer, topic: str, timeout_s: float |
         time.sleep(0.2)
 
 
-def assign_all(
-    consumer: KafkaConsumer, topics: list[str], *, from_beginning: bool, timeout_s: float = 10.0
-) -> dict[TopicPartition, int]:
-    """Assign every partition of ``topics`` (no consumer group) at explicit offsets.
+def standalone_consumer(bootstrap: str, client_id: str, **overrides: Any) -> KafkaConsumer:
+    """A consumer outside any consumer group that commits nothing (start it with ``assign_all``)."""
+    settings: dict[str, Any] = {
+        "bootstrap_servers": bootstrap,
+        "enable_auto_commit": False,
+        "group_id": None,
+        "client_id": client_id,
+        "fetch_max_wait_ms": 100,
+    }
+    settings.update(overrides)
+    return KafkaConsumer(**settings)
 
-    Returns the end offsets seen at assignment, so a caller can tell when it has
-    caught up with what was there. Explicit offsets, never seek_to_end(): on an
-    empty partition of the embedded broker that left the consumer deaf.
+
+def assign_all(
+    consumer: KafkaConsumer, topics: list[str], *, from_beginning: bool, timeout_s: float | None = 10.0
+) -> dict[TopicPartition, int]:
+    """Assign every partition of ``topics`` (no consumer group) at explicit offsets: the
+    beginning offsets, or the end offsets. The one way every reader here starts.
+
+    Waits up to ``timeout_s`` (None: for ever) for each topic's partitions. Returns the
+    end offsets seen at assignment, so a caller can tell when it has caught up with what
+    was there. Explicit offsets, never seek_to_end() or seek_to_beginning(): on an empty
+    partition of the embedded broker seek_to_end() left the consumer deaf.
     """
     tps = [TopicPartition(t, p) for t in topics for p in sorted(_wait_for_partitions(consumer, t, timeout_s))]
     consumer.assign(tps)

@@ -7,11 +7,14 @@ import contextlib
 import signal
 import threading
 from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
 from types import FrameType
 
-from streams.commands import add_config_argument, add_kafka_argument
+from streams.commands import add_config_argument, add_kafka_argument, kafka_address
 from streams.config import Camera, Config
 from streams.errors import ConfigError, ConfigProblem
+from streams.topics import Topics
 
 
 def add_role_arguments(parser: argparse.ArgumentParser, *, cameras: bool = True) -> None:
@@ -38,6 +41,27 @@ def add_source_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="read video files as fast as the pipeline takes them (default: at their native rate)",
     )
+
+
+@dataclass(frozen=True)
+class Role:
+    """What every detector role starts from: its configuration, cameras, topics and broker."""
+
+    path: Path
+    cfg: Config
+    cameras: list[Camera]
+    topics: Topics
+    bootstrap: str
+
+
+def load_role(args: argparse.Namespace) -> Role:
+    """The configuration of --config, the cameras of --camera, the topics and --kafka."""
+    from streams.config import load_config, resolve_path
+
+    path = resolve_path(args.config)
+    cfg = load_config(path)
+    cameras = select_cameras(cfg, args.camera, str(path))
+    return Role(path, cfg, cameras, Topics.current(), kafka_address(args))
 
 
 def select_cameras(cfg: Config, wanted: list[str] | None, file: str) -> list[Camera]:

@@ -8,7 +8,7 @@ import argparse
 import logging
 import threading
 
-from detectors.commands import add_role_arguments, add_source_arguments, select_cameras, stop_on_signals
+from detectors.commands import add_role_arguments, add_source_arguments, load_role, stop_on_signals
 
 logger = logging.getLogger(__name__)
 
@@ -26,21 +26,15 @@ def run(args: argparse.Namespace) -> int:
     from detectors.capture import run_capture
     from detectors.pipeline import RunLimits, StatusReporter
     from detectors.publish import KafkaPublisher
-    from detectors.runtime import prepare_topics, start_readers, stop_readers
+    from detectors.runtime import close_publisher, prepare_topics, start_readers, stop_readers
     from detectors.sampling import Sampler
-    from streams.commands import kafka_address
-    from streams.config import load_config, resolve_path
-    from streams.topics import Topics
 
-    path = resolve_path(args.config)
-    cfg = load_config(path)
-    cameras = select_cameras(cfg, args.camera, str(path))
-    topics = Topics.current()
-    bootstrap = kafka_address(args)
-    prepare_topics(bootstrap, [topics.frames, topics.camera_status], cfg.kafka.partitions)
+    role = load_role(args)
+    cameras, topics = role.cameras, role.topics
+    prepare_topics(role.bootstrap, [topics.frames, topics.camera_status], role.cfg.kafka.partitions)
     limits = RunLimits(args.duration, args.max_frames)
     wake = threading.Event()
-    publisher = KafkaPublisher(bootstrap, max_records=args.buffer, client_id="citywatch-capture")
+    publisher = KafkaPublisher(role.bootstrap, max_records=args.buffer, client_id="citywatch-capture")
     readers = {}
     try:
         readers = start_readers(cameras, realtime=not args.fast, loop=args.loop, wake=wake)
@@ -53,7 +47,5 @@ def run(args: argparse.Namespace) -> int:
         logger.info("capture: %d frames queued, %d dropped while Kafka was down", sent, publisher.dropped)
     finally:
         stop_readers(readers)
-        if not publisher.flush(10):
-            logger.warning("capture: %d frames could not be delivered to %s", publisher.buffered, bootstrap)
-        publisher.close()
+        close_publisher(publisher, role.bootstrap, "capture", "frames")
     return 0

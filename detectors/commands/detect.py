@@ -5,8 +5,12 @@ from __future__ import annotations
 
 import argparse
 import logging
+from typing import TYPE_CHECKING
 
-from detectors.commands import add_role_arguments, select_cameras, stop_on_signals
+from detectors.commands import Role, add_role_arguments, load_role, stop_on_signals
+
+if TYPE_CHECKING:
+    from detectors.pipeline import CameraPipeline
 
 logger = logging.getLogger(__name__)
 
@@ -23,53 +27,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from detectors.detect import frame_consumer, run_detect
-    from detectors.evidence import EvidenceStore
-    from detectors.fixture_store import KeptFixtures
-    from detectors.model import UltralyticsDetector
-    from detectors.pipeline import CameraPipeline, DetectionLoop, RunLimits, published_labels
+    from detectors.pipeline import DetectionLoop, RunLimits
     from detectors.publish import KafkaPublisher
-    from detectors.runtime import prepare_topics
-    from detectors.tracking import ByteTracker
-    from streams.commands import kafka_address
-    from streams.config import load_config, resolve_path
-    from streams.topics import Topics
+    from detectors.runtime import close_publisher, prepare_topics, warm_detector
 
-    path = resolve_path(args.config)
-    cfg = load_config(path)
-    cameras = {c.id: c for c in select_cameras(cfg, args.camera, str(path))}
-    topics = Topics.current()
-    bootstrap = kafka_address(args)
-    detector = UltralyticsDetector(cfg.model, published_labels(cfg))
-    detector.warmup()
-    prepare_topics(bootstrap, [topics.frames, topics.detections], cfg.kafka.partitions)
-    evidence = EvidenceStore(cfg.evidence)
-    # read every selected camera's fixtures now: an unreadable file stops the start, saying which
-    fixtures = {camera_id: KeptFixtures.open(camera, cfg) for camera_id, camera in cameras.items()}
-    unknown: set[str] = set()
-
-    def pipeline_for(camera_id: str) -> CameraPipeline | None:
-        camera = cameras.get(camera_id)
-        if camera is None:
-            if camera_id not in unknown:
-                unknown.add(camera_id)
-                logger.warning("%s: frames of a camera not selected in %s; ignoring them", camera_id, path)
-            return None
-        # capture already sampled at detect_fps: take every frame that arrives
-        tracker = ByteTracker(camera.detect_fps, high=cfg.model.conf)
-        return CameraPipeline(
-            camera,
-            cfg,
-            tracker,
-            model_name=detector.name,
-            evidence=evidence,
-            sample_fps=None,
-            fixtures=fixtures[camera_id],
-        )
-
+    role = load_role(args)
+    cfg, topics = role.cfg, role.topics
+    detector = warm_detector(cfg)
+    prepare_topics(role.bootstrap, [topics.frames, topics.detections], cfg.kafka.partitions)
+    pipeline_for = PipelineFor(role, detector.name)
     limits = RunLimits(args.duration, args.max_frames)
-    publisher = KafkaPublisher(bootstrap, client_id="citywatch-detect")
+    publisher = KafkaPublisher(role.bootstrap, client_id="citywatch-detect")
     consumer = frame_consumer(
-        bootstrap,
+        role.bootstrap,
         topics.frames,
         args.group,
         from_beginning=args.from_beginning,
@@ -82,7 +52,43 @@ def run(args: argparse.Namespace) -> int:
         logger.info("detect: %d frames handled", handled)
     finally:
         consumer.close()
-        if not publisher.flush(10):
-            logger.warning("detect: %d records could not be delivered to %s", publisher.buffered, bootstrap)
-        publisher.close()
+        close_publisher(publisher, role.bootstrap, "detect")
     return 0
+
+
+class PipelineFor:
+    """A new pipeline for each selected camera whose frames arrive; frames of other cameras
+    are ignored (said once per camera)."""
+
+    def __init__(self, role: Role, model_name: str) -> None:
+        from detectors.evidence import EvidenceStore
+        from detectors.fixture_store import KeptFixtures
+
+        self.role = role
+        self.model_name = model_name
+        self.cameras = {c.id: c for c in role.cameras}
+        self.evidence = EvidenceStore(role.cfg.evidence)
+        # read every selected camera's fixtures now: an unreadable file stops the start, saying which
+        self.fixtures = {camera_id: KeptFixtures.open(c, role.cfg) for camera_id, c in self.cameras.items()}
+        self.unknown: set[str] = set()
+
+    def __call__(self, camera_id: str) -> CameraPipeline | None:
+        from detectors.runtime import camera_pipeline
+
+        camera = self.cameras.get(camera_id)
+        if camera is None:
+            if camera_id not in self.unknown:
+                self.unknown.add(camera_id)
+                logger.warning(
+                    "%s: frames of a camera not selected in %s; ignoring them", camera_id, self.role.path
+                )
+            return None
+        # capture already sampled at detect_fps: take every frame that arrives
+        return camera_pipeline(
+            camera,
+            self.role.cfg,
+            self.model_name,
+            self.evidence,
+            sample_fps=None,
+            fixtures=self.fixtures[camera_id],
+        )

@@ -7,7 +7,7 @@ import argparse
 import logging
 import threading
 
-from detectors.commands import add_role_arguments, add_source_arguments, select_cameras, stop_on_signals
+from detectors.commands import add_role_arguments, add_source_arguments, load_role, stop_on_signals
 
 logger = logging.getLogger(__name__)
 
@@ -20,47 +20,31 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from detectors.evidence import EvidenceStore
     from detectors.fixture_store import KeptFixtures
-    from detectors.model import UltralyticsDetector
-    from detectors.pipeline import (
-        CameraPipeline,
-        DetectionLoop,
-        RunLimits,
-        StatusReporter,
-        published_labels,
-        run_edge,
-    )
+    from detectors.pipeline import DetectionLoop, RunLimits, StatusReporter, run_edge
     from detectors.publish import KafkaPublisher
-    from detectors.runtime import prepare_topics, start_readers, stop_readers
-    from detectors.tracking import ByteTracker
-    from streams.commands import kafka_address
-    from streams.config import load_config, resolve_path
-    from streams.topics import Topics
+    from detectors.runtime import (
+        camera_pipeline,
+        close_publisher,
+        prepare_topics,
+        start_readers,
+        stop_readers,
+        warm_detector,
+    )
 
-    path = resolve_path(args.config)
-    cfg = load_config(path)
-    cameras = select_cameras(cfg, args.camera, str(path))
-    topics = Topics.current()
-    bootstrap = kafka_address(args)
-    detector = UltralyticsDetector(cfg.model, published_labels(cfg))
-    detector.warmup()
-    prepare_topics(bootstrap, [topics.detections, topics.camera_status], cfg.kafka.partitions)
+    role = load_role(args)
+    cfg, cameras, topics = role.cfg, role.cameras, role.topics
+    detector = warm_detector(cfg)
+    prepare_topics(role.bootstrap, [topics.detections, topics.camera_status], cfg.kafka.partitions)
     evidence = EvidenceStore(cfg.evidence)
     fixtures = {c.id: KeptFixtures.open(c, cfg) for c in cameras}
     limits = RunLimits(args.duration, args.max_frames)
     wake = threading.Event()
-    publisher = KafkaPublisher(bootstrap)
+    publisher = KafkaPublisher(role.bootstrap)
     readers = {}
     try:
         readers = start_readers(cameras, realtime=not args.fast, loop=args.loop, wake=wake)
         pipelines = {
-            c.id: CameraPipeline(
-                c,
-                cfg,
-                ByteTracker(c.detect_fps, high=cfg.model.conf),
-                model_name=detector.name,
-                evidence=evidence,
-                fixtures=fixtures[c.id],
-            )
+            c.id: camera_pipeline(c, cfg, detector.name, evidence, fixtures=fixtures[c.id])
             for c in cameras
             if c.id in readers
         }
@@ -81,7 +65,5 @@ def run(args: argparse.Namespace) -> int:
         logger.info("edge: %d frames sampled in all", sampled)
     finally:
         stop_readers(readers)
-        if not publisher.flush(10):
-            logger.warning("edge: %d records could not be delivered to %s", publisher.buffered, bootstrap)
-        publisher.close()
+        close_publisher(publisher, role.bootstrap, "edge")
     return 0

@@ -11,8 +11,14 @@ from __future__ import annotations
 
 import argparse
 import time
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from streams.commands import add_config_argument
+
+if TYPE_CHECKING:
+    from detectors.fixtures import ZoneFixtures
+    from streams.config import Camera
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -52,12 +58,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
             )
 
 
+Zones = dict[str, "ZoneFixtures"]
+
+
 def run(args: argparse.Namespace) -> int:
     from detectors.fixture_store import fixtures_path, load, save
-    from detectors.fixtures import Fixture, ZoneFixtures, add_fixture
     from streams.config import load_config, resolve_path
     from streams.errors import UsageError
-    from streams.timeutil import to_iso
 
     path = resolve_path(args.config)
     cfg = load_config(path)
@@ -74,57 +81,82 @@ def run(args: argparse.Namespace) -> int:
     chosen = [args.zone] if args.zone else zone_ids
     file = fixtures_path(cfg.fixtures.dir, camera.id)
     zones = load(file)
-
     if args.action == "list":
-        print(f"camera {camera.id}  ({file})")
-        for zid in chosen:
-            zf = zones.get(zid, ZoneFixtures())
-            zone = next(z for z in camera.zones if z.id == zid)
-            if zf.learn_s is not None:
-                state = f"learning asked for {zf.learn_s:g} s"
-            elif zf.learned_at is not None:
-                state = f"learnt {to_iso(zf.learned_at)}"
-            elif zone.learn_period(camera.learn_fixtures_s) > 0:
-                state = "learns when the detector starts"
-            else:
-                state = "not learnt (learn_fixtures_s is 0)"
-            print(f"zone {zid}: {len(zf.fixtures)} fixtures, {state}")
-            for f in zf.fixtures:
-                box = ",".join(f"{v:.4f}" for v in f.box)
-                print(f"  {f.id}  {f.label:<14} box {box}  {f.source} {to_iso(f.added_at)}")
+        _list(camera, file, zones, chosen)
         return 0
-
-    now = time.time()
     if args.action == "add":
-        try:
-            fixture = Fixture.make(
-                args.zone, [float(v) for v in args.box.split(",")], args.label, "operator", now
-            )
-        except ValueError as exc:
-            raise UsageError(f"--box {args.box}: {exc}") from None
-        zf = zones.setdefault(args.zone, ZoneFixtures())
-        if not add_fixture(zf, fixture, cfg.fixtures.max_per_zone):
-            raise UsageError(
-                f"zone {args.zone} already has {cfg.fixtures.max_per_zone} fixtures "
-                "(fixtures.max_per_zone): remove some first"
-            )
-        print(f"added {fixture.id} to zone {args.zone}")
+        _add(args, zones, cfg.fixtures.max_per_zone)
     elif args.action == "remove":
-        zf = zones.setdefault(args.zone, ZoneFixtures())
-        before = len(zf.fixtures)
-        zf.fixtures = [] if args.all else [f for f in zf.fixtures if f.id != args.id]
-        if not args.all and len(zf.fixtures) == before:
-            ids = ", ".join(f.id for f in zf.fixtures) or "none"
-            raise UsageError(f"zone {args.zone} has no fixture {args.id!r}; its fixtures: {ids}")
-        print(f"removed {before - len(zf.fixtures)} fixtures from zone {args.zone}")
+        _remove(args, zones)
     else:  # learn
-        if args.seconds is not None and args.seconds <= 0:
-            raise UsageError(f"--seconds {args.seconds:g}: give a learning period above 0")
-        for zid in chosen:
-            zone = next(z for z in camera.zones if z.id == zid)
-            seconds = args.seconds or zone.learn_period(camera.learn_fixtures_s) or 60.0
-            zf = zones.setdefault(zid, ZoneFixtures())
-            zf.learn_s = seconds
-            print(f"zone {zid}: learns its fixtures over the detector's next {seconds:g} s")
+        _learn(args, camera, zones, chosen)
     save(file, camera.id, zones)
     return 0
+
+
+def _list(camera: Camera, file: Path, zones: Zones, chosen: list[str]) -> None:
+    from detectors.fixtures import ZoneFixtures
+    from streams.timeutil import to_iso
+
+    print(f"camera {camera.id}  ({file})")
+    for zid in chosen:
+        zf = zones.get(zid, ZoneFixtures())
+        zone = next(z for z in camera.zones if z.id == zid)
+        if zf.learn_s is not None:
+            state = f"learning asked for {zf.learn_s:g} s"
+        elif zf.learned_at is not None:
+            state = f"learnt {to_iso(zf.learned_at)}"
+        elif zone.learn_period(camera.learn_fixtures_s) > 0:
+            state = "learns when the detector starts"
+        else:
+            state = "not learnt (learn_fixtures_s is 0)"
+        print(f"zone {zid}: {len(zf.fixtures)} fixtures, {state}")
+        for f in zf.fixtures:
+            box = ",".join(f"{v:.4f}" for v in f.box)
+            print(f"  {f.id}  {f.label:<14} box {box}  {f.source} {to_iso(f.added_at)}")
+
+
+def _add(args: argparse.Namespace, zones: Zones, max_per_zone: int) -> None:
+    from detectors.fixtures import Fixture, ZoneFixtures, add_fixture
+    from streams.errors import UsageError
+
+    now = time.time()
+    try:
+        fixture = Fixture.make(
+            args.zone, [float(v) for v in args.box.split(",")], args.label, "operator", now
+        )
+    except ValueError as exc:
+        raise UsageError(f"--box {args.box}: {exc}") from None
+    zf = zones.setdefault(args.zone, ZoneFixtures())
+    if not add_fixture(zf, fixture, max_per_zone):
+        raise UsageError(
+            f"zone {args.zone} already has {max_per_zone} fixtures (fixtures.max_per_zone): remove some first"
+        )
+    print(f"added {fixture.id} to zone {args.zone}")
+
+
+def _remove(args: argparse.Namespace, zones: Zones) -> None:
+    from detectors.fixtures import ZoneFixtures
+    from streams.errors import UsageError
+
+    zf = zones.setdefault(args.zone, ZoneFixtures())
+    before = len(zf.fixtures)
+    zf.fixtures = [] if args.all else [f for f in zf.fixtures if f.id != args.id]
+    if not args.all and len(zf.fixtures) == before:
+        ids = ", ".join(f.id for f in zf.fixtures) or "none"
+        raise UsageError(f"zone {args.zone} has no fixture {args.id!r}; its fixtures: {ids}")
+    print(f"removed {before - len(zf.fixtures)} fixtures from zone {args.zone}")
+
+
+def _learn(args: argparse.Namespace, camera: Camera, zones: Zones, chosen: list[str]) -> None:
+    from detectors.fixtures import ZoneFixtures
+    from streams.errors import UsageError
+
+    if args.seconds is not None and args.seconds <= 0:
+        raise UsageError(f"--seconds {args.seconds:g}: give a learning period above 0")
+    for zid in chosen:
+        zone = next(z for z in camera.zones if z.id == zid)
+        seconds = args.seconds or zone.learn_period(camera.learn_fixtures_s) or 60.0
+        zf = zones.setdefault(zid, ZoneFixtures())
+        zf.learn_s = seconds
+        print(f"zone {zid}: learns its fixtures over the detector's next {seconds:g} s")

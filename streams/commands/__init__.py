@@ -3,8 +3,21 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 
 from streams.topics import bootstrap
+
+
+def add_module_parsers(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser], table: dict[str, tuple[str, str]], attr: str
+) -> None:
+    """One sub-parser per ``name -> (module, help)``: the module's ``add_arguments`` fills it
+    and ``args.<attr>`` is the module (whose ``run`` runs it)."""
+    for name, (module_name, help_text) in table.items():
+        module = importlib.import_module(module_name)
+        p = sub.add_parser(name, help=help_text, description=(module.__doc__ or help_text).strip())
+        module.add_arguments(p)
+        p.set_defaults(**{attr: module})
 
 
 def add_config_argument(parser: argparse.ArgumentParser) -> None:

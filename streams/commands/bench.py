@@ -4,24 +4,20 @@ machine-readable line: RESULT name=value name=value ..."""
 from __future__ import annotations
 
 import argparse
-import importlib
+
+from streams.commands import add_module_parsers
 
 # name -> (module with add_arguments/run, one-line help)
 BENCHES: dict[str, tuple[str, str]] = {
     "detector": ("detectors.bench", "detector pipeline vs raw model fps, latency, motion-gate skip rate"),
-    "streams": ("streams.bench_streams", "worker records/s vs a raw consumer, detection-to-warning latency"),
-    "e2e": ("streams.bench_e2e", "camera to loudspeaker command and dispatch case, per hop"),
-    "sensors": ("streams.bench_sensors", "per-reading cost of a sensor window from 100 to 100,000 readings"),
+    "streams": ("streams.bench.streams", "worker records/s vs a raw consumer, detection-to-warning latency"),
+    "e2e": ("streams.bench.e2e", "camera to loudspeaker command and dispatch case, per hop"),
+    "sensors": ("streams.bench.sensors", "per-reading cost of a sensor window from 100 to 100,000 readings"),
 }
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    sub = parser.add_subparsers(dest="bench", metavar="BENCH")
-    for name, (module_name, help_text) in BENCHES.items():
-        module = importlib.import_module(module_name)
-        p = sub.add_parser(name, help=help_text, description=(module.__doc__ or help_text).strip())
-        module.add_arguments(p)
-        p.set_defaults(_bench=module)
+    add_module_parsers(parser.add_subparsers(dest="bench", metavar="BENCH"), BENCHES, "_bench")
 
 
 def run(args: argparse.Namespace) -> int:

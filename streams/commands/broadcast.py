@@ -20,11 +20,16 @@ import logging
 import sys
 import time
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from streams.commands import add_config_argument, add_kafka_argument, kafka_address
 from streams.errors import RecordError
 from streams.records import parse_object
+
+if TYPE_CHECKING:
+    from kafka import KafkaConsumer
+
+    from streams.config import Config
 
 logger = logging.getLogger(__name__)
 
@@ -50,81 +55,31 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import asyncio
-
-    from kafka import KafkaConsumer
     from kafka.errors import KafkaError
 
-    from streams.broadcast import EXIT_OK, build_request, decision_line, exit_code
+    from streams.broadcast import EXIT_OK, decision_line, exit_code
     from streams.config import load_config
     from streams.errors import BrokerError
-    from streams.kafka_io import assign_all, producer
-    from streams.resilience import ACK_TIMEOUT_S, PROBE_TIMEOUT_S, probe_topics
+    from streams.kafka_io import assign_all, standalone_consumer
+    from streams.resilience import PROBE_TIMEOUT_S
     from streams.topics import Topics
 
-    cfg = load_config(args.config)
-    request = build_request(
-        cfg,
-        request_id=f"req-{uuid.uuid4().hex}",
-        speaker_id=args.speaker,
-        camera_id=args.camera,
-        text=args.text,
-        template=args.template,
-        reason=args.reason,
-        force=args.force,
-        requested_by=args.by or f"operator@{_user()}",
-        now=time.time(),
-    )
+    request = _request(args, load_config(args.config))
     topics = Topics.current()
     bootstrap = kafka_address(args)
     unreachable = (
         f"Kafka at {bootstrap} does not answer within {PROBE_TIMEOUT_S:g}s; nothing was sent: "
         "start it (`citywatch broker`) or point --kafka / CITYWATCH_KAFKA at it"
     )
-    # a quick look first: the Kafka clients below wait up to 30 s for a broker that is not there
-    client_logs = [logging.getLogger(name) for name in ("aiokafka", "kafka")]
-    levels = [log.level for log in client_logs]
-    for log in client_logs:  # the message below says it better than their ERROR lines
-        log.setLevel(logging.CRITICAL)
-    try:
-        answered = asyncio.run(probe_topics(bootstrap)) is not None
-    finally:
-        for log, level in zip(client_logs, levels, strict=True):
-            log.setLevel(level)
-    if not answered:
+    if not _answers(bootstrap):
         raise BrokerError(unreachable)
     consumer: KafkaConsumer | None = None
     try:
         if not args.no_wait:
             # reading from the current end BEFORE producing, so a fast decision is not missed
-            consumer = KafkaConsumer(
-                bootstrap_servers=bootstrap,
-                enable_auto_commit=False,
-                group_id=None,
-                client_id="citywatch-broadcast",
-                fetch_max_wait_ms=100,
-            )
+            consumer = standalone_consumer(bootstrap, "citywatch-broadcast")
             assign_all(consumer, [topics.broadcast_decisions], from_beginning=False)
-        out = producer(
-            bootstrap,
-            client_id="citywatch-broadcast",
-            enable_idempotence=False,
-            max_block_ms=int(ACK_TIMEOUT_S * 1000),
-        )
-        try:
-            sent = out.send(
-                topics.broadcast_requests,
-                key=str(request["speaker_id"]).encode("utf-8"),
-                value=json.dumps(request, ensure_ascii=False).encode("utf-8"),
-            )
-            sent.get(timeout=ACK_TIMEOUT_S)  # the broker's acknowledgement, or KafkaError
-        except KafkaError as exc:
-            raise BrokerError(
-                f"Kafka at {bootstrap} did not acknowledge the request within {ACK_TIMEOUT_S:g}s "
-                f"({exc}); it was not sent: try again once the broker is up"
-            ) from None
-        finally:
-            out.close(5)
+        _send(bootstrap, topics.broadcast_requests, request)
         _say(f"request {request['request_id']} to {request['speaker_id']} by {request['requested_by']}")
         if consumer is None:
             return EXIT_OK
@@ -139,6 +94,70 @@ def run(args: argparse.Namespace) -> int:
     else:
         _say(decision_line(decision))
     return exit_code(decision)
+
+
+def _request(args: argparse.Namespace, cfg: Config) -> dict[str, Any]:
+    from streams.broadcast import build_request
+
+    return build_request(
+        cfg,
+        request_id=f"req-{uuid.uuid4().hex}",
+        speaker_id=args.speaker,
+        camera_id=args.camera,
+        text=args.text,
+        template=args.template,
+        reason=args.reason,
+        force=args.force,
+        requested_by=args.by or f"operator@{_user()}",
+        now=time.time(),
+    )
+
+
+def _answers(bootstrap: str) -> bool:
+    """A quick look first: the Kafka clients wait up to 30 s for a broker that is not there."""
+    import asyncio
+
+    from streams.resilience import probe_topics
+
+    client_logs = [logging.getLogger(name) for name in ("aiokafka", "kafka")]
+    levels = [log.level for log in client_logs]
+    for log in client_logs:  # the caller's message says it better than their ERROR lines
+        log.setLevel(logging.CRITICAL)
+    try:
+        return asyncio.run(probe_topics(bootstrap)) is not None
+    finally:
+        for log, level in zip(client_logs, levels, strict=True):
+            log.setLevel(level)
+
+
+def _send(bootstrap: str, topic: str, request: dict[str, Any]) -> None:
+    """Produce the request and wait for the broker's acknowledgement."""
+    from kafka.errors import KafkaError
+
+    from streams.errors import BrokerError
+    from streams.kafka_io import producer
+    from streams.resilience import ACK_TIMEOUT_S
+
+    out = producer(
+        bootstrap,
+        client_id="citywatch-broadcast",
+        enable_idempotence=False,
+        max_block_ms=int(ACK_TIMEOUT_S * 1000),
+    )
+    try:
+        sent = out.send(
+            topic,
+            key=str(request["speaker_id"]).encode("utf-8"),
+            value=json.dumps(request, ensure_ascii=False).encode("utf-8"),
+        )
+        sent.get(timeout=ACK_TIMEOUT_S)  # the broker's acknowledgement, or KafkaError
+    except KafkaError as exc:
+        raise BrokerError(
+            f"Kafka at {bootstrap} did not acknowledge the request within {ACK_TIMEOUT_S:g}s "
+            f"({exc}); it was not sent: try again once the broker is up"
+        ) from None
+    finally:
+        out.close(5)
 
 
 def _wait(consumer: Any, request_id: str, wait_s: float) -> dict[str, Any] | None:

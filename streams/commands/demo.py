@@ -17,9 +17,14 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from streams.demo.camserver import CameraServer
+    from streams.demo.timeline import Timeline
 
 STORIES_MAX_S = 240.0  # both stories take about a minute; past this something is wrong
 
@@ -86,30 +91,71 @@ def _free_or(port: int) -> int:
     return port if port and not port_in_use("127.0.0.1", port) else free_port()
 
 
-def run(args: argparse.Namespace) -> int:
-    from kafka import KafkaConsumer, TopicPartition
+WATCHED = ("alerts", "loudspeaker", "loudspeaker-acks", "dispatch", "dispatch-updates", "broadcast-decisions")
 
+
+class Story:
+    """The demo's two stories as the records tell them, and the scenes they change."""
+
+    def __init__(
+        self, timeline: Timeline, cameras: CameraServer, say: Callable[[str], None], t0: float
+    ) -> None:
+        self.timeline = timeline
+        self.cameras = cameras
+        self.say = say
+        self.t0 = t0
+        self.first_warning: float | None = None
+        self.told = False  # both stories
+        self.pending_scene: dict[str, float] = {}
+
+    def record(self, suffix: str, value: dict[str, Any]) -> None:
+        from streams.demo.config import LOOP_CAMERA, WARN_CAMERA
+
+        for line in self.timeline.lines(suffix, value):
+            self.say(line)
+        if suffix == "loudspeaker" and self.first_warning is None:
+            self.first_warning = time.monotonic() - self.t0
+        # the story: the driver at the warned camera leaves after the warning;
+        # the bus at the other stays until the patrol officer arrives
+        if suffix == "loudspeaker" and value.get("camera_id") == WARN_CAMERA:
+            self.pending_scene.setdefault(WARN_CAMERA, time.monotonic() + 3)
+        if suffix == "dispatch-updates" and value.get("status") == "arrived":
+            self.pending_scene.setdefault(LOOP_CAMERA, time.monotonic() + 2)
+
+    def move_scenes(self) -> None:
+        for cam, when in list(self.pending_scene.items()):
+            if time.monotonic() >= when and self.cameras.showing(cam) != "clear":
+                self.cameras.show(cam, "clear")
+                self.say(f"SCENE       {self.timeline.where(cam)}: the bus drives off")
+
+    def both_closed(self) -> bool:
+        from streams.demo.config import LOOP_CAMERA, WARN_CAMERA
+
+        return bool(self.timeline.closed_by(LOOP_CAMERA) and self.timeline.closed_by(WARN_CAMERA))
+
+    def summary(self, var: Path) -> str:
+        from streams.demo.config import LOOP_CAMERA, WARN_CAMERA
+
+        return _summary(self.timeline, self.first_warning, var, LOOP_CAMERA, WARN_CAMERA)
+
+    def ok(self) -> bool:
+        from streams.demo.config import LOOP_CAMERA, WARN_CAMERA
+
+        closed_by = self.timeline.closed_by
+        return closed_by(LOOP_CAMERA) == "verified" and closed_by(WARN_CAMERA) == "warning"
+
+
+def run(args: argparse.Namespace) -> int:
     from streams.broker import EmbeddedBroker, free_port
     from streams.demo.camserver import CameraServer
     from streams.demo.config import LOOP_CAMERA, WARN_CAMERA, write_demo_config
     from streams.demo.scene import bus_scene
     from streams.demo.timeline import Timeline
-    from streams.errors import RecordError
-    from streams.kafka_io import ensure_topics
-    from streams.records import parse_object
-    from streams.topics import Topics
 
     var = Path(args.var).resolve()
     logs = var / "logs"
     logs.mkdir(parents=True, exist_ok=True)
-    stop = threading.Event()
-
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
-
+    stop = _stop_on_signals()
     t0 = time.monotonic()
 
     def say(text: str) -> None:
@@ -117,127 +163,153 @@ def run(args: argparse.Namespace) -> int:
 
     cameras = CameraServer({LOOP_CAMERA: bus_scene(), WARN_CAMERA: bus_scene(mirror=True)}).start()
     cfg_path, cfg = write_demo_config(var, cameras.url(LOOP_CAMERA), cameras.url(WARN_CAMERA))
-    topics = Topics.current()
     broker = EmbeddedBroker(port=free_port()).start()
     children: Children | None = None
-    timeline = Timeline(names={c.id: c.name for c in cfg.cameras})
-    first_warning: float | None = None
-    told = False  # both stories
+    story = Story(Timeline(names={c.id: c.name for c in cfg.cameras}), cameras, say, t0)
     try:
-        ensure_topics(broker.bootstrap, partitions=cfg.kafka.partitions)
-        web_port = _free_or(args.web_port)
-        operator_token = "demo-operator-" + secrets.token_hex(4)
-        patrol_token = "demo-patrol-" + secrets.token_hex(4)
-        env = {
-            **os.environ,
-            "CITYWATCH_KAFKA": broker.bootstrap,
-            "CITYWATCH_TOPIC_PREFIX": topics.prefix,
-            "CITYWATCH_TOKENS": f"{operator_token}=operator@demo,{patrol_token}=patrol:unit-hp-1@wang",
-            "YOLO_OFFLINE": "1",
-        }
-        say(f"embedded broker at {broker.bootstrap}; simulated cameras on 127.0.0.1:{cameras.port}")
-        children = Children(logs, env)
-        children.start(
-            "worker",
-            "worker",
-            "--config",
-            str(cfg_path),
-            "--web-port",
-            str(web_port),
-            "--datadir",
-            str(var / "faust"),
-        )
-        children.start("speaker", "speaker", "--config", str(cfg_path))
-        children.start("edge", "edge", "--config", str(cfg_path))
-        children.start(
-            "patrol",
-            "patrol",
-            "--config",
-            str(cfg_path),
-            "--unit",
-            "unit-hp-1",
-            "--auto",
-            "--accept-after",
-            "3",
-            "--arrive-after",
-            "3",
-            "--resolve-after",
-            "8",
-            "--max-cases",
-            "1",
-            *(["--duration", str(int(args.duration))] if args.duration else []),
-        )
-        say(f"started worker, detector, loudspeaker gateway and patrol officer (logs in {logs})")
-        board = (
-            f"command centre: http://127.0.0.1:{web_port}/  operator token {operator_token}, "
-            f"patrol token {patrol_token}"
+        children, board = _start_children(
+            args, var, cfg_path, cfg.kafka.partitions, broker.bootstrap, cameras.port, say
         )
         say(f"{board} (ready once the worker has joined, ~15 s)")
-        watched = [
-            "alerts",
-            "loudspeaker",
-            "loudspeaker-acks",
-            "dispatch",
-            "dispatch-updates",
-            "broadcast-decisions",
-        ]
-        consumer = KafkaConsumer(
-            bootstrap_servers=broker.bootstrap, group_id=None, enable_auto_commit=False, fetch_max_wait_ms=100
-        )
-        tps = [TopicPartition(topics.name(s), p) for s in watched for p in range(cfg.kafka.partitions)]
-        consumer.assign(tps)
-        consumer.seek_to_beginning(*tps)
-        pending_scene: dict[str, float] = {}
-        now = time.monotonic()
-        deadline = now + args.duration if args.duration else float("inf")
-        stories_by = now + STORIES_MAX_S
-        while not stop.is_set() and time.monotonic() < deadline:
-            for records in consumer.poll(timeout_ms=200).values():
-                for r in records:
-                    suffix = r.topic.removeprefix(topics.prefix)
-                    try:
-                        value: dict[str, Any] = parse_object(r.value, suffix)
-                    except RecordError:
-                        continue
-                    for line in timeline.lines(suffix, value):
-                        say(line)
-                    if suffix == "loudspeaker" and first_warning is None:
-                        first_warning = time.monotonic() - t0
-                    # the story: the driver at the warned camera leaves after the warning;
-                    # the bus at the other stays until the patrol officer arrives
-                    if suffix == "loudspeaker" and value.get("camera_id") == WARN_CAMERA:
-                        pending_scene.setdefault(WARN_CAMERA, time.monotonic() + 3)
-                    if suffix == "dispatch-updates" and value.get("status") == "arrived":
-                        pending_scene.setdefault(LOOP_CAMERA, time.monotonic() + 2)
-            for cam, when in list(pending_scene.items()):
-                if time.monotonic() >= when and cameras.showing(cam) != "clear":
-                    cameras.show(cam, "clear")
-                    say(f"SCENE       {timeline.where(cam)}: the bus drives off")
-            dead = [n for n in children.dead() if n != "patrol"]  # the patrol officer leaves when done
-            if dead:
-                say(f"stopped early: {', '.join(dead)} exited; see {logs}")
-                break
-            if not told and timeline.closed_by(LOOP_CAMERA) and timeline.closed_by(WARN_CAMERA):
-                told = True
-                say("both stories told: the warning worked at one camera, the closed loop at the other")
-                print(_summary(timeline, first_warning, var, LOOP_CAMERA, WARN_CAMERA), flush=True)
-                if args.once:
-                    break
-                print(f"\nstill running: {board}", flush=True)
-                print("  Ctrl-C stops the demo and everything it started", flush=True)
-            if not told and time.monotonic() >= stories_by:
-                say(f"the stories were not told within {STORIES_MAX_S:g}s; see {logs}")
-                break
-        consumer.close()
+        _tell(args, story, children, broker.bootstrap, stop, board, var)
     finally:
         stopped = children.stop_all() if children is not None else 0
         cameras.stop()
         broker.stop()
-    if not told:
-        print(_summary(timeline, first_warning, var, LOOP_CAMERA, WARN_CAMERA), flush=True)
+    if not story.told:
+        print(story.summary(var), flush=True)
     print(f"  stopped {stopped} processes and the embedded broker; files under {var}", flush=True)
-    ok = timeline.closed_by(LOOP_CAMERA) == "verified" and timeline.closed_by(WARN_CAMERA) == "warning"
-    return 0 if ok else 1
+    return 0 if story.ok() else 1
+
+
+def _stop_on_signals() -> threading.Event:
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    return stop
+
+
+def _start_children(
+    args: argparse.Namespace,
+    var: Path,
+    cfg_path: Path,
+    partitions: int,
+    bootstrap: str,
+    camera_port: int,
+    say: Callable[[str], None],
+) -> tuple[Children, str]:
+    """Topics, then the worker, loudspeaker gateway, detector and patrol officer; returns
+    them and the line that tells where the command centre is."""
+    from streams.kafka_io import ensure_topics
+    from streams.topics import Topics
+
+    ensure_topics(bootstrap, partitions=partitions)
+    web_port = _free_or(args.web_port)
+    operator_token = "demo-operator-" + secrets.token_hex(4)
+    patrol_token = "demo-patrol-" + secrets.token_hex(4)
+    env = {
+        **os.environ,
+        "CITYWATCH_KAFKA": bootstrap,
+        "CITYWATCH_TOPIC_PREFIX": Topics.current().prefix,
+        "CITYWATCH_TOKENS": f"{operator_token}=operator@demo,{patrol_token}=patrol:unit-hp-1@wang",
+        "YOLO_OFFLINE": "1",
+    }
+    say(f"embedded broker at {bootstrap}; simulated cameras on 127.0.0.1:{camera_port}")
+    children = Children(var / "logs", env)
+    config = ("--config", str(cfg_path))
+    children.start("worker", "worker", *config, "--web-port", str(web_port), "--datadir", str(var / "faust"))
+    children.start("speaker", "speaker", *config)
+    children.start("edge", "edge", *config)
+    children.start("patrol", "patrol", *config, *PATROL_ARGS, *_duration(args))
+    say(f"started worker, detector, loudspeaker gateway and patrol officer (logs in {var / 'logs'})")
+    board = (
+        f"command centre: http://127.0.0.1:{web_port}/  operator token {operator_token}, "
+        f"patrol token {patrol_token}"
+    )
+    return children, board
+
+
+PATROL_ARGS = (
+    "--unit",
+    "unit-hp-1",
+    "--auto",
+    "--accept-after",
+    "3",
+    "--arrive-after",
+    "3",
+    "--resolve-after",
+    "8",
+    "--max-cases",
+    "1",
+)
+
+
+def _duration(args: argparse.Namespace) -> list[str]:
+    return ["--duration", str(int(args.duration))] if args.duration else []
+
+
+def _tell(
+    args: argparse.Namespace,
+    story: Story,
+    children: Children,
+    bootstrap: str,
+    stop: threading.Event,
+    board: str,
+    var: Path,
+) -> None:
+    """Follow the records until both stories are told (and, without --once, until the end)."""
+    from streams.errors import RecordError
+    from streams.kafka_io import assign_all, standalone_consumer
+    from streams.records import parse_object
+    from streams.topics import Topics
+
+    topics = Topics.current()
+    consumer = standalone_consumer(bootstrap, "citywatch-demo")
+    assign_all(consumer, [topics.name(s) for s in WATCHED], from_beginning=True)
+    now = time.monotonic()
+    deadline = now + args.duration if args.duration else float("inf")
+    stories_by = now + STORIES_MAX_S
+    while not stop.is_set() and time.monotonic() < deadline:
+        for records in consumer.poll(timeout_ms=200).values():
+            for r in records:
+                suffix = r.topic.removeprefix(topics.prefix)
+                try:
+                    value: dict[str, Any] = parse_object(r.value, suffix)
+                except RecordError:
+                    continue
+                story.record(suffix, value)
+        story.move_scenes()
+        if not _carry_on(args, story, children, stories_by, board, var):
+            break
+    consumer.close()
+
+
+def _carry_on(
+    args: argparse.Namespace, story: Story, children: Children, stories_by: float, board: str, var: Path
+) -> bool:
+    """False once the demo should stop: a process died, the stories are told with --once,
+    or they were not told in time."""
+    logs = var / "logs"
+    dead = [n for n in children.dead() if n != "patrol"]  # the patrol officer leaves when done
+    if dead:
+        story.say(f"stopped early: {', '.join(dead)} exited; see {logs}")
+        return False
+    if not story.told and story.both_closed():
+        story.told = True
+        story.say("both stories told: the warning worked at one camera, the closed loop at the other")
+        print(story.summary(var), flush=True)
+        if args.once:
+            return False
+        print(f"\nstill running: {board}", flush=True)
+        print("  Ctrl-C stops the demo and everything it started", flush=True)
+    if not story.told and time.monotonic() >= stories_by:
+        story.say(f"the stories were not told within {STORIES_MAX_S:g}s; see {logs}")
+        return False
+    return True
 
 
 def _summary(tl: Any, first_warning: float | None, var: Path, loop_cam: str, warn_cam: str) -> str:

@@ -180,20 +180,12 @@ class KafkaSource:
     """Every partition of dispatch and alerts, outside any consumer group, at explicit offsets."""
 
     def __init__(self, bootstrap: str, *, new_only: bool) -> None:
-        from kafka import KafkaConsumer
-
-        from streams.kafka_io import assign_all
+        from streams.kafka_io import assign_all, standalone_consumer
         from streams.topics import Topics
 
         topics = Topics.current()
         self._kinds = {topics.dispatch: "case", topics.alerts: "alert"}
-        self._consumer = KafkaConsumer(
-            bootstrap_servers=bootstrap,
-            enable_auto_commit=False,
-            group_id=None,
-            client_id="citywatch-patrol",
-            fetch_max_wait_ms=100,
-        )
+        self._consumer = standalone_consumer(bootstrap, "citywatch-patrol")
         self._ends = assign_all(self._consumer, list(self._kinds), from_beginning=not new_only)
 
     def poll(self, timeout_s: float) -> list[tuple[str, dict[str, Any]]]:

@@ -16,6 +16,7 @@ from typing import Any, TextIO
 
 from streams.commands import add_kafka_argument, kafka_address
 from streams.errors import BrokerError, UsageError
+from streams.topics import Topics
 
 logger = logging.getLogger(__name__)
 
@@ -53,12 +54,82 @@ def _open(path: str) -> TextIO:
         raise UsageError(f"cannot read {path}: {exc.strerror}; give the path of a JSON-lines file") from None
 
 
+class _Replay:
+    """What one replay sent, skipped and failed to deliver, line by line."""
+
+    def __init__(self, name: str, bootstrap: str, prod: Any, speed: float) -> None:
+        from streams.replay import Pacer
+
+        self.name = name
+        self.bootstrap = bootstrap
+        self.prod = prod
+        self.speed = speed
+        self.pacer = Pacer(speed)
+        self.sent: Counter[str] = Counter()
+        self.skipped: list[int] = []
+        self.failed: list[str] = []
+        self.known: set[str] = set()
+        self.start = time.monotonic()
+
+    def line(self, number: int, text: str, topics: Topics, override: str | None, prefix: bool) -> None:
+        from streams.replay import LineError, parse_line
+
+        try:
+            rec = parse_line(text, number, topics, topic=override, retarget_prefix=prefix)
+        except LineError as exc:
+            print(f"{self.name}:{number}: {exc}; line skipped", file=sys.stderr)
+            self.skipped.append(number)
+            return
+        if rec is None:
+            return
+        self._known(rec.topic, number)
+        wait = self.pacer.due(rec.time_s) - (time.monotonic() - self.start)
+        if wait > 0:
+            time.sleep(wait)
+        future = self.prod.send(rec.topic, key=rec.key, value=rec.value, headers=list(rec.headers))
+        future.add_errback(self._on_error(number))
+        self.sent[rec.topic] += 1
+
+    def _known(self, topic: str, number: int) -> None:
+        from kafka.errors import KafkaTimeoutError
+
+        if topic in self.known:
+            return
+        try:
+            self.prod.partitions_for(topic)
+        except KafkaTimeoutError:
+            raise BrokerError(
+                f"{self.name}:{number}: topic {topic!r} does not exist on {self.bootstrap}; create the "
+                "topics (`citywatch broker` does), or re-target them with --prefix or --topic"
+            ) from None
+        self.known.add(topic)
+
+    def _on_error(self, line: int) -> Any:
+        def errback(exc: BaseException) -> None:
+            self.failed.append(f"{self.name}:{line}: not delivered: {exc}")
+
+        return errback
+
+    def report(self) -> int:
+        elapsed = time.monotonic() - self.start
+        for topic, count in sorted(self.sent.items()):
+            print(f"{count:8d}  {topic}")
+        total = sum(self.sent.values())
+        speed = self.speed
+        print(f"{total} records sent in {elapsed:.1f}s (speed {'max' if speed == 0 else f'{speed:g}x'})")
+        for problem in self.failed:
+            print(problem, file=sys.stderr)
+        if self.skipped:
+            skipped = self.skipped
+            shown = ", ".join(str(n) for n in skipped[:20]) + (" ..." if len(skipped) > 20 else "")
+            print(f"{len(skipped)} malformed lines skipped (lines {shown})", file=sys.stderr)
+        return 1 if self.skipped or self.failed else 0
+
+
 def run(args: argparse.Namespace) -> int:
-    from kafka.errors import KafkaError, KafkaTimeoutError
+    from kafka.errors import KafkaError
 
     from streams.kafka_io import producer
-    from streams.replay import LineError, Pacer, parse_line
-    from streams.topics import Topics
 
     speed = 0.0 if args.fast else args.speed
     if speed < 0:
@@ -66,47 +137,13 @@ def run(args: argparse.Namespace) -> int:
     topics = Topics.current()
     override = topics.resolve(args.topic) if args.topic else None
     bootstrap = kafka_address(args)
-    pacer = Pacer(speed)
-    sent: Counter[str] = Counter()
-    skipped: list[int] = []
-    failed: list[str] = []
-    known: set[str] = set()
     name = "<stdin>" if args.file == "-" else args.file
-
-    def on_error(line: int) -> Any:
-        def errback(exc: BaseException) -> None:
-            failed.append(f"{name}:{line}: not delivered: {exc}")
-
-        return errback
-
     source = _open(args.file)
     prod = producer(bootstrap, linger_ms=5 if speed == 0 else 0, max_block_ms=15_000)
-    start = time.monotonic()
+    replay = _Replay(name, bootstrap, prod, speed)
     try:
         for number, text in enumerate(source, start=1):
-            try:
-                rec = parse_line(text, number, topics, topic=override, retarget_prefix=args.prefix)
-            except LineError as exc:
-                print(f"{name}:{number}: {exc}; line skipped", file=sys.stderr)
-                skipped.append(number)
-                continue
-            if rec is None:
-                continue
-            if rec.topic not in known:
-                try:
-                    prod.partitions_for(rec.topic)
-                except KafkaTimeoutError:
-                    raise BrokerError(
-                        f"{name}:{number}: topic {rec.topic!r} does not exist on {bootstrap}; create the "
-                        "topics (`citywatch broker` does), or re-target them with --prefix or --topic"
-                    ) from None
-                known.add(rec.topic)
-            wait = pacer.due(rec.time_s) - (time.monotonic() - start)
-            if wait > 0:
-                time.sleep(wait)
-            future = prod.send(rec.topic, key=rec.key, value=rec.value, headers=list(rec.headers))
-            future.add_errback(on_error(number))
-            sent[rec.topic] += 1
+            replay.line(number, text, topics, override, args.prefix)
         prod.flush()
     except KafkaError as exc:
         raise BrokerError(f"replay to {bootstrap} failed: {exc}") from None
@@ -114,14 +151,4 @@ def run(args: argparse.Namespace) -> int:
         prod.close()
         if source is not sys.stdin:
             source.close()
-    elapsed = time.monotonic() - start
-    for topic, count in sorted(sent.items()):
-        print(f"{count:8d}  {topic}")
-    total = sum(sent.values())
-    print(f"{total} records sent in {elapsed:.1f}s (speed {'max' if speed == 0 else f'{speed:g}x'})")
-    for problem in failed:
-        print(problem, file=sys.stderr)
-    if skipped:
-        shown = ", ".join(str(n) for n in skipped[:20]) + (" ..." if len(skipped) > 20 else "")
-        print(f"{len(skipped)} malformed lines skipped (lines {shown})", file=sys.stderr)
-    return 1 if skipped or failed else 0
+    return replay.report()

@@ -56,9 +56,12 @@ class _Server(http.server.ThreadingHTTPServer):
 
 
 class CameraServer:
-    """Serves ``http://127.0.0.1:PORT/<camera>.mjpg`` for every scene; ``show`` switches a camera."""
+    """Serves ``http://127.0.0.1:PORT/<camera>.mjpg`` for every scene; ``show`` switches a camera.
 
-    def __init__(self, scenes: dict[str, Scene], fps: float = 5.0) -> None:
+    ``port`` 0 takes a free one; ``stop`` cuts every client off, and a new server on the
+    same port brings the cameras back (how tests cut a live stream)."""
+
+    def __init__(self, scenes: dict[str, Scene], fps: float = 5.0, port: int = 0) -> None:
         self.scenes = scenes
         self.fps = fps
         self.stopping = threading.Event()
@@ -68,7 +71,7 @@ class CameraServer:
         for name, scene in scenes.items():
             for look, image in (("violation", scene.violation), ("clear", scene.clear)):
                 self._jpeg[(name, look)] = _encode(image)
-        self._server = _Server(("127.0.0.1", 0), _Handler)
+        self._server = _Server(("127.0.0.1", port), _Handler)
         self._server.cams = self
         self._thread = threading.Thread(target=self._server.serve_forever, name="demo-cameras", daemon=True)
 

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from streams.backoff import doubling
 from streams.config.models import Speaker
 from streams.errors import DriverError
 from streams.records import LoudspeakerCommand
@@ -79,9 +80,10 @@ def _with_retries(
     what: str, retries: int, backoff_s: float, sleep: Sleep, attempt: Callable[[], str]
 ) -> Delivered:
     errors: list[str] = []
+    delays = doubling(backoff_s)
     for n in range(retries + 1):
         if n:
-            sleep(backoff_s * 2 ** (n - 1))
+            sleep(delays.next())
         try:
             return Delivered(attempt(), attempts=n + 1)
         except _Retryable as exc:

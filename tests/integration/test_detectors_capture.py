@@ -11,11 +11,11 @@ import pytest
 from ultralytics.utils import ASSETS
 
 from detectors.capture import run_capture
-from detectors.health import Backoff
 from detectors.pipeline import RunLimits, StatusReporter
 from detectors.publish import Ack, Headers, KafkaPublisher
 from detectors.sampling import Sampler
 from detectors.sources import CameraReader, open_source
+from streams.backoff import Backoff
 from streams.broker import EmbeddedBroker, free_port
 from streams.kafka_io import ensure_topics, read_topic
 from streams.records import CameraStatus, decode

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from detectors.health import Backoff, FpsMeter, PublisherHealth, SourceHealth, camera_status
+from detectors.health import FpsMeter, PublisherHealth, SourceHealth, camera_status
+from streams.backoff import Backoff
 from streams.records import CameraStatus, decode
 
 

@@ -9,9 +9,10 @@ import time
 
 import pytest
 
-from detectors.health import Backoff, PublisherHealth, camera_status
+from detectors.health import PublisherHealth, camera_status
 from detectors.sources import CameraReader, FrameSource, OpenCVSource
 from detectors.types import Image
+from streams.backoff import Backoff
 from streams.records import CameraStatus, decode
 from streams.redact import redact
 

@@ -16,6 +16,7 @@ import argparse
 import random
 import time
 
+from streams.bench import add_count
 from streams.config.models import SensorRule
 from streams.sensors import SensorState, aggregate, on_reading
 
@@ -30,15 +31,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default="100,1000,10000,100000",
         help="readings in the window, comma-separated (default 100,1000,10000,100000)",
     )
-    parser.add_argument(
-        "--readings", type=int, default=20000, metavar="M", help="readings timed per size (default 20000)"
-    )
-    parser.add_argument(
+    add_count(parser, "--readings", 20000, "M", "readings timed per size")
+    add_count(
+        parser,
         "--definition-readings",
-        type=int,
-        default=50,
-        metavar="K",
-        help="readings timed per size when recomputing from the readings (default 50; 0 skips it)",
+        50,
+        "K",
+        "readings timed per size when recomputing from the readings",
+        "; 0 skips it",
     )
     parser.add_argument("--seed", type=int, default=1, help="random seed of the values (default 1)")
 

@@ -1,0 +1,438 @@
+"""Streams benchmark: the real Faust worker (rules, incidents, broadcast policy) against a
+tuned kafka-python consumer on the same broker, in one run.
+
+1. Throughput: N detection records for M cameras of a generated configuration are loaded
+   into the detections topic before the worker starts; the worker's rate is measured from
+   the first record it processes to the last (its own ``stats.detections`` counter). Each
+   camera sees goods in its shop-front zone for 5 s of every 30 s, so the records also
+   open, warn, clear and close incidents. The ceiling is a kafka-python consumer (no
+   group, all partitions assigned, large fetches, short fetch wait) reading the same
+   records from the same broker, before the worker starts and after it stops (averaged).
+2. Latency: L more cameras, each already seeing goods for just under the dwell time;
+   then, paced and with the worker otherwise idle, one record per camera that completes
+   the dwell. Latency is from that record's produce time to the broker timestamp of the
+   loudspeaker command it causes (detections -> rules -> violations -> incidents ->
+   speaker intents -> policy -> loudspeaker: three hops through the broker). Beside it,
+   the raw round trip: kafka-python producer to the tuned consumer, paced the same way.
+
+Without --kafka an embedded broker is started for the run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import signal
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from streams.bench import add_count
+from streams.bench.raw import percentile, raw_consume_rate, raw_round_trips, tuned_consumer
+from streams.commands import add_kafka_argument
+
+if TYPE_CHECKING:
+    from kafka import KafkaConsumer
+
+    from streams.app import Stats, Worker
+    from streams.config import Config
+    from streams.topics import Topics
+
+logger = logging.getLogger(__name__)
+
+STEP_S = 0.5  # frame spacing of every generated camera (2 fps, the default detect_fps)
+CYCLE = 60  # frames per presence cycle of a throughput camera (30 s) ...
+PRESENT = 10  # ... of which the first 10 (5 s) see goods in the zone
+DWELL_S = 2.0
+PRELUDE = 4  # latency cameras: frames at 0, 0.5, 1.0, 1.5 s; the frame at 2.0 s completes the dwell
+PARTITIONS = 4
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_count(parser, "--events", 20000, "N", "detection records to process")
+    add_count(parser, "--cameras", 100, "M", "cameras the records come from")
+    add_count(
+        parser, "--incidents", 100, "L", "incidents (one per extra camera) whose warning latency is measured"
+    )
+    parser.add_argument(
+        "--pace-ms",
+        type=float,
+        default=40.0,
+        metavar="MS",
+        help="spacing of the latency records, so the worker is never backlogged (default 40)",
+    )
+    add_kafka_argument(parser)
+    parser.epilog = "Without --kafka an embedded broker is started for the run."
+
+
+# ------------------------------------------------------------------ inputs
+
+
+def bench_config(cameras: int, latency_cameras: int) -> Config:
+    """M throughput cameras and L latency cameras, each with a shop-front zone and its own speaker."""
+    from streams.config import parse_config
+
+    ids = [f"cam-{i:04d}" for i in range(cameras)] + [f"lat-{i:04d}" for i in range(latency_cameras)]
+    lines = [
+        "version: 1",
+        "site: {name: bench district, timezone: Asia/Shanghai}",
+        f"kafka: {{partitions: {PARTITIONS}}}",
+        "categories:",
+        "  out_of_store_business:",
+        '    code: "200504"',
+        "    name: 店外经营",
+        "    labels: [bench, chair]",
+        f"    dwell_s: {DWELL_S}",
+        "    inertia: 2",
+        "    gap_s: 1.5",
+        "    clear_s: 2",
+        "    grace_s: 3600",  # no deadline fires during the run: every transition comes from a record
+        "    verify_s: 3",
+        "    sla_s: 7200",
+        "units:",
+        "  - {id: unit-1}",
+        "grids:",
+        "  - {id: grid-1, unit: unit-1}",
+        "speakers:",
+        *(f"  - {{id: spk-{cid}, min_interval_s: 0, max_per_hour: 10000}}" for cid in ids),
+        "cameras:",
+    ]
+    for cid in ids:
+        lines += [
+            f"  - id: {cid}",
+            "    source: unused.mp4",
+            f"    location: {{address: bench street {cid}, shop: shop {cid}}}",
+            "    grid: grid-1",
+            f"    speaker: spk-{cid}",
+            "    zones:",
+            "      - {id: storefront, polygon: [[0, 0.5], [1, 0.5], [1, 1], [0, 1]], "
+            "categories: [out_of_store_business]}",
+        ]
+    return parse_config("\n".join(lines) + "\n", "bench-streams.yaml")
+
+
+def detection(camera_id: str, seq: int, t: float, goods: bool) -> bytes:
+    from streams.timeutil import to_iso
+
+    objects: list[dict[str, Any]] = [
+        {"track_id": 1, "label": "person", "score": 0.8, "box": [0.4, 0.2, 0.5, 0.6], "zones": []}
+    ]
+    if goods:
+        objects.append(
+            {
+                "track_id": 2,
+                "label": "bench",
+                "score": 0.7,
+                "box": [0.1, 0.6, 0.3, 0.9],
+                "zones": ["storefront"],
+            }
+        )
+    record = {
+        "v": 1,
+        "camera_id": camera_id,
+        "seq": seq,
+        "captured_at": to_iso(t),
+        "detected_at": to_iso(t + 0.05),
+        "frame_size": [1280, 720],
+        "model": "yolo11n",
+        "objects": objects,
+        "snapshot": None,
+    }
+    return json.dumps(record).encode()
+
+
+def throughput_records(n: int, cameras: int, t0: float) -> Iterator[tuple[str, bytes]]:
+    """N records, round-robin over the cameras, each camera's frames STEP_S apart from ``t0``."""
+    for i in range(n):
+        cam, frame = i % cameras, i // cameras
+        yield (
+            f"cam-{cam:04d}",
+            detection(f"cam-{cam:04d}", frame, t0 + frame * STEP_S, frame % CYCLE < PRESENT),
+        )
+
+
+# ------------------------------------------------------------------ the worker run
+
+
+@dataclass
+class WorkerRun:
+    """What the driver thread measured while the worker ran in the main thread."""
+
+    events_per_s: float = 0.0
+    processed: int = 0
+    seconds: float = 0.0
+    latencies_ms: list[float] = field(default_factory=list)
+    missing: int = 0
+    early: int = 0
+    hops_ms: dict[str, list[float]] = field(default_factory=dict)
+    error: str | None = None
+
+
+def _wait(
+    predicate: Callable[[], bool], timeout_s: float, stopping: threading.Event, interval: float
+) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and not stopping.is_set():
+        if predicate():
+            return True
+        time.sleep(interval)
+    return predicate()
+
+
+@dataclass(frozen=True)
+class Load:
+    """What the driver sends: ``n`` preloaded records, then one paced record per latency camera."""
+
+    bootstrap: str
+    topics: Topics
+    n: int
+    latency_cameras: int
+    pace_s: float
+
+
+def drive(worker: Worker, load: Load, stopping: threading.Event, out: WorkerRun) -> None:
+    """Measure the worker (throughput, then latency), then stop it with SIGTERM."""
+    try:
+        _measure_throughput(worker.stats, load.n, stopping, out)
+        _wait_until_quiet(worker.stats, stopping)
+        _measure_latency(worker.stats, load, stopping, out)
+    except Exception as exc:  # reported by the main thread once the worker has stopped
+        out.error = f"{type(exc).__name__}: {exc}"
+    finally:
+        if not stopping.is_set():
+            os.kill(os.getpid(), signal.SIGTERM)  # the Faust worker's own shutdown path
+
+
+def _measure_throughput(stats: Stats, n: int, stopping: threading.Event, out: WorkerRun) -> None:
+    """Over the preloaded backlog: from the first record processed to the last."""
+    if not _wait(lambda: stats.detections > 0, 120, stopping, 0.001):
+        raise RuntimeError("the worker processed no record within 120 s (group join?)")
+    first_at, first_count = time.time(), stats.detections
+    if not _wait(lambda: stats.detections >= n, 60 + n / 200, stopping, 0.01):
+        raise RuntimeError(f"the worker processed {stats.detections} of {n} records")
+    out.processed = stats.detections - first_count
+    out.seconds = stats.last_detection_at - first_at
+    out.events_per_s = out.processed / max(out.seconds, 1e-9)
+
+
+def _wait_until_quiet(stats: Stats, stopping: threading.Event) -> None:
+    """Let the incidents and warnings the backlog caused drain, so the worker is idle."""
+
+    def quiet() -> bool:
+        before = (stats.violations, stats.alerts, stats.commands)
+        time.sleep(1.0)
+        return (stats.violations, stats.alerts, stats.commands) == before
+
+    _wait(quiet, 60, stopping, 0)
+
+
+class _HopTimes:
+    """When each latency camera's record was sent, and when each hop's topic saw its camera."""
+
+    def __init__(self, consumer: KafkaConsumer, hops: tuple[str, ...]) -> None:
+        self.consumer = consumer
+        self.sent_ms: dict[str, float] = {}
+        self.seen_ms: dict[str, dict[str, float]] = {t: {} for t in hops}
+
+    def collect(self, timeout_ms: int) -> None:
+        for records in self.consumer.poll(timeout_ms=timeout_ms).values():
+            for r in records:
+                cid = json.loads(r.value).get("camera_id")
+                if cid in self.sent_ms:
+                    self.seen_ms[r.topic].setdefault(cid, float(r.timestamp))
+
+
+def _measure_latency(stats: Stats, load: Load, stopping: threading.Event, out: WorkerRun) -> None:
+    """Every latency camera sees goods just under the dwell time; then, paced, the frame
+    that completes each camera's dwell, timed to its loudspeaker command."""
+    from kafka import KafkaProducer
+
+    bootstrap, topics, latency_cameras = load.bootstrap, load.topics, load.latency_cameras
+    t0 = time.time() - 60
+    producer = KafkaProducer(bootstrap_servers=bootstrap, acks=1, linger_ms=0)
+    cams = [f"lat-{i:04d}" for i in range(latency_cameras)]
+    for cid in cams:
+        for k in range(PRELUDE):
+            producer.send(topics.detections, key=cid.encode(), value=detection(cid, k, t0 + k * STEP_S, True))
+    producer.flush()
+    before = load.n + latency_cameras * PRELUDE
+    if not _wait(lambda: stats.detections >= before, 60, stopping, 0.01):
+        raise RuntimeError(f"the worker processed {stats.detections} of {before} records")
+    hops = (topics.violations, topics.speaker_intents, topics.loudspeaker)
+    times = _HopTimes(tuned_consumer(bootstrap, *hops, from_beginning=True), hops)
+    try:
+        _send_triggers(producer, topics, cams, t0 + PRELUDE * STEP_S, load.pace_s, times)
+        command_ms = times.seen_ms[topics.loudspeaker]
+        deadline = time.monotonic() + 30
+        while len(command_ms) < len(cams) and time.monotonic() < deadline and not stopping.is_set():
+            times.collect(100)
+    finally:
+        times.consumer.close()
+        producer.close()
+    _report_latency(out, cams, times, command_ms)
+
+
+def _send_triggers(
+    producer: Any, topics: Topics, cams: list[str], t_trigger: float, pace_s: float, times: _HopTimes
+) -> None:
+    for cid in cams:
+        ts = int(time.time() * 1000)
+        times.sent_ms[cid] = ts
+        producer.send(
+            topics.detections,
+            key=cid.encode(),
+            value=detection(cid, PRELUDE, t_trigger, True),
+            timestamp_ms=ts,
+        )
+        producer.flush()
+        times.collect(0)
+        time.sleep(pace_s)
+
+
+def _report_latency(out: WorkerRun, cams: list[str], times: _HopTimes, command_ms: dict[str, float]) -> None:
+    sent_ms = times.sent_ms
+    latencies = [command_ms[c] - sent_ms[c] for c in cams if c in command_ms]
+    out.early = sum(1 for v in latencies if v < 0)
+    out.latencies_ms = latencies
+    out.missing = len(cams) - len(latencies)
+    # the three hops: detection -> violation -> speaker intent -> command
+    marks = [sent_ms, *times.seen_ms.values()]
+    for name, a, b in zip(("rules", "incidents", "policy"), marks, marks[1:], strict=False):
+        out.hops_ms[name] = [b[c] - a[c] for c in cams if c in a and c in b]
+
+
+def run_worker(
+    cfg: Config, bootstrap: str, topics: Topics, datadir: str, args: argparse.Namespace
+) -> WorkerRun:
+    import faust
+
+    from streams.app import create_worker
+
+    worker = create_worker(cfg, bootstrap=bootstrap, topics=topics, web_port=None, datadir=datadir)
+    out = WorkerRun()
+    stopping = threading.Event()
+    driver = threading.Thread(
+        target=drive,
+        args=(
+            worker,
+            Load(bootstrap, topics, args.events, args.incidents, args.pace_ms / 1000.0),
+            stopping,
+            out,
+        ),
+        name="bench-driver",
+        daemon=True,
+    )
+    # the worker's terminal spinner goes to stderr: stdout is the report, RESULT line last
+    runner = faust.Worker(worker.app, loglevel="warn", quiet=True, redirect_stdouts=False, stdout=sys.stderr)
+    driver.start()
+    try:
+        runner.execute_from_commandline()
+    except SystemExit:
+        pass
+    finally:
+        stopping.set()
+        driver.join(30)
+    return out
+
+
+# ------------------------------------------------------------------ the command
+
+
+def run(args: argparse.Namespace) -> int:
+    from streams.broker import EmbeddedBroker, free_port
+    from streams.kafka_io import ensure_topics
+    from streams.topics import Topics
+
+    n, cameras = args.events, args.cameras
+    if n < 2 or cameras < 1 or args.incidents < 1:
+        print("--events must be at least 2, --cameras and --incidents at least 1")
+        return 2
+    with ExitStack() as stack:
+        bootstrap = args.kafka or stack.enter_context(EmbeddedBroker(port=free_port())).bootstrap
+        topics = Topics(f"bench-{uuid.uuid4().hex[:8]}.citywatch.")
+        rtt_topic = topics.prefix + "bench-rtt"  # the raw round trip's own topic
+        ensure_topics(bootstrap, [*topics.all(), rtt_topic], partitions=PARTITIONS)
+        cfg = bench_config(cameras, args.incidents)
+        datadir = stack.enter_context(tempfile.TemporaryDirectory(prefix="citywatch-bench-"))
+        size = _load_backlog(bootstrap, topics, n, cameras)
+        print(
+            f"input     {n} detection records from {cameras} cameras ({size / n:.0f} B each), "
+            f"{PARTITIONS} partitions, broker {bootstrap}"
+        )
+        timeout = 60 + n / 500
+        raw_before = raw_consume_rate(bootstrap, topics.detections, n, timeout)
+        rtts = raw_round_trips(bootstrap, rtt_topic, args.incidents, args.pace_ms / 1000.0)
+        result = run_worker(cfg, bootstrap, topics, datadir, args)
+        raw_after = raw_consume_rate(bootstrap, topics.detections, n, timeout)
+        if result.error:
+            print(f"error     {result.error}")
+            return 1
+        _report(args, result, (raw_before, raw_after), rtts)
+    return 0 if not result.missing else 1
+
+
+def _load_backlog(bootstrap: str, topics: Topics, n: int, cameras: int) -> int:
+    """Write the throughput records into the detections topic; return their size in bytes."""
+    from kafka import KafkaProducer
+
+    t0 = time.time() - 3600
+    producer = KafkaProducer(bootstrap_servers=bootstrap, acks=1, linger_ms=5, batch_size=256 * 1024)
+    size = 0
+    for key, value in throughput_records(n, cameras, t0):
+        size += len(value)
+        producer.send(topics.detections, key=key.encode(), value=value)
+    producer.flush()
+    producer.close()
+    return size
+
+
+def _report(
+    args: argparse.Namespace, result: WorkerRun, raws: tuple[float, float], rtts: list[float]
+) -> None:
+    from streams.commands.bench import result_line
+
+    raw_before, raw_after = raws
+    raw = (raw_before + raw_after) / 2
+    ratio = result.events_per_s / raw
+    print(
+        f"raw       tuned kafka-python consumer: {raw:.0f} records/s "
+        f"({raw_before:.0f} before and {raw_after:.0f} after the worker run)"
+    )
+    print(
+        f"worker    {result.processed} records through rules and incidents in {result.seconds:.2f}s: "
+        f"{result.events_per_s:.0f} records/s (ratio {ratio:.3f} of the raw consumer)"
+    )
+    p50, p99 = percentile(result.latencies_ms, 50), percentile(result.latencies_ms, 99)
+    print(
+        f"latency   detection produced -> loudspeaker command, {len(result.latencies_ms)} incidents "
+        f"paced {args.pace_ms:g} ms apart: p50 {p50:.1f} ms, p99 {p99:.1f} ms, "
+        f"max {max(result.latencies_ms, default=float('nan')):.1f} ms"
+        + (f" ({result.missing} without a command)" if result.missing else "")
+        + (f" ({result.early} commands before their record?)" if result.early else "")
+    )
+    hop_text = ", ".join(
+        f"{name} p50 {percentile(v, 50):.1f} / p99 {percentile(v, 99):.1f}"
+        for name, v in result.hops_ms.items()
+    )
+    print(f"per hop   (record in -> agent's output record, ms) {hop_text}")
+    r50, r99 = percentile(rtts, 50), percentile(rtts, 99)
+    rtt_what = f"kafka-python producer -> tuned consumer, {len(rtts)} records"
+    print(f"raw rtt   {rtt_what}: p50 {r50:.1f} ms, p99 {r99:.1f} ms")
+    print(
+        result_line(
+            events_per_s=result.events_per_s,
+            raw_consume_per_s=raw,
+            ratio=ratio,
+            p50_ms=p50,
+            p99_ms=p99,
+            raw_rtt_p99_ms=r99,
+        )
+    )
