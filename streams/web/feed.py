@@ -175,11 +175,9 @@ class Feed:
                 tps += [TopicPartition(name, p) for p in sorted(parts)]
             consumer.assign(tps)
             fresh = [tp for tp in tps if (tp.topic, tp.partition) not in self.positions]
-            if fresh:
-                await consumer.seek_to_beginning(*fresh)
-            for tp in tps:  # after a restart of the reader: where it was
-                if (tp.topic, tp.partition) in self.positions:
-                    consumer.seek(tp, self.positions[(tp.topic, tp.partition)])
+            starts = await consumer.beginning_offsets(fresh) if fresh else {}
+            for tp in tps:  # explicit offsets: where it was after a restart of the reader, else the beginning
+                consumer.seek(tp, self.positions.get((tp.topic, tp.partition), int(starts.get(tp) or 0)))
             logger.info("web: board reads %d partitions of %d topics", len(tps), len(self.names))
             while True:
                 batch = await consumer.getmany(timeout_ms=200, max_records=2000)
