@@ -235,10 +235,9 @@ class FakeConsumer:
     def assign(self, tps: list[Any]) -> None:
         self.tps = tps
 
-    async def seek_to_beginning(self, *tps: Any) -> None:
+    async def beginning_offsets(self, tps: list[Any]) -> dict[Any, int]:
         self.log.setdefault("beginning", []).extend(tps)
-        for tp in tps:
-            self.pos[tp] = 0
+        return dict.fromkeys(tps, 0)
 
     def seek(self, tp: Any, offset: int) -> None:
         self.log.setdefault("seek", []).append((tp, offset))
@@ -279,7 +278,7 @@ def test_after_the_broker_goes_away_the_reader_goes_on_where_it_was(monkeypatch:
     assert feed.read == 6  # 4 records, then 1 new, then 1 new: nothing read twice
     assert feed.skipped == 1 and len(board.incidents) == 5
     assert len(FakeConsumer.log["beginning"]) == 1  # only the first start reads from the beginning
-    assert [off for _, off in FakeConsumer.log["seek"]] == [4, 5]
+    assert [off for _, off in FakeConsumer.log["seek"]] == [0, 4, 5]  # explicit offsets, every start
 
 
 # ---------------------------------------------------------------- live events follow the assignment
