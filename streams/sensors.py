@@ -346,14 +346,7 @@ def on_reading(
     it changes nothing and ``Step.refused`` says why.
     """
     step = Step()
-    state.seen_at = max(state.seen_at, seen_at)
-    if state.stale:
-        state.stale = False
-        step.save = True
-        if stale_category:
-            step.events.append(
-                SensorEvent(stale_category, "cleared", state.stale_since, seen_at, "sensor reports again")
-            )
+    _reports_again(state, step, seen_at, stale_category)
     horizon = max((r.window_s for r in rules), default=0.0)
     state.ensure_windows({r.window_s for r in rules})
     longest = state.windows.get(horizon)
@@ -365,14 +358,8 @@ def on_reading(
     first = state.last_at == 0.0 and not (len(longest) if longest is not None else state.stored)
     now = max(state.last_at, measured_at)
     if longest is not None and max_readings is not None:
-        held = longest.count_after(now - horizon)
-        if held >= max_readings:
-            state.refused += 1
-            step.refused = (
-                f"the window of sensor readings is full: {held} readings in the last {horizon:g} s "
-                f"(max_window_readings = {max_readings}); send fewer readings or raise the sensor's "
-                "max_window_readings"
-            )
+        step.refused = _window_full(state, longest.count_after(now - horizon), horizon, max_readings)
+        if step.refused:
             return step
     state.last_at = now
     if longest is None:
@@ -380,14 +367,42 @@ def on_reading(
     for window in state.windows.values():
         window.add(measured_at, value, now)
     step.save = step.save or first
-    judged: dict[str, float | None] = {}  # rule id -> its aggregate (None: outside its hours)
+    judged = _judge(state, rules, step, now, tz)
+    _categories(state, rules, step, now, judged, unit)
+    return step
 
-    def note(rule: SensorRule) -> str:  # formatted only for an event
-        agg = judged[rule.id]
-        return (
-            f"{rule.id}: outside its hours {rule.active_hours}" if agg is None else _describe(rule, agg, unit)
+
+def _reports_again(state: SensorState, step: Step, seen_at: float, stale_category: str | None) -> None:
+    """A reading from a stale sensor clears its staleness."""
+    state.seen_at = max(state.seen_at, seen_at)
+    if not state.stale:
+        return
+    state.stale = False
+    step.save = True
+    if stale_category:
+        step.events.append(
+            SensorEvent(stale_category, "cleared", state.stale_since, seen_at, "sensor reports again")
         )
 
+
+def _window_full(state: SensorState, held: int, horizon: float, max_readings: int) -> str | None:
+    """Why a reading is refused when the longest window holds ``max_readings`` already."""
+    if held < max_readings:
+        return None
+    state.refused += 1
+    return (
+        f"the window of sensor readings is full: {held} readings in the last {horizon:g} s "
+        f"(max_window_readings = {max_readings}); send fewer readings or raise the sensor's "
+        "max_window_readings"
+    )
+
+
+def _judge(
+    state: SensorState, rules: list[SensorRule], step: Step, now: float, tz: str
+) -> dict[str, float | None]:
+    """Every rule's condition at ``now``: pending, active or cleared; rule id -> its aggregate
+    (None: outside its hours; absent: too few readings to judge, so what holds stays)."""
+    judged: dict[str, float | None] = {}
     for rule in rules:
         was_active = rule.id in state.active
         if rule.active_hours is not None and not in_range(rule.active_hours, minute_of_day(now, tz)):
@@ -396,7 +411,7 @@ def on_reading(
         else:
             agg, n = state.windows[rule.window_s].aggregate(rule.aggregate)
             if agg is None or n < rule.min_samples:
-                continue  # not enough readings to judge: keep what holds
+                continue
             cond = holds(rule, agg, was_active)
             judged[rule.id] = agg
         if cond and not was_active:
@@ -409,6 +424,25 @@ def on_reading(
             state.pending.pop(rule.id, None) is not None or state.active.pop(rule.id, None) is not None
         ):
             step.save = True
+    return judged
+
+
+def _categories(
+    state: SensorState,
+    rules: list[SensorRule],
+    step: Step,
+    now: float,
+    judged: dict[str, float | None],
+    unit: str,
+) -> None:
+    """A category starts when one of its rules is active and clears when none is."""
+
+    def note(rule: SensorRule) -> str:  # formatted only for an event
+        agg = judged[rule.id]
+        return (
+            f"{rule.id}: outside its hours {rule.active_hours}" if agg is None else _describe(rule, agg, unit)
+        )
+
     wanted: dict[str, float] = {}
     for rule in rules:
         if rule.id in state.active:
@@ -422,7 +456,6 @@ def on_reading(
         since = state.categories.pop(category)
         why = "; ".join(note(r) for r in rules if r.category == category and r.id in judged)
         step.events.append(SensorEvent(category, "cleared", since, now, f"back to normal ({why})"))
-    return step
 
 
 def stale_deadline(state: SensorState, stale_after_s: float) -> float | None:
