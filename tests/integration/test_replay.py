@@ -18,8 +18,9 @@ from streams.kafka_io import ensure_topics
 from streams.timeutil import from_iso
 from streams.topics import Topics
 
+from ..config_support import write_config
 from ..conftest import KafkaEnv
-from ..streams_support import Collector, alert_states, presence, start_worker, stop, wait_for, write_config
+from ..streams_support import Collector, alert_states, presence, start_worker, stop, wait_for
 
 pytestmark = pytest.mark.integration
 

@@ -19,8 +19,9 @@ from streams.broker import free_port
 from streams.demo.scene import asset
 from streams.timeutil import to_iso
 
+from ..config_support import streams_site, write_config
 from ..conftest import REPO, KafkaEnv
-from ..streams_support import STREAMS_YAML, wait_for
+from ..streams_support import wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -30,11 +31,11 @@ TOKENS = "roles-admin-token-0123456789=admin@hq"
 def role_config(path: Path) -> Path:
     """The streams test district, its cameras showing the packaged bus photo; every
     written directory relative, so it lands under the working directory."""
-    still = str(asset("bus.jpg"))
-    text = STREAMS_YAML.replace("source: unused.mp4", f"source: {still}")
-    text += "evidence: {dir: var/evidence}\n"
-    path.write_text(text, encoding="utf-8")
-    return path
+    district = streams_site()
+    for cam in district["cameras"]:
+        cam["source"] = str(asset("bus.jpg"))
+    district["evidence"] = {"dir": "var/evidence"}
+    return write_config(path, district)
 
 
 @pytest.fixture

@@ -13,20 +13,17 @@ from streams import incidents as inc
 from streams import policy as pol
 from streams.budget import TABLE_VALUE_BUDGET, encoded_size
 from streams.clock import ahead_of_wall
-from streams.config import parse_config
 from streams.config.models import Speaker
 from streams.timeutil import from_iso
 
-from ...streams_support import STREAMS_YAML, streams_config
+from ...config_support import parse, streams_config, streams_site
 
 T0 = from_iso("2026-05-26T02:00:00.000Z")
 CTX = inc.Context(streams_config())
 # the same district, but its street unit has no higher level to escalate to
-NO_ESCALATION_YAML = STREAMS_YAML.replace(
-    "{id: unit-a, level: street, escalates_to: unit-d}", "{id: unit-a, level: street}"
-)
-assert NO_ESCALATION_YAML != STREAMS_YAML
-FLAT = inc.Context(parse_config(NO_ESCALATION_YAML, "flat.yaml"))
+NO_ESCALATION = streams_site()
+assert NO_ESCALATION["units"][0].pop("escalates_to") == "unit-d"
+FLAT = inc.Context(parse(NO_ESCALATION, "flat.yaml"))
 
 
 def violation(book: inc.Book, state: str, at: float, ctx: inc.Context = CTX, **kw: Any) -> list[inc.Effect]:

@@ -26,7 +26,7 @@ from streams.sensors import (
 )
 from streams.timeutil import from_iso
 
-from ...feeds_support import feeds_config
+from ...config_support import feeds_config
 
 T0 = from_iso("2026-05-26T02:00:00.000Z")  # 10:00 in Asia/Shanghai
 NIGHT = from_iso("2026-05-26T14:30:00.000Z")  # 22:30 in Asia/Shanghai
