@@ -13,9 +13,11 @@ import copy
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 from streams.config import Config, parse_config
+from streams.errors import ConfigError, ConfigProblem
 
 Site = dict[str, Any]
 
@@ -188,3 +190,16 @@ def feeds_config() -> Config:
 def web_site(evidence_dir: Path, web: dict[str, Any] | None = None) -> Site:
     """The streams district with its evidence under ``evidence_dir`` and ``web`` settings."""
     return streams_site() | {"evidence": {"dir": str(evidence_dir)}} | ({"web": web} if web else {})
+
+
+def problems_for(text: str) -> list[ConfigProblem]:
+    """The problems ``parse_config`` reports for ``text`` (which must be invalid)."""
+    with pytest.raises(ConfigError) as info:
+        parse_config(text, "cameras.yaml")
+    return info.value.problems
+
+
+def edit_sample(sample: str, old: str, new: str, case: str) -> str:
+    """``sample`` with the first ``old`` replaced by ``new``; fails if the sample lost ``old``."""
+    assert old in sample, f"test case {case} no longer matches the sample"
+    return sample.replace(old, new, 1)

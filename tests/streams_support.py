@@ -75,6 +75,22 @@ def produce(bootstrap: str, topic: str, records: Iterable[tuple[str, dict[str, A
     p.close()
 
 
+def citywatch(
+    env: dict[str, str], *args: str, timeout: float = 120, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    """``citywatch ARGS`` run to its end (no stdin), its output captured as text."""
+    return subprocess.run(
+        [sys.executable, "-m", "streams.cli", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+        check=False,
+    )
+
+
 def start_worker(
     config: Path,
     env: dict[str, str],

@@ -21,7 +21,7 @@ from streams.timeutil import to_iso
 
 from ..config_support import streams_site, write_config
 from ..conftest import REPO, KafkaEnv
-from ..streams_support import wait_for
+from ..streams_support import citywatch, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -49,20 +49,6 @@ def env_for(kafka: KafkaEnv) -> dict[str, str]:
     # the checkout on PYTHONPATH (the roles run as `python -m streams.cli` from elsewhere)
     path = os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p)
     return {**kafka.env(), "PYTHONPATH": path, "CITYWATCH_TOKENS": TOKENS}
-
-
-def citywatch(
-    cwd: Path, env: dict[str, str], *args: str, timeout: float = 120
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "streams.cli", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        stdin=subprocess.DEVNULL,
-    )
 
 
 def spawn(cwd: Path, env: dict[str, str], log: Path, *args: str) -> subprocess.Popen[bytes]:
@@ -141,7 +127,7 @@ def test_short_lived_roles_start_in_an_empty_directory(
         "patrol": ["patrol", "--config", config, "--unit", "unit-a", "--auto", "--duration", "3"],
     }
     for name, args in runs.items():
-        result = citywatch(empty_dir, env, *args)
+        result = citywatch(env, *args, cwd=empty_dir)
         out = result.stdout + result.stderr
         assert result.returncode == 0, f"{name}: {out[-3000:]}"
         no_errors(out)
@@ -156,7 +142,7 @@ def test_detector_roles_start_in_an_empty_directory(kafka: KafkaEnv, empty_dir: 
         ["capture", "--config", config, "--duration", "5"],
         ["detect", "--config", config, "--duration", "5"],
     ):
-        result = citywatch(empty_dir, env, *args, timeout=180)
+        result = citywatch(env, *args, timeout=180, cwd=empty_dir)
         out = result.stdout + result.stderr
         assert result.returncode == 0, f"{args[0]}: {out[-3000:]}"
         no_errors(out)
@@ -177,7 +163,7 @@ def test_broker_starts_in_an_empty_directory(empty_dir: Path, tmp_path: Path) ->
 @pytest.mark.model
 def test_demo_starts_in_an_empty_directory(empty_dir: Path, tmp_path: Path) -> None:
     result = citywatch(
-        empty_dir, dict(os.environ), "demo", "--once", "--duration", "20", "--web-port", "0", timeout=180
+        dict(os.environ), "demo", "--once", "--duration", "20", "--web-port", "0", timeout=180, cwd=empty_dir
     )
     out = result.stdout + result.stderr
     no_errors(out)

@@ -241,15 +241,19 @@ def test_rules_by_sensor_by_kind_and_by_id() -> None:
     assert [r.id for r in by_sensor["bin-a"]] == ["bin-full"]
 
 
+# one reading of pm-1 as a client posts it
+PM_1_BODY = {
+    "sensor_id": "pm-1",
+    "kind": "pm25",
+    "value": 80,
+    "unit": "µg/m³",
+    "measured_at": "2026-05-26T02:00:00Z",
+}
+
+
 def test_parse_batch_is_all_or_nothing() -> None:
     sensors = {"pm-1": SENSOR}
-    one = {
-        "sensor_id": "pm-1",
-        "kind": "pm25",
-        "value": 80,
-        "unit": "µg/m³",
-        "measured_at": "2026-05-26T02:00:00Z",
-    }
+    one = dict(PM_1_BODY)
     readings, error = parse_batch(json.dumps(one).encode(), sensors)
     assert error is None and [r.value for r in readings] == [80]
     readings, error = parse_batch(json.dumps([one, {**one, "sensor_id": "pm-2"}]).encode(), sensors)
@@ -405,13 +409,7 @@ def test_check_reading_refuses_a_reading_from_the_future() -> None:
 
 def test_parse_batch_refuses_future_readings_and_batches_the_window_cannot_take() -> None:
     sensors = {"pm-1": SENSOR}
-    one = {
-        "sensor_id": "pm-1",
-        "kind": "pm25",
-        "value": 80,
-        "unit": "µg/m³",
-        "measured_at": "2026-05-26T02:00:00Z",
-    }
+    one = dict(PM_1_BODY)
     late = {**one, "measured_at": "2099-01-01T00:00:00Z"}
     readings, error = parse_batch(json.dumps([one, late]).encode(), sensors, wall_now=T0, max_skew_s=300)
     assert readings == [] and error is not None
