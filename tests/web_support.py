@@ -147,6 +147,23 @@ def bearer(role: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {TOKENS[role]}"}
 
 
+SseEvent = tuple[str, dict[str, Any]]
+
+
+async def read_sse(res: Any, until: Callable[[list[SseEvent]], bool], timeout_s: float) -> list[SseEvent]:
+    """Server-sent events of ``res`` (after the hello) until ``until(events)``; each line waits
+    at most ``timeout_s``."""
+    events: list[SseEvent] = []
+    kind = ""
+    while not until(events):
+        line = (await asyncio.wait_for(res.content.readline(), timeout_s)).decode().rstrip("\n")
+        if line.startswith("event: "):
+            kind = line[7:]
+        elif line.startswith("data: ") and kind != "hello":
+            events.append((kind, json.loads(line[6:])))
+    return events
+
+
 # ---------------------------------------------------------------- HTTP to a real worker
 
 

@@ -25,6 +25,7 @@ from streams.topics import Topics
 from ..config_support import PM_A, streams_site, write_config
 from ..feeds_support import sensor_reading
 from ..streams_support import Collector, Feed, start_worker, stop, wait_for
+from ..web_support import http
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -44,29 +45,12 @@ def healthz(port: int) -> tuple[int | None, dict[str, Any]]:
         return None, {}
 
 
-def post(port: int, path: str, body: Any) -> tuple[int, dict[str, Any]]:
-    request = urllib.request.Request(
-        f"http://127.0.0.1:{port}{path}",
-        data=json.dumps(body).encode(),
-        headers={"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"},
-        method="POST",
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=30) as r:  # noqa: S310
-            return r.status, json.loads(r.read())
-    except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read())
+def post(port: int, path: str, body: Any) -> tuple[int, Any]:
+    return http("POST", f"http://127.0.0.1:{port}{path}", token=TOKEN, body=body, timeout=30)
 
 
 def get(port: int, path: str) -> str:
-    request = urllib.request.Request(
-        f"http://127.0.0.1:{port}{path}", headers={"Authorization": f"Bearer {TOKEN}"}
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=10) as r:  # noqa: S310
-            return str(r.read().decode())
-    except OSError:
-        return ""
+    return str(http("GET", f"http://127.0.0.1:{port}{path}", token=TOKEN)[1] or "")
 
 
 def warned(collector: Collector, topic: str, camera: str) -> bool:

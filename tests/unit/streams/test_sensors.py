@@ -291,6 +291,17 @@ def same_as_definition(window: Window, samples: list[list[float]], now: float) -
             assert got == want, (how, now)
 
 
+def add_and_compare(window: Window, readings: list[tuple[float, float]]) -> None:
+    """Add ``readings`` in order; after each, the window agrees with the definition."""
+    samples: list[list[float]] = []
+    now = -math.inf
+    for t, v in readings:
+        now = max(now, t)
+        window.add(t, v, now)
+        samples.append([t, v])
+        same_as_definition(window, sorted(samples), now)
+
+
 @pytest.mark.parametrize(
     ("span", "readings"),
     [
@@ -307,14 +318,7 @@ def same_as_definition(window: Window, samples: list[list[float]], now: float) -
     ],
 )
 def test_window_matches_the_definition_table(span: float, readings: list[tuple[float, float]]) -> None:
-    window = Window(span)
-    samples: list[list[float]] = []
-    now = -math.inf
-    for t, v in readings:
-        now = max(now, t)
-        window.add(t, v, now)
-        samples.append([t, v])
-        same_as_definition(window, sorted(samples), now)
+    add_and_compare(Window(span), readings)
 
 
 @settings(max_examples=200, deadline=None, database=None)
@@ -332,14 +336,7 @@ def test_window_matches_the_definition_table(span: float, readings: list[tuple[f
 def test_window_matches_the_definition_on_random_streams(
     span: float, readings: list[tuple[float, float]]
 ) -> None:
-    window = Window(span)
-    samples: list[list[float]] = []
-    now = -math.inf
-    for t, v in readings:
-        now = max(now, t)
-        window.add(t, v, now)
-        samples.append([t, v])
-        same_as_definition(window, sorted(samples), now)
+    add_and_compare(Window(span), readings)
 
 
 def test_on_reading_judges_each_rule_on_its_own_window_as_the_definition_does() -> None:

@@ -8,7 +8,7 @@ its topic (the worker's routing of effect kinds) and is validated with that topi
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from pydantic import BaseModel
@@ -105,21 +105,9 @@ def auto_request(warn: dict[str, Any]) -> pol.Request:
 
 def violation_record(ev: ViolationEvent, seq: int) -> dict[str, Any]:
     """The violation the worker writes for a rules event (streams/app.py, rules agent)."""
-    return {
-        "v": 1,
-        "camera_id": ev.camera_id,
-        "zone_id": ev.zone_id,
-        "category": ev.category,
-        "state": ev.state,
-        "since": to_iso(ev.since),
-        "at": to_iso(ev.at),
-        "labels": list(ev.labels),
-        "evidence": list(ev.evidence),
-        "frames_seen": ev.frames_seen,
-        "frames": ev.frames,
-        "scores": dict(ev.scores),
-        "seq": seq,
-    }
+    times = {"since": to_iso(ev.since), "at": to_iso(ev.at)}
+    lists = {"labels": list(ev.labels), "evidence": list(ev.evidence), "scores": dict(ev.scores)}
+    return {"v": 1, **asdict(ev), **times, **lists, "seq": seq}
 
 
 def frames(d: District, state: CameraState, seqs: range, seen: list[Sighting]) -> None:
