@@ -140,13 +140,7 @@ def operator_scenario(d: District) -> None:
     """An operator's broadcast on spk-b, acknowledged by the gateway."""
     at = T0 + 200
     request = pol.Request(
-        request_id="req-1",
-        speaker_id="spk-b",
-        text="请注意",
-        source="operator",
-        requested_by="zhang",
-        reason="test",
-        at=at,
+        "req-1", "spk-b", "请注意", source="operator", requested_by="zhang", reason="test", at=at
     )
     d.policy(request, at)
     [command] = [c for c in d.written["loudspeaker"] if c["speaker_id"] == "spk-b"]
