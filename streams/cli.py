@@ -37,6 +37,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "speaker": ("streams.commands.speaker", "the loudspeaker gateway: speaks commands, acknowledges them"),
     "patrol": ("streams.commands.patrol", "terminal patrol app: a unit's cases, accept / arrive / resolve"),
     "broadcast": ("streams.commands.broadcast", "an operator's broadcast; prints the policy's decision"),
+    "schemas": ("streams.commands.schemas", "write docs/schemas/<topic>.json from the record models"),
 }
 
 

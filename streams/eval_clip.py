@@ -115,7 +115,7 @@ class _Incidents:
         self.out = out
         self.start = start
         self.on_effect = on_effect
-        self.book, self.ctx = inc.Book(), inc.Context(cfg)
+        self.book, self.ctx = inc.Book(), inc.ConfigIndex(cfg)
         self.seen: set[str] = set()
         self.warned: dict[str, int] = {}
 

@@ -1,4 +1,4 @@
-"""Scripted detection scenarios and a small fast-timing configuration for streams tests."""
+"""Scripted detection scenarios, the worker as a subprocess, and a collector of its outputs."""
 
 from __future__ import annotations
 
@@ -7,91 +7,21 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
-from kafka import KafkaProducer
+from kafka import KafkaConsumer, KafkaProducer
 
-from streams.config import Config, parse_config
+from streams.kafka_io import assign_all
 from streams.lifecycle import alert_version
+from streams.records import IncidentState
 from streams.timeutil import to_iso
 
 # every state of the closed loop, in order (DESIGN.md "Incident lifecycle")
-CLOSED_LOOP = [
-    "open",
-    "warned",
-    "dispatched",
-    "accepted",
-    "arrived",
-    "resolved",
-    "verifying",
-    "verified",
-    "closed",
-]
-
-STREAMS_YAML = """
-version: 1
-site: {name: test district, timezone: Asia/Shanghai}
-kafka: {partitions: 4}
-categories:
-  out_of_store_business:
-    code: "200504"
-    name: 店外经营
-    labels: [bench, chair]
-    dwell_s: 2
-    inertia: 2
-    gap_s: 1.5
-    clear_s: 2
-    grace_s: 3
-    verify_s: 3
-    sla_s: 30
-    template: "{shop}请注意：请将店外经营物品放回店内，不要占道经营。"
-  illegal_parking:
-    code: "200505"
-    name: 机动车乱停放
-    labels: [car]
-    dwell_s: 2
-    inertia: 2
-    gap_s: 1.5
-    clear_s: 2
-    grace_s: 3
-    verify_s: 3
-    sla_s: 30
-speakers:
-  - {id: spk-a, min_interval_s: 0, max_per_hour: 100}
-  - {id: spk-b, min_interval_s: 0, max_per_hour: 100}
-units:
-  - {id: unit-a, level: street, escalates_to: unit-d}
-  - {id: unit-d, level: district}
-grids:
-  - {id: grid-a, unit: unit-a}
-cameras:
-  - id: cam-a
-    source: unused.mp4
-    location: {address: 和平路12号, shop: 老王便利店}
-    grid: grid-a
-    speaker: spk-a
-    zones:
-      - {id: storefront, polygon: [[0, 0.5], [1, 0.5], [1, 1], [0, 1]], categories: [out_of_store_business]}
-  - id: cam-b
-    source: unused.mp4
-    location: {address: 兴华街1号}
-    grid: grid-a
-    speaker: spk-b
-    zones:
-      - {id: kerb, polygon: [[0, 0.5], [1, 0.5], [1, 1], [0, 1]], categories: [illegal_parking]}
-"""
-
-
-def streams_config() -> Config:
-    return parse_config(STREAMS_YAML, "streams-test.yaml")
-
-
-def write_config(path: Path) -> Path:
-    path.write_text(STREAMS_YAML, encoding="utf-8")
-    return path
+CLOSED_LOOP = [s for s in get_args(IncidentState) if s not in ("cleared", "reopened", "overdue")]
 
 
 def detection(
@@ -144,6 +74,22 @@ def produce(bootstrap: str, topic: str, records: Iterable[tuple[str, dict[str, A
         p.send(topic, key=key.encode(), value=raw)
     p.flush()
     p.close()
+
+
+def citywatch(
+    env: dict[str, str], *args: str, timeout: float = 120, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    """``citywatch ARGS`` run to its end (no stdin), its output captured as text."""
+    return subprocess.run(
+        [sys.executable, "-m", "streams.cli", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+        check=False,
+    )
 
 
 def start_worker(
@@ -200,27 +146,18 @@ def wait_for(predicate: Any, timeout: float, interval: float = 0.2) -> bool:
 
 
 class Collector:
-    """Reads topics from the beginning in a background thread; ``values(topic)`` so far."""
+    """Reads topics from the beginning in a background thread; ``values(topic)`` so far.
+
+    Each value is the record's JSON (``{"_raw": bytes}`` when it is not JSON) with the
+    record's key as ``_key`` and its timestamp (ms) as ``_ts``.
+    """
 
     def __init__(self, bootstrap: str, topics: list[str]) -> None:
-        import threading
-
-        from kafka import KafkaConsumer, TopicPartition
-
         self._lock = threading.Lock()
         self._seen: dict[str, list[dict[str, Any]]] = {t: [] for t in topics}
         self._stop = threading.Event()
         self._consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False)
-        tps = []
-        for t in topics:
-            parts: set[int] | None = None
-            deadline = time.monotonic() + 10
-            while not parts and time.monotonic() < deadline:
-                parts = self._consumer.partitions_for_topic(t)
-                time.sleep(0.05)
-            tps += [TopicPartition(t, p) for p in sorted(parts or [])]
-        self._consumer.assign(tps)
-        self._consumer.seek_to_beginning(*tps)
+        assign_all(self._consumer, topics, from_beginning=True)
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
 
@@ -230,7 +167,7 @@ class Collector:
                 for r in records:
                     try:
                         value = json.loads(r.value)
-                    except ValueError:
+                    except (ValueError, TypeError):
                         value = {"_raw": r.value}
                     value["_key"] = r.key.decode() if r.key else None
                     value["_ts"] = r.timestamp

@@ -1,12 +1,11 @@
 """Helpers for the command-centre tests: tokens, a seeded board, a fake publisher,
-an aiohttp test client around the app, and a worker started with its web server."""
+an aiohttp test client around the app."""
 
 from __future__ import annotations
 
 import asyncio
 import base64
 import json
-import subprocess
 import time
 import urllib.error
 import urllib.request
@@ -17,14 +16,14 @@ from typing import Any, TypeVar
 
 from aiohttp.test_utils import TestClient, TestServer
 
-from streams.config import Config, parse_config
+from streams.config import Config
 from streams.topics import Topics
 from streams.web.api import WebState, create_app
 from streams.web.auth import Sessions, TokenRegistry, parse_tokens
 from streams.web.board import Board
 from streams.web.evidence import EvidenceFiles
 
-from .streams_support import STREAMS_YAML, start_worker
+from .config_support import parse, web_site
 
 T = TypeVar("T")
 
@@ -54,17 +53,7 @@ JPEG = base64.b64decode(
 
 
 def web_config(evidence_dir: Path, web: dict[str, Any] | None = None) -> Config:
-    text = STREAMS_YAML + f"\nevidence: {{dir: {json.dumps(str(evidence_dir))}}}\n"
-    if web:
-        text += f"web: {json.dumps(web)}\n"
-    return parse_config(text, "web-test.yaml")
-
-
-def write_web_config(path: Path, evidence_dir: Path) -> Path:
-    path.write_text(
-        STREAMS_YAML + f"\nevidence: {{dir: {json.dumps(str(evidence_dir))}}}\n", encoding="utf-8"
-    )
-    return path
+    return parse(web_site(evidence_dir, web), "web-test.yaml")
 
 
 def alert(
@@ -158,14 +147,24 @@ def bearer(role: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {TOKENS[role]}"}
 
 
-# ---------------------------------------------------------------- a real worker with its web server
+SseEvent = tuple[str, dict[str, Any]]
 
 
-def start_web_worker(
-    config: Path, env: dict[str, str], datadir: Path, log: Path, port: int
-) -> subprocess.Popen[bytes]:
-    """``citywatch worker`` with its web server on ``port``."""
-    return start_worker(config, env, datadir, log, web_port=port, tokens=TOKENS_TEXT)
+async def read_sse(res: Any, until: Callable[[list[SseEvent]], bool], timeout_s: float) -> list[SseEvent]:
+    """Server-sent events of ``res`` (after the hello) until ``until(events)``; each line waits
+    at most ``timeout_s``."""
+    events: list[SseEvent] = []
+    kind = ""
+    while not until(events):
+        line = (await asyncio.wait_for(res.content.readline(), timeout_s)).decode().rstrip("\n")
+        if line.startswith("event: "):
+            kind = line[7:]
+        elif line.startswith("data: ") and kind != "hello":
+            events.append((kind, json.loads(line[6:])))
+    return events
+
+
+# ---------------------------------------------------------------- HTTP to a real worker
 
 
 def http(

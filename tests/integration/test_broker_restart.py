@@ -22,8 +22,10 @@ from streams.broker import EmbeddedBroker, free_port
 from streams.kafka_io import ensure_topics
 from streams.topics import Topics
 
+from ..config_support import PM_A, streams_site, write_config
 from ..feeds_support import sensor_reading
-from ..streams_support import STREAMS_YAML, Collector, Feed, start_worker, stop, wait_for
+from ..streams_support import Collector, Feed, start_worker, stop, wait_for
+from ..web_support import http
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -31,10 +33,6 @@ TOKEN = "restart-admin-token-0123456789"  # noqa: S105 - a test token
 JOIN_TIMEOUT = 90  # a group join waits for the rebalance timeout
 BACK_TIMEOUT = 60  # the worker must serve again within 60 s of the broker's return
 SPEAK = ["--speaker", "spk-a", "--text", "请注意"]
-SENSORS_YAML = """
-sensors:
-  - {id: pm-a, kind: pm25, unit: µg/m³, location: {address: 和平路12号}, grid: grid-a}
-"""
 
 
 def healthz(port: int) -> tuple[int | None, dict[str, Any]]:
@@ -47,29 +45,12 @@ def healthz(port: int) -> tuple[int | None, dict[str, Any]]:
         return None, {}
 
 
-def post(port: int, path: str, body: Any) -> tuple[int, dict[str, Any]]:
-    request = urllib.request.Request(
-        f"http://127.0.0.1:{port}{path}",
-        data=json.dumps(body).encode(),
-        headers={"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"},
-        method="POST",
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=30) as r:  # noqa: S310
-            return r.status, json.loads(r.read())
-    except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read())
+def post(port: int, path: str, body: Any) -> tuple[int, Any]:
+    return http("POST", f"http://127.0.0.1:{port}{path}", token=TOKEN, body=body, timeout=30)
 
 
 def get(port: int, path: str) -> str:
-    request = urllib.request.Request(
-        f"http://127.0.0.1:{port}{path}", headers={"Authorization": f"Bearer {TOKEN}"}
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=10) as r:  # noqa: S310
-            return str(r.read().decode())
-    except OSError:
-        return ""
+    return str(http("GET", f"http://127.0.0.1:{port}{path}", token=TOKEN)[1] or "")
 
 
 def warned(collector: Collector, topic: str, camera: str) -> bool:
@@ -95,8 +76,7 @@ def test_worker_survives_a_broker_restart_that_lost_every_topic(
     own_broker.start()
     ensure_topics(own_broker.bootstrap, topics.all(), partitions=4)
     env = dict(os.environ)
-    config = tmp_path / "streams.yaml"
-    config.write_text(STREAMS_YAML + SENSORS_YAML, encoding="utf-8")
+    config = write_config(tmp_path / "streams.yaml", streams_site() | {"sensors": [PM_A]})
     web_port = free_port()
     log = tmp_path / "worker.log"
 

@@ -16,6 +16,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from streams.eval_clip import clip_frames
+
 from ..conftest import MEDIA, REPO
 
 cv2 = pytest.importorskip("cv2")
@@ -107,19 +109,9 @@ def make_clip(path: Path, edit: Edit) -> Path:
 
 
 def street_frames() -> Iterator[tuple[float, np.ndarray]]:
-    cap = cv2.VideoCapture(str(STREET))
-    fps = cap.get(cv2.CAP_PROP_FPS) or 30.0
-    i = 0
-    try:
-        while True:
-            ok, image = cap.read()
-            if not ok:
-                return
-            if i % EVERY == 0:
-                yield i / fps, cv2.resize(image, SIZE, interpolation=cv2.INTER_AREA)
-            i += 1
-    finally:
-        cap.release()
+    for i, (t, image) in enumerate(clip_frames(STREET)):
+        if i % EVERY == 0:
+            yield t, cv2.resize(image, SIZE, interpolation=cv2.INTER_AREA)
 
 
 def between(start: float, end: float, crop: np.ndarray, at: tuple[float, float]) -> Edit:

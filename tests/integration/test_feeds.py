@@ -13,17 +13,10 @@ import pytest
 
 from streams.broker import free_port
 
+from ..config_support import feeds_site, write_config
 from ..conftest import KafkaEnv
-from ..feeds_support import (
-    INGEST_TOKEN,
-    VIEWER_TOKEN,
-    Tail,
-    camera_status,
-    sensor_reading,
-    start_web_worker,
-    write_feeds_config,
-)
-from ..streams_support import presence, produce, start_worker, stop, wait_for
+from ..feeds_support import INGEST_TOKEN, TOKENS, VIEWER_TOKEN, camera_status, sensor_reading
+from ..streams_support import Collector, presence, produce, start_worker, stop, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -79,10 +72,9 @@ def test_sensor_scenarios_http_ingest_and_dead_letters(kafka: KafkaEnv, tmp_path
     t = kafka.topics
     port = free_port()
     log = tmp_path / "worker.log"
-    worker = start_web_worker(
-        write_feeds_config(tmp_path / "feeds.yaml"), kafka.env(), tmp_path / "faust", log, port
-    )
-    tail = Tail(kafka.bootstrap, t.alerts, t.dispatch, t.deadletter)
+    config = write_config(tmp_path / "feeds.yaml", feeds_site())
+    worker = start_worker(config, kafka.env(), tmp_path / "faust", log, web_port=port, tokens=TOKENS)
+    tail = Collector(kafka.bootstrap, [t.alerts, t.dispatch, t.deadletter])
     try:
         assert wait_for(lambda: post(port, b"[]")[0] == 400, 60), log.read_text()[-3000:]
         # -- HTTP: only an ingest (or admin) token may post; bad requests get 400 with a reason
@@ -126,13 +118,13 @@ def test_sensor_scenarios_http_ingest_and_dead_letters(kafka: KafkaEnv, tmp_path
         )
         assert (status, answer) == (202, {"accepted": 1})
 
-        assert wait_for(lambda: len(tail.of(t.dispatch)) >= 2, JOIN_TIMEOUT), log.read_text()[-3000:]
-        cases = {c["category"]["key"]: c for c in tail.of(t.dispatch)}
+        assert wait_for(lambda: len(tail.values(t.dispatch)) >= 2, JOIN_TIMEOUT), log.read_text()[-3000:]
+        cases = {c["category"]["key"]: c for c in tail.values(t.dispatch)}
         assert set(cases) == {"air_quality", "bin_overflow"}
         air = cases["air_quality"]
         assert air["unit_id"] == "unit-a" and air["grid_id"] == "grid-a" and air["sensor_id"] == "pm-a"
         assert air["camera_id"] is None and air["location"]["address"] == "和平路12号"
-        alerts = tail.of(t.alerts)
+        alerts = tail.values(t.alerts)
         opened = find(alerts, sensor_id="pm-a", category="air_quality", state="open")
         assert opened is not None and opened["camera_id"] is None
         assert "pm25-mean: mean 120.0 µg/m³ over 900s > 75" in opened["history"][0]["note"]
@@ -147,17 +139,19 @@ def test_sensor_scenarios_http_ingest_and_dead_letters(kafka: KafkaEnv, tmp_path
         )
 
         def note_seen() -> bool:
-            a = find(tail.of(t.alerts), incident_id=air["incident_id"])
+            a = find(tail.values(t.alerts), incident_id=air["incident_id"])
             return a is not None and any(h["note"].startswith("back to normal") for h in a["history"])
 
         assert wait_for(note_seen, 20), log.read_text()[-3000:]
-        history = find(tail.of(t.alerts), incident_id=air["incident_id"])["history"]  # type: ignore[index]
+        history = find(tail.values(t.alerts), incident_id=air["incident_id"])["history"]  # type: ignore[index]
         back = [h["note"] for h in history if h["note"].startswith("back to normal")]
         assert back == ["back to normal (pm25-mean: mean 60.0 µg/m³ over 900s > 75)"], back
         # the patrol resolves the case; the sensor reads clear through verification -> closed
         produce(kafka.bootstrap, t.dispatch_updates, [update(air["case_id"], "resolved")])
-        assert wait_for(lambda: find(tail.of(t.alerts), incident_id=air["incident_id"], state="closed"), 20)
-        assert states_of(tail.of(t.alerts), air["incident_id"]) == [
+        assert wait_for(
+            lambda: find(tail.values(t.alerts), incident_id=air["incident_id"], state="closed"), 20
+        )
+        assert states_of(tail.values(t.alerts), air["incident_id"]) == [
             "open",
             "dispatched",
             "resolved",
@@ -167,8 +161,8 @@ def test_sensor_scenarios_http_ingest_and_dead_letters(kafka: KafkaEnv, tmp_path
         ]
 
         # -- stale: bin-a (stale_after_s 4) says nothing more -> sensor_stale; a reading closes it
-        assert wait_for(lambda: find(tail.of(t.alerts), sensor_id="bin-a", category="sensor_stale"), 20)
-        stale = find(tail.of(t.alerts), sensor_id="bin-a", category="sensor_stale")
+        assert wait_for(lambda: find(tail.values(t.alerts), sensor_id="bin-a", category="sensor_stale"), 20)
+        stale = find(tail.values(t.alerts), sensor_id="bin-a", category="sensor_stale")
         assert (
             stale is not None
             and stale["state"] == "open"
@@ -178,9 +172,11 @@ def test_sensor_scenarios_http_ingest_and_dead_letters(kafka: KafkaEnv, tmp_path
             post(port, json.dumps(sensor_reading("bin-a", "bin_fill", 20, "%", time.time())).encode())[0]
             == 202
         )
-        assert wait_for(lambda: find(tail.of(t.alerts), incident_id=stale["incident_id"], state="closed"), 20)
+        assert wait_for(
+            lambda: find(tail.values(t.alerts), incident_id=stale["incident_id"], state="closed"), 20
+        )
 
-        dead = tail.of(t.deadletter)
+        dead = tail.values(t.deadletter)
         assert len(dead) == 3, dead
         errors = " | ".join(d["error"] for d in dead)
         assert "not UTF-8 JSON" in errors and "field 'value'" in errors and "sensor 'ghost'" in errors
@@ -193,8 +189,10 @@ def test_sensor_scenarios_http_ingest_and_dead_letters(kafka: KafkaEnv, tmp_path
 def test_camera_offline_mid_incident_holds_it_until_back(kafka: KafkaEnv, tmp_path: Path) -> None:
     t = kafka.topics
     log = tmp_path / "worker.log"
-    worker = start_worker(write_feeds_config(tmp_path / "feeds.yaml"), kafka.env(), tmp_path / "faust", log)
-    tail = Tail(kafka.bootstrap, t.alerts, t.deadletter)
+    worker = start_worker(
+        write_config(tmp_path / "feeds.yaml", feeds_site()), kafka.env(), tmp_path / "faust", log
+    )
+    tail = Collector(kafka.bootstrap, [t.alerts, t.deadletter])
     try:
         now = time.time()
         produce(kafka.bootstrap, t.camera_status, [("cam-a", camera_status("cam-a", "online", 25, now))])
@@ -203,10 +201,10 @@ def test_camera_offline_mid_incident_holds_it_until_back(kafka: KafkaEnv, tmp_pa
             t.detections,
             [("cam-a", r) for r in presence("cam-a", "storefront", "bench", now, 3)],
         )
-        assert wait_for(lambda: find(tail.of(t.alerts), camera_id="cam-a", state="open"), JOIN_TIMEOUT), (
+        assert wait_for(lambda: find(tail.values(t.alerts), camera_id="cam-a", state="open"), JOIN_TIMEOUT), (
             log.read_text()[-3000:]
         )
-        violation = find(tail.of(t.alerts), camera_id="cam-a", state="open")
+        violation = find(tail.values(t.alerts), camera_id="cam-a", state="open")
         assert violation is not None and violation["category"]["key"] == "out_of_store_business"
         vid = violation["incident_id"]
 
@@ -218,12 +216,12 @@ def test_camera_offline_mid_incident_holds_it_until_back(kafka: KafkaEnv, tmp_pa
             t.camera_status,
             [("cam-a", camera_status("cam-a", "offline", 0, time.time(), reason=leaky))],
         )
-        assert wait_for(lambda: find(tail.of(t.alerts), camera_id="cam-a", category="camera_offline"), 20), (
-            log.read_text()[-3000:]
-        )
+        assert wait_for(
+            lambda: find(tail.values(t.alerts), camera_id="cam-a", category="camera_offline"), 20
+        ), log.read_text()[-3000:]
 
         def held() -> bool:
-            a = find(tail.of(t.alerts), incident_id=vid)
+            a = find(tail.values(t.alerts), incident_id=vid)
             return a is not None and a.get("held") is True
 
         assert wait_for(held, 20)
@@ -241,39 +239,41 @@ def test_camera_offline_mid_incident_holds_it_until_back(kafka: KafkaEnv, tmp_pa
         produce(kafka.bootstrap, t.violations, [("cam-a", clear)])
 
         def clear_recorded() -> bool:
-            a = find(tail.of(t.alerts), incident_id=vid)
+            a = find(tail.values(t.alerts), incident_id=vid)
             return a is not None and "held: not cleared until released" in a["history"][-1]["note"]
 
         assert wait_for(clear_recorded, 20)
-        assert states_of(tail.of(t.alerts), vid) == ["open"]
+        assert states_of(tail.values(t.alerts), vid) == ["open"]
 
         # back online: the camera-offline incident closes, the violation is released, its clear applied
         produce(
             kafka.bootstrap, t.camera_status, [("cam-a", camera_status("cam-a", "online", 25, time.time()))]
         )
-        assert wait_for(lambda: find(tail.of(t.alerts), incident_id=vid, state="closed"), 20), [
-            (a["state"], a["held"], a["history"][-1]) for a in tail.of(t.alerts) if a["incident_id"] == vid
-        ] + tail.of(t.deadletter)
-        offline = find(tail.of(t.alerts), camera_id="cam-a", category="camera_offline")
+        assert wait_for(lambda: find(tail.values(t.alerts), incident_id=vid, state="closed"), 20), [
+            (a["state"], a["held"], a["history"][-1])
+            for a in tail.values(t.alerts)
+            if a["incident_id"] == vid
+        ] + tail.values(t.deadletter)
+        offline = find(tail.values(t.alerts), camera_id="cam-a", category="camera_offline")
         assert offline is not None
         assert wait_for(
-            lambda: find(tail.of(t.alerts), incident_id=offline["incident_id"], state="closed"), 20
+            lambda: find(tail.values(t.alerts), incident_id=offline["incident_id"], state="closed"), 20
         )
-        assert states_of(tail.of(t.alerts), offline["incident_id"]) == ["open", "cleared", "closed"]
-        final = find(tail.of(t.alerts), incident_id=vid, state="closed")
+        assert states_of(tail.values(t.alerts), offline["incident_id"]) == ["open", "cleared", "closed"]
+        final = find(tail.values(t.alerts), incident_id=vid, state="closed")
         assert final is not None
         notes = [(h["by"], h["state"], h["note"]) for h in final["history"]]
         health = [n for n in notes if n[0] == "health"]
         assert len(health) == 2 and health[0][2].startswith("held: camera offline since")
         assert "rtsp://***@10.0.0.5/101" in health[0][2]  # the place, not the password
-        assert all("Secr3t" not in json.dumps(a) for a in tail.of(t.alerts))
+        assert all("Secr3t" not in json.dumps(a) for a in tail.values(t.alerts))
         assert health[1][2].startswith("released: camera online")
         after_release = notes[notes.index(health[1]) + 1 :]
         assert after_release == [
             ("rules", "cleared", "camera saw the zone clear while held"),
             ("rules", "closed", "cleared after release"),
         ]
-        assert tail.of(t.deadletter) == []
+        assert tail.values(t.deadletter) == []
     finally:
         tail.close()
         stop(worker)
@@ -285,12 +285,11 @@ def test_future_readings_and_statuses_are_refused_and_the_window_cap_holds(
     t = kafka.topics
     port = free_port()
     log = tmp_path / "worker.log"
-    config = write_feeds_config(tmp_path / "feeds.yaml")
-    # bin-a's window holds at most 5 readings
-    text = config.read_text(encoding="utf-8")
-    config.write_text(text.replace("stale_after_s: 4}", "stale_after_s: 4, max_window_readings: 5}"), "utf-8")
-    worker = start_web_worker(config, kafka.env(), tmp_path / "faust", log, port)
-    tail = Tail(kafka.bootstrap, t.alerts, t.deadletter)
+    district = feeds_site()
+    district["sensors"][1]["max_window_readings"] = 5  # bin-a's window holds at most 5 readings
+    config = write_config(tmp_path / "feeds.yaml", district)
+    worker = start_worker(config, kafka.env(), tmp_path / "faust", log, web_port=port, tokens=TOKENS)
+    tail = Collector(kafka.bootstrap, [t.alerts, t.deadletter])
     try:
         assert wait_for(lambda: post(port, b"[]")[0] == 400, 60), log.read_text()[-3000:]
         now = time.time()
@@ -308,8 +307,8 @@ def test_future_readings_and_statuses_are_refused_and_the_window_cap_holds(
         produce(kafka.bootstrap, t.sensor_readings, [("pm-a", future)])
         ahead = camera_status("cam-a", "offline", 0, now) | {"at": "2099-01-01T00:00:00.000Z"}
         produce(kafka.bootstrap, t.camera_status, [("cam-a", ahead)])
-        assert wait_for(lambda: len(tail.of(t.deadletter)) >= 2, JOIN_TIMEOUT), log.read_text()[-3000:]
-        dead = {d["topic"]: d["error"] for d in tail.of(t.deadletter)}
+        assert wait_for(lambda: len(tail.values(t.deadletter)) >= 2, JOIN_TIMEOUT), log.read_text()[-3000:]
+        dead = {d["topic"]: d["error"] for d in tail.values(t.deadletter)}
         assert "measured_at 2099-01-01T00:00:00.000Z" in dead[t.sensor_readings]
         assert "ahead" in dead[t.sensor_readings] and "max_clock_skew_s" in dead[t.sensor_readings]
         assert dead[t.camera_status].startswith("camera cam-a: camera-status dated ahead")
@@ -334,12 +333,12 @@ def test_future_readings_and_statuses_are_refused_and_the_window_cap_holds(
 
         # readings taken before the worker had counted the window are refused by the agent itself
         def full() -> list[dict[str, Any]]:
-            return [d for d in tail.of(t.deadletter) if "window of sensor readings is full" in d["error"]]
+            return [d for d in tail.values(t.deadletter) if "window of sensor readings is full" in d["error"]]
 
-        assert wait_for(lambda: len(full()) == accepted_late, 20), (accepted_late, tail.of(t.deadletter))
+        assert wait_for(lambda: len(full()) == accepted_late, 20), (accepted_late, tail.values(t.deadletter))
         # the refused readings opened nothing: pm-a's 500 from 2099 would have opened air_quality,
         # cam-a's offline status camera_offline
-        keys = {a["category"]["key"] for a in tail.of(t.alerts)}
+        keys = {a["category"]["key"] for a in tail.values(t.alerts)}
         assert not keys & {"air_quality", "camera_offline"}, keys
         assert worker.poll() is None
     finally:

@@ -24,6 +24,7 @@ from detectors.tracking import ByteTracker
 from detectors.types import Frame, Image
 from streams import incidents as inc
 from streams.config import Config, parse_config
+from streams.eval_clip import clip_frames
 from streams.rules import CameraState, Sighting, camera_rules, step
 from streams.timeutil import from_iso
 
@@ -105,24 +106,13 @@ def frames(paste_from_s: float | None) -> Iterator[tuple[float, Image]]:
     if not CLIP.is_file():
         pytest.skip(f"shared footage {CLIP} is missing")
     crop = bench_crop() if paste_from_s is not None else None
-    cap = cv2.VideoCapture(str(CLIP))
-    fps = cap.get(cv2.CAP_PROP_FPS) or 30.0
-    i = 0
-    try:
-        while True:
-            ok, image = cap.read()
-            if not ok:
-                return
+    for t, image in clip_frames(CLIP):
+        if crop is not None and paste_from_s is not None and t >= paste_from_s:
             h, w = image.shape[:2]
-            t = i / fps
-            if crop is not None and paste_from_s is not None and t >= paste_from_s:
-                px, py = int(PASTE_AT[0] * w), int(PASTE_AT[1] * h)
-                image = image.copy()
-                image[py : py + crop.shape[0], px : px + crop.shape[1]] = crop
-            yield t, np.ascontiguousarray(image)
-            i += 1
-    finally:
-        cap.release()
+            px, py = int(PASTE_AT[0] * w), int(PASTE_AT[1] * h)
+            image = image.copy()
+            image[py : py + crop.shape[0], px : px + crop.shape[1]] = crop
+        yield t, np.ascontiguousarray(image)
 
 
 @dataclass
@@ -149,7 +139,7 @@ def run_clip(cfg: Config, detector: UltralyticsDetector, *, paste_from_s: float 
         fixtures=KeptFixtures.open(camera, cfg),
     )
     rules = camera_rules(cfg)[camera.id]
-    state, book, ctx = CameraState(), inc.Book(), inc.Context(cfg)
+    state, book, ctx = CameraState(), inc.Book(), inc.ConfigIndex(cfg)
     out = Outcome()
     for seq, (t, image) in enumerate(frames(paste_from_s)):
         frame = Frame(camera.id, seq, image, T0 + t, 0.0, t)

@@ -14,8 +14,9 @@ from kafka import KafkaProducer
 
 from streams.timeutil import to_iso
 
+from ..config_support import feeds_site, write_config
 from ..conftest import KafkaEnv
-from ..feeds_support import camera_status, sensor_reading, write_feeds_config
+from ..feeds_support import camera_status, sensor_reading
 from ..fuzz_support import (
     CONTRACT_INPUTS,
     KIND_OF,
@@ -53,7 +54,9 @@ def find(alerts: list[dict[str, Any]], **match: Any) -> dict[str, Any] | None:
 def test_a_worker_dead_letters_every_hostile_record_and_carries_on(kafka: KafkaEnv, tmp_path: Path) -> None:
     t = kafka.topics
     log = tmp_path / "worker.log"
-    worker = start_worker(write_feeds_config(tmp_path / "feeds.yaml"), kafka.env(), tmp_path / "faust", log)
+    worker = start_worker(
+        write_config(tmp_path / "feeds.yaml", feeds_site()), kafka.env(), tmp_path / "faust", log
+    )
     collector = Collector(kafka.bootstrap, [t.alerts, t.dispatch, t.broadcast_decisions, t.deadletter])
     try:
         shared = [*FIXED, *generate(bad_for_every_input(), SHARED)]

@@ -19,10 +19,10 @@ import pytest
 
 from streams.timeutil import to_iso
 
+from ..config_support import streams_site, write_config
 from ..conftest import KafkaEnv
 from ..streams_support import (
     CLOSED_LOOP,
-    STREAMS_YAML,
     Collector,
     Feed,
     alert_states,
@@ -30,7 +30,6 @@ from ..streams_support import (
     start_worker,
     stop,
     wait_for,
-    write_config,
 )
 
 pytestmark = [pytest.mark.integration]
@@ -251,22 +250,18 @@ def test_patrol_refuses_an_unknown_unit(tmp_path: Path) -> None:
 
 
 def quiet_now_config(path: Path) -> Path:
-    """STREAMS_YAML with spk-a rate-limited (10 min) and spk-b in quiet hours around now."""
+    """The streams district with spk-a rate-limited (10 min) and spk-b in quiet hours around now."""
     local = datetime.now(ZoneInfo("Asia/Shanghai"))
     start, end = (
         (local - timedelta(hours=1)).strftime("%H:%M"),
         (local + timedelta(hours=1)).strftime("%H:%M"),
     )
-    text = STREAMS_YAML.replace(
-        "  - {id: spk-a, min_interval_s: 0, max_per_hour: 100}",
-        "  - {id: spk-a, min_interval_s: 600, max_per_hour: 100}",
-    ).replace(
-        "  - {id: spk-b, min_interval_s: 0, max_per_hour: 100}",
-        f'  - {{id: spk-b, min_interval_s: 0, max_per_hour: 100, quiet_hours: "{start}-{end}"}}',
-    )
-    assert text.count("min_interval_s: 600") == 1 and "quiet_hours" in text
-    path.write_text(text, encoding="utf-8")
-    return path
+    district = streams_site()
+    spk_a, spk_b = district["speakers"]
+    assert spk_a["id"] == "spk-a" and spk_b["id"] == "spk-b"
+    spk_a["min_interval_s"] = 600
+    spk_b["quiet_hours"] = f"{start}-{end}"
+    return write_config(path, district)
 
 
 @pytest.mark.slow

@@ -5,8 +5,6 @@ malformed lines are reported by line number and the rest is still sent."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import uuid
 from pathlib import Path
 from typing import Any
@@ -18,24 +16,14 @@ from streams.kafka_io import ensure_topics
 from streams.timeutil import from_iso
 from streams.topics import Topics
 
+from ..config_support import write_config
 from ..conftest import KafkaEnv
-from ..streams_support import Collector, alert_states, presence, start_worker, stop, wait_for, write_config
+from ..streams_support import Collector, alert_states, citywatch, presence, start_worker, stop, wait_for
 
 pytestmark = pytest.mark.integration
 
 T0 = from_iso("2026-05-26T02:00:00.000Z")
 JOIN_TIMEOUT = 60
-
-
-def cli(env: dict[str, str], *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "streams.cli", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
 
 
 def record_scenario(kafka: KafkaEnv, path: Path) -> int:
@@ -59,7 +47,7 @@ def record_scenario(kafka: KafkaEnv, path: Path) -> int:
     p.flush()
     p.close()
     n = len(records)
-    out = cli(kafka.env(), "tail", "detections", "--from-beginning", "--max", str(n), "--timeout", "20")
+    out = citywatch(kafka.env(), "tail", "detections", "--from-beginning", "--max", str(n), "--timeout", "20")
     assert out.returncode == 0, out.stderr
     path.write_text(out.stdout, encoding="utf-8")
     assert len(out.stdout.splitlines()) == n
@@ -78,7 +66,7 @@ def replay_once(kafka: KafkaEnv, recording: Path, n: int, tmp: Path) -> dict[str
     worker = start_worker(write_config(tmp / "streams.yaml"), env.env(), tmp / "faust", tmp / "worker.log")
     collector = Collector(env.bootstrap, [t.alerts, t.loudspeaker, t.dispatch, t.deadletter])
     try:
-        out = cli(env.env(), "replay", str(recording), "--speed", "20", "--prefix")
+        out = citywatch(env.env(), "replay", str(recording), "--speed", "20", "--prefix")
         assert out.returncode == 0, out.stderr
         assert f"{n} records sent" in out.stdout and t.detections in out.stdout
         assert wait_for(lambda: len(collector.values(t.dispatch)) >= 2, JOIN_TIMEOUT), (
@@ -139,13 +127,15 @@ def test_malformed_lines_are_reported_and_the_rest_is_sent(kafka: KafkaEnv, tmp_
     ]
     path = tmp_path / "mixed.jsonl"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    out = cli(kafka.env(), "replay", str(path), "--fast", "--prefix")
+    out = citywatch(kafka.env(), "replay", str(path), "--fast", "--prefix")
     assert out.returncode == 1
     assert f"{path}:2: not JSON" in out.stderr
     assert f"{path}:4: a bare value" in out.stderr
     assert "2 malformed lines skipped (lines 2, 4)" in out.stderr
     assert "1 records sent" in out.stdout
-    got = cli(kafka.env(), "tail", "broadcast-requests", "--from-beginning", "--max", "1", "--timeout", "20")
+    got = citywatch(
+        kafka.env(), "tail", "broadcast-requests", "--from-beginning", "--max", "1", "--timeout", "20"
+    )
     [line] = [json.loads(x) for x in got.stdout.splitlines()]
     assert line["topic"] == t.broadcast_requests
     assert line["key"] == "spk-a" and line["value"] == {"v": 1, "n": 1}
@@ -153,6 +143,6 @@ def test_malformed_lines_are_reported_and_the_rest_is_sent(kafka: KafkaEnv, tmp_
     # bare values go to the topic given with --topic
     bare = tmp_path / "bare.jsonl"
     bare.write_text(json.dumps({"v": 1, "n": 3}) + "\n", encoding="utf-8")
-    out = cli(kafka.env(), "replay", str(bare), "--topic", "dispatch-updates", "--speed", "0")
+    out = citywatch(kafka.env(), "replay", str(bare), "--topic", "dispatch-updates", "--speed", "0")
     assert out.returncode == 0, out.stderr
     assert f"1  {t.dispatch_updates}" in out.stdout

@@ -19,8 +19,9 @@ from streams.broker import free_port
 from streams.demo.scene import asset
 from streams.timeutil import to_iso
 
+from ..config_support import streams_site, write_config
 from ..conftest import REPO, KafkaEnv
-from ..streams_support import STREAMS_YAML, wait_for
+from ..streams_support import citywatch, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -30,11 +31,11 @@ TOKENS = "roles-admin-token-0123456789=admin@hq"
 def role_config(path: Path) -> Path:
     """The streams test district, its cameras showing the packaged bus photo; every
     written directory relative, so it lands under the working directory."""
-    still = str(asset("bus.jpg"))
-    text = STREAMS_YAML.replace("source: unused.mp4", f"source: {still}")
-    text += "evidence: {dir: var/evidence}\n"
-    path.write_text(text, encoding="utf-8")
-    return path
+    district = streams_site()
+    for cam in district["cameras"]:
+        cam["source"] = str(asset("bus.jpg"))
+    district["evidence"] = {"dir": "var/evidence"}
+    return write_config(path, district)
 
 
 @pytest.fixture
@@ -48,20 +49,6 @@ def env_for(kafka: KafkaEnv) -> dict[str, str]:
     # the checkout on PYTHONPATH (the roles run as `python -m streams.cli` from elsewhere)
     path = os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p)
     return {**kafka.env(), "PYTHONPATH": path, "CITYWATCH_TOKENS": TOKENS}
-
-
-def citywatch(
-    cwd: Path, env: dict[str, str], *args: str, timeout: float = 120
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "streams.cli", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        stdin=subprocess.DEVNULL,
-    )
 
 
 def spawn(cwd: Path, env: dict[str, str], log: Path, *args: str) -> subprocess.Popen[bytes]:
@@ -140,7 +127,7 @@ def test_short_lived_roles_start_in_an_empty_directory(
         "patrol": ["patrol", "--config", config, "--unit", "unit-a", "--auto", "--duration", "3"],
     }
     for name, args in runs.items():
-        result = citywatch(empty_dir, env, *args)
+        result = citywatch(env, *args, cwd=empty_dir)
         out = result.stdout + result.stderr
         assert result.returncode == 0, f"{name}: {out[-3000:]}"
         no_errors(out)
@@ -155,7 +142,7 @@ def test_detector_roles_start_in_an_empty_directory(kafka: KafkaEnv, empty_dir: 
         ["capture", "--config", config, "--duration", "5"],
         ["detect", "--config", config, "--duration", "5"],
     ):
-        result = citywatch(empty_dir, env, *args, timeout=180)
+        result = citywatch(env, *args, timeout=180, cwd=empty_dir)
         out = result.stdout + result.stderr
         assert result.returncode == 0, f"{args[0]}: {out[-3000:]}"
         no_errors(out)
@@ -176,7 +163,7 @@ def test_broker_starts_in_an_empty_directory(empty_dir: Path, tmp_path: Path) ->
 @pytest.mark.model
 def test_demo_starts_in_an_empty_directory(empty_dir: Path, tmp_path: Path) -> None:
     result = citywatch(
-        empty_dir, dict(os.environ), "demo", "--once", "--duration", "20", "--web-port", "0", timeout=180
+        dict(os.environ), "demo", "--once", "--duration", "20", "--web-port", "0", timeout=180, cwd=empty_dir
     )
     out = result.stdout + result.stderr
     no_errors(out)

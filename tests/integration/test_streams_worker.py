@@ -14,6 +14,7 @@ import pytest
 
 from streams.timeutil import to_iso
 
+from ..config_support import write_config
 from ..conftest import KafkaEnv
 from ..streams_support import (
     CLOSED_LOOP,
@@ -25,7 +26,6 @@ from ..streams_support import (
     start_worker,
     stop,
     wait_for,
-    write_config,
 )
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]

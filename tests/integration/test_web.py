@@ -26,9 +26,10 @@ from streams.kafka_io import ensure_topics
 from streams.timeutil import to_iso
 from streams.topics import Topics
 
+from ..config_support import web_site, write_config
 from ..conftest import MEDIA, REPO
-from ..streams_support import Collector, absence, presence, produce, stop, wait_for
-from ..web_support import TOKENS, alert, http, start_web_worker, write_web_config
+from ..streams_support import Collector, absence, presence, produce, start_worker, stop, wait_for
+from ..web_support import TOKENS, TOKENS_TEXT, alert, http
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -58,7 +59,8 @@ def web_worker(broker: EmbeddedBroker, tmp_path_factory: pytest.TempPathFactory)
     env = {**os.environ, "CITYWATCH_KAFKA": broker.bootstrap, "CITYWATCH_TOPIC_PREFIX": topics.prefix}
     port = free_port()
     log = tmp / "worker.log"
-    proc = start_web_worker(write_web_config(tmp / "web.yaml", evidence), env, tmp / "faust", log, port)
+    config = write_config(tmp / "web.yaml", web_site(evidence))
+    proc = start_worker(config, env, tmp / "faust", log, web_port=port, tokens=TOKENS_TEXT)
     base = f"http://127.0.0.1:{port}"
     try:
         up = wait_for(lambda: http("GET", base + "/healthz", timeout=2)[0] == 200, START_TIMEOUT, 0.5)

@@ -26,6 +26,7 @@ from streams.budget import TABLE_VALUE_BUDGET
 from streams.incidents import HISTORY_HEAD, HISTORY_TAIL
 from streams.timeutil import from_iso, to_iso
 
+from ..config_support import hardening_site, write_config
 from ..conftest import KafkaEnv
 from ..streams_support import (
     CLOSED_LOOP,
@@ -46,82 +47,6 @@ FUTURE = "2099-01-01T00:00:00.000Z"
 # a killed worker's group member is forgotten after this (the worker's session timeout)
 GROUP_TIMEOUT_S = "6"
 
-# cam-a and cam-b of tests/streams_support.py, with a unit that has no higher level, a
-# sensor, and camera health; {grace} is cam-a's grace period
-HARDENING_YAML = """
-version: 1
-site: {{name: test district, timezone: Asia/Shanghai}}
-kafka: {{partitions: 4}}
-categories:
-  out_of_store_business:
-    code: "200504"
-    name: 店外经营
-    labels: [bench, chair]
-    dwell_s: 2
-    inertia: 2
-    gap_s: 1.5
-    clear_s: 2
-    grace_s: {grace}
-    verify_s: 3
-    sla_s: 600
-    template: "{{shop}}请注意：请将店外经营物品放回店内，不要占道经营。"
-  illegal_parking:
-    code: "200505"
-    name: 机动车乱停放
-    labels: [car]
-    dwell_s: 2
-    inertia: 2
-    gap_s: 1.5
-    clear_s: 2
-    grace_s: 3
-    verify_s: 3
-    sla_s: 600
-  air_quality:
-    code: "210101"
-    name: 空气质量超标
-    grace_s: 2
-    verify_s: 2
-    sla_s: 600
-    warn: false
-  camera_offline:
-    code: "900101"
-    name: 摄像头离线
-    grace_s: 600
-    sla_s: 600
-    warn: false
-speakers:
-  - {{id: spk-a, min_interval_s: 0, max_per_hour: 1000}}
-  - {{id: spk-b, min_interval_s: 0, max_per_hour: 1000}}
-units:
-  - {{id: unit-a, level: street}}
-grids:
-  - {{id: grid-a, unit: unit-a}}
-cameras:
-  - id: cam-a
-    source: unused.mp4
-    location: {{address: 和平路12号, shop: 老王便利店}}
-    grid: grid-a
-    speaker: spk-a
-    detect_fps: 2
-    zones:
-      - {{id: storefront, polygon: [[0, 0.5], [1, 0.5], [1, 1], [0, 1]], categories: [out_of_store_business]}}
-  - id: cam-b
-    source: unused.mp4
-    location: {{address: 兴华街1号}}
-    grid: grid-a
-    speaker: spk-b
-    detect_fps: 2
-    zones:
-      - {{id: kerb, polygon: [[0, 0.5], [1, 0.5], [1, 1], [0, 1]], categories: [illegal_parking]}}
-sensors:
-  - {{id: pm-a, kind: pm25, unit: µg/m³, location: {{address: 和平路12号}}, grid: grid-a}}
-sensor_rules:
-  - {{id: pm25-last, kind: pm25, category: air_quality, window_s: 60, aggregate: last, above: 75, clear: 60}}
-health:
-  blip_s: 1
-  status_timeout_s: 600
-"""
-
 
 class Run:
     """One worker (restartable) on fresh topics, with a collector of its outputs."""
@@ -131,7 +56,7 @@ class Run:
     ) -> None:
         self.kafka, self.t = kafka, kafka.topics
         self.config = tmp / "streams.yaml"
-        self.config.write_text(HARDENING_YAML.format(grace=grace), encoding="utf-8")
+        write_config(self.config, hardening_site(grace))
         self.env = {**kafka.env(), "CITYWATCH_GROUP_TIMEOUT_S": GROUP_TIMEOUT_S}
         self.datadir, self.log = tmp / "faust", tmp / "worker.log"
         t = self.t

@@ -9,8 +9,9 @@ from typing import Any
 
 import pytest
 
+from ..config_support import write_config
 from ..conftest import KafkaEnv
-from ..streams_support import Collector, detection, produce, start_worker, stop, wait_for, write_config
+from ..streams_support import Collector, detection, produce, start_worker, stop, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

@@ -10,8 +10,8 @@ import pytest
 
 from streams.config import parse_config
 from streams.config.timerange import in_range, parse_range
-from streams.errors import ConfigError, ConfigProblem
 
+from ..config_support import edit_sample, problems_for
 from ..conftest import SAMPLE_CONFIG
 
 
@@ -19,12 +19,6 @@ def line_of(text: str, needle: str, occurrence: int = 1) -> int:
     """1-based line of the n-th line containing ``needle``."""
     hits = [i + 1 for i, line in enumerate(text.splitlines()) if needle in line]
     return hits[occurrence - 1]
-
-
-def problems_for(text: str) -> list[ConfigProblem]:
-    with pytest.raises(ConfigError) as info:
-        parse_config(text, "cameras.yaml")
-    return info.value.problems
 
 
 def test_sample_config_is_valid(sample_config_text: str) -> None:
@@ -164,8 +158,7 @@ CASES = [
 def test_error_kind_reported_with_line(
     sample_config_text: str, name: str, old: str, new: str, needle: str, path: str, words: str
 ) -> None:
-    assert old in sample_config_text, f"test case {name} no longer matches the sample"
-    text = sample_config_text.replace(old, new, 1)
+    text = edit_sample(sample_config_text, old, new, name)
     problems = problems_for(text)
     match = [p for p in problems if p.path == path]
     assert match, f"no problem at {path}; got {[str(p) for p in problems]}"

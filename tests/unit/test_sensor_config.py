@@ -5,13 +5,8 @@ from __future__ import annotations
 import pytest
 
 from streams.config import parse_config
-from streams.errors import ConfigError, ConfigProblem
 
-
-def problems_for(text: str) -> list[ConfigProblem]:
-    with pytest.raises(ConfigError) as info:
-        parse_config(text, "cameras.yaml")
-    return info.value.problems
+from ..config_support import edit_sample, problems_for
 
 
 def test_sample_has_sensors_rules_and_health(sample_config_text: str) -> None:
@@ -109,12 +104,10 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize(("name", "old", "new", "needle", "path", "words"), CASES, ids=[c[0] for c in CASES])
-def test_sensor_error_reported_with_line(
-    sample_config_text: str, name: str, old: str, new: str, needle: str, path: str, words: str
-) -> None:
-    assert old in sample_config_text, name
-    text = sample_config_text.replace(old, new, 1)
+@pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
+def test_sensor_error_reported_with_line(sample_config_text: str, case: tuple[str, ...]) -> None:
+    name, old, new, needle, path, words = case
+    text = edit_sample(sample_config_text, old, new, name)
     problems = problems_for(text)
     assert len(problems) == 1, problems
     (problem,) = problems

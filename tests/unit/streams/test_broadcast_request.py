@@ -11,7 +11,7 @@ from streams.broadcast import EXIT_OK, EXIT_SUPPRESSED, EXIT_TIMEOUT, build_requ
 from streams.errors import UsageError
 from streams.records import BroadcastRequest, decode
 from streams.timeutil import to_iso
-from tests.streams_support import streams_config
+from tests.config_support import streams_config
 
 NOW = 1_780_000_000.0
 

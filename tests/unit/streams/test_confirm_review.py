@@ -7,11 +7,10 @@ from __future__ import annotations
 from typing import Any
 
 from streams import incidents as inc
-from streams.timeutil import from_iso
 
-from ...streams_support import streams_config
+from ...config_support import streams_config
+from ...incident_support import T0, violation
 
-T0 = from_iso("2026-05-26T02:00:00.000Z")
 CTX = inc.ConfigIndex(streams_config())
 NEED = CTX.cfg.categories["out_of_store_business"].warn_min_frames
 
@@ -19,19 +18,8 @@ NEED = CTX.cfg.categories["out_of_store_business"].warn_min_frames
 def review_book() -> tuple[inc.Book, inc.Incident]:
     """A book with one incident opened for review (seen in too few frames for a warning)."""
     book = inc.Book()
-    inc.on_violation(
-        book,
-        CTX,
-        camera_id="cam-a",
-        zone_id="storefront",
-        category="out_of_store_business",
-        state="started",
-        since=T0,
-        at=T0 + 2,
-        labels=["bench"],
-        frames_seen=NEED - 1,
-        frames=8,
-        scores={"bench": 0.42},
+    violation(
+        book, CTX, "started", T0 + 2, labels=["bench"], frames_seen=NEED - 1, frames=8, scores={"bench": 0.42}
     )
     [incident] = book.open.values()
     assert incident.review
@@ -94,19 +82,7 @@ def test_a_repeated_confirmation_asks_for_no_second_warning() -> None:
 
 def test_an_incident_not_under_review_is_not_confirmed() -> None:
     book = inc.Book()
-    inc.on_violation(
-        book,
-        CTX,
-        camera_id="cam-a",
-        zone_id="storefront",
-        category="out_of_store_business",
-        state="started",
-        since=T0,
-        at=T0 + 2,
-        labels=["bench"],
-        frames_seen=NEED + 2,
-        frames=8,
-    )
+    violation(book, CTX, "started", T0 + 2, labels=["bench"], frames_seen=NEED + 2, frames=8)
     [incident] = book.open.values()
     history = list(incident.history)
     assert act(book, incident, "confirm", T0 + 10) == []

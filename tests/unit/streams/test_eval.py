@@ -9,10 +9,12 @@ import numpy as np
 import pytest
 
 from detectors.types import Boxes
-from streams.config import parse_config
+from streams.config import Config
 from streams.errors import UsageError
 from streams.eval import HIT_WINDOW_S, Opened, Truth, load_truth, parse_truth, report_lines, score
 from streams.eval_clip import run_clip
+
+from ...config_support import REAR_HALF, parse
 
 Z, C = "walkway", "out_of_store_business"
 HOUR = 3600.0
@@ -133,34 +135,26 @@ def test_a_missing_truth_file_is_a_clear_error(tmp_path: Path) -> None:
 
 # ------------------------------------------------------------------ the runner, on fake boxes
 
-CONFIG = """
-version: 1
-site: {{name: t, timezone: Asia/Shanghai}}
-fixtures: {{dir: {tmp}/fixtures}}
-categories:
-  out_of_store_business:
-    code: "200504"
-    name: 店外经营
-    labels: [chair, bench]
-    dwell_s: 4
-    inertia: 2
-    gap_s: 2
-    clear_s: 3
-grids: [{{id: g, unit: u}}]
-units: [{{id: u}}]
-speakers: [{{id: spk}}]
-cameras:
-  - id: cam-1
-    source: x.mp4
-    location: {{address: a, shop: s}}
-    grid: g
-    speaker: spk
-    detect_fps: 2
-    stationary_recheck_s: 1
-    learn_fixtures_s: {learn}
-    zones:
-      - {{id: walkway, polygon: [[0, 0.5], [1, 0.5], [1, 1], [0, 1]], categories: [out_of_store_business]}}
-"""
+
+def clip_config(tmp: Path, learn: float) -> Config:
+    """cam-1 watching its walkway for goods out of a shop, learning fixtures for ``learn`` s."""
+    oob = {"code": "200504", "name": "店外经营", "labels": ["chair", "bench"]}
+    camera = {"id": "cam-1", "source": "x.mp4", "location": {"address": "a", "shop": "s"}, "grid": "g"}
+    camera |= {"speaker": "spk", "detect_fps": 2, "stationary_recheck_s": 1, "learn_fixtures_s": learn}
+    camera["zones"] = [{"id": "walkway", "polygon": REAR_HALF, "categories": ["out_of_store_business"]}]
+    district = {
+        "version": 1,
+        "site": {"name": "t", "timezone": "Asia/Shanghai"},
+        "fixtures": {"dir": f"{tmp}/fixtures"},
+        "categories": {"out_of_store_business": oob | {"dwell_s": 4, "inertia": 2, "gap_s": 2, "clear_s": 3}},
+        "grids": [{"id": "g", "unit": "u"}],
+        "units": [{"id": "u"}],
+        "speakers": [{"id": "spk"}],
+        "cameras": [camera],
+    }
+    return parse(district, "cameras.yaml")
+
+
 BENCH = [10.0, 60.0, 60.0, 95.0]  # pixels of a 200x100 picture, in the walkway
 CHAIR = [120.0, 60.0, 160.0, 95.0]
 
@@ -198,7 +192,7 @@ def fake_clip(chair_from: float | None, seconds: float = 12.0, fps: float = 10.0
 
 
 def test_the_runner_counts_a_new_chair_and_not_the_learnt_bench(tmp_path: Path) -> None:
-    cfg = parse_config(CONFIG.format(tmp=tmp_path, learn=2))
+    cfg = clip_config(tmp_path, learn=2)
     got = run_clip(cfg, "cam-1", fake_clip(chair_from=4.0), FakeDetector(), start=1_779_760_800.0)
     assert got.frames == 120 and 0 < got.inferred <= 25
     assert got.duration_s == pytest.approx(12.0)
@@ -212,7 +206,7 @@ def test_the_runner_counts_a_new_chair_and_not_the_learnt_bench(tmp_path: Path) 
 
 
 def test_the_runner_without_learning_takes_the_bench_for_goods(tmp_path: Path) -> None:
-    cfg = parse_config(CONFIG.format(tmp=tmp_path, learn=0))
+    cfg = clip_config(tmp_path, learn=0)
     got = run_clip(cfg, "cam-1", fake_clip(chair_from=None), FakeDetector(), start=1_779_760_800.0)
     assert [(o.zone_id, o.warned) for o in got.opened] == [(Z, True)]
     s = score([], got.opened, duration_s=got.duration_s)
@@ -220,6 +214,6 @@ def test_the_runner_without_learning_takes_the_bench_for_goods(tmp_path: Path) -
 
 
 def test_the_runner_names_an_unknown_camera(tmp_path: Path) -> None:
-    cfg = parse_config(CONFIG.format(tmp=tmp_path, learn=0))
+    cfg = clip_config(tmp_path, learn=0)
     with pytest.raises(UsageError, match=r"no camera 'cam-9'.*cam-1"):
         run_clip(cfg, "cam-9", fake_clip(None), FakeDetector(), start=0.0)

@@ -5,6 +5,7 @@ keeps its own event clock, and the speaker's clock never runs backwards."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -13,20 +14,17 @@ from streams import incidents as inc
 from streams import policy as pol
 from streams.budget import TABLE_VALUE_BUDGET, encoded_size
 from streams.clock import ahead_of_wall
-from streams.config import parse_config
 from streams.config.models import Speaker
 from streams.timeutil import from_iso
 
-from ...streams_support import STREAMS_YAML, streams_config
+from ...config_support import parse, streams_config, streams_site
 
 T0 = from_iso("2026-05-26T02:00:00.000Z")
 CTX = inc.ConfigIndex(streams_config())
 # the same district, but its street unit has no higher level to escalate to
-NO_ESCALATION_YAML = STREAMS_YAML.replace(
-    "{id: unit-a, level: street, escalates_to: unit-d}", "{id: unit-a, level: street}"
-)
-assert NO_ESCALATION_YAML != STREAMS_YAML
-FLAT = inc.ConfigIndex(parse_config(NO_ESCALATION_YAML, "flat.yaml"))
+NO_ESCALATION = streams_site()
+assert NO_ESCALATION["units"][0].pop("escalates_to") == "unit-d"
+FLAT = inc.ConfigIndex(parse(NO_ESCALATION, "flat.yaml"))
 
 
 def violation(
@@ -168,18 +166,28 @@ def test_shrink_says_when_nothing_is_left_to_shrink() -> None:
 # ------------------------------------------------------------ order independence
 
 
-def test_dispatch_is_the_same_whether_the_warning_or_the_late_sighting_comes_first() -> None:
-    # (a) started -> the policy's answer -> the object still there long past grace
+def answer_first_and_last(
+    state: str, at: float, before_answer: Callable[[inc.Book], None]
+) -> tuple[inc.Book, list[inc.Effect], inc.Book, list[inc.Effect]]:
+    """(a) started -> the policy's answer -> ``state`` at ``at``; (b) started -> ``state`` ->
+    ``before_answer(b)`` checks the book -> the answer comes last."""
     a = inc.Book()
     fx_a = violation(a, "started", T0 + 2)
     fx_a += outcome(a, T0 + 2.1)
-    fx_a += violation(a, "ongoing", T0 + 10)
-    # (b) started -> the sighting past grace overtakes the policy's answer -> the answer
+    fx_a += violation(a, state, at)
     b = inc.Book()
-    fx_b = violation(b, "started", T0 + 2)
-    fx_b += violation(b, "ongoing", T0 + 10)
-    assert the(b).state == "open"  # grace waits for the answer
-    fx_b += outcome(b, T0 + 2.1)
+    fx_b = violation(b, "started", T0 + 2) + violation(b, state, at)
+    before_answer(b)
+    return a, fx_a, b, fx_b + outcome(b, T0 + 2.1)
+
+
+def test_dispatch_is_the_same_whether_the_warning_or_the_late_sighting_comes_first() -> None:
+    # (a) the object still there long past grace after the answer; (b) the sighting past grace
+    # overtakes the policy's answer
+    def grace_waits_for_the_answer(b: inc.Book) -> None:
+        assert the(b).state == "open"
+
+    a, fx_a, b, fx_b = answer_first_and_last("ongoing", T0 + 10, grace_waits_for_the_answer)
     assert states(fx_a) == states(fx_b) == ["open", "warned", "dispatched"]
     assert story(fx_a) == story(fx_b)
     assert [s for _, s, _ in story(fx_b)] == ["open", "warned", "dispatched"]
@@ -188,17 +196,11 @@ def test_dispatch_is_the_same_whether_the_warning_or_the_late_sighting_comes_fir
 
 
 def test_a_clear_within_grace_closes_as_a_warning_that_worked_whichever_came_first() -> None:
-    # (c) started -> the policy's answer -> cleared within grace
-    a = inc.Book()
-    fx_a = violation(a, "started", T0 + 2)
-    fx_a += outcome(a, T0 + 2.1)
-    fx_a += violation(a, "cleared", T0 + 4)
-    # (d) started -> cleared -> the answer comes last
-    b = inc.Book()
-    fx_b = violation(b, "started", T0 + 2)
-    fx_b += violation(b, "cleared", T0 + 4)
-    assert b.open  # not closed before the policy has answered
-    fx_b += outcome(b, T0 + 2.1)
+    # (c) cleared within grace after the answer; (d) cleared, and the answer comes last
+    def not_closed_before_the_policy_answered(b: inc.Book) -> None:
+        assert b.open
+
+    a, fx_a, b, fx_b = answer_first_and_last("cleared", T0 + 4, not_closed_before_the_policy_answered)
     assert a.open == {} and b.open == {}
     assert story(fx_a) == story(fx_b)
     assert story(fx_b)[-2:] == [

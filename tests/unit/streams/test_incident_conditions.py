@@ -5,11 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from streams import incidents as inc
-from streams.timeutil import from_iso
 
-from ...feeds_support import feeds_config
+from ...config_support import feeds_config
+from ...incident_support import T0, violation
 
-T0 = from_iso("2026-05-26T02:00:00.000Z")
 CTX = inc.ConfigIndex(feeds_config())
 
 
@@ -90,49 +89,21 @@ def test_redelivered_condition_never_opens_a_twin() -> None:
 
 def test_offline_camera_holds_its_violation_but_not_its_offline_incident() -> None:
     book = inc.Book()
-    inc.on_violation(
-        book,
-        CTX,
-        camera_id="cam-a",
-        zone_id="storefront",
-        category="out_of_store_business",
-        state="started",
-        since=T0,
-        at=T0,
-        labels=["bench"],
-    )
+    violation(book, CTX, "started", T0, labels=["bench"])
     condition(book, "cam-a", "camera_offline", "started", T0 + 5, source="health")
     effects = inc.set_held(book, CTX, held=True, reason="camera offline since …", at=T0 + 5)
     held = {i.category: i.held for i in book.open.values()}
     assert held == {"out_of_store_business": True, "camera_offline": False}
     assert [a["history"][-1]["note"] for a in alerts(effects)] == ["held: camera offline since …"]
     # the camera (degraded) reports the zone clear while held: no auto-clear
-    effects = inc.on_violation(
-        book,
-        CTX,
-        camera_id="cam-a",
-        zone_id="storefront",
-        category="out_of_store_business",
-        state="cleared",
-        since=T0,
-        at=T0 + 6,
-    )
+    effects = violation(book, CTX, "cleared", T0 + 6)
     assert [(a["state"], a["history"][-1]["note"]) for a in alerts(effects)] == [
         ("open", "camera sees the zone clear; held: not cleared until released")
     ]
     assert book.open["storefront|out_of_store_business"].state == "open"
     assert inc.on_tick(book, CTX, T0 + 122) == []  # nor a dispatch past its grace (T0 + 120) while held
     # a new violation while held starts held
-    inc.on_violation(
-        book,
-        CTX,
-        camera_id="cam-a",
-        zone_id="storefront",
-        category="illegal_parking",
-        state="started",
-        since=T0 + 7,
-        at=T0 + 7,
-    )
+    violation(book, CTX, "started", T0 + 7, since=T0 + 7, category="illegal_parking")
     assert book.open["storefront|illegal_parking"].held
     # back online: the offline incident clears, the violation is released and its clear applied
     effects = inc.set_held(book, CTX, held=False, reason="camera online", at=T0 + 123)

@@ -9,7 +9,7 @@ import pytest
 from streams import incidents as inc
 from streams.timeutil import from_iso
 
-from ...streams_support import streams_config
+from ...config_support import streams_config
 
 T0 = from_iso("2026-05-26T02:00:00.000Z")
 CTX = inc.ConfigIndex(streams_config())

@@ -23,7 +23,7 @@ from streams.patrol import (
 )
 from streams.records import DispatchUpdate, decode
 from streams.timeutil import from_iso, to_iso
-from tests.streams_support import streams_config
+from tests.config_support import streams_config
 
 T0 = from_iso("2026-05-26T02:00:00.000Z")
 NOW = T0 + 10

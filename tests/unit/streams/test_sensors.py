@@ -26,7 +26,7 @@ from streams.sensors import (
 from streams.timeutil import from_iso
 from streams.web.ingest import parse_batch
 
-from ...feeds_support import feeds_config
+from ...config_support import feeds_config
 
 T0 = from_iso("2026-05-26T02:00:00.000Z")  # 10:00 in Asia/Shanghai
 NIGHT = from_iso("2026-05-26T14:30:00.000Z")  # 22:30 in Asia/Shanghai
@@ -241,15 +241,19 @@ def test_rules_by_sensor_by_kind_and_by_id() -> None:
     assert [r.id for r in by_sensor["bin-a"]] == ["bin-full"]
 
 
+# one reading of pm-1 as a client posts it
+PM_1_BODY = {
+    "sensor_id": "pm-1",
+    "kind": "pm25",
+    "value": 80,
+    "unit": "µg/m³",
+    "measured_at": "2026-05-26T02:00:00Z",
+}
+
+
 def test_parse_batch_is_all_or_nothing() -> None:
     sensors = {"pm-1": SENSOR}
-    one = {
-        "sensor_id": "pm-1",
-        "kind": "pm25",
-        "value": 80,
-        "unit": "µg/m³",
-        "measured_at": "2026-05-26T02:00:00Z",
-    }
+    one = dict(PM_1_BODY)
     readings, error = parse_batch(json.dumps(one).encode(), sensors)
     assert error is None and [r.value for r in readings] == [80]
     readings, error = parse_batch(json.dumps([one, {**one, "sensor_id": "pm-2"}]).encode(), sensors)
@@ -287,6 +291,17 @@ def same_as_definition(window: Window, samples: list[list[float]], now: float) -
             assert got == want, (how, now)
 
 
+def add_and_compare(window: Window, readings: list[tuple[float, float]]) -> None:
+    """Add ``readings`` in order; after each, the window agrees with the definition."""
+    samples: list[list[float]] = []
+    now = -math.inf
+    for t, v in readings:
+        now = max(now, t)
+        window.add(t, v, now)
+        samples.append([t, v])
+        same_as_definition(window, sorted(samples), now)
+
+
 @pytest.mark.parametrize(
     ("span", "readings"),
     [
@@ -303,14 +318,7 @@ def same_as_definition(window: Window, samples: list[list[float]], now: float) -
     ],
 )
 def test_window_matches_the_definition_table(span: float, readings: list[tuple[float, float]]) -> None:
-    window = Window(span)
-    samples: list[list[float]] = []
-    now = -math.inf
-    for t, v in readings:
-        now = max(now, t)
-        window.add(t, v, now)
-        samples.append([t, v])
-        same_as_definition(window, sorted(samples), now)
+    add_and_compare(Window(span), readings)
 
 
 @settings(max_examples=200, deadline=None, database=None)
@@ -328,14 +336,7 @@ def test_window_matches_the_definition_table(span: float, readings: list[tuple[f
 def test_window_matches_the_definition_on_random_streams(
     span: float, readings: list[tuple[float, float]]
 ) -> None:
-    window = Window(span)
-    samples: list[list[float]] = []
-    now = -math.inf
-    for t, v in readings:
-        now = max(now, t)
-        window.add(t, v, now)
-        samples.append([t, v])
-        same_as_definition(window, sorted(samples), now)
+    add_and_compare(Window(span), readings)
 
 
 def test_on_reading_judges_each_rule_on_its_own_window_as_the_definition_does() -> None:
@@ -405,13 +406,7 @@ def test_check_reading_refuses_a_reading_from_the_future() -> None:
 
 def test_parse_batch_refuses_future_readings_and_batches_the_window_cannot_take() -> None:
     sensors = {"pm-1": SENSOR}
-    one = {
-        "sensor_id": "pm-1",
-        "kind": "pm25",
-        "value": 80,
-        "unit": "µg/m³",
-        "measured_at": "2026-05-26T02:00:00Z",
-    }
+    one = dict(PM_1_BODY)
     late = {**one, "measured_at": "2099-01-01T00:00:00Z"}
     readings, error = parse_batch(json.dumps([one, late]).encode(), sensors, wall_now=T0, max_skew_s=300)
     assert readings == [] and error is not None

@@ -14,7 +14,7 @@ from streams.records import Violation, decode
 from streams.rules import CameraState, Sighting, camera_rules, step
 from streams.timeutil import from_iso
 
-from ...streams_support import streams_config
+from ...config_support import streams_config
 from .test_rules import BASE, every, rules
 
 T0 = from_iso("2026-05-26T02:00:00.000Z")

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import json
 import os
 import time
 from pathlib import Path
@@ -16,7 +15,7 @@ import pytest
 from streams.web.board import Board, Event
 from streams.web.state import WebState
 
-from ...web_support import JPEG, FakePublisher, alert, bearer, make_state, run_client
+from ...web_support import JPEG, FakePublisher, SseEvent, alert, bearer, make_state, read_sse, run_client
 
 ROLES = ["none", "viewer", "operator", "admin", "patrol_a", "patrol_d", "ingest"]
 READ = {
@@ -210,16 +209,8 @@ def test_live_events_arrive_at_once_and_a_patrol_sees_only_its_unit(tmp_path: Pa
     state = seeded(tmp_path)
     board = state.board
 
-    async def read_events(res: Any, n: int) -> list[tuple[str, dict[str, Any]]]:
-        events: list[tuple[str, dict[str, Any]]] = []
-        kind = ""
-        while len(events) < n:
-            line = (await asyncio.wait_for(res.content.readline(), 2.0)).decode().rstrip("\n")
-            if line.startswith("event: "):
-                kind = line[7:]
-            elif line.startswith("data: ") and kind != "hello":
-                events.append((kind, json.loads(line[6:])))
-        return events
+    async def read_events(res: Any, n: int) -> list[SseEvent]:
+        return await read_sse(res, lambda events: len(events) >= n, 2.0)
 
     async def scenario(client: Any) -> dict[str, Any]:
         viewer = await client.get("/api/events", headers=bearer("viewer"))
@@ -484,6 +475,15 @@ def test_a_patrol_sees_only_its_own_cases_pictures(tmp_path: Path) -> None:
     assert run_client(state, scenario) == [200, 403, 200]
 
 
+def operator_input(publisher: FakePublisher, camera_id: str) -> dict[str, Any]:
+    """The one operator action published: on the incident inputs, keyed by the incident's
+    camera, dated; what it says, without its time."""
+    [(topic, key, value)] = publisher.sent
+    assert (topic, key) == ("t.citywatch.internal.incident-inputs", camera_id)
+    assert value["at"].endswith("Z")
+    return {k: value[k] for k in ("kind", "incident_id", "action", "by", "reason")}
+
+
 def test_incident_action_goes_to_the_incident_inputs_keyed_by_camera(tmp_path: Path) -> None:
     state = seeded(tmp_path)
     publisher = state.publisher
@@ -498,16 +498,13 @@ def test_incident_action_goes_to_the_incident_inputs_keyed_by_camera(tmp_path: P
         return res.status
 
     assert run_client(state, scenario) == 202
-    [(topic, key, value)] = publisher.sent
-    assert (topic, key) == ("t.citywatch.internal.incident-inputs", "cam-b")
-    assert {k: value[k] for k in ("kind", "incident_id", "action", "by", "reason")} == {
+    assert operator_input(publisher, "cam-b") == {
         "kind": "operator",
         "incident_id": "inc-2",
         "action": "close",
         "by": "zhang",
         "reason": "goods gone",
     }
-    assert value["at"].endswith("Z")
 
 
 def test_confirm_goes_to_the_incident_inputs_with_who_confirmed(tmp_path: Path) -> None:
@@ -527,9 +524,7 @@ def test_confirm_goes_to_the_incident_inputs_with_who_confirmed(tmp_path: Path) 
 
     status, view = run_client(state, scenario)
     assert status == 202
-    [(topic, key, value)] = publisher.sent
-    assert (topic, key) == ("t.citywatch.internal.incident-inputs", "cam-a")
-    assert {k: value[k] for k in ("kind", "incident_id", "action", "by", "reason")} == {
+    assert operator_input(publisher, "cam-a") == {
         "kind": "operator",
         "incident_id": "inc-r",
         "action": "confirm",

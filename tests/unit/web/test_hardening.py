@@ -23,7 +23,7 @@ from streams.web.evidence import EvidenceFiles
 from streams.web.feed import Feed, latency_histograms
 from streams.web.state import WebState
 
-from ...web_support import JPEG, FakePublisher, alert, bearer, make_state, run_client
+from ...web_support import JPEG, FakePublisher, SseEvent, alert, bearer, make_state, read_sse, run_client
 
 # ---------------------------------------------------------------- the board's bounds
 
@@ -284,16 +284,8 @@ def test_after_the_broker_goes_away_the_reader_goes_on_where_it_was(monkeypatch:
 # ---------------------------------------------------------------- live events follow the assignment
 
 
-async def read_until(res: Any, done: Any) -> list[tuple[str, dict[str, Any]]]:
-    events: list[tuple[str, dict[str, Any]]] = []
-    kind = ""
-    while not events or not done(events[-1]):
-        line = (await asyncio.wait_for(res.content.readline(), 5.0)).decode().rstrip("\n")
-        if line.startswith("event: "):
-            kind = line[7:]
-        elif line.startswith("data: ") and kind != "hello":
-            events.append((kind, json.loads(line[6:])))
-    return events
+async def read_until(res: Any, done: Any) -> list[SseEvent]:
+    return await read_sse(res, lambda events: bool(events) and done(events[-1]), 5.0)
 
 
 def test_after_escalation_the_former_unit_gets_nothing_more_of_the_incident(tmp_path: Path) -> None:

@@ -1,0 +1,53 @@
+"""The committed JSON Schemas (docs/schemas) are those the record models generate today."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from streams import schemas
+from streams.cli import main
+
+from ...conftest import REPO
+
+COMMITTED = REPO / "docs" / "schemas"
+
+
+def test_every_topic_has_a_model_or_says_it_has_none() -> None:
+    assert schemas.unmapped_topics() == [], "add the topic to TOPIC_MODELS in streams/schemas.py"
+
+
+def test_the_committed_schemas_are_current(tmp_path: Path) -> None:
+    assert main(["schemas", "--out", str(tmp_path)]) == 0
+    fresh = {p.name: p.read_text(encoding="utf-8") for p in tmp_path.glob("*.json")}
+    committed = {p.name: p.read_text(encoding="utf-8") for p in COMMITTED.glob("*.json")}
+    run = f"docs/schemas is out of date: run `{schemas.REGENERATE}` in the repository root and commit it"
+    assert sorted(committed) == sorted(fresh), run
+    assert [name for name in fresh if committed[name] != fresh[name]] == [], run
+    assert schemas.stale(COMMITTED) == [], run
+
+
+def test_check_names_the_stale_file_and_the_command(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["schemas", "--out", str(tmp_path)]) == 0
+    assert main(["schemas", "--out", str(tmp_path), "--check"]) == 0
+    (tmp_path / "alerts.json").write_text("{}\n", encoding="utf-8")
+    (tmp_path / "gone.json").write_text("{}\n", encoding="utf-8")
+    assert main(["schemas", "--out", str(tmp_path), "--check"]) == 1
+    err = capsys.readouterr().err
+    assert "alerts.json: out of date; run `citywatch schemas`" in err and "gone.json" in err
+    assert main(["schemas", "--out", str(tmp_path)]) == 0
+    assert schemas.stale(tmp_path) == [] and not (tmp_path / "gone.json").exists()
+
+
+@pytest.mark.parametrize("topic", [t for t, m in schemas.TOPIC_MODELS.items() if m is not None])
+def test_each_schema_names_its_topic_and_requires_the_models_fields(topic: str) -> None:
+    model = schemas.TOPIC_MODELS[topic]
+    assert model is not None
+    schema = json.loads((COMMITTED / f"{topic}.json").read_text(encoding="utf-8"))
+    assert schema["title"] == model.__name__ and topic in schema["$comment"]
+    required = {name for name, field in model.model_fields.items() if field.is_required()}
+    assert set(schema.get("required", [])) == required
