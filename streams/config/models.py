@@ -264,30 +264,6 @@ class Location(Base):
     lon: float | None = Field(None, ge=-180, le=180)
 
 
-def _segments_cross(
-    p1: tuple[float, float], p2: tuple[float, float], p3: tuple[float, float], p4: tuple[float, float]
-) -> bool:
-    def orient(a: tuple[float, float], b: tuple[float, float], c: tuple[float, float]) -> float:
-        return (b[0] - a[0]) * (c[1] - a[1]) - (b[1] - a[1]) * (c[0] - a[0])
-
-    d1, d2 = orient(p3, p4, p1), orient(p3, p4, p2)
-    d3, d4 = orient(p1, p2, p3), orient(p1, p2, p4)
-    return ((d1 > 0) != (d2 > 0)) and ((d3 > 0) != (d4 > 0)) and 0 not in (d1, d2, d3, d4)
-
-
-def self_intersection(points: list[tuple[float, float]]) -> tuple[int, int] | None:
-    """Indices of two non-adjacent polygon edges that cross, or None."""
-    n = len(points)
-    edges = [(points[i], points[(i + 1) % n]) for i in range(n)]
-    for i in range(n):
-        for j in range(i + 2, n):
-            if i == 0 and j == n - 1:
-                continue  # adjacent through the closing edge
-            if _segments_cross(*edges[i], *edges[j]):
-                return i, j
-    return None
-
-
 class Zone(Base):
     id: Id
     name: str = ""

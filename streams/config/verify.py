@@ -5,7 +5,8 @@ from __future__ import annotations
 import difflib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 
-from streams.config.models import Config, self_intersection
+from streams.config.geometry import self_intersection
+from streams.config.models import Config
 from streams.config.yamlmap import Loc
 
 Finding = tuple[Loc, str]
