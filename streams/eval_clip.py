@@ -166,20 +166,7 @@ class _Incidents:
     def violation(self, ev: Any) -> None:
         from streams import incidents as inc
 
-        effects = inc.on_violation(
-            self.book,
-            self.ctx,
-            camera_id=ev.camera_id,
-            zone_id=ev.zone_id,
-            category=ev.category,
-            state=ev.state,
-            since=ev.since,
-            at=ev.at,
-            labels=ev.labels,
-            frames_seen=ev.frames_seen,
-            frames=ev.frames,
-            scores=dict(ev.scores),
-        )
+        effects = inc.on_rule_event(self.book, self.ctx, ev)
         self.take(effects, ev.at)
 
 

@@ -53,6 +53,7 @@ from streams.incident_book import (
 from streams.incident_config import ConfigIndex
 from streams.incident_deadlines import on_tick
 from streams.lifecycle import CASE_STATES, OPEN_STATES, update_allowed
+from streams.rules import ViolationEvent
 from streams.timeutil import to_iso
 
 __all__ = [
@@ -85,6 +86,24 @@ Context = ConfigIndex  # the name streams/app.py and streams/eval_clip.py use
 
 
 # ---------------------------------------------------------------- inputs
+
+
+def on_rule_event(book: Book, ctx: ConfigIndex, ev: ViolationEvent) -> list[Effect]:
+    """``on_violation`` for an event of ``rules.step`` taken in the same process (clips, evaluation)."""
+    return on_violation(
+        book,
+        ctx,
+        camera_id=ev.camera_id,
+        zone_id=ev.zone_id,
+        category=ev.category,
+        state=ev.state,
+        since=ev.since,
+        at=ev.at,
+        labels=ev.labels,
+        frames_seen=ev.frames_seen,
+        frames=ev.frames,
+        scores=dict(ev.scores),
+    )
 
 
 def on_violation(

@@ -15,10 +15,10 @@ from typing import Any, get_args
 
 from kafka import KafkaConsumer, KafkaProducer
 
+from streams.bench.streams import detection_record
 from streams.kafka_io import assign_all
 from streams.lifecycle import alert_version
 from streams.records import IncidentState
-from streams.timeutil import to_iso
 
 # every state of the closed loop, in order (DESIGN.md "Incident lifecycle")
 CLOSED_LOOP = [s for s in get_args(IncidentState) if s not in ("cleared", "reopened", "overdue")]
@@ -28,26 +28,17 @@ def detection(
     camera_id: str, seq: int, t: float, objects: Iterable[tuple[str, str | None]]
 ) -> dict[str, Any]:
     """A detection record at time ``t`` with (label, zone or None) objects."""
-    return {
-        "v": 1,
-        "camera_id": camera_id,
-        "seq": seq,
-        "captured_at": to_iso(t),
-        "detected_at": to_iso(t + 0.05),
-        "frame_size": [1280, 720],
-        "model": "yolo11n",
-        "objects": [
-            {
-                "track_id": i + 1,
-                "label": label,
-                "score": 0.8,
-                "box": [0.1, 0.6, 0.3, 0.9],
-                "zones": [zone] if zone else [],
-            }
-            for i, (label, zone) in enumerate(objects)
-        ],
-        "snapshot": None,
-    }
+    boxes = [
+        {
+            "track_id": i + 1,
+            "label": label,
+            "score": 0.8,
+            "box": [0.1, 0.6, 0.3, 0.9],
+            "zones": [zone] if zone else [],
+        }
+        for i, (label, zone) in enumerate(objects)
+    ]
+    return detection_record(camera_id, seq, t, boxes)
 
 
 def presence(

@@ -119,8 +119,24 @@ def bench_config(cameras: int, latency_cameras: int) -> Config:
     return parse_config("\n".join(lines) + "\n", "bench-streams.yaml")
 
 
-def detection(camera_id: str, seq: int, t: float, goods: bool) -> bytes:
+def detection_record(camera_id: str, seq: int, t: float, objects: list[dict[str, Any]]) -> dict[str, Any]:
+    """A detection record of a 1280x720 frame captured at ``t`` (the tests' synthetic detections too)."""
     from streams.timeutil import to_iso
+
+    return {
+        "v": 1,
+        "camera_id": camera_id,
+        "seq": seq,
+        "captured_at": to_iso(t),
+        "detected_at": to_iso(t + 0.05),
+        "frame_size": [1280, 720],
+        "model": "yolo11n",
+        "objects": objects,
+        "snapshot": None,
+    }
+
+
+def detection(camera_id: str, seq: int, t: float, goods: bool) -> bytes:
 
     objects: list[dict[str, Any]] = [
         {"track_id": 1, "label": "person", "score": 0.8, "box": [0.4, 0.2, 0.5, 0.6], "zones": []}
@@ -135,18 +151,7 @@ def detection(camera_id: str, seq: int, t: float, goods: bool) -> bytes:
                 "zones": ["storefront"],
             }
         )
-    record = {
-        "v": 1,
-        "camera_id": camera_id,
-        "seq": seq,
-        "captured_at": to_iso(t),
-        "detected_at": to_iso(t + 0.05),
-        "frame_size": [1280, 720],
-        "model": "yolo11n",
-        "objects": objects,
-        "snapshot": None,
-    }
-    return json.dumps(record).encode()
+    return json.dumps(detection_record(camera_id, seq, t, objects)).encode()
 
 
 def throughput_records(n: int, cameras: int, t0: float) -> Iterator[tuple[str, bytes]]:

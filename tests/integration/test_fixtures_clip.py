@@ -160,20 +160,7 @@ def run_clip(cfg: Config, detector: UltralyticsDetector, *, paste_from_s: float 
         )
         for ev in result.events:
             out.violations.append(ev)
-            out.effects += inc.on_violation(
-                book,
-                ctx,
-                camera_id=ev.camera_id,
-                zone_id=ev.zone_id,
-                category=ev.category,
-                state=ev.state,
-                since=ev.since,
-                at=ev.at,
-                labels=ev.labels,
-                frames_seen=ev.frames_seen,
-                frames=ev.frames,
-                scores=dict(ev.scores),
-            )
+            out.effects += inc.on_rule_event(book, ctx, ev)
     return out
 
 
