@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-# COCO labels of the violation catalogue (DESIGN.md), published with person
+# COCO labels of the violation catalogue (docs/contract.md), published with person
 CATALOGUE_LABELS = [
     "chair",
     "dining table",

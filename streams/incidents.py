@@ -1,4 +1,4 @@
-"""Incidents: the lifecycle of DESIGN.md (``streams.lifecycle``) as pure functions over
+"""Incidents: the lifecycle named in ``streams.lifecycle`` as pure functions over
 one camera's book: one function per input.
 
     open (review: seen in too few frames) --operator confirm--> warning requested; no

@@ -20,7 +20,7 @@ from streams.kafka_io import assign_all
 from streams.lifecycle import alert_version
 from streams.records import IncidentState
 
-# every state of the closed loop, in order (DESIGN.md "Incident lifecycle")
+# every state of the closed loop, in order (docs/contract.md, alerts)
 CLOSED_LOOP = [s for s in get_args(IncidentState) if s not in ("cleared", "reopened", "overdue")]
 
 
