@@ -32,7 +32,7 @@ from streams.web.evidence import EvidenceFiles
 from streams.web.feed import Feed, latency_histograms
 
 if TYPE_CHECKING:
-    from streams.app import Worker
+    from streams.worker import Worker
 
 logger = logging.getLogger(__name__)
 
@@ -175,7 +175,7 @@ def install(worker: Worker) -> None:
 
     def render_metrics() -> str:
         stats = asdict(worker.stats)
-        counters = {k: float(v) for k, v in stats.items() if k not in ("last_detection_at", "by_state")}
+        counters = {k: float(v) for k, v in stats.items() if k != "last_detection_at"}
         counts = board.counts()
         decisions: dict[str, int] = {}
         for d in board.decisions.values():
