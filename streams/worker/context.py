@@ -11,7 +11,7 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, ParamSpec, TypeVar
 
@@ -195,6 +195,20 @@ class WorkerContext:
         if futures:
             await asyncio.gather(*futures)
 
+    def route(self, effects: list[Any], routes: dict[str, tuple[faust.TopicT, str | None]]) -> list[Send]:
+        """The sends for ``effects`` by their kind: ``routes[kind]`` is (topic, counter in
+        Stats to count it, or None); a kind not routed goes to ``routes["*"]`` if any."""
+        sends: list[Send] = []
+        for eff in effects:
+            route = routes.get(eff.kind) or routes.get("*")
+            if route is None:
+                continue
+            topic, counter = route
+            if counter is not None:
+                setattr(self.stats, counter, getattr(self.stats, counter) + 1)
+            sends.append((topic, eff.key, eff.value))
+        return sends
+
     def took(self, event: Any) -> None:
         """Note an input taken (the ticker's clock waits for the backlog after an assignment)."""
         self.progress.last_input = time.monotonic()
@@ -221,3 +235,22 @@ async def or_dead(
     except BAD_INPUT as exc:
         await ctx.dead(event, f"{prefix}{exc}")
         return None
+
+
+async def read_each(
+    ctx: WorkerContext,
+    stream: faust.StreamT[bytes],
+    prefix: str,
+    read: Callable[[Any], Awaitable[T | None]],
+    *,
+    took: bool = True,
+) -> AsyncIterator[tuple[Any, T]]:
+    """Each event of ``stream`` with what ``read(event)`` made of it; an event that cannot
+    be read is dead-lettered (``or_dead``) and the agent carries on with the next.
+    ``took``: the event counts for the ticker's clock (``WorkerContext.took``)."""
+    async for event in stream.events():
+        if took:
+            ctx.took(event)
+        got = await or_dead(ctx, event, prefix, read, event)
+        if got is not None:
+            yield event, got

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import time
+from functools import partial
 from typing import Any
 
 import faust
@@ -15,7 +16,7 @@ from streams.internal_records import HealthInput
 from streams.records import CameraStatus, decode
 from streams.redact import redact
 from streams.timeutil import from_iso, to_iso
-from streams.worker.context import WorkerContext, or_dead
+from streams.worker.context import WorkerContext, read_each
 from streams.worker.feeds import Feeds, send_conditions
 from streams.worker.ticks import tick_at
 
@@ -90,10 +91,9 @@ async def publish(ctx: WorkerContext, feeds: Feeds, camera_id: str, events: list
 
 
 async def run(ctx: WorkerContext, feeds: Feeds, stream: faust.StreamT[bytes]) -> None:
-    async for event in stream.events():
-        got = await or_dead(ctx, event, "camera-status: ", read, ctx, feeds, event)
-        if got is None:
-            continue
-        camera_id, state, step = got
+    read_one = partial(read, ctx, feeds)
+    async for _event, (camera_id, state, step) in read_each(
+        ctx, stream, "camera-status: ", read_one, took=False
+    ):
         feeds.cameras.save(camera_id, state, step.save)
         await publish(ctx, feeds, camera_id, step.events)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import time
+from functools import partial
 from typing import Any
 
 import faust
@@ -17,7 +18,7 @@ import faust
 from streams.internal_records import CASE_INDEX_INPUT, CaseClosed, CaseExpire, CasePrune, read_internal
 from streams.records import DispatchUpdate, decode
 from streams.timeutil import from_iso
-from streams.worker.context import WorkerContext, or_dead
+from streams.worker.context import WorkerContext, read_each
 from streams.worker.settings import CLOSED_CASE_KEPT_S, MAX_PARKED, MAX_PARKED_BYTES, PARK_S
 from streams.worker.ticks import active_partitions, partition_of
 
@@ -58,9 +59,9 @@ async def on_case_index(ctx: WorkerContext, case_id: str, value: bytes | None) -
         indexes.parked_cases.pop(case_id, None)
 
 
-async def read(ctx: WorkerContext, event: Any, case_id: str) -> DispatchUpdate | None:
+async def read(ctx: WorkerContext, event: Any) -> DispatchUpdate | None:
     if event.message.topic == ctx.topics.case_index:
-        await on_case_index(ctx, case_id, event.value)
+        await on_case_index(ctx, (event.key or b"").decode("utf-8", "replace"), event.value)
         return None
     upd = decode(DispatchUpdate, event.value)
     skew = ctx.too_early(from_iso(upd.at))
@@ -98,12 +99,7 @@ async def park(
 
 
 async def run(ctx: WorkerContext, stream: faust.StreamT[bytes]) -> None:
-    async for event in stream.events():
-        ctx.took(event)
-        case_id = (event.key or b"").decode("utf-8", "replace")
-        upd = await or_dead(ctx, event, "dispatch-updates: ", read, ctx, event, case_id)
-        if upd is None:
-            continue
+    async for event, upd in read_each(ctx, stream, "dispatch-updates: ", partial(read, ctx)):
         fields = {
             "case_id": upd.case_id,
             "unit_id": upd.unit_id,

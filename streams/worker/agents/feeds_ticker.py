@@ -4,6 +4,7 @@ cameras whose outage outlasts the blip tolerance or that stopped sending camera-
 from __future__ import annotations
 
 import time
+from functools import partial
 
 from streams import health, sensors
 from streams.worker.context import WorkerContext
@@ -33,24 +34,11 @@ def camera_deadline(
 async def tick(ctx: WorkerContext, feeds: Feeds) -> None:
     """Timer: tick the sensors and cameras whose deadline passed."""
     now = time.time()
-    app, n, send = ctx.app, ctx.partitions, ctx.send_json
-    sensor_ids = [key for key, data in list(feeds.sensors.table.items()) if data]
-    await send_ticks(
-        app,
-        n,
-        feeds.sensor_ticks,
-        sensor_ids,
-        lambda k: sensor_deadline(ctx, feeds, k, now),
-        feeds.ticked,
-        send,
+    kinds = (
+        (feeds.sensor_ticks, feeds.sensors, sensor_deadline),
+        (feeds.camera_ticks, feeds.cameras, camera_deadline),
     )
-    camera_ids = [key for key, data in list(feeds.cameras.table.items()) if data]
-    await send_ticks(
-        app,
-        n,
-        feeds.camera_ticks,
-        camera_ids,
-        lambda k: camera_deadline(ctx, feeds, k, now),
-        feeds.ticked,
-        send,
-    )
+    for topic, states, deadline in kinds:
+        keys = [key for key, data in list(states.table.items()) if data]
+        deadline_of = partial(deadline, ctx, feeds, now=now)
+        await send_ticks(ctx.app, ctx.partitions, topic, keys, deadline_of, feeds.ticked, ctx.send_json)

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import logging
 import time
+from typing import Any
+
+from pydantic import BaseModel
 
 from streams import incidents as inc
 from streams.internal_records import (
@@ -22,22 +25,20 @@ from streams.worker.context import WorkerContext
 logger = logging.getLogger(__name__)
 
 
+def fields(data: BaseModel, *names: str) -> dict[str, Any]:
+    """The named fields of an input, as keyword arguments of the incident logic."""
+    return {name: getattr(data, name) for name in names}
+
+
 def on_update(
     ctx: WorkerContext, book: inc.Book, data: UpdateInput, key: str, at: float
 ) -> list[inc.Effect] | None:
-    refused = inc.update_refusal(book, case_id=data.case_id, unit_id=data.unit_id, status=data.status)
+    case = fields(data, "case_id", "unit_id", "status")
+    refused = inc.update_refusal(book, **case)
     if refused is not None:
         ctx.stats.refused += 1
         logger.info("%s: patrol update refused: %s", key, refused)
-    return inc.on_update(
-        book,
-        ctx.incidents,
-        case_id=data.case_id,
-        unit_id=data.unit_id,
-        status=data.status,
-        note=data.note,
-        at=at,
-    )
+    return inc.on_update(book, ctx.incidents, **case, note=data.note, at=at)
 
 
 def apply_input(ctx: WorkerContext, book: inc.Book, data: IncidentInput, key: str) -> list[inc.Effect] | None:
@@ -56,40 +57,13 @@ def apply_input(ctx: WorkerContext, book: inc.Book, data: IncidentInput, key: st
         case UpdateInput():
             return on_update(ctx, book, data, key, at)
         case OutcomeInput():
-            return inc.on_outcome(
-                book,
-                c,
-                incident_id=data.incident_id,
-                decision=data.decision,
-                reason=data.reason,
-                text=data.text,
-                at=at,
-            )
+            return inc.on_outcome(book, c, at=at, **fields(data, "incident_id", "decision", "reason", "text"))
         case AckInput():
-            return inc.on_ack(
-                book, c, incident_id=data.incident_id, status=data.status, reason=data.reason, at=at
-            )
+            return inc.on_ack(book, c, at=at, **fields(data, "incident_id", "status", "reason"))
         case OperatorInput():
-            return inc.on_operator(
-                book,
-                c,
-                incident_id=data.incident_id,
-                action=data.action,
-                by=data.by,
-                reason=data.reason,
-                at=at,
-            )
+            return inc.on_operator(book, c, at=at, **fields(data, "incident_id", "action", "by", "reason"))
         case HealthInput():
-            return inc.set_held(book, c, held=data.held, reason=data.reason, at=at)
+            return inc.set_held(book, c, at=at, **fields(data, "held", "reason"))
         case ConditionInput():  # a sensor rule or camera health (agents/sensors.py, camera_health.py)
-            return inc.on_condition(
-                book,
-                c,
-                subject=data.subject,
-                source=data.source,
-                category=data.category,
-                state=data.state,
-                since=from_iso(data.since),
-                at=at,
-                note=data.note,
-            )
+            named = fields(data, "subject", "source", "category", "state", "note")
+            return inc.on_condition(book, c, since=from_iso(data.since), at=at, **named)

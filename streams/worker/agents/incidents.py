@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import time
+from functools import partial
 from typing import Any
 
 import faust
@@ -15,7 +16,7 @@ from streams.internal_records import INCIDENT_INPUT, read_internal
 from streams.records import Violation, decode
 from streams.timeutil import from_iso
 from streams.worker.agents.incident_inputs import apply_input
-from streams.worker.context import Send, WorkerContext, or_dead
+from streams.worker.context import Send, WorkerContext, read_each
 
 logger = logging.getLogger(__name__)
 
@@ -60,19 +61,14 @@ async def read(ctx: WorkerContext, event: Any) -> Read:
 
 
 def incident_sends(ctx: WorkerContext, effects: list[inc.Effect]) -> list[Send]:
-    sends: list[Send] = []
-    for eff in effects:
-        if eff.kind == "alert":
-            ctx.stats.alerts += 1
-            sends.append((ctx.out.alerts, eff.key, eff.value))
-        elif eff.kind == "warn":
-            sends.append((ctx.out.speaker_intents, eff.key, eff.value))
-        elif eff.kind == "dispatch":
-            ctx.stats.cases += 1
-            sends.append((ctx.out.dispatch, eff.key, eff.value))
-        elif eff.kind == "case":
-            sends.append((ctx.out.case_index, eff.key, eff.value))
-    return sends
+    out = ctx.out
+    routes = {
+        "alert": (out.alerts, "alerts"),
+        "warn": (out.speaker_intents, None),
+        "dispatch": (out.dispatch, "cases"),
+        "case": (out.case_index, None),
+    }
+    return ctx.route(effects, routes)
 
 
 def write_book(ctx: WorkerContext, key: str, book: inc.Book, stored: Any) -> None:
@@ -105,12 +101,9 @@ def index_book(ctx: WorkerContext, key: str, book: inc.Book) -> None:
 
 
 async def run(ctx: WorkerContext, stream: faust.StreamT[bytes]) -> None:
-    async for event in stream.events():
-        ctx.took(event)
-        got = await or_dead(ctx, event, "incidents: ", read, ctx, event)
-        if got is None:
-            continue
-        camera_id, book, stored, effects = got
+    async for event, (camera_id, book, stored, effects) in read_each(
+        ctx, stream, "incidents: ", partial(read, ctx)
+    ):
         if effects is None:
             await ctx.dead(event, f"incidents: no open incident matches this input on camera {camera_id!r}")
             continue

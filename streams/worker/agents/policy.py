@@ -5,6 +5,7 @@ one state per speaker."""
 from __future__ import annotations
 
 import time
+from functools import partial
 from typing import Any
 
 import faust
@@ -13,9 +14,11 @@ from streams import policy as pol
 from streams.internal_records import SPEAKER_INPUT, TickInput, read_internal
 from streams.records import BroadcastRequest, LoudspeakerAck, decode
 from streams.timeutil import from_iso, to_iso
-from streams.worker.context import Send, WorkerContext, or_dead
+from streams.worker.context import Send, WorkerContext, read_each
 
 Decided = tuple[str, pol.SpeakerState, list[Any]]
+# the fields of an incident's warning intent that make its request
+REQUEST_FIELDS = {"request_id", "text", "requested_by", "reason", "lang", "camera_id", "incident_id"}
 
 
 def template_text(ctx: WorkerContext, req: BroadcastRequest) -> str:
@@ -29,16 +32,13 @@ def template_text(ctx: WorkerContext, req: BroadcastRequest) -> str:
 
 
 def policy_sends(ctx: WorkerContext, effects: list[pol.PolicyEffect]) -> list[Send]:
-    sends: list[Send] = []
-    for eff in effects:
-        if eff.kind == "command":
-            ctx.stats.commands += 1
-            sends.append((ctx.out.loudspeaker, eff.key, eff.value))
-        elif eff.kind == "decision":
-            sends.append((ctx.out.decisions, eff.key, eff.value))
-        else:  # outcome / ack for an incident, keyed by its camera
-            sends.append((ctx.out.incident_inputs, eff.key, eff.value))
-    return sends
+    out = ctx.out
+    routes = {
+        "command": (out.loudspeaker, "commands"),
+        "decision": (out.decisions, None),
+        "*": (out.incident_inputs, None),  # outcome / ack for an incident, keyed by its camera
+    }
+    return ctx.route(effects, routes)
 
 
 def on_request(ctx: WorkerContext, msg: Any, value: bytes | None, wall: float) -> Decided:
@@ -99,18 +99,8 @@ def on_intent(ctx: WorkerContext, value: bytes | None, speaker_id: str, wall: fl
     if skew is not None:
         raise ValueError(f"warning request: {skew}")
     now = state.advance(at, wall)
-    request = pol.Request(
-        request_id=data.request_id,
-        speaker_id=speaker_id,
-        text=data.text,
-        source="auto",
-        requested_by=data.requested_by,
-        reason=data.reason,
-        lang=data.lang,
-        camera_id=data.camera_id,
-        incident_id=data.incident_id,
-        at=at,
-    )
+    named = data.model_dump(include=REQUEST_FIELDS)
+    request = pol.Request(speaker_id=speaker_id, source="auto", at=at, **named)
     return speaker_id, state, pol.decide(state, speaker, tz, request, now)
 
 
@@ -125,12 +115,7 @@ async def read(ctx: WorkerContext, event: Any) -> Decided:
 
 
 async def run(ctx: WorkerContext, stream: faust.StreamT[bytes]) -> None:
-    async for event in stream.events():
-        ctx.took(event)
-        got = await or_dead(ctx, event, "policy: ", read, ctx, event)
-        if got is None:
-            continue
-        speaker_id, state, effects = got
+    async for _event, (speaker_id, state, effects) in read_each(ctx, stream, "policy: ", partial(read, ctx)):
         await ctx.send_all(policy_sends(ctx, effects))
         ctx.tables.speakers[speaker_id] = state.to_json()
         if state.queue:

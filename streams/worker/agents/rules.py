@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from functools import partial
 from typing import Any
 
 import faust
@@ -10,7 +11,7 @@ import faust
 from streams.records import Detection, Violation, decode
 from streams.rules import Sighting, ViolationEvent, step
 from streams.timeutil import from_iso, to_iso
-from streams.worker.context import Send, WorkerContext, or_dead
+from streams.worker.context import Send, WorkerContext, read_each
 
 
 async def read(ctx: WorkerContext, event: Any) -> tuple[Detection, float] | None:
@@ -46,12 +47,7 @@ def violation(ev: ViolationEvent, seq: int) -> dict[str, Any]:
 
 async def run(ctx: WorkerContext, stream: faust.StreamT[bytes]) -> None:
     stats = ctx.stats
-    async for event in stream.events():
-        ctx.took(event)
-        got = await or_dead(ctx, event, "", read, ctx, event)
-        if got is None:
-            continue
-        det, captured = got
+    async for _event, (det, captured) in read_each(ctx, stream, "", partial(read, ctx)):
         stats.detections += 1
         stats.last_detection_at = time.time()
         state = ctx.rule_states.get(det.camera_id)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import time
+from functools import partial
 from typing import Any
 
 import faust
@@ -12,7 +13,7 @@ import faust
 from streams import sensors
 from streams.records import SensorReading, decode
 from streams.timeutil import from_iso
-from streams.worker.context import WorkerContext, or_dead
+from streams.worker.context import WorkerContext, read_each
 from streams.worker.feeds import Feeds, send_conditions
 from streams.worker.ticks import tick_at
 
@@ -66,11 +67,8 @@ async def read(ctx: WorkerContext, feeds: Feeds, event: Any) -> Read | None:
 
 
 async def run(ctx: WorkerContext, feeds: Feeds, stream: faust.StreamT[bytes]) -> None:
-    async for event in stream.events():
-        got = await or_dead(ctx, event, "sensors: ", read, ctx, feeds, event)
-        if got is None:
-            continue
-        sensor_id, state, step = got
+    read_one = partial(read, ctx, feeds)
+    async for _event, (sensor_id, state, step) in read_each(ctx, stream, "sensors: ", read_one, took=False):
         feeds.sensors.save(sensor_id, state, step.save)
         if step.events:
             logger.info("%s: %s", sensor_id, ", ".join(f"{e.category} {e.state}" for e in step.events))
