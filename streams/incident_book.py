@@ -58,7 +58,7 @@ class Incident:
     warn_pending: bool = False
     cleared_at: float | None = None  # a clear seen while the warning was pending
     rejected_round: int | None = None  # rejected with no higher level in this round: needs an operator
-    # sensor and health incidents (streams/feeds.py): camera_id is "" for a sensor's
+    # sensor and health incidents (streams/worker/agents/): camera_id is "" for a sensor's
     # incident; source is camera (a zone violation), sensor, or health (camera offline)
     sensor_id: str | None = None
     source: str = "camera"

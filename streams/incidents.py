@@ -66,7 +66,6 @@ __all__ = [
     "OUTCOME_WAIT_S",
     "Book",
     "ConfigIndex",
-    "Context",
     "Effect",
     "Incident",
     "alert_record",
@@ -81,8 +80,6 @@ __all__ = [
     "shrink",
     "update_refusal",
 ]
-
-Context = ConfigIndex  # the name streams/app.py and streams/eval_clip.py use
 
 
 # ---------------------------------------------------------------- inputs

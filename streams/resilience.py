@@ -43,7 +43,7 @@ from streams.errors import BrokerUnavailableError
 if TYPE_CHECKING:
     import faust
 
-    from streams.app import Worker
+    from streams.worker import Worker
 
 logger = logging.getLogger(__name__)
 

@@ -42,9 +42,9 @@ from streams.commands import add_kafka_argument
 if TYPE_CHECKING:
     from kafka import KafkaConsumer
 
-    from streams.app import Stats, Worker
     from streams.config import Config
     from streams.topics import Topics
+    from streams.worker import Stats, Worker
 
 logger = logging.getLogger(__name__)
 
@@ -319,7 +319,7 @@ def run_worker(
 ) -> WorkerRun:
     import faust
 
-    from streams.app import create_worker
+    from streams.worker import create_worker
 
     worker = create_worker(cfg, bootstrap=bootstrap, topics=topics, web_port=None, datadir=datadir)
     out = WorkerRun()

@@ -30,9 +30,9 @@ def run(args: argparse.Namespace) -> int:
     import faust
 
     from streams import resilience
-    from streams.app import create_worker
     from streams.config import load_config
     from streams.kafka_io import ensure_topics
+    from streams.worker import create_worker
 
     cfg = load_config(args.config)
     bootstrap = kafka_address(args)

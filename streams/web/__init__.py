@@ -26,11 +26,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from streams.app import Worker
+    from streams.worker import Worker
 
 
 def install(worker: Worker) -> None:
-    """Worker extension: serve the command centre (see ``streams.web.server``)."""
+    """Serve the command centre from the worker (see ``streams.web.server``); the worker
+    calls it last, after the feeds added their routes."""
     from streams.web.server import install as install_server
 
     install_server(worker)

@@ -35,7 +35,7 @@ from streams.sensors import check_reading
 from streams.web.state import PRINCIPAL_KEY  # the command centre authenticated the caller
 
 if TYPE_CHECKING:
-    from streams.app import Worker
+    from streams.worker import Worker
 
 logger = logging.getLogger(__name__)
 
@@ -135,7 +135,7 @@ def install_route(
 ) -> None:
     """Mount ``POST /api/sensor-readings`` on the worker's web server, producing to ``topic``.
 
-    ``room``: how many more readings each sensor's window takes (streams/feeds.py).
+    ``room``: how many more readings each sensor's window takes (streams/worker/agents/sensors.py).
     """
     sensors = {s.id: s for s in worker.cfg.sensors}
 

@@ -34,7 +34,7 @@ from streams.web.metrics import Histogram
 from streams.web.state import WebState
 
 if TYPE_CHECKING:
-    from streams.app import Worker
+    from streams.worker import Worker
 
 logger = logging.getLogger(__name__)
 
@@ -157,7 +157,7 @@ def metrics_reading(worker: Worker, board: Board, feed: Feed, latency: dict[str,
         decisions[key] = decisions.get(key, 0) + 1
     counts = board.counts()
     return prom.Reading(
-        counters={k: float(v) for k, v in stats.items() if k not in ("last_detection_at", "by_state")},
+        counters={k: float(v) for k, v in stats.items() if k != "last_detection_at"},
         incidents_by_state=counts["state"],
         incidents_by_category=counts["category"],
         decisions=decisions,

@@ -24,7 +24,7 @@ from streams.timeutil import to_iso
 from ...config_support import feeds_config, streams_config
 from ...incident_support import T0
 
-# effect kind -> topic, as the worker routes them (streams/app.py incident_sends, policy_sends)
+# effect kind -> topic, as the worker routes them (streams/worker/context.py route)
 INCIDENT_TOPICS = {
     "alert": "alerts",
     "warn": "internal.speaker-intents",
@@ -104,7 +104,7 @@ def auto_request(warn: dict[str, Any]) -> pol.Request:
 
 
 def violation_record(ev: ViolationEvent, seq: int) -> dict[str, Any]:
-    """The violation the worker writes for a rules event (streams/app.py, rules agent)."""
+    """The violation the worker writes for a rules event (streams/worker/agents/rules.py)."""
     times = {"since": to_iso(ev.since), "at": to_iso(ev.at)}
     lists = {"labels": list(ev.labels), "evidence": list(ev.evidence), "scores": dict(ev.scores)}
     return {"v": 1, **asdict(ev), **times, **lists, "seq": seq}

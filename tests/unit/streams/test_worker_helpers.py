@@ -1,0 +1,83 @@
+"""The worker's helpers: internal inputs read into their types, deadline re-ticks,
+cached state with checkpoints."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from streams.errors import RecordError
+from streams.internal_records import (
+    CASE_INDEX_INPUT,
+    INCIDENT_INPUT,
+    SPEAKER_INPUT,
+    CaseEntry,
+    CasePrune,
+    HealthInput,
+    OperatorInput,
+    TickInput,
+    WarnIntent,
+    read_internal,
+)
+from streams.worker.cache import StateCache
+from streams.worker.ticks import Retick
+
+
+def test_incident_inputs_are_read_as_the_agents_always_read_them() -> None:
+    health = read_internal(INCIDENT_INPUT, b'{"kind":"health","held":1,"reason":null,"at":"t"}', "in")
+    assert isinstance(health, HealthInput) and health.held is True and health.reason == ""
+    op = read_internal(INCIDENT_INPUT, b'{"kind":"operator","incident_id":7,"action":"close","at":"t"}', "in")
+    assert isinstance(op, OperatorInput) and op.incident_id == "7" and op.by == "operator"
+    with pytest.raises(RecordError, match="tag 'nope'"):
+        read_internal(INCIDENT_INPUT, b'{"kind":"nope","at":"t"}', "in")
+    with pytest.raises(RecordError, match="case_id"):
+        read_internal(INCIDENT_INPUT, b'{"kind":"update","unit_id":"u","status":"s","at":"t"}', "in")
+
+
+def test_speaker_and_case_inputs_without_their_kind_are_the_other_type() -> None:
+    assert isinstance(read_internal(SPEAKER_INPUT, b'{"kind":"tick","at":"t"}', "s"), TickInput)
+    intent = read_internal(SPEAKER_INPUT, b'{"kind":"auto","at":"t","request_id":"r","text":"x"}', "s")
+    assert isinstance(intent, WarnIntent) and intent.lang == "zh" and intent.requested_by == "citywatch"
+    assert isinstance(read_internal(CASE_INDEX_INPUT, b'{"kind":"prune"}', "c"), CasePrune)
+    entry = read_internal(CASE_INDEX_INPUT, b'{"camera_id":"cam-1","incident_id":"i"}', "c")
+    assert isinstance(entry, CaseEntry) and entry.camera_id == "cam-1"
+    with pytest.raises(RecordError):
+        read_internal(CASE_INDEX_INPUT, b'{"incident_id":"i"}', "c")
+
+
+def test_a_deadline_is_ticked_again_only_after_a_while_or_when_it_moved() -> None:
+    same = Retick(every_s=5.0)
+    assert same.due("k", 10.0, 0.0) and not same.due("k", 10.0, 4.0)
+    assert same.due("k", 11.0, 4.0) and same.due("k", 11.0, 9.5)
+    any_deadline = Retick(every_s=1.0, any_deadline=True)
+    assert any_deadline.due("k", 10.0, 100.0) and not any_deadline.due("k", 11.0, 100.5)
+    assert any_deadline.due("k", 11.0, 101.0)
+
+
+class State:
+    def __init__(self, n: int) -> None:
+        self.n = n
+
+    def to_json(self) -> Any:
+        return {"n": self.n}
+
+
+def test_cached_state_is_read_once_and_written_on_a_transition_or_a_checkpoint() -> None:
+    table: dict[str, Any] = {"a": {"n": 1}}
+    cache = StateCache(table, lambda _key, data: State((data or {}).get("n", 0)), checkpoint_s=3600.0)
+    state = cache.get("a")
+    table["a"] = {"n": 99}
+    assert cache.get("a") is state and cache.peek("b") is None
+    state.n = 2
+    cache.save("a", state, force=True)
+    state.n = 3
+    cache.save("a", state, force=False)  # within the checkpoint interval: kept in memory only
+    assert table["a"] == {"n": 2}
+    cache.save("a", state, force=True)
+    assert table["a"] == {"n": 3}
+    cache.clear()
+    assert cache.get("a").n == 3
+    never = StateCache(table, lambda _key, data: State(0))
+    never.save("b", State(5), force=False)
+    assert "b" not in table
