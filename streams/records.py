@@ -424,7 +424,3 @@ def decode(kind: type[R], raw: bytes | str | dict[str, Any] | None) -> R:
         raise
     except Exception as exc:  # nothing but a RecordError may leave the boundary
         raise RecordError(name, "<payload>", f"cannot be read ({type(exc).__name__}: {exc})") from None
-
-
-def encode(record: Record) -> bytes:
-    return record.to_bytes()

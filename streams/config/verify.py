@@ -37,6 +37,11 @@ def _duplicates(ids: list[str], section: Loc, what: str) -> Iterator[Finding]:
             first[ident] = i
 
 
+def undefined(path: Loc, what: str, name: str, section: str, known: Iterable[str]) -> Finding:
+    """``what`` names ``name``, which is not under ``section``: the finding, with a suggestion."""
+    return path, f"{what} {name!r}, which is not defined under {section}:{_suggest(name, known)}"
+
+
 def verify_unique_ids(cfg: Config) -> Iterator[Finding]:
     yield from _duplicates([c.id for c in cfg.cameras], ("cameras",), "camera")
     yield from _duplicates([s.id for s in cfg.speakers], ("speakers",), "speaker")
@@ -112,28 +117,22 @@ def verify_camera_references(cfg: Config) -> Iterator[Finding]:
     grids = [g.id for g in cfg.grids]
     for ci, cam in enumerate(cfg.cameras):
         if cam.speaker is not None and cam.speaker not in speakers:
-            yield (
+            yield undefined(
                 ("cameras", ci, "speaker"),
-                f"camera {cam.id} names speaker {cam.speaker!r}, which is not defined under "
-                f"speakers:{_suggest(cam.speaker, speakers)}",
+                f"camera {cam.id} names speaker",
+                cam.speaker,
+                "speakers",
+                speakers,
             )
         if cam.grid not in grids:
-            yield (
-                ("cameras", ci, "grid"),
-                f"camera {cam.id} names grid {cam.grid!r}, which is not defined under "
-                f"grids:{_suggest(cam.grid, grids)}",
-            )
+            yield undefined(("cameras", ci, "grid"), f"camera {cam.id} names grid", cam.grid, "grids", grids)
 
 
 def verify_grid_units_defined(cfg: Config) -> Iterator[Finding]:
     units = [u.id for u in cfg.units]
     for gi, grid in enumerate(cfg.grids):
         if grid.unit not in units:
-            yield (
-                ("grids", gi, "unit"),
-                f"grid {grid.id} names unit {grid.unit!r}, which is not defined under "
-                f"units:{_suggest(grid.unit, units)}",
-            )
+            yield undefined(("grids", gi, "unit"), f"grid {grid.id} names unit", grid.unit, "units", units)
 
 
 def verify_unit_escalation(cfg: Config) -> Iterator[Finding]:
@@ -143,10 +142,8 @@ def verify_unit_escalation(cfg: Config) -> Iterator[Finding]:
         if target is None:
             continue
         if target not in units:
-            yield (
-                ("units", ui, "escalates_to"),
-                f"unit {unit.id} escalates to {target!r}, which is not defined under "
-                f"units:{_suggest(target, units)}",
+            yield undefined(
+                ("units", ui, "escalates_to"), f"unit {unit.id} escalates to", target, "units", units
             )
         elif target == unit.id:
             yield (("units", ui, "escalates_to"), f"unit {unit.id} escalates to itself; name another unit")
@@ -236,16 +233,16 @@ def verify_sensors(cfg: Config) -> Iterator[Finding]:
                 "namespace of subjects: rename the sensor",
             )
         if sensor.grid not in grids:
-            yield (
-                ("sensors", si, "grid"),
-                f"sensor {sensor.id} names grid {sensor.grid!r}, which is not defined under "
-                f"grids:{_suggest(sensor.grid, grids)}",
+            yield undefined(
+                ("sensors", si, "grid"), f"sensor {sensor.id} names grid", sensor.grid, "grids", grids
             )
         if sensor.speaker is not None and sensor.speaker not in speakers:
-            yield (
+            yield undefined(
                 ("sensors", si, "speaker"),
-                f"sensor {sensor.id} names speaker {sensor.speaker!r}, which is not defined under "
-                f"speakers:{_suggest(sensor.speaker, speakers)}",
+                f"sensor {sensor.id} names speaker",
+                sensor.speaker,
+                "speakers",
+                speakers,
             )
 
 
@@ -257,10 +254,12 @@ def verify_sensor_rules(cfg: Config) -> Iterator[Finding]:
     for ri, rule in enumerate(cfg.sensor_rules):
         where = f"sensor rule {rule.id}"
         if rule.category not in cfg.categories:
-            yield (
+            yield undefined(
                 ("sensor_rules", ri, "category"),
-                f"{where} opens category {rule.category!r}, which is not defined under "
-                f"categories:{_suggest(rule.category, cfg.categories)}",
+                f"{where} opens category",
+                rule.category,
+                "categories",
+                cfg.categories,
             )
         if rule.kind is None and rule.sensors is None:
             yield (
@@ -275,10 +274,8 @@ def verify_sensor_rules(cfg: Config) -> Iterator[Finding]:
             )
         for i, sid in enumerate(rule.sensors or []):
             if sid not in sensor_ids:
-                yield (
-                    ("sensor_rules", ri, "sensors", i),
-                    f"{where} names sensor {sid!r}, which is not defined under sensors:"
-                    f"{_suggest(sid, sensor_ids)}",
+                yield undefined(
+                    ("sensor_rules", ri, "sensors", i), f"{where} names sensor", sid, "sensors", sensor_ids
                 )
         if (rule.above is None) == (rule.below is None):
             yield (
@@ -305,11 +302,7 @@ def verify_health_categories(cfg: Config) -> Iterator[Finding]:
     for name in ("offline_category", "stale_category"):
         key = getattr(cfg.health, name)
         if name in cfg.health.model_fields_set and key not in cfg.categories:
-            yield (
-                ("health", name),
-                f"health.{name} is {key!r}, which is not defined under categories:"
-                f"{_suggest(key, cfg.categories)}",
-            )
+            yield undefined(("health", name), f"health.{name} is", key, "categories", cfg.categories)
 
 
 def verify_labels_producible(

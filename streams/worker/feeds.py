@@ -27,7 +27,8 @@ from typing import Any
 
 import faust
 
-from streams import health, sensors
+from streams import camera_health as health
+from streams import sensors
 from streams.config import Config
 from streams.config.models import Sensor, SensorRule
 from streams.internal_records import ConditionInput

@@ -1,5 +1,5 @@
 """camera-status, internal.camera-ticks ─health─▶ internal.incident-inputs (keyed by
-camera): camera health of streams/health.py (see streams/worker/feeds.py)."""
+camera): camera health of streams/camera_health.py (see streams/worker/feeds.py)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from typing import Any
 
 import faust
 
-from streams import health, sensors
+from streams import camera_health as health
+from streams import sensors
 from streams.clock import ahead_of_wall
 from streams.internal_records import HealthInput
 from streams.records import CameraStatus, decode
