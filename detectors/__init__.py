@@ -2,5 +2,5 @@
 
 Only ``detectors.model``, ``detectors.adapter`` and ``detectors.tracking`` import
 ultralytics; everything downstream sees ``detectors.types.Boxes`` and the
-contract records of ``streams.records``.
+contract records of ``streams.contract.records``.
 """

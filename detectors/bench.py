@@ -135,7 +135,7 @@ def run(args: argparse.Namespace) -> int:
     from detectors.model import UltralyticsDetector
     from detectors.pipeline import published_labels
     from detectors.runtime import probe
-    from streams.broker import EmbeddedBroker, free_port
+    from streams.dev.broker import EmbeddedBroker, free_port
 
     with ExitStack() as stack:
         evidence_dir = stack.enter_context(tempfile.TemporaryDirectory(prefix="citywatch-bench-"))
@@ -182,8 +182,8 @@ def _pipeline_pass(
     from detectors.publish import KafkaPublisher
     from detectors.runtime import camera_pipeline
     from detectors.sources import CameraReader, open_source
+    from streams.contract.topics import Topics
     from streams.kafka_io import ensure_topics
-    from streams.topics import Topics
 
     camera = cfg.cameras[0]
     topics = Topics(f"bench-{uuid.uuid4().hex[:8]}.citywatch.")

@@ -18,8 +18,8 @@ from detectors.publish import Publisher
 from detectors.sampling import Sampler
 from detectors.sources import CameraReader
 from detectors.types import Frame
-from streams.timeutil import to_iso
-from streams.topics import Topics
+from streams.contract.timeutil import to_iso
+from streams.contract.topics import Topics
 
 logger = logging.getLogger(__name__)
 

@@ -20,7 +20,7 @@ import numpy as np
 from detectors.motion import GateDecision
 from detectors.pipeline import CameraPipeline, DetectionLoop, RunLimits
 from detectors.types import Frame
-from streams.timeutil import from_iso
+from streams.contract.timeutil import from_iso
 
 logger = logging.getLogger(__name__)
 

@@ -29,8 +29,8 @@ import numpy as np
 from detectors.types import Image
 from streams.config import Zone
 from streams.config.models import Evidence
-from streams.records import DetectedObject
-from streams.timeutil import to_iso
+from streams.contract.records import DetectedObject
+from streams.contract.timeutil import to_iso
 
 logger = logging.getLogger(__name__)
 

@@ -16,9 +16,9 @@ from typing import Any
 
 from detectors.fixtures import CameraFixtures, Fixture, ZoneFixtures, as_box
 from streams.config import Camera, Config
-from streams.errors import FixturesError
-from streams.records import DetectedObject
-from streams.timeutil import from_iso, to_iso
+from streams.contract.errors import FixturesError
+from streams.contract.records import DetectedObject
+from streams.contract.timeutil import from_iso, to_iso
 
 logger = logging.getLogger(__name__)
 

@@ -26,8 +26,8 @@ from typing import Literal
 from detectors.zones import anchor_point, point_in_polygon
 from streams.config import Zone
 from streams.config.models import Fixtures as FixtureSettings
-from streams.ids import make_id
-from streams.records import DetectedObject
+from streams.contract.ids import make_id
+from streams.contract.records import DetectedObject
 
 BoxT = tuple[float, float, float, float]  # normalised x1, y1, x2, y2
 Source = Literal["learned", "operator"]

@@ -6,9 +6,9 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Literal
 
-from streams.records import CameraStatus
+from streams.contract.records import CameraStatus
+from streams.contract.timeutil import to_iso
 from streams.redact import redact
-from streams.timeutil import to_iso
 
 SourceState = Literal["connecting", "online", "offline", "ended"]
 

@@ -17,7 +17,7 @@ from typing import Any
 import yaml
 
 from detectors.model import model_label, resolve_weights
-from streams.errors import ModelError
+from streams.contract.errors import ModelError
 
 # Labels the detector produces besides the model's classes. None yet: no part of the
 # detector derives labels of its own (a static-object detector would add "static_object").

@@ -18,7 +18,7 @@ import numpy as np
 from detectors.adapter import boxes_from_ultralytics
 from detectors.types import Boxes, Image
 from streams.config.models import ModelConfig
-from streams.errors import ModelError
+from streams.contract.errors import ModelError
 from streams.packaged import packaged_file
 
 logger = logging.getLogger(__name__)

@@ -29,9 +29,9 @@ from detectors.tracking import Tracker
 from detectors.types import Boxes, Frame
 from detectors.zones import zones_of
 from streams.config import Camera, Config
-from streams.records import DetectedObject, Detection
-from streams.timeutil import to_iso
-from streams.topics import Topics
+from streams.contract.records import DetectedObject, Detection
+from streams.contract.timeutil import to_iso
+from streams.contract.topics import Topics
 
 logger = logging.getLogger(__name__)
 

@@ -19,7 +19,7 @@ from typing import Any, Protocol
 
 from detectors.health import PublisherHealth
 from streams.backoff import Backoff
-from streams.errors import BrokerError
+from streams.contract.errors import BrokerError
 
 logger = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from detectors.sources import CameraReader, is_stream, open_source
 from streams.config import Camera, Config
-from streams.errors import BrokerError, SourceError
+from streams.contract.errors import BrokerError, SourceError
 from streams.redact import redact
 
 if TYPE_CHECKING:

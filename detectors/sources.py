@@ -24,7 +24,7 @@ import numpy as np
 from detectors.health import FpsMeter, SourceHealth, SourceState
 from detectors.types import Frame, Image
 from streams.backoff import Backoff
-from streams.errors import SourceError
+from streams.contract.errors import SourceError
 from streams.redact import redact
 
 logger = logging.getLogger(__name__)

@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 
 from streams.commands import add_module_parsers
-from streams.errors import CitywatchError
+from streams.contract.errors import CitywatchError
 
 # name -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -25,7 +25,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("streams.commands.demo", "run the whole pipeline on the embedded broker"),
     "worker": ("streams.commands.worker", "the Faust worker (agents, tables, web)"),
     "bench": ("streams.commands.bench", "benchmarks (detector, streams, end-to-end)"),
-    "eval": ("streams.eval_clip", "run the pipeline over a labelled clip; precision, recall, false warnings"),
+    "eval": (
+        "streams.dev.eval_clip",
+        "run the pipeline over a labelled clip; precision, recall, false warnings",
+    ),
     "edge": ("detectors.commands.edge", "cameras to detections in one process (capture + detect)"),
     "capture": ("detectors.commands.capture", "cameras to citywatch.frames (JPEG), never blocking on Kafka"),
     "detect": ("detectors.commands.detect", "citywatch.frames to detections, as a consumer group"),

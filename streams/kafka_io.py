@@ -15,8 +15,8 @@ from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 
-from streams.errors import BrokerError
-from streams.topics import DEFAULT_PARTITIONS, Topics
+from streams.contract.errors import BrokerError
+from streams.contract.topics import DEFAULT_PARTITIONS, Topics
 
 logger = logging.getLogger(__name__)
 

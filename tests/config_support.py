@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from streams.config import Config, parse_config
-from streams.errors import ConfigError, ConfigProblem
+from streams.contract.errors import ConfigError, ConfigProblem
 
 Site = dict[str, Any]
 

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from streams.broker import EmbeddedBroker, free_port
+from streams.contract.topics import Topics
+from streams.dev.broker import EmbeddedBroker, free_port
 from streams.kafka_io import ensure_topics
-from streams.topics import Topics
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLE_CONFIG = REPO / "cameras.yaml"

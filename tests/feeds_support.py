@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from streams.timeutil import to_iso
+from streams.contract.timeutil import to_iso
 
 
 def sensor_reading(sensor_id: str, kind: str, value: float, unit: str, t: float) -> dict[str, Any]:

@@ -11,8 +11,8 @@ from typing import Any
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from streams.errors import RecordError
-from streams.records import BY_TOPIC, Record, decode, parse_object
+from streams.contract.errors import RecordError
+from streams.contract.records import BY_TOPIC, Record, decode, parse_object
 
 TS = "2026-05-26T02:14:03.120Z"
 CATEGORY = {"key": "out_of_store_business", "code": "200504", "name": "店外经营"}

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from streams import incidents as inc
-from streams.timeutil import from_iso
+from streams.contract.timeutil import from_iso
+from streams.logic import incidents as inc
 
 T0 = from_iso("2026-05-26T02:00:00.000Z")
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from streams.demo.camserver import CameraServer
-from streams.demo.scene import Scene
+from streams.dev.demo.camserver import CameraServer
+from streams.dev.demo.scene import Scene
 
 
 class MjpegCamera:

@@ -9,8 +9,8 @@ from typing import Any
 import numpy as np
 
 from streams.config.models import Speaker, SpeakerDriver
-from streams.records import LoudspeakerCommand
-from streams.timeutil import to_iso
+from streams.contract.records import LoudspeakerCommand
+from streams.contract.timeutil import to_iso
 
 ZH = "老王便利店请注意：请将店外经营物品放回店内，不要占道经营。"
 EN = "Attention please: move your goods back inside the shop and keep the walkway clear."

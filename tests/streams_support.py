@@ -15,10 +15,10 @@ from typing import Any, get_args
 
 from kafka import KafkaConsumer, KafkaProducer
 
-from streams.bench.streams import detection_record
+from streams.contract.records import IncidentState
+from streams.dev.bench.streams import detection_record
 from streams.kafka_io import assign_all
-from streams.lifecycle import alert_version
-from streams.records import IncidentState
+from streams.logic.lifecycle import alert_version
 
 # every state of the closed loop, in order (docs/contract.md, alerts)
 CLOSED_LOOP = [s for s in get_args(IncidentState) if s not in ("cleared", "reopened", "overdue")]
@@ -219,6 +219,6 @@ class Feed:
 
 
 def from_iso_(text: str) -> float:
-    from streams.timeutil import from_iso
+    from streams.contract.timeutil import from_iso
 
     return from_iso(text)

@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 from aiohttp.test_utils import TestClient, TestServer
 
 from streams.config import Config
-from streams.topics import Topics
+from streams.contract.topics import Topics
 from streams.web.api import WebState, create_app
 from streams.web.auth import Sessions, TokenRegistry, parse_tokens
 from streams.web.board import Board

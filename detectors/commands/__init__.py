@@ -13,8 +13,8 @@ from types import FrameType
 
 from streams.commands import add_config_argument, add_kafka_argument, kafka_address
 from streams.config import Camera, Config
-from streams.errors import ConfigError, ConfigProblem
-from streams.topics import Topics
+from streams.contract.errors import ConfigError, ConfigProblem
+from streams.contract.topics import Topics
 
 
 def add_role_arguments(parser: argparse.ArgumentParser, *, cameras: bool = True) -> None:

@@ -64,7 +64,7 @@ Zones = dict[str, "ZoneFixtures"]
 def run(args: argparse.Namespace) -> int:
     from detectors.fixture_store import fixtures_path, load, save
     from streams.config import load_config, resolve_path
-    from streams.errors import UsageError
+    from streams.contract.errors import UsageError
 
     path = resolve_path(args.config)
     cfg = load_config(path)
@@ -96,7 +96,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _list(camera: Camera, file: Path, zones: Zones, chosen: list[str]) -> None:
     from detectors.fixtures import ZoneFixtures
-    from streams.timeutil import to_iso
+    from streams.contract.timeutil import to_iso
 
     print(f"camera {camera.id}  ({file})")
     for zid in chosen:
@@ -118,7 +118,7 @@ def _list(camera: Camera, file: Path, zones: Zones, chosen: list[str]) -> None:
 
 def _add(args: argparse.Namespace, zones: Zones, max_per_zone: int) -> None:
     from detectors.fixtures import Fixture, ZoneFixtures, add_fixture
-    from streams.errors import UsageError
+    from streams.contract.errors import UsageError
 
     now = time.time()
     try:
@@ -137,7 +137,7 @@ def _add(args: argparse.Namespace, zones: Zones, max_per_zone: int) -> None:
 
 def _remove(args: argparse.Namespace, zones: Zones) -> None:
     from detectors.fixtures import ZoneFixtures
-    from streams.errors import UsageError
+    from streams.contract.errors import UsageError
 
     zf = zones.setdefault(args.zone, ZoneFixtures())
     before = len(zf.fixtures)
@@ -150,7 +150,7 @@ def _remove(args: argparse.Namespace, zones: Zones) -> None:
 
 def _learn(args: argparse.Namespace, camera: Camera, zones: Zones, chosen: list[str]) -> None:
     from detectors.fixtures import ZoneFixtures
-    from streams.errors import UsageError
+    from streams.contract.errors import UsageError
 
     if args.seconds is not None and args.seconds <= 0:
         raise UsageError(f"--seconds {args.seconds:g}: give a learning period above 0")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import importlib
 
-from streams.topics import bootstrap
+from streams.contract.topics import bootstrap
 
 
 def add_module_parsers(

@@ -10,9 +10,15 @@ from streams.commands import add_module_parsers
 # name -> (module with add_arguments/run, one-line help)
 BENCHES: dict[str, tuple[str, str]] = {
     "detector": ("detectors.bench", "detector pipeline vs raw model fps, latency, motion-gate skip rate"),
-    "streams": ("streams.bench.streams", "worker records/s vs a raw consumer, detection-to-warning latency"),
-    "e2e": ("streams.bench.e2e", "camera to loudspeaker command and dispatch case, per hop"),
-    "sensors": ("streams.bench.sensors", "per-reading cost of a sensor window from 100 to 100,000 readings"),
+    "streams": (
+        "streams.dev.bench.streams",
+        "worker records/s vs a raw consumer, detection-to-warning latency",
+    ),
+    "e2e": ("streams.dev.bench.e2e", "camera to loudspeaker command and dispatch case, per hop"),
+    "sensors": (
+        "streams.dev.bench.sensors",
+        "per-reading cost of a sensor window from 100 to 100,000 readings",
+    ),
 }
 
 

@@ -23,8 +23,8 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 from streams.commands import add_config_argument, add_kafka_argument, kafka_address
-from streams.errors import RecordError
-from streams.records import parse_object
+from streams.contract.errors import RecordError
+from streams.contract.records import parse_object
 
 if TYPE_CHECKING:
     from kafka import KafkaConsumer
@@ -57,12 +57,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from kafka.errors import KafkaError
 
-    from streams.broadcast import EXIT_OK, decision_line, exit_code
+    from streams.clients.broadcast import EXIT_OK, decision_line, exit_code
     from streams.config import load_config
-    from streams.errors import BrokerError
+    from streams.contract.errors import BrokerError
+    from streams.contract.topics import Topics
     from streams.kafka_io import assign_all, standalone_consumer
-    from streams.resilience import PROBE_TIMEOUT_S
-    from streams.topics import Topics
+    from streams.worker.resilience import PROBE_TIMEOUT_S
 
     request = _request(args, load_config(args.config))
     topics = Topics.current()
@@ -97,7 +97,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _request(args: argparse.Namespace, cfg: Config) -> dict[str, Any]:
-    from streams.broadcast import build_request
+    from streams.clients.broadcast import build_request
 
     return build_request(
         cfg,
@@ -117,7 +117,7 @@ def _answers(bootstrap: str) -> bool:
     """A quick look first: the Kafka clients wait up to 30 s for a broker that is not there."""
     import asyncio
 
-    from streams.resilience import probe_topics
+    from streams.worker.resilience import probe_topics
 
     client_logs = [logging.getLogger(name) for name in ("aiokafka", "kafka")]
     levels = [log.level for log in client_logs]
@@ -134,9 +134,9 @@ def _send(bootstrap: str, topic: str, request: dict[str, Any]) -> None:
     """Produce the request and wait for the broker's acknowledgement."""
     from kafka.errors import KafkaError
 
-    from streams.errors import BrokerError
+    from streams.contract.errors import BrokerError
     from streams.kafka_io import producer
-    from streams.resilience import ACK_TIMEOUT_S
+    from streams.worker.resilience import ACK_TIMEOUT_S
 
     out = producer(
         bootstrap,

@@ -8,9 +8,9 @@ import signal
 import threading
 from types import FrameType
 
-from streams.broker import EmbeddedBroker
+from streams.contract.topics import DEFAULT_PARTITIONS
+from streams.dev.broker import EmbeddedBroker
 from streams.kafka_io import ensure_topics
-from streams.topics import DEFAULT_PARTITIONS
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

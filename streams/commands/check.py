@@ -11,7 +11,7 @@ from streams.config import Config, load_config, resolve_path
 from streams.config.load import format_loc
 from streams.config.verify import verify_labels_producible
 from streams.config.yamlmap import load_yaml
-from streams.errors import ConfigError, ConfigProblem, ModelError
+from streams.contract.errors import ConfigError, ConfigProblem, ModelError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

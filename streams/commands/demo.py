@@ -23,8 +23,8 @@ from types import FrameType
 from typing import IO, TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from streams.demo.camserver import CameraServer
-    from streams.demo.timeline import Timeline
+    from streams.dev.demo.camserver import CameraServer
+    from streams.dev.demo.timeline import Timeline
 
 STORIES_MAX_S = 240.0  # both stories take about a minute; past this something is wrong
 
@@ -86,7 +86,7 @@ class Children:
 
 
 def _free_or(port: int) -> int:
-    from streams.broker import free_port, port_in_use
+    from streams.dev.broker import free_port, port_in_use
 
     return port if port and not port_in_use("127.0.0.1", port) else free_port()
 
@@ -109,7 +109,7 @@ class Story:
         self.pending_scene: dict[str, float] = {}
 
     def record(self, suffix: str, value: dict[str, Any]) -> None:
-        from streams.demo.config import LOOP_CAMERA, WARN_CAMERA
+        from streams.dev.demo.config import LOOP_CAMERA, WARN_CAMERA
 
         for line in self.timeline.lines(suffix, value):
             self.say(line)
@@ -129,28 +129,28 @@ class Story:
                 self.say(f"SCENE       {self.timeline.where(cam)}: the bus drives off")
 
     def both_closed(self) -> bool:
-        from streams.demo.config import LOOP_CAMERA, WARN_CAMERA
+        from streams.dev.demo.config import LOOP_CAMERA, WARN_CAMERA
 
         return bool(self.timeline.closed_by(LOOP_CAMERA) and self.timeline.closed_by(WARN_CAMERA))
 
     def summary(self, var: Path) -> str:
-        from streams.demo.config import LOOP_CAMERA, WARN_CAMERA
+        from streams.dev.demo.config import LOOP_CAMERA, WARN_CAMERA
 
         return _summary(self.timeline, self.first_warning, var, LOOP_CAMERA, WARN_CAMERA)
 
     def ok(self) -> bool:
-        from streams.demo.config import LOOP_CAMERA, WARN_CAMERA
+        from streams.dev.demo.config import LOOP_CAMERA, WARN_CAMERA
 
         closed_by = self.timeline.closed_by
         return closed_by(LOOP_CAMERA) == "verified" and closed_by(WARN_CAMERA) == "warning"
 
 
 def run(args: argparse.Namespace) -> int:
-    from streams.broker import EmbeddedBroker, free_port
-    from streams.demo.camserver import CameraServer
-    from streams.demo.config import LOOP_CAMERA, WARN_CAMERA, write_demo_config
-    from streams.demo.scene import bus_scene
-    from streams.demo.timeline import Timeline
+    from streams.dev.broker import EmbeddedBroker, free_port
+    from streams.dev.demo.camserver import CameraServer
+    from streams.dev.demo.config import LOOP_CAMERA, WARN_CAMERA, write_demo_config
+    from streams.dev.demo.scene import bus_scene
+    from streams.dev.demo.timeline import Timeline
 
     var = Path(args.var).resolve()
     logs = var / "logs"
@@ -204,8 +204,8 @@ def _start_children(
 ) -> tuple[Children, str]:
     """Topics, then the worker, loudspeaker gateway, detector and patrol officer; returns
     them and the line that tells where the command centre is."""
+    from streams.contract.topics import Topics
     from streams.kafka_io import ensure_topics
-    from streams.topics import Topics
 
     ensure_topics(bootstrap, partitions=partitions)
     web_port = _free_or(args.web_port)
@@ -262,10 +262,10 @@ def _tell(
     var: Path,
 ) -> None:
     """Follow the records until both stories are told (and, without --once, until the end)."""
-    from streams.errors import RecordError
+    from streams.contract.errors import RecordError
+    from streams.contract.records import parse_object
+    from streams.contract.topics import Topics
     from streams.kafka_io import assign_all, standalone_consumer
-    from streams.records import parse_object
-    from streams.topics import Topics
 
     topics = Topics.current()
     consumer = standalone_consumer(bootstrap, "citywatch-demo")

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from streams.commands import add_config_argument, add_kafka_argument, kafka_address
 
 if TYPE_CHECKING:
-    from streams.patrol import Output, PatrolSession
+    from streams.clients.patrol import Output, PatrolSession
 
 logger = logging.getLogger(__name__)
 
@@ -89,9 +89,9 @@ class UpdateSink(Protocol):
 
 
 def run(args: argparse.Namespace) -> int:
+    from streams.clients.patrol import AutoPlan, PatrolSession, check_unit
     from streams.config import load_config
-    from streams.errors import UsageError
-    from streams.patrol import AutoPlan, PatrolSession, check_unit
+    from streams.contract.errors import UsageError
 
     cfg = load_config(args.config)
     check_unit(cfg, args.unit)
@@ -180,8 +180,8 @@ class KafkaSource:
     """Every partition of dispatch and alerts, outside any consumer group, at explicit offsets."""
 
     def __init__(self, bootstrap: str, *, new_only: bool) -> None:
+        from streams.contract.topics import Topics
         from streams.kafka_io import assign_all, standalone_consumer
-        from streams.topics import Topics
 
         topics = Topics.current()
         self._kinds = {topics.dispatch: "case", topics.alerts: "alert"}
@@ -189,8 +189,8 @@ class KafkaSource:
         self._ends = assign_all(self._consumer, list(self._kinds), from_beginning=not new_only)
 
     def poll(self, timeout_s: float) -> list[tuple[str, dict[str, Any]]]:
-        from streams.errors import RecordError
-        from streams.records import Alert, DispatchCase, Record, decode
+        from streams.contract.errors import RecordError
+        from streams.contract.records import Alert, DispatchCase, Record, decode
 
         out: list[tuple[str, dict[str, Any]]] = []
         for records in self._consumer.poll(timeout_ms=int(timeout_s * 1000)).values():
@@ -215,8 +215,8 @@ class KafkaSink:
     """Patrol updates to citywatch.dispatch-updates, keyed by case_id, flushed one by one."""
 
     def __init__(self, bootstrap: str) -> None:
+        from streams.contract.topics import Topics
         from streams.kafka_io import producer
-        from streams.topics import Topics
 
         self._topic = Topics.current().dispatch_updates
         self._producer = producer(bootstrap, client_id="citywatch-patrol", enable_idempotence=False)

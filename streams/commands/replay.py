@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from streams.commands import add_kafka_argument, kafka_address
-from streams.errors import BrokerError, UsageError
-from streams.topics import Topics
+from streams.contract.errors import BrokerError, UsageError
+from streams.contract.topics import Topics
 
 logger = logging.getLogger(__name__)
 
@@ -58,7 +58,7 @@ class _Replay:
     """What one replay sent, skipped and failed to deliver, line by line."""
 
     def __init__(self, name: str, bootstrap: str, prod: Any, speed: float) -> None:
-        from streams.replay import Pacer
+        from streams.clients.replay import Pacer
 
         self.name = name
         self.bootstrap = bootstrap
@@ -72,7 +72,7 @@ class _Replay:
         self.start = time.monotonic()
 
     def line(self, number: int, text: str, topics: Topics, override: str | None, prefix: bool) -> None:
-        from streams.replay import LineError, parse_line
+        from streams.clients.replay import LineError, parse_line
 
         try:
             rec = parse_line(text, number, topics, topic=override, retarget_prefix=prefix)

@@ -1,4 +1,4 @@
-"""Write the JSON Schema of every topic's records (from streams/records.py) into
+"""Write the JSON Schema of every topic's records (from streams/contract/records.py) into
 docs/schemas/<topic>.json; with --check, only say which files are out of date (exit 1)."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from streams import schemas
+from streams.contract import schemas
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

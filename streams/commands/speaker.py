@@ -42,8 +42,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from streams.config import load_config
+    from streams.contract.topics import Topics
     from streams.speaker.gateway import DEFAULT_GROUP, Gateway, GatewayOptions
-    from streams.topics import Topics
 
     cfg = load_config(args.config)
     wanted = frozenset(args.speaker) if args.speaker else None

@@ -9,8 +9,8 @@ import json
 import sys
 
 from streams.commands import add_kafka_argument, kafka_address
+from streams.contract.topics import Topics
 from streams.kafka_io import read_topic
-from streams.topics import Topics
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

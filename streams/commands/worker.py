@@ -4,7 +4,7 @@ same configuration to share the partitions.
 
 /healthz (on the web port) says "degraded" (503) while Kafka does not answer; the
 worker reconnects by itself, and when the broker comes back without its topics it
-recreates them and says what state was lost (streams/resilience.py)."""
+recreates them and says what state was lost (streams/worker/resilience.py)."""
 
 from __future__ import annotations
 
@@ -29,10 +29,9 @@ def run(args: argparse.Namespace) -> int:
 
     import faust
 
-    from streams import resilience
     from streams.config import load_config
     from streams.kafka_io import ensure_topics
-    from streams.worker import create_worker
+    from streams.worker import create_worker, resilience
 
     cfg = load_config(args.config)
     bootstrap = kafka_address(args)

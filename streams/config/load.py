@@ -17,7 +17,7 @@ from pydantic_core import ErrorDetails
 from streams.config.models import Config
 from streams.config.verify import run_checks
 from streams.config.yamlmap import LineMap, Loc, load_yaml
-from streams.errors import ConfigError, ConfigProblem
+from streams.contract.errors import ConfigError, ConfigProblem
 
 DEFAULT_PATH = "cameras.yaml"
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from streams.errors import SpeakerError
+from streams.contract.errors import SpeakerError
 
 Samples = npt.NDArray[np.int16]
 

@@ -10,9 +10,9 @@ from collections.abc import Collection, Hashable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from streams.errors import RecordError
-from streams.records import DeadLetter, LoudspeakerAck, LoudspeakerCommand, dead_letter, decode
-from streams.timeutil import from_iso, to_iso
+from streams.contract.errors import RecordError
+from streams.contract.records import DeadLetter, LoudspeakerAck, LoudspeakerCommand, dead_letter, decode
+from streams.contract.timeutil import from_iso, to_iso
 
 Status = Literal["played", "failed", "expired"]
 

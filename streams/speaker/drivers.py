@@ -27,8 +27,8 @@ from typing import Protocol
 
 from streams.backoff import doubling
 from streams.config.models import Speaker
-from streams.errors import DriverError
-from streams.records import LoudspeakerCommand
+from streams.contract.errors import DriverError
+from streams.contract.records import LoudspeakerCommand
 from streams.redact import redact
 
 logger = logging.getLogger(__name__)

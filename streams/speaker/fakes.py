@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from streams.errors import DriverError, SpeechError
-from streams.records import LoudspeakerCommand
+from streams.contract.errors import DriverError, SpeechError
+from streams.contract.records import LoudspeakerCommand
 from streams.speaker.audio import Audio
 from streams.speaker.drivers import Delivered
 

@@ -23,9 +23,10 @@ from kafka.errors import KafkaError
 from kafka.structs import OffsetAndMetadata
 
 from streams.config.models import Config, Speaker
-from streams.errors import BrokerError, CitywatchError, DriverError
+from streams.contract.errors import BrokerError, CitywatchError, DriverError
+from streams.contract.records import LoudspeakerAck, LoudspeakerCommand, Record
+from streams.contract.topics import Topics
 from streams.kafka_io import producer as make_producer
-from streams.records import LoudspeakerAck, LoudspeakerCommand, Record
 from streams.speaker.delivery import (
     Acknowledge,
     DeadLetterIt,
@@ -38,7 +39,6 @@ from streams.speaker.delivery import (
 from streams.speaker.drivers import Delivered, SpeakerDriver, make_driver
 from streams.speaker.tts import INSTALL_HINT, EspeakEngine, SpeechEngine
 from streams.speaker.worker import SpeakerWorker
-from streams.topics import Topics
 
 logger = logging.getLogger(__name__)
 

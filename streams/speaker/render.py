@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from streams.config.models import Speaker
-from streams.errors import SpeakerError
-from streams.records import LoudspeakerCommand
+from streams.contract.errors import SpeakerError
+from streams.contract.records import LoudspeakerCommand
 from streams.speaker.audio import Audio, read_wav
 from streams.speaker.chime import chime
 from streams.speaker.tts import SpeechEngine, voice_for

@@ -13,7 +13,7 @@ import tempfile
 from pathlib import Path
 from typing import Protocol
 
-from streams.errors import SpeechError
+from streams.contract.errors import SpeechError
 from streams.speaker.audio import Audio, read_wav
 
 logger = logging.getLogger(__name__)

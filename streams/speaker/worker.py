@@ -14,8 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from streams.config.models import Speaker
-from streams.errors import CitywatchError
-from streams.records import LoudspeakerAck, LoudspeakerCommand
+from streams.contract.errors import CitywatchError
+from streams.contract.records import LoudspeakerAck, LoudspeakerCommand
 from streams.speaker.delivery import expiry_reason, make_ack
 from streams.speaker.drivers import SpeakerDriver
 from streams.speaker.render import render

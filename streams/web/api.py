@@ -38,7 +38,7 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from streams.errors import WebError
+from streams.contract.errors import WebError
 from streams.web.auth import Principal
 from streams.web.bodies import EXTRA_BODY, with_photo_limit
 from streams.web.broadcasts import get_broadcast, list_broadcasts, send_broadcast

@@ -24,7 +24,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from urllib.parse import urlsplit
 
-from streams.errors import WebError
+from streams.contract.errors import WebError
 
 ROLES = ("viewer", "operator", "admin")
 PATROL = "patrol:"

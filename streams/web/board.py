@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from streams.lifecycle import ASSIGNED_STATES, FINAL_STATES, alert_version, newer
+from streams.logic.lifecycle import ASSIGNED_STATES, FINAL_STATES, alert_version, newer
 
 __all__ = ["FINAL_STATES", "Board", "Event", "Filters"]
 

@@ -18,8 +18,8 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from streams.config import Config
-from streams.errors import WebError
-from streams.records import IncidentState
+from streams.contract.errors import WebError
+from streams.contract.records import IncidentState
 from streams.web.board import Filters
 from streams.web.state import STATE_KEY
 

@@ -17,9 +17,9 @@ from typing import Any
 from aiohttp import web
 
 from streams.config import Config
-from streams.errors import WebError
-from streams.ids import make_id
-from streams.timeutil import to_iso
+from streams.contract.errors import WebError
+from streams.contract.ids import make_id
+from streams.contract.timeutil import to_iso
 from streams.web.bodies import BroadcastBody, parse_body, query_limit
 from streams.web.state import STATE_KEY, who
 

@@ -17,7 +17,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from streams.errors import WebError
+from streams.contract.errors import WebError
 from streams.web.auth import Principal
 from streams.web.board import Event
 

@@ -18,7 +18,7 @@ import os
 from pathlib import Path, PurePosixPath
 from urllib.parse import quote
 
-from streams.errors import WebError
+from streams.contract.errors import WebError
 
 logger = logging.getLogger(__name__)
 

@@ -19,8 +19,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from streams.errors import RecordError
-from streams.records import (
+from streams.contract.errors import RecordError
+from streams.contract.records import (
     Alert,
     BroadcastDecision,
     DispatchCase,
@@ -28,8 +28,8 @@ from streams.records import (
     Violation,
     decode,
 )
-from streams.timeutil import from_iso
-from streams.topics import Topics
+from streams.contract.timeutil import from_iso
+from streams.contract.topics import Topics
 from streams.web.board import Board, Event
 from streams.web.events import Hub
 from streams.web.metrics import Histogram

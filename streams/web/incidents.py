@@ -17,10 +17,10 @@ from typing import Any
 
 from aiohttp import web
 
-from streams.errors import WebError
-from streams.lifecycle import FINAL_STATES
-from streams.lifecycle import OPEN_STATES as DISPATCHABLE  # an operator may dispatch an open incident
-from streams.timeutil import to_iso
+from streams.contract.errors import WebError
+from streams.contract.timeutil import to_iso
+from streams.logic.lifecycle import FINAL_STATES
+from streams.logic.lifecycle import OPEN_STATES as DISPATCHABLE  # an operator may dispatch an open incident
 from streams.web.auth import Principal
 from streams.web.bodies import ActionBody, UpdateBody, filters_from, parse_body, photo_bytes, query_limit
 from streams.web.state import STATE_KEY, WebState, known_unit, who

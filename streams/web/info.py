@@ -14,7 +14,7 @@ from typing import Any
 from aiohttp import web
 
 from streams.config import Config
-from streams.lifecycle import describe as describe_lifecycle
+from streams.logic.lifecycle import describe as describe_lifecycle
 from streams.web.auth import Principal
 from streams.web.bodies import STATES
 from streams.web.metrics import CONTENT_TYPE

@@ -28,11 +28,11 @@ import faust
 from aiohttp import web
 
 from streams.config.models import Sensor
-from streams.errors import BrokerUnavailableError, RecordError, WebError
-from streams.records import SensorReading, decode
-from streams.resilience import send_all_acked
-from streams.sensors import check_reading
+from streams.contract.errors import BrokerUnavailableError, RecordError, WebError
+from streams.contract.records import SensorReading, decode
+from streams.logic.sensors import check_reading
 from streams.web.state import PRINCIPAL_KEY  # the command centre authenticated the caller
+from streams.worker.resilience import send_all_acked
 
 if TYPE_CHECKING:
     from streams.worker import Worker

@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable, Collection
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 
-from streams.errors import WebError
+from streams.contract.errors import WebError
 from streams.web.auth import Principal, Session, csrf_ok, same_origin
 from streams.web.bodies import body_limit, too_large
 from streams.web.pages import login_page

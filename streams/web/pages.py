@@ -12,7 +12,7 @@ from importlib import resources
 
 from aiohttp import web
 
-from streams.errors import WebError
+from streams.contract.errors import WebError
 from streams.web.auth import Principal, same_origin
 from streams.web.state import COOKIE, SESSION_KEY, STATE_KEY, WebState, known_unit, who
 

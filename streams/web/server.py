@@ -22,8 +22,7 @@ from aiohttp import web
 from mode import Service
 
 from streams.config import Config
-from streams.errors import BrokerUnavailableError, WebError
-from streams.resilience import send_acked
+from streams.contract.errors import BrokerUnavailableError, WebError
 from streams.web import metrics as prom
 from streams.web.api import create_app
 from streams.web.auth import Principal, Sessions, TokenRegistry, parse_tokens
@@ -32,6 +31,7 @@ from streams.web.evidence import EvidenceFiles
 from streams.web.feed import Feed, latency_histograms
 from streams.web.metrics import Histogram
 from streams.web.state import WebState
+from streams.worker.resilience import send_acked
 
 if TYPE_CHECKING:
     from streams.worker import Worker

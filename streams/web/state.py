@@ -15,8 +15,8 @@ from typing import Any, Protocol
 from aiohttp import web
 
 from streams.config import Config
-from streams.errors import WebError
-from streams.topics import Topics
+from streams.contract.errors import WebError
+from streams.contract.topics import Topics
 from streams.web.auth import LoginLimiter, Principal, Session, Sessions, TokenRegistry
 from streams.web.board import Board
 from streams.web.events import Hub
@@ -48,7 +48,7 @@ class WebState:
     latency: dict[str, Histogram] = field(default_factory=dict)
     pending_broadcasts: dict[str, float] = field(default_factory=dict)
     ready: Callable[[], bool] = lambda: True
-    # the worker's health reports by name (streams/resilience.py: "kafka"); "ok": false -> 503
+    # the worker's health reports by name (streams/worker/resilience.py: "kafka"); "ok": false -> 503
     health: Callable[[], dict[str, dict[str, Any]]] = dict
     extra_routes: list[tuple[str, str, Any]] = field(default_factory=list)  # from worker extensions
     logins: LoginLimiter = field(init=False)  # from web.login_attempts_per_min

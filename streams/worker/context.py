@@ -17,13 +17,13 @@ from typing import Any, ParamSpec, TypeVar
 
 import faust
 
-from streams import incidents as inc
-from streams.clock import ahead_of_wall
 from streams.config import Config
 from streams.config.models import Speaker
-from streams.records import BAD_INPUT, dead_letter
-from streams.rules import CameraRules, CameraState
-from streams.topics import Topics
+from streams.contract.records import BAD_INPUT, dead_letter
+from streams.contract.topics import Topics
+from streams.logic import incidents as inc
+from streams.logic.clock import ahead_of_wall
+from streams.logic.rules import CameraRules, CameraState
 from streams.worker.cache import StateCache
 from streams.worker.settings import RETICK_S
 from streams.worker.ticks import Retick

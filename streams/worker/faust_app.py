@@ -6,8 +6,8 @@ from pathlib import Path
 
 import faust
 
-from streams import faust_tuning
-from streams.topics import Topics
+from streams.contract.topics import Topics
+from streams.worker import faust_tuning
 from streams.worker.settings import FETCH_MAX_WAIT_MS, GROUP_TIMEOUT_S
 
 

@@ -6,7 +6,7 @@ share.
     camera-status,  internal.camera-ticks  ─health──▶ internal.incident-inputs (key camera_id)
     POST /api/sensor-readings ─────────────────────▶ sensor-readings
 
-Inputs sent to the incidents agent (``ConditionInput``, ``HealthInput`` in streams/records.py):
+Inputs sent to the incidents agent (``ConditionInput``, ``HealthInput`` in streams/contract/records.py):
 
     {"kind": "condition", "subject", "source": "sensor"|"health", "category",
      "state": "started"|"cleared", "since", "at", "note"}     a sensor / camera-offline incident
@@ -27,12 +27,12 @@ from typing import Any
 
 import faust
 
-from streams import camera_health as health
-from streams import sensors
 from streams.config import Config
 from streams.config.models import Sensor, SensorRule
-from streams.internal_records import ConditionInput
-from streams.timeutil import to_iso
+from streams.contract.internal_records import ConditionInput
+from streams.contract.timeutil import to_iso
+from streams.logic import camera_health as health
+from streams.logic import sensors
 from streams.worker.cache import StateCache, forget_on_revoke
 from streams.worker.context import WorkerContext
 from streams.worker.settings import CHECKPOINT_S, FEEDS_TICK_INTERVAL_S
@@ -117,14 +117,19 @@ async def send_conditions(
     ctx: WorkerContext, feeds: Feeds, subject: str, source: str, events: list[sensors.SensorEvent]
 ) -> None:
     for ev in events:
-        value = ConditionInput(
-            kind="condition",
-            subject=subject,
-            source=source,
-            category=ev.category,
-            state=ev.state,
-            since=to_iso(ev.since),
-            at=to_iso(ev.at),
-            note=ev.note,
-        )
-        await ctx.send_json(feeds.inputs, subject, value.model_dump())
+        await ctx.send_json(feeds.inputs, subject, condition_input(subject, source, ev))
+
+
+def condition_input(subject: str, source: str, ev: sensors.SensorEvent) -> dict[str, Any]:
+    """The incident input for a sensor's or a camera's condition that started or cleared."""
+    value = ConditionInput(
+        kind="condition",
+        subject=subject,
+        source=source,
+        category=ev.category,
+        state=ev.state,
+        since=to_iso(ev.since),
+        at=to_iso(ev.at),
+        note=ev.note,
+    )
+    return value.model_dump()

@@ -9,10 +9,10 @@ from typing import Any
 
 import faust
 
-from streams import incidents as inc
 from streams.config import Config
-from streams.rules import CameraState, camera_rules
-from streams.topics import Topics
+from streams.contract.topics import Topics
+from streams.logic import incidents as inc
+from streams.logic.rules import CameraState, camera_rules
 from streams.web import install as install_web
 from streams.web.ingest import install_route
 from streams.worker import producer

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 
-from streams import faust_tuning
+from streams.worker import faust_tuning
 
 TICK_INTERVAL_S = float(os.environ.get("CITYWATCH_TICK_INTERVAL_S", "0.25"))
 FETCH_MAX_WAIT_MS = int(os.environ.get("CITYWATCH_FETCH_MAX_WAIT_MS", str(faust_tuning.FETCH_MAX_WAIT_MS)))

@@ -13,9 +13,9 @@ from typing import Any
 import faust
 from kafka.partitioner import murmur2
 
-from streams.internal_records import TickInput
-from streams.records import parse_object
-from streams.timeutil import from_iso, to_iso
+from streams.contract.internal_records import TickInput
+from streams.contract.records import parse_object
+from streams.contract.timeutil import from_iso, to_iso
 
 
 def partition_of(key: str, partitions: int) -> int:

@@ -10,8 +10,8 @@ import time
 
 import pytest
 
-from streams.broker import EmbeddedBroker, free_port, kafka_answers
-from streams.errors import BrokerError
+from streams.contract.errors import BrokerError
+from streams.dev.broker import EmbeddedBroker, free_port, kafka_answers
 
 pytestmark = pytest.mark.integration
 

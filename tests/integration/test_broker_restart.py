@@ -18,9 +18,9 @@ from typing import Any
 
 import pytest
 
-from streams.broker import EmbeddedBroker, free_port
+from streams.contract.topics import Topics
+from streams.dev.broker import EmbeddedBroker, free_port
 from streams.kafka_io import ensure_topics
-from streams.topics import Topics
 
 from ..config_support import PM_A, streams_site, write_config
 from ..feeds_support import sensor_reading

@@ -16,10 +16,10 @@ from detectors.publish import Ack, Headers, KafkaPublisher
 from detectors.sampling import Sampler
 from detectors.sources import CameraReader, open_source
 from streams.backoff import Backoff
-from streams.broker import EmbeddedBroker, free_port
+from streams.contract.records import CameraStatus, decode
+from streams.contract.topics import Topics
+from streams.dev.broker import EmbeddedBroker, free_port
 from streams.kafka_io import ensure_topics, read_topic
-from streams.records import CameraStatus, decode
-from streams.topics import Topics
 
 from ..conftest import KafkaEnv
 from ..mjpeg_server import MjpegCamera

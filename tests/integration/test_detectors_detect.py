@@ -16,8 +16,8 @@ import pytest
 from kafka import KafkaAdminClient
 from ultralytics.utils import ASSETS
 
+from streams.contract.records import Detection, decode
 from streams.kafka_io import Message, read_topic
-from streams.records import Detection, decode
 
 from ..conftest import KafkaEnv
 from ..streams_support import stop, wait_for

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from ultralytics.utils import ASSETS
 
+from streams.contract.records import CameraStatus, Detection, decode
 from streams.kafka_io import read_topic
-from streams.records import CameraStatus, Detection, decode
 
 from ..conftest import MEDIA, KafkaEnv
 

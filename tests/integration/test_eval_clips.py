@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from streams.eval_clip import clip_frames
+from streams.dev.eval_clip import clip_frames
 
 from ..conftest import MEDIA, REPO
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from streams.broker import free_port
+from streams.dev.broker import free_port
 
 from ..config_support import feeds_site, write_config
 from ..conftest import KafkaEnv

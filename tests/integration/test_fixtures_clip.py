@@ -22,11 +22,11 @@ from detectors.model import UltralyticsDetector
 from detectors.pipeline import CameraPipeline, published_labels
 from detectors.tracking import ByteTracker
 from detectors.types import Frame, Image
-from streams import incidents as inc
 from streams.config import Config, parse_config
-from streams.eval_clip import clip_frames
-from streams.rules import CameraState, Sighting, camera_rules, step
-from streams.timeutil import from_iso
+from streams.contract.timeutil import from_iso
+from streams.dev.eval_clip import clip_frames
+from streams.logic import incidents as inc
+from streams.logic.rules import CameraState, Sighting, camera_rules, step
 
 from ..conftest import MEDIA
 

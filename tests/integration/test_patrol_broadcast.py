@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from streams.timeutil import to_iso
+from streams.contract.timeutil import to_iso
 
 from ..config_support import streams_site, write_config
 from ..conftest import KafkaEnv
@@ -231,7 +231,7 @@ def _alert(partial: dict[str, Any], at: float) -> dict[str, Any]:
 
 
 def _epoch(text: str) -> float:
-    from streams.timeutil import from_iso
+    from streams.contract.timeutil import from_iso
 
     return from_iso(text)
 

@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 from kafka import KafkaProducer
 
+from streams.contract.timeutil import from_iso
+from streams.contract.topics import Topics
 from streams.kafka_io import ensure_topics
-from streams.timeutil import from_iso
-from streams.topics import Topics
 
 from ..config_support import write_config
 from ..conftest import KafkaEnv

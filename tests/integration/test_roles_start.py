@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from streams.broker import free_port
-from streams.demo.scene import asset
-from streams.timeutil import to_iso
+from streams.contract.timeutil import to_iso
+from streams.dev.broker import free_port
+from streams.dev.demo.scene import asset
 
 from ..config_support import streams_site, write_config
 from ..conftest import REPO, KafkaEnv

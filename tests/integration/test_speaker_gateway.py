@@ -15,10 +15,10 @@ import pytest
 from kafka import KafkaAdminClient, KafkaProducer
 
 from streams.config import load_config
+from streams.contract.records import DeadLetter, LoudspeakerAck, decode
+from streams.contract.timeutil import from_iso, now
 from streams.kafka_io import Message, read_topic
-from streams.records import DeadLetter, LoudspeakerAck, decode
 from streams.speaker.gateway import Gateway, GatewayOptions
-from streams.timeutil import from_iso, now
 
 from ..conftest import KafkaEnv
 from ..speaker_support import EN, ZH, assert_speech_wav, command

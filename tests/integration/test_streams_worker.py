@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from streams.timeutil import to_iso
+from streams.contract.timeutil import to_iso
 
 from ..config_support import write_config
 from ..conftest import KafkaEnv

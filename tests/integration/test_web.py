@@ -20,11 +20,11 @@ from typing import Any
 import pytest
 from kafka import KafkaConsumer, TopicPartition
 
-from streams.broker import EmbeddedBroker, free_port
-from streams.ids import make_id
+from streams.contract.ids import make_id
+from streams.contract.timeutil import to_iso
+from streams.contract.topics import Topics
+from streams.dev.broker import EmbeddedBroker, free_port
 from streams.kafka_io import ensure_topics
-from streams.timeutil import to_iso
-from streams.topics import Topics
 
 from ..config_support import web_site, write_config
 from ..conftest import MEDIA, REPO

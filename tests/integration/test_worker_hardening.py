@@ -22,9 +22,9 @@ from typing import Any
 
 import pytest
 
-from streams.budget import TABLE_VALUE_BUDGET
-from streams.incidents import HISTORY_HEAD, HISTORY_TAIL
-from streams.timeutil import from_iso, to_iso
+from streams.contract.timeutil import from_iso, to_iso
+from streams.logic.budget import TABLE_VALUE_BUDGET
+from streams.logic.incidents import HISTORY_HEAD, HISTORY_TAIL
 
 from ..config_support import hardening_site, write_config
 from ..conftest import KafkaEnv

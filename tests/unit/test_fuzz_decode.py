@@ -12,8 +12,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from streams.errors import RecordError
-from streams.records import BY_TOPIC, MAX_DEPTH, MAX_RECORD_BYTES, Record, decode, parse_object
+from streams.contract.errors import RecordError
+from streams.contract.records import BY_TOPIC, MAX_DEPTH, MAX_RECORD_BYTES, Record, decode, parse_object
 
 from ..fuzz_support import KINDS, TS, VALID, huge_int, json_value, nested
 

@@ -9,11 +9,11 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from streams.errors import RecordError
-from streams.ids import make_id
-from streams.records import BY_TOPIC, Alert, Detection, Violation, decode
-from streams.timeutil import from_iso, to_iso
-from streams.topics import INTERNAL_SUFFIXES, SUFFIXES, Topics
+from streams.contract.errors import RecordError
+from streams.contract.ids import make_id
+from streams.contract.records import BY_TOPIC, Alert, Detection, Violation, decode
+from streams.contract.timeutil import from_iso, to_iso
+from streams.contract.topics import INTERNAL_SUFFIXES, SUFFIXES, Topics
 
 
 def detection(**over: Any) -> dict[str, Any]:
@@ -129,7 +129,7 @@ def test_topic_prefix() -> None:
 
 
 def test_a_dead_letter_keeps_a_large_original_cut_to_fit_a_kafka_message() -> None:
-    from streams.records import MAX_DEADLETTER_RAW, dead_letter
+    from streams.contract.records import MAX_DEADLETTER_RAW, dead_letter
 
     small = dead_letter("t", 1, 2, "bad", b"abc")
     assert small.raw == "YWJj" and not hasattr(small, "truncated")

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from streams.errors import SpeechError
+from streams.contract.errors import SpeechError
 from streams.speaker.audio import Audio, from_wav, read_wav
 from streams.speaker.chime import chime
 from streams.speaker.fakes import FakeDriver, FakeEngine

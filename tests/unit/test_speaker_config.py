@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from streams.config import parse_config
-from streams.errors import ConfigError
+from streams.contract.errors import ConfigError
 
 SPEAKER_A = "    driver: {type: file, dir: var/speaker/spk-hp-01}\n"
 

@@ -9,7 +9,8 @@ import threading
 
 import pytest
 
-from streams.records import DeadLetter, LoudspeakerAck, decode
+from streams.contract.records import DeadLetter, LoudspeakerAck, decode
+from streams.contract.timeutil import from_iso
 from streams.speaker.delivery import (
     Acknowledge,
     DeadLetterIt,
@@ -22,7 +23,6 @@ from streams.speaker.delivery import (
 )
 from streams.speaker.fakes import FakeDriver, FakeEngine
 from streams.speaker.worker import SpeakerWorker
-from streams.timeutil import from_iso
 
 from ..speaker_support import T0, command, speaker
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from streams.config.models import SpeakerDriver as DriverConfig
-from streams.errors import DriverError
+from streams.contract.errors import DriverError
 from streams.speaker.chime import chime
 from streams.speaker.drivers import CommandDriver, FileDriver, HttpDriver, make_driver
 

@@ -56,7 +56,7 @@ const cw = (() => {
   }
 
   let tz;
-  // The incident lifecycle of streams/lifecycle.py (its describe()), the "lifecycle" field of /api/options.
+  // The incident lifecycle of streams/logic/lifecycle.py (its describe()), the "lifecycle" field of /api/options.
   let lifecycle = null;
   function setOptions(options) { tz = options.timezone; lifecycle = options.lifecycle; }
   // Whether an incident state is one of a lifecycle group (open_states, final_states, assigned_states, ...).
@@ -76,7 +76,7 @@ const cw = (() => {
     return s >= 0 ? `${txt} ago` : `in ${txt}`;
   }
 
-  // An incident record is newer when its revision is larger (streams/lifecycle.py alert_version).
+  // An incident record is newer when its revision is larger (streams/logic/lifecycle.py alert_version).
   function newer(a, b) {
     if (!b) return true;
     const ra = a.revision || 0, rb = b.revision || 0;

@@ -1,5 +1,5 @@
 """camera-status, internal.camera-ticks ─health─▶ internal.incident-inputs (keyed by
-camera): camera health of streams/camera_health.py (see streams/worker/feeds.py)."""
+camera): camera health of streams/logic/camera_health.py (see streams/worker/feeds.py)."""
 
 from __future__ import annotations
 
@@ -10,13 +10,13 @@ from typing import Any
 
 import faust
 
-from streams import camera_health as health
-from streams import sensors
-from streams.clock import ahead_of_wall
-from streams.internal_records import HealthInput
-from streams.records import CameraStatus, decode
+from streams.contract.internal_records import HealthInput
+from streams.contract.records import CameraStatus, decode
+from streams.contract.timeutil import from_iso, to_iso
+from streams.logic import camera_health as health
+from streams.logic import sensors
+from streams.logic.clock import ahead_of_wall
 from streams.redact import redact
-from streams.timeutil import from_iso, to_iso
 from streams.worker.context import WorkerContext, read_each
 from streams.worker.feeds import Feeds, send_conditions
 from streams.worker.ticks import tick_at

@@ -15,9 +15,15 @@ from typing import Any
 
 import faust
 
-from streams.internal_records import CASE_INDEX_INPUT, CaseClosed, CaseExpire, CasePrune, read_internal
-from streams.records import DispatchUpdate, decode
-from streams.timeutil import from_iso
+from streams.contract.internal_records import (
+    CASE_INDEX_INPUT,
+    CaseClosed,
+    CaseExpire,
+    CasePrune,
+    read_internal,
+)
+from streams.contract.records import DispatchUpdate, decode
+from streams.contract.timeutil import from_iso
 from streams.worker.context import WorkerContext, read_each
 from streams.worker.settings import CLOSED_CASE_KEPT_S, MAX_PARKED, MAX_PARKED_BYTES, PARK_S
 from streams.worker.ticks import active_partitions, partition_of

@@ -6,8 +6,8 @@ from __future__ import annotations
 import time
 from functools import partial
 
-from streams import camera_health as health
-from streams import sensors
+from streams.logic import camera_health as health
+from streams.logic import sensors
 from streams.worker.context import WorkerContext
 from streams.worker.feeds import Feeds
 from streams.worker.ticks import send_ticks

@@ -8,8 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from streams import incidents as inc
-from streams.internal_records import (
+from streams.contract.internal_records import (
     AckInput,
     ConditionInput,
     HealthInput,
@@ -19,7 +18,8 @@ from streams.internal_records import (
     TickInput,
     UpdateInput,
 )
-from streams.timeutil import from_iso
+from streams.contract.timeutil import from_iso
+from streams.logic import incidents as inc
 from streams.worker.context import WorkerContext
 
 logger = logging.getLogger(__name__)

@@ -1,5 +1,5 @@
 """violations, internal.incident-inputs ─incidents─▶ alerts, dispatch, speaker-intents,
-case-index: the incident logic of streams/incidents.py, one book per camera (or sensor)."""
+case-index: the incident logic of streams/logic/incidents.py, one book per camera (or sensor)."""
 
 from __future__ import annotations
 
@@ -10,11 +10,11 @@ from typing import Any
 
 import faust
 
-from streams import incidents as inc
-from streams.budget import TABLE_VALUE_BUDGET, encoded_size
-from streams.internal_records import INCIDENT_INPUT, read_internal
-from streams.records import Violation, decode
-from streams.timeutil import from_iso
+from streams.contract.internal_records import INCIDENT_INPUT, read_internal
+from streams.contract.records import Violation, decode
+from streams.contract.timeutil import from_iso
+from streams.logic import incidents as inc
+from streams.logic.budget import TABLE_VALUE_BUDGET, encoded_size
 from streams.worker.agents.incident_inputs import apply_input
 from streams.worker.context import Send, WorkerContext, read_each
 

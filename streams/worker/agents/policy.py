@@ -1,5 +1,5 @@
 """broadcast-requests, speaker-intents, loudspeaker-acks ─policy─▶ loudspeaker,
-broadcast-decisions, internal.incident-inputs: the broadcast policy of streams/policy.py,
+broadcast-decisions, internal.incident-inputs: the broadcast policy of streams/logic/policy.py,
 one state per speaker."""
 
 from __future__ import annotations
@@ -10,10 +10,10 @@ from typing import Any
 
 import faust
 
-from streams import policy as pol
-from streams.internal_records import SPEAKER_INPUT, TickInput, read_internal
-from streams.records import BroadcastRequest, LoudspeakerAck, decode
-from streams.timeutil import from_iso, to_iso
+from streams.contract.internal_records import SPEAKER_INPUT, TickInput, read_internal
+from streams.contract.records import BroadcastRequest, LoudspeakerAck, decode
+from streams.contract.timeutil import from_iso, to_iso
+from streams.logic import policy as pol
 from streams.worker.context import Send, WorkerContext, read_each
 
 Decided = tuple[str, pol.SpeakerState, list[Any]]

@@ -1,4 +1,4 @@
-"""detections ─rules─▶ violations (keyed by camera): the zone rules of streams/rules.py."""
+"""detections ─rules─▶ violations (keyed by camera): the zone rules of streams/logic/rules.py."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from typing import Any
 
 import faust
 
-from streams.records import Detection, Violation, decode
-from streams.rules import Sighting, ViolationEvent, step
-from streams.timeutil import from_iso, to_iso
+from streams.contract.records import Detection, Violation, decode
+from streams.contract.timeutil import from_iso, to_iso
+from streams.logic.rules import Sighting, ViolationEvent, step
 from streams.worker.context import Send, WorkerContext, read_each
 
 

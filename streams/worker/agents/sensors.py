@@ -1,5 +1,5 @@
 """sensor-readings, internal.sensor-ticks ─sensors─▶ internal.incident-inputs (keyed by
-sensor): the sensor rules of streams/sensors.py (see streams/worker/feeds.py)."""
+sensor): the sensor rules of streams/logic/sensors.py (see streams/worker/feeds.py)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from typing import Any
 
 import faust
 
-from streams import sensors
-from streams.records import SensorReading, decode
-from streams.timeutil import from_iso
+from streams.contract.records import SensorReading, decode
+from streams.contract.timeutil import from_iso
+from streams.logic import sensors
 from streams.worker.context import WorkerContext, read_each
 from streams.worker.feeds import Feeds, send_conditions
 from streams.worker.ticks import tick_at

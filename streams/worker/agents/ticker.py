@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import time
 
-from streams import incidents as inc
-from streams import policy as pol
-from streams.internal_records import TickInput
-from streams.timeutil import to_iso
+from streams.contract.internal_records import TickInput
+from streams.contract.timeutil import to_iso
+from streams.logic import incidents as inc
+from streams.logic import policy as pol
 from streams.worker.agents.incidents import index_book
 from streams.worker.context import WorkerContext
 from streams.worker.settings import INDEX_EVERY_S, LATENESS_S, REINDEX_AFTER_ASSIGN_S, SETTLE_S

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from streams.demo.timeline import Timeline
+from streams.dev.demo.timeline import Timeline
 
 
 def alert(states: list[str], camera: str = "cam-a", zone: str | None = "kerb") -> dict[str, Any]:

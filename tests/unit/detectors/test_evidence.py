@@ -12,7 +12,7 @@ import pytest
 from detectors.evidence import EvidenceStore, SnapshotPolicy, annotate, banner_height, place_labels
 from streams.config import Zone
 from streams.config.models import Evidence
-from streams.records import DetectedObject
+from streams.contract.records import DetectedObject
 
 RELEVANT = {"walkway": frozenset({"chair", "bench"}), "kerb": frozenset({"car"})}
 

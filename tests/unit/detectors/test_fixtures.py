@@ -23,8 +23,8 @@ from detectors.motion import GateDecision
 from detectors.pipeline import CameraPipeline
 from detectors.types import Frame
 from streams.config import Config, parse_config
-from streams.errors import FixturesError
-from streams.records import DetectedObject
+from streams.contract.errors import FixturesError
+from streams.contract.records import DetectedObject
 from tests.unit.detectors.test_pipeline import StaticTracker, boxes
 
 T0 = 1_790_000_000.0

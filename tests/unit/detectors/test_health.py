@@ -6,7 +6,7 @@ import pytest
 
 from detectors.health import FpsMeter, PublisherHealth, SourceHealth, camera_status
 from streams.backoff import Backoff
-from streams.records import CameraStatus, decode
+from streams.contract.records import CameraStatus, decode
 
 
 def test_backoff_doubles_up_to_the_cap_and_resets() -> None:

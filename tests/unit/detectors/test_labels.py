@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from detectors.labels import DETECTOR_LABELS, model_classes, read_class_names
-from streams.errors import ModelError
+from streams.contract.errors import ModelError
 
 
 def test_packaged_model_names_its_80_coco_classes() -> None:

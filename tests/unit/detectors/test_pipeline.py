@@ -9,7 +9,7 @@ from detectors.motion import GateDecision
 from detectors.pipeline import CameraPipeline, normalised, published_labels
 from detectors.types import Boxes, Frame
 from streams.config import parse_config
-from streams.records import Detection, decode
+from streams.contract.records import Detection, decode
 
 CONFIG = """
 version: 1

@@ -13,7 +13,7 @@ from detectors.health import PublisherHealth, camera_status
 from detectors.sources import CameraReader, FrameSource, OpenCVSource
 from detectors.types import Image
 from streams.backoff import Backoff
-from streams.records import CameraStatus, decode
+from streams.contract.records import CameraStatus, decode
 from streams.redact import redact
 
 SECRET = "Secr3t"  # noqa: S105 - the password a camera URL must never leak
@@ -140,7 +140,7 @@ def test_source_description_is_redacted() -> None:
 def test_speaker_http_driver_errors_and_logs_carry_no_credentials(
     url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from streams.errors import DriverError
+    from streams.contract.errors import DriverError
     from streams.speaker.chime import chime
     from streams.speaker.drivers import HttpDriver
 

@@ -7,10 +7,17 @@ from typing import Any
 
 import pytest
 
-from streams.broadcast import EXIT_OK, EXIT_SUPPRESSED, EXIT_TIMEOUT, build_request, decision_line, exit_code
-from streams.errors import UsageError
-from streams.records import BroadcastRequest, decode
-from streams.timeutil import to_iso
+from streams.clients.broadcast import (
+    EXIT_OK,
+    EXIT_SUPPRESSED,
+    EXIT_TIMEOUT,
+    build_request,
+    decision_line,
+    exit_code,
+)
+from streams.contract.errors import UsageError
+from streams.contract.records import BroadcastRequest, decode
+from streams.contract.timeutil import to_iso
 from tests.config_support import streams_config
 
 NOW = 1_780_000_000.0

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from streams.camera_health import CameraHealth, next_deadline, on_status, on_tick
 from streams.config.models import Health
+from streams.logic.camera_health import CameraHealth, next_deadline, on_status, on_tick
 
 CFG = Health(blip_s=30, degraded_fps_ratio=0.5, degraded_for_s=60, status_timeout_s=120)
 DETECT_FPS = 2.0

@@ -10,9 +10,9 @@ import pytest
 
 from detectors.types import Boxes
 from streams.config import Config
-from streams.errors import UsageError
-from streams.eval import HIT_WINDOW_S, Opened, Truth, load_truth, parse_truth, report_lines, score
-from streams.eval_clip import run_clip
+from streams.contract.errors import UsageError
+from streams.dev.eval import HIT_WINDOW_S, Opened, Truth, load_truth, parse_truth, report_lines, score
+from streams.dev.eval_clip import run_clip
 
 from ...config_support import REAR_HALF, parse
 

@@ -10,12 +10,12 @@ from typing import Any
 
 import pytest
 
-from streams import incidents as inc
-from streams import policy as pol
-from streams.budget import TABLE_VALUE_BUDGET, encoded_size
-from streams.clock import ahead_of_wall
 from streams.config.models import Speaker
-from streams.timeutil import from_iso
+from streams.contract.timeutil import from_iso
+from streams.logic import incidents as inc
+from streams.logic import policy as pol
+from streams.logic.budget import TABLE_VALUE_BUDGET, encoded_size
+from streams.logic.clock import ahead_of_wall
 
 from ...config_support import parse, streams_config, streams_site
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from streams import incidents as inc
+from streams.logic import incidents as inc
 
 from ...config_support import feeds_config
 from ...incident_support import T0, violation

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from streams import incidents as inc
-from streams.timeutil import from_iso
+from streams.contract.timeutil import from_iso
+from streams.logic import incidents as inc
 
 from ...config_support import streams_config
 

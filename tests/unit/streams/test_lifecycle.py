@@ -9,9 +9,9 @@ from typing import Any, get_args
 
 import pytest
 
-from streams import incidents as inc
-from streams import lifecycle as lc
-from streams.records import DispatchUpdate, IncidentState
+from streams.contract.records import DispatchUpdate, IncidentState
+from streams.logic import incidents as inc
+from streams.logic import lifecycle as lc
 
 from .test_incidents import CTX, T0, dispatched_book, the, update, violation, warned_book
 

@@ -9,9 +9,7 @@ from typing import Any
 
 import pytest
 
-from streams.commands.patrol import loop
-from streams.errors import UsageError
-from streams.patrol import (
+from streams.clients.patrol import (
     AutoPlan,
     CaseBook,
     Command,
@@ -21,8 +19,10 @@ from streams.patrol import (
     clock_text,
     parse_command,
 )
-from streams.records import DispatchUpdate, decode
-from streams.timeutil import from_iso, to_iso
+from streams.commands.patrol import loop
+from streams.contract.errors import UsageError
+from streams.contract.records import DispatchUpdate, decode
+from streams.contract.timeutil import from_iso, to_iso
 from tests.config_support import streams_config
 
 T0 = from_iso("2026-05-26T02:00:00.000Z")

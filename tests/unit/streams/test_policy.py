@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from streams import policy as pol
 from streams.config.models import Speaker
-from streams.timeutil import from_iso
+from streams.contract.timeutil import from_iso
+from streams.logic import policy as pol
 
 TZ = "Asia/Shanghai"
 DAY = from_iso("2026-05-26T02:00:00.000Z")  # 10:00 local

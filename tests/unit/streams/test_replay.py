@@ -7,9 +7,9 @@ import json
 
 import pytest
 
+from streams.clients.replay import LineError, Pacer, parse_line, retarget
+from streams.contract.topics import Topics
 from streams.kafka_io import Message
-from streams.replay import LineError, Pacer, parse_line, retarget
-from streams.topics import Topics
 
 HERE = Topics("run1.citywatch.")
 

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from aiokafka.errors import KafkaTimeoutError
 
-from streams.errors import BrokerUnavailableError, WebError
-from streams.resilience import (
+from streams.contract.errors import BrokerUnavailableError, WebError
+from streams.worker.resilience import (
     LOST_KEPT,
     REWIND_WINDOW_S,
     BrokerHealth,

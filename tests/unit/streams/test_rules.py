@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from streams.rules import CameraRules, CameraState, Sighting, StepResult, ZoneRule, step
-from streams.timeutil import from_iso
+from streams.contract.timeutil import from_iso
+from streams.logic.rules import CameraRules, CameraState, Sighting, StepResult, ZoneRule, step
 
 BASE = from_iso("2026-05-26T02:00:00.000Z")  # 10:00 in Asia/Shanghai
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel
 
-from streams import internal_records, records, schemas
 from streams.cli import main
+from streams.contract import internal_records, records, schemas
 
 from ...conftest import REPO
 
@@ -17,7 +17,7 @@ COMMITTED = REPO / "docs" / "schemas"
 
 
 def test_every_topic_has_a_model_or_says_it_has_none() -> None:
-    assert schemas.unmapped_topics() == [], "add the topic to TOPIC_MODELS in streams/schemas.py"
+    assert schemas.unmapped_topics() == [], "add the topic to TOPIC_MODELS in streams/contract/schemas.py"
 
 
 def test_the_committed_schemas_are_current(tmp_path: Path) -> None:

@@ -11,8 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from streams.config.models import Location, Sensor, SensorRule
-from streams.records import SensorReading
-from streams.sensors import (
+from streams.contract.records import SensorReading
+from streams.contract.timeutil import from_iso
+from streams.logic.sensors import (
     SensorState,
     Window,
     aggregate,
@@ -23,7 +24,6 @@ from streams.sensors import (
     rules_by_sensor,
     stale_deadline,
 )
-from streams.timeutil import from_iso
 from streams.web.ingest import parse_batch
 
 from ...config_support import feeds_config

@@ -7,12 +7,12 @@ from typing import Any
 
 import pytest
 
-from streams import incidents as inc
 from streams.config import parse_config
 from streams.config.models import DEFAULT_MIN_SCORES, Category
-from streams.records import Violation, decode
-from streams.rules import CameraState, Sighting, camera_rules, step
-from streams.timeutil import from_iso
+from streams.contract.records import Violation, decode
+from streams.contract.timeutil import from_iso
+from streams.logic import incidents as inc
+from streams.logic.rules import CameraState, Sighting, camera_rules, step
 
 from ...config_support import streams_config
 from .test_rules import BASE, every, rules
@@ -180,7 +180,7 @@ categories:
 
 
 def test_a_threshold_for_a_label_the_category_lacks_is_a_config_error() -> None:
-    from streams.errors import ConfigError
+    from streams.contract.errors import ConfigError
 
     text = """
 version: 1

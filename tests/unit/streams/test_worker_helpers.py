@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from streams.errors import RecordError
-from streams.internal_records import (
+from streams.contract.errors import RecordError
+from streams.contract.internal_records import (
     CASE_INDEX_INPUT,
     INCIDENT_INPUT,
     SPEAKER_INPUT,

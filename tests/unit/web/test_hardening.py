@@ -165,7 +165,7 @@ def test_the_board_holds_at_most_max_incidents_and_decisions_are_capped() -> Non
 def make_feed(board: Board | None = None, hub: Hub | None = None) -> tuple[Feed, Board, Hub]:
     board = board if board is not None else Board()
     hub = hub if hub is not None else Hub(assigned=board.assigned)  # an empty hub is falsy
-    from streams.topics import Topics
+    from streams.contract.topics import Topics
 
     return Feed(Topics("t.citywatch."), board, hub, latency_histograms(), {}, lambda p: p), board, hub
 

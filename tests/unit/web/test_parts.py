@@ -11,8 +11,8 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from streams.config.models import Config
-from streams.errors import WebError
-from streams.topics import Topics
+from streams.contract.errors import WebError
+from streams.contract.topics import Topics
 from streams.web.auth import Principal, Sessions, TokenRegistry, csrf_ok, parse_tokens, same_origin
 from streams.web.board import Board, warning_summary
 from streams.web.events import Hub

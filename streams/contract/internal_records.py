@@ -21,8 +21,8 @@ from pydantic import (
     ValidationError,
 )
 
-from streams.errors import RecordError
-from streams.records import _field_path, parse_object
+from streams.contract.errors import RecordError
+from streams.contract.records import _field_path, parse_object
 
 
 def _or(default: str) -> BeforeValidator:

@@ -12,9 +12,9 @@ from __future__ import annotations
 from typing import Any
 
 from streams.config import Config
-from streams.errors import UsageError
-from streams.records import BroadcastRequest
-from streams.timeutil import to_iso
+from streams.contract.errors import UsageError
+from streams.contract.records import BroadcastRequest
+from streams.contract.timeutil import to_iso
 
 EXIT_OK = 0  # sent or queued
 EXIT_SUPPRESSED = 3

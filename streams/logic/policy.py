@@ -20,13 +20,13 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from streams.clock import KeyClock
 from streams.config import Speaker
 from streams.config.timerange import in_range
-from streams.ids import make_id
-from streams.records import BroadcastDecision, LoudspeakerCommand
-from streams.rules import minute_of_day
-from streams.timeutil import to_iso
+from streams.contract.ids import make_id
+from streams.contract.records import BroadcastDecision, LoudspeakerCommand
+from streams.contract.timeutil import to_iso
+from streams.logic.clock import KeyClock
+from streams.logic.rules import minute_of_day
 
 COMMAND_TTL_S = 120.0  # a command not played within this is stale (not_after)
 MAX_QUEUE = 10

@@ -19,8 +19,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from streams.timeutil import from_iso
-from streams.topics import INTERNAL_SUFFIXES, SUFFIXES, Topics
+from streams.contract.timeutil import from_iso
+from streams.contract.topics import INTERNAL_SUFFIXES, SUFFIXES, Topics
 
 # value fields that carry an event time, for files of bare values (no timestamp_ms)
 EVENT_TIME_FIELDS = ("captured_at", "measured_at", "at", "requested_at", "created_at")

@@ -11,7 +11,7 @@ It prints per-category precision, recall, the time from a violation's start to i
 incident's opening, false alarms and false warnings per camera-hour, and a last line
 ``RESULT precision=… recall=… false_per_hour=… false_warnings_per_camera_hour=…``
 (``n/a`` where there was nothing to count: no incident opened, or no violation in the
-truth). Truth lines: see ``streams/eval.py``.
+truth). Truth lines: see ``streams/dev/eval.py``.
 """
 
 from __future__ import annotations
@@ -25,9 +25,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from streams.commands import add_config_argument
-from streams.errors import SourceError, UsageError
-from streams.eval import Opened, load_truth, report_lines, score
-from streams.timeutil import from_iso
+from streams.contract.errors import SourceError, UsageError
+from streams.contract.timeutil import from_iso
+from streams.dev.eval import Opened, load_truth, report_lines, score
 
 if TYPE_CHECKING:
     from detectors.model import Detector
@@ -109,7 +109,7 @@ class _Incidents:
     def __init__(
         self, cfg: Config, out: ClipRun, start: float, on_effect: Callable[[float, Any], None] | None
     ) -> None:
-        from streams import incidents as inc
+        from streams.logic import incidents as inc
 
         self.cfg = cfg
         self.out = out
@@ -142,7 +142,7 @@ class _Incidents:
         )
 
     def _sent(self, warning: dict[str, Any], at: float) -> list[Any]:
-        from streams import incidents as inc
+        from streams.logic import incidents as inc
 
         self.out.warnings += 1
         incident_id = warning["incident_id"]
@@ -159,12 +159,12 @@ class _Incidents:
         )
 
     def tick(self, now: float) -> None:
-        from streams import incidents as inc
+        from streams.logic import incidents as inc
 
         self.take(inc.on_tick(self.book, self.ctx, now), now)
 
     def violation(self, ev: Any) -> None:
-        from streams import incidents as inc
+        from streams.logic import incidents as inc
 
         effects = inc.on_rule_event(self.book, self.ctx, ev)
         self.take(effects, ev.at)
@@ -185,7 +185,7 @@ def run_clip(
     from detectors.pipeline import CameraPipeline
     from detectors.tracking import ByteTracker
     from detectors.types import Frame
-    from streams.rules import CameraState, Sighting, camera_rules, step
+    from streams.logic.rules import CameraState, Sighting, camera_rules, step
 
     camera = _camera(cfg, camera_id)
     sample_fps = camera.detect_fps if fps is None else fps

@@ -36,8 +36,8 @@ from streams.commands.bench import result_line
 if TYPE_CHECKING:
     from kafka import KafkaConsumer
 
-    from streams.demo.camserver import CameraServer
-    from streams.topics import Topics
+    from streams.contract.topics import Topics
+    from streams.dev.demo.camserver import CameraServer
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -139,7 +139,7 @@ class Observed:
     cases: Seen = field(default_factory=dict)
 
     def add(self, suffix: str, v: dict[str, Any], ts: float) -> None:
-        from streams.ids import make_id
+        from streams.contract.ids import make_id
 
         if suffix == "detections":
             self.dets[(v["camera_id"], int(v["seq"]))] = (v, ts)
@@ -162,11 +162,11 @@ class Observed:
 
 
 def run(args: argparse.Namespace) -> int:
-    from streams.broker import EmbeddedBroker, free_port
-    from streams.demo.camserver import CameraServer
-    from streams.demo.scene import bus_scene
+    from streams.contract.topics import Topics
+    from streams.dev.broker import EmbeddedBroker, free_port
+    from streams.dev.demo.camserver import CameraServer
+    from streams.dev.demo.scene import bus_scene
     from streams.kafka_io import ensure_topics
-    from streams.topics import Topics
 
     names = [f"cyc-{i}" for i in range(args.cameras)] + [f"hold-{i}" for i in range(args.holding)]
     holding = {n for n in names if n.startswith("hold-")}
@@ -285,7 +285,7 @@ def _observe(
 
 def _latencies(seen: Observed) -> tuple[list[dict[str, float]], list[float]]:
     """Per-hop milliseconds of each measured incident, and grace deadline to dispatch case."""
-    from streams.timeutil import from_iso
+    from streams.contract.timeutil import from_iso
 
     # drop each camera's first incident: it may have waited for the worker's group join
     first: dict[str, str] = {}
@@ -307,7 +307,7 @@ def _latencies(seen: Observed) -> tuple[list[dict[str, float]], list[float]]:
 
 
 def _hops(det: tuple[dict[str, Any], float], vts: float, opened: float, command: float) -> dict[str, float]:
-    from streams.timeutil import from_iso
+    from streams.contract.timeutil import from_iso
 
     d, dts = det
     cap = from_iso(d["captured_at"])

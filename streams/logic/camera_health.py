@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 from streams.config.models import Health
-from streams.timeutil import to_iso
+from streams.contract.timeutil import to_iso
 
 EventKind = Literal["offline", "online", "hold", "release"]
 

@@ -28,10 +28,10 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from streams.config import Config
-from streams.errors import UsageError
-from streams.lifecycle import FINISHED_STATES, alert_version, update_allowed
-from streams.records import DispatchUpdate
-from streams.timeutil import from_iso, to_iso
+from streams.contract.errors import UsageError
+from streams.contract.records import DispatchUpdate
+from streams.contract.timeutil import from_iso, to_iso
+from streams.logic.lifecycle import FINISHED_STATES, alert_version, update_allowed
 
 KEYS: dict[str, str] = {
     "a": "accepted",

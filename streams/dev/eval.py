@@ -18,7 +18,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from streams.errors import UsageError
+from streams.contract.errors import UsageError
 
 HIT_WINDOW_S = 10.0  # an incident may open this long after the violation's end and still be its hit
 TRUTH_KEYS = ("zone_id", "category", "start_s", "end_s")

@@ -1,6 +1,6 @@
 """What the incident logic does to an incident: publish it, dispatch and escalate its case,
 ask for its warning, close it. Each takes the incident, the event time and the list of
-effects to add to (``streams.incidents`` decides when).
+effects to add to (``streams.logic.incidents`` decides when).
 """
 
 from __future__ import annotations
@@ -8,8 +8,10 @@ from __future__ import annotations
 from typing import Any
 
 from streams.config.models import Category
-from streams.ids import make_id
-from streams.incident_book import (
+from streams.contract.ids import make_id
+from streams.contract.records import Alert, DispatchCase
+from streams.contract.timeutil import to_iso
+from streams.logic.incident_book import (
     HISTORY_HEAD,
     HISTORY_TAIL,
     MAX_CLOSED_REMEMBERED,
@@ -19,10 +21,8 @@ from streams.incident_book import (
     Incident,
     bound_history,
 )
-from streams.incident_config import ConfigIndex
-from streams.lifecycle import OPEN_STATES
-from streams.records import Alert, DispatchCase
-from streams.timeutil import to_iso
+from streams.logic.incident_config import ConfigIndex
+from streams.logic.lifecycle import OPEN_STATES
 
 
 def transition(

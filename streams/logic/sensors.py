@@ -29,14 +29,14 @@ import math
 from dataclasses import dataclass, field, fields
 from typing import Any, Literal
 
-from streams.clock import ahead_of_wall
 from streams.config import Config
 from streams.config.models import Sensor, SensorRule
 from streams.config.timerange import in_range
-from streams.records import SensorReading
-from streams.rules import minute_of_day
-from streams.sensor_window import Window
-from streams.timeutil import from_iso, to_iso
+from streams.contract.records import SensorReading
+from streams.contract.timeutil import from_iso, to_iso
+from streams.logic.clock import ahead_of_wall
+from streams.logic.rules import minute_of_day
+from streams.logic.sensor_window import Window
 
 
 @dataclass(frozen=True)

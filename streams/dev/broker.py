@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 from types import TracebackType
 
-from streams.errors import BrokerError
+from streams.contract.errors import BrokerError
 from streams.packaged import packaged_file
 
 logger = logging.getLogger(__name__)

@@ -13,7 +13,7 @@ import time
 
 import cv2
 
-from streams.demo.scene import Image, Scene
+from streams.dev.demo.scene import Image, Scene
 
 logger = logging.getLogger(__name__)
 

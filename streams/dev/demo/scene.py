@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from streams.errors import SourceError
+from streams.contract.errors import SourceError
 
 Image = npt.NDArray[np.uint8]
 

@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any
 
 from kafka.partitioner import murmur2
 
-from streams.errors import BrokerUnavailableError
+from streams.contract.errors import BrokerUnavailableError
 
 if TYPE_CHECKING:
     import faust
@@ -157,7 +157,7 @@ class BrokerHealth:
 
 
 def _iso(t: float | None) -> str | None:
-    from streams.timeutil import to_iso
+    from streams.contract.timeutil import to_iso
 
     return None if t is None else to_iso(t)
 

@@ -2,11 +2,11 @@
 
 For each size N, one sensor with four rules (mean, max, min, last) over a window of N
 seconds is filled with N readings one second apart; then --readings more readings are
-timed through ``streams.sensors.on_reading`` (each one enters the window and pushes the
+timed through ``streams.logic.sensors.on_reading`` (each one enters the window and pushes the
 oldest out, so the window keeps N readings), in 5 rounds of which the fastest counts.
 The pure logic is measured, without Kafka.
 Beside it, the cost of recomputing the four aggregates from the readings on every reading
-(the O(N) definition, ``streams.sensors.aggregate``) on fewer readings. Flat means the
+(the O(N) definition, ``streams.logic.sensors.aggregate``) on fewer readings. Flat means the
 per-reading cost at the largest size is about that at the smallest (ratio ~1).
 """
 
@@ -16,9 +16,9 @@ import argparse
 import random
 import time
 
-from streams.bench import add_count
 from streams.config.models import SensorRule
-from streams.sensors import SensorState, aggregate, on_reading
+from streams.dev.bench import add_count
+from streams.logic.sensors import SensorState, aggregate, on_reading
 
 HOWS = ("mean", "max", "min", "last")
 T0 = 1_780_000_000.0

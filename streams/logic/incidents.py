@@ -1,4 +1,4 @@
-"""Incidents: the lifecycle named in ``streams.lifecycle`` as pure functions over
+"""Incidents: the lifecycle named in ``streams.logic.lifecycle`` as pure functions over
 one camera's book: one function per input.
 
     open (review: seen in too few frames) --operator confirm--> warning requested; no
@@ -14,17 +14,18 @@ those and the violation's start, so a redelivered or replayed violation never
 opens a twin. Every function takes the camera's ``Book``, one input and its
 event time, mutates the book and returns the effects to publish.
 
-The book and its bounds are in ``streams.incident_book``, the configuration index in
-``streams.incident_config``, what is done to an incident in ``streams.incident_actions``
-and the deadlines in ``streams.incident_deadlines``; their public names are here too.
+The book and its bounds are in ``streams.logic.incident_book``, the configuration index in
+``streams.logic.incident_config``, what is done to an incident in ``streams.logic.incident_actions``
+and the deadlines in ``streams.logic.incident_deadlines``; their public names are here too.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
-from streams.ids import make_id
-from streams.incident_actions import (
+from streams.contract.ids import make_id
+from streams.contract.timeutil import to_iso
+from streams.logic.incident_actions import (
     alert_record,
     apply_deferred_clear,
     clear_open,
@@ -37,7 +38,7 @@ from streams.incident_actions import (
     request_warning,
     transition,
 )
-from streams.incident_book import (
+from streams.logic.incident_book import (
     HISTORY_HEAD,
     HISTORY_TAIL,
     MAX_CLOSED_REMEMBERED,
@@ -50,11 +51,10 @@ from streams.incident_book import (
     Incident,
     shrink,
 )
-from streams.incident_config import ConfigIndex
-from streams.incident_deadlines import on_tick
-from streams.lifecycle import CASE_STATES, OPEN_STATES, update_allowed
-from streams.rules import ViolationEvent
-from streams.timeutil import to_iso
+from streams.logic.incident_config import ConfigIndex
+from streams.logic.incident_deadlines import on_tick
+from streams.logic.lifecycle import CASE_STATES, OPEN_STATES, update_allowed
+from streams.logic.rules import ViolationEvent
 
 __all__ = [
     "HISTORY_HEAD",

@@ -6,7 +6,8 @@ the same input always gives the same history.
 
 from __future__ import annotations
 
-from streams.incident_actions import (
+from streams.contract.timeutil import to_iso
+from streams.logic.incident_actions import (
     apply_deferred_clear,
     clear_open,
     close,
@@ -15,10 +16,9 @@ from streams.incident_actions import (
     observer,
     transition,
 )
-from streams.incident_book import MAX_VERIFY_WAITS, OUTCOME_WAIT_S, Book, Effect, Incident
-from streams.incident_config import ConfigIndex
-from streams.lifecycle import DUE_STATES, OPEN_STATES
-from streams.timeutil import to_iso
+from streams.logic.incident_book import MAX_VERIFY_WAITS, OUTCOME_WAIT_S, Book, Effect, Incident
+from streams.logic.incident_config import ConfigIndex
+from streams.logic.lifecycle import DUE_STATES, OPEN_STATES
 
 
 def on_tick(book: Book, ctx: ConfigIndex, now: float) -> list[Effect]:

@@ -1,6 +1,6 @@
 """An incident and the book of one camera's (or sensor's) open incidents, with their bounds.
 
-The records the incident logic (``streams.incidents``) works on, and what it returns:
+The records the incident logic (``streams.logic.incidents``) works on, and what it returns:
 ``Effect``s to publish. Every list a book keeps has a bound (``MAX_*``, ``HISTORY_*``).
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from streams.clock import KeyClock
+from streams.logic.clock import KeyClock
 
 MAX_EVIDENCE = 10
 MAX_LABELS = 20

@@ -26,9 +26,9 @@ from pydantic import (
     ValidationError,
 )
 
-from streams.errors import RecordError
-from streams.lifecycle import STATES
-from streams.timeutil import from_iso
+from streams.contract.errors import RecordError
+from streams.contract.timeutil import from_iso
+from streams.logic.lifecycle import STATES
 
 VERSION: Literal[1] = 1
 
@@ -176,7 +176,7 @@ class HistoryEntry(BaseModel):
     note: str = ""
 
 
-# the incident states, as named by streams/lifecycle.py (at runtime a Literal of them, which
+# the incident states, as named by streams/logic/lifecycle.py (at runtime a Literal of them, which
 # pydantic checks; to mypy a str)
 if TYPE_CHECKING:
     IncidentState = str

@@ -1,5 +1,5 @@
-"""JSON Schemas of the topics' records, generated from the models of ``streams/records.py``
-(the contract) and ``streams/internal_records.py`` (the worker's internal topics).
+"""JSON Schemas of the topics' records, generated from the models of ``streams/contract/records.py``
+(the contract) and ``streams/contract/internal_records.py`` (the worker's internal topics).
 
 ``TOPIC_MODELS`` is the one place that says which model (or discriminated union of
 models) a topic carries; a topic mapped to ``None`` would get no schema file. ``citywatch
@@ -15,9 +15,9 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
-from streams import internal_records as internal
-from streams import records
-from streams.topics import INTERNAL_SUFFIXES, SUFFIXES
+from streams.contract import internal_records as internal
+from streams.contract import records
+from streams.contract.topics import INTERNAL_SUFFIXES, SUFFIXES
 
 SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 DEFAULT_DIR = Path("docs/schemas")
@@ -49,7 +49,7 @@ TOPIC_MODELS: dict[str, Any] = {
 
 
 def unmapped_topics() -> list[str]:
-    """Topics of ``streams/topics.py`` that neither ``TOPIC_MODELS`` nor ``NOT_JSON`` names."""
+    """Topics of ``streams/contract/topics.py`` that neither ``TOPIC_MODELS`` nor ``NOT_JSON`` names."""
     known = {*TOPIC_MODELS, *NOT_JSON}
     return [t for t in (*SUFFIXES, *INTERNAL_SUFFIXES) if t not in known]
 
@@ -60,7 +60,9 @@ def _source(model: Any) -> str:
         for name, value in vars(module).items():
             if value is model and not name.startswith("_"):
                 return f"{module.__name__.replace('.', '/')}.py ({name})"
-    raise ValueError(f"{model!r} is not a model of streams/records.py or streams/internal_records.py")
+    raise ValueError(
+        f"{model!r} is not a model of streams/contract/records.py or streams/contract/internal_records.py"
+    )
 
 
 def topic_schema(topic: str, model: Any) -> dict[str, Any]:

@@ -35,15 +35,15 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from streams.bench import add_count
-from streams.bench.raw import percentile, raw_consume_rate, raw_round_trips, tuned_consumer
 from streams.commands import add_kafka_argument
+from streams.dev.bench import add_count
+from streams.dev.bench.raw import percentile, raw_consume_rate, raw_round_trips, tuned_consumer
 
 if TYPE_CHECKING:
     from kafka import KafkaConsumer
 
     from streams.config import Config
-    from streams.topics import Topics
+    from streams.contract.topics import Topics
     from streams.worker import Stats, Worker
 
 logger = logging.getLogger(__name__)
@@ -121,7 +121,7 @@ def bench_config(cameras: int, latency_cameras: int) -> Config:
 
 def detection_record(camera_id: str, seq: int, t: float, objects: list[dict[str, Any]]) -> dict[str, Any]:
     """A detection record of a 1280x720 frame captured at ``t`` (the tests' synthetic detections too)."""
-    from streams.timeutil import to_iso
+    from streams.contract.timeutil import to_iso
 
     return {
         "v": 1,
@@ -352,9 +352,9 @@ def run_worker(
 
 
 def run(args: argparse.Namespace) -> int:
-    from streams.broker import EmbeddedBroker, free_port
+    from streams.contract.topics import Topics
+    from streams.dev.broker import EmbeddedBroker, free_port
     from streams.kafka_io import ensure_topics
-    from streams.topics import Topics
 
     n, cameras = args.events, args.cameras
     if n < 2 or cameras < 1 or args.incidents < 1:

@@ -8,7 +8,7 @@
     dispatched/accepted/reopened past due_at --> overdue (escalated one level)
     any state --operator close--> closed
 
-The one place that names them: the incident logic (``streams.incidents``), the
+The one place that names them: the incident logic (``streams.logic.incidents``), the
 patrol client, the board and the pages (through ``describe()`` in ``/api/options``)
 all read these. Which of two alerts of one incident is newer is ``newer``.
 """

@@ -1,0 +1,1 @@
+"""Client tools' logic: a patrol unit's cases, an operator's broadcast, recorded records for replay."""

@@ -1,0 +1,1 @@
+"""The contract: the topics' records, topic names, deterministic ids, time and errors."""
