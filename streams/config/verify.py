@@ -113,19 +113,20 @@ def verify_zone_polygons(cfg: Config) -> Iterator[Finding]:
 
 
 def verify_camera_references(cfg: Config) -> Iterator[Finding]:
-    speakers = [s.id for s in cfg.speakers]
-    grids = [g.id for g in cfg.grids]
     for ci, cam in enumerate(cfg.cameras):
-        if cam.speaker is not None and cam.speaker not in speakers:
-            yield undefined(
-                ("cameras", ci, "speaker"),
-                f"camera {cam.id} names speaker",
-                cam.speaker,
-                "speakers",
-                speakers,
-            )
-        if cam.grid not in grids:
-            yield undefined(("cameras", ci, "grid"), f"camera {cam.id} names grid", cam.grid, "grids", grids)
+        yield from _speaker_and_grid(cfg, "cameras", ci, f"camera {cam.id}", cam.speaker, cam.grid)
+
+
+def _speaker_and_grid(
+    cfg: Config, section: str, index: int, what: str, speaker: str | None, grid: str
+) -> Iterator[Finding]:
+    """A camera's or a sensor's speaker (if any) and grid are defined."""
+    speakers = [s.id for s in cfg.speakers]
+    if speaker is not None and speaker not in speakers:
+        yield undefined((section, index, "speaker"), f"{what} names speaker", speaker, "speakers", speakers)
+    grids = [g.id for g in cfg.grids]
+    if grid not in grids:
+        yield undefined((section, index, "grid"), f"{what} names grid", grid, "grids", grids)
 
 
 def verify_grid_units_defined(cfg: Config) -> Iterator[Finding]:
@@ -223,8 +224,6 @@ def verify_sensors(cfg: Config) -> Iterator[Finding]:
     """Sensor ids are unique (and not camera ids: both key incident books); grid and speaker exist."""
     yield from _duplicates([s.id for s in cfg.sensors], ("sensors",), "sensor")
     cameras = {c.id for c in cfg.cameras}
-    grids = [g.id for g in cfg.grids]
-    speakers = [s.id for s in cfg.speakers]
     for si, sensor in enumerate(cfg.sensors):
         if sensor.id in cameras:
             yield (
@@ -232,18 +231,7 @@ def verify_sensors(cfg: Config) -> Iterator[Finding]:
                 f"sensor id {sensor.id!r} is also a camera id; sensors and cameras share one "
                 "namespace of subjects: rename the sensor",
             )
-        if sensor.grid not in grids:
-            yield undefined(
-                ("sensors", si, "grid"), f"sensor {sensor.id} names grid", sensor.grid, "grids", grids
-            )
-        if sensor.speaker is not None and sensor.speaker not in speakers:
-            yield undefined(
-                ("sensors", si, "speaker"),
-                f"sensor {sensor.id} names speaker",
-                sensor.speaker,
-                "speakers",
-                speakers,
-            )
+        yield from _speaker_and_grid(cfg, "sensors", si, f"sensor {sensor.id}", sensor.speaker, sensor.grid)
 
 
 def verify_sensor_rules(cfg: Config) -> Iterator[Finding]:

@@ -87,20 +87,8 @@ __all__ = [
 
 def on_rule_event(book: Book, ctx: ConfigIndex, ev: ViolationEvent) -> list[Effect]:
     """``on_violation`` for an event of ``rules.step`` taken in the same process (clips, evaluation)."""
-    return on_violation(
-        book,
-        ctx,
-        camera_id=ev.camera_id,
-        zone_id=ev.zone_id,
-        category=ev.category,
-        state=ev.state,
-        since=ev.since,
-        at=ev.at,
-        labels=ev.labels,
-        frames_seen=ev.frames_seen,
-        frames=ev.frames,
-        scores=dict(ev.scores),
-    )
+    names = ("camera_id", "zone_id", "category", "state", "since", "at", "labels", "frames_seen", "frames")
+    return on_violation(book, ctx, scores=dict(ev.scores), **{name: getattr(ev, name) for name in names})
 
 
 def on_violation(

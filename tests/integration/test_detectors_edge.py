@@ -59,18 +59,22 @@ def read_all(kafka: KafkaEnv, topic: str) -> list[dict[str, Any]]:
     ]
 
 
-BUS_CAMERA = f"""
-  - id: cam-bus
-    source: {ASSETS / "bus.jpg"}
-    location: {{address: test}}
-    grid: g1
-    detect_fps: 5
-    stationary_recheck_s: 1
-    snapshot_interval_s: 60
-    zones:
-      - {{id: bus-lane, polygon: [[0, 0.15], [1, 0.15], [1, 0.75], [0, 0.75]], categories: [illegal_parking],
-          labels: [bus]}}
-"""
+def camera(camera_id: str, source: Path, detect_fps: int, zone: str, **extra: object) -> str:
+    """One camera of cameras.yaml at grid g1, with one zone (YAML flow mapping) and extra keys."""
+    lines = [f"  - id: {camera_id}", f"    source: {source}", "    location: {address: test}", "    grid: g1"]
+    lines += [f"    detect_fps: {detect_fps}", *(f"    {k}: {v}" for k, v in extra.items())]
+    return "\n".join(["", *lines, "    zones:", f"      - {zone}", ""])
+
+
+BUS_CAMERA = camera(
+    "cam-bus",
+    ASSETS / "bus.jpg",
+    5,
+    "{id: bus-lane, polygon: [[0, 0.15], [1, 0.15], [1, 0.75], [0, 0.75]], categories: [illegal_parking], "
+    "labels: [bus]}",
+    stationary_recheck_s=1,
+    snapshot_interval_s=60,
+)
 
 
 def test_bus_still_yields_bus_in_its_zone(kafka: KafkaEnv, tmp_path: Path) -> None:
@@ -99,15 +103,12 @@ def test_bus_still_yields_bus_in_its_zone(kafka: KafkaEnv, tmp_path: Path) -> No
 
 @pytest.mark.skipif(not (MEDIA / "street-shopfronts.mp4").is_file(), reason="needs ../shared/media")
 def test_street_clip_tracks_people_and_benches(kafka: KafkaEnv, tmp_path: Path) -> None:
-    cameras = f"""
-  - id: cam-street
-    source: {MEDIA / "street-shopfronts.mp4"}
-    location: {{address: test}}
-    grid: g1
-    detect_fps: 2
-    zones:
-      - {{id: walkway, polygon: [[0, 0.2], [1, 0.2], [1, 1], [0, 1]], categories: [out_of_store_business]}}
-"""
+    cameras = camera(
+        "cam-street",
+        MEDIA / "street-shopfronts.mp4",
+        2,
+        "{id: walkway, polygon: [[0, 0.2], [1, 0.2], [1, 1], [0, 1]], categories: [out_of_store_business]}",
+    )
     # benches are small and far in this view: YOLO11n finds them reliably at 1280
     config = write_config(tmp_path, cameras, imgsz=1280, conf=0.1)
     citywatch(kafka, "edge", "--config", str(config), "--fast", "--max-frames", "12")
