@@ -27,15 +27,7 @@ from streams.contract.errors import BrokerError, CitywatchError, DriverError
 from streams.contract.records import LoudspeakerAck, LoudspeakerCommand, Record
 from streams.contract.topics import Topics
 from streams.kafka_io import producer as make_producer
-from streams.speaker.delivery import (
-    Acknowledge,
-    DeadLetterIt,
-    Deliver,
-    OffsetTracker,
-    RecentIds,
-    Skip,
-    route,
-)
+from streams.speaker import delivery
 from streams.speaker.drivers import Delivered, SpeakerDriver, make_driver
 from streams.speaker.tts import INSTALL_HINT, EspeakEngine, SpeechEngine
 from streams.speaker.worker import SpeakerWorker
@@ -118,8 +110,8 @@ class Gateway:
         self._wanted = options.speakers
         self._acks: queue.Queue[tuple[LoudspeakerAck, object]] = queue.Queue()
         self._outbox: list[_Outgoing] = []
-        self._offsets = OffsetTracker()
-        self._seen = RecentIds()
+        self._offsets = delivery.OffsetTracker()
+        self._seen = delivery.RecentIds()
         self._rewound: set[TopicPartition] = set()
         self._workers: dict[str, SpeakerWorker] = {}
         for spk in self._speakers:
@@ -192,7 +184,7 @@ class Gateway:
     def _take(self, rec: Any) -> None:
         tp = TopicPartition(rec.topic, rec.partition)
         self._offsets.start(tp, rec.offset)
-        decision = route(
+        decision = delivery.route(
             topic=rec.topic,
             partition=rec.partition,
             offset=rec.offset,
@@ -203,17 +195,17 @@ class Gateway:
             now=self.clock(),
         )
         position = (tp, rec.offset)
-        if isinstance(decision, Deliver):
+        if isinstance(decision, delivery.Deliver):
             self._workers[decision.command.speaker_id].submit(decision.command, position)
-        elif isinstance(decision, Acknowledge):
+        elif isinstance(decision, delivery.Acknowledge):
             self._acks.put((decision.ack, position))
-        elif isinstance(decision, DeadLetterIt):
+        elif isinstance(decision, delivery.DeadLetterIt):
             logger.warning(
                 "dead-lettering %s[%d]@%d: %s", rec.topic, rec.partition, rec.offset, decision.record.error
             )
             dl = self.options.topics.deadletter
             self._outbox.append(_Outgoing(dl, rec.topic, decision.record, position))
-        elif isinstance(decision, Skip):
+        elif isinstance(decision, delivery.Skip):
             logger.debug("skipping %s[%d]@%d: %s", rec.topic, rec.partition, rec.offset, decision.reason)
             self.stats.skipped += 1
             self._offsets.finish(tp, rec.offset)
