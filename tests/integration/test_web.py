@@ -374,7 +374,7 @@ def test_board_broadcast_and_patrol_in_chromium(
 
     body = incident(web_worker, incident_id)
     states = [h["state"] for h in body["history"]]
-    for expected in "open dispatched accepted arrived resolved verifying verified closed".split():
+    for expected in ["open", "dispatched", "accepted", "arrived", "resolved", "verifying", "verified", "closed"]:
         assert expected in states, (expected, states)
     assert body["updates"][-1]["photo"].startswith(str(web_worker.evidence))
 
