@@ -88,6 +88,10 @@ class Store:
                 enable_auto_commit=False,
                 auto_offset_reset="earliest",
                 max_poll_records=self.options.max_poll_records,
+                # a store killed without leaving the group is replaced within seconds, not minutes
+                max_poll_interval_ms=60_000,
+                session_timeout_ms=6_000,
+                heartbeat_interval_ms=1_000,
                 fetch_max_wait_ms=200,
             )
         except KafkaError as exc:
