@@ -8,35 +8,19 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
-from streams.contract.records import (
-    Alert,
-    BroadcastDecision,
-    DispatchCase,
-    DispatchUpdate,
-    LoudspeakerAck,
-    LoudspeakerCommand,
-    Record,
-)
+from streams.contract import records as r
 from streams.contract.timeutil import to_iso
+from streams.logic import lifecycle
 from streams.store import schema
 
 T0 = 1_780_000_000.0
 CATEGORY = {"key": "out_of_store_business", "code": "200504", "name": "店外经营"}
 LOCATION = {"address": "1 Main St", "grid_id": "g-1"}
-STATES = [
-    "open",
-    "warned",
-    "dispatched",
-    "accepted",
-    "arrived",
-    "resolved",
-    "verifying",
-    "verified",
-    "closed",
-]
+# one incident's closed loop, in order
+STATES = [s for s in lifecycle.STATES if s not in ("cleared", "reopened", "overdue")]
 
 
-def alert(n: int, upto: int, *, history_cap: int | None = None) -> Alert:
+def alert(n: int, upto: int, *, history_cap: int | None = None) -> r.Alert:
     """Incident ``n`` after ``upto`` changes; with ``history_cap`` its history keeps the first and
     latest entries only, counting the rest in ``history_omitted`` (as the worker does)."""
     history = [
@@ -47,7 +31,7 @@ def alert(n: int, upto: int, *, history_cap: int | None = None) -> Alert:
     if history_cap is not None and len(history) > history_cap:
         omitted = len(history) - history_cap
         history = history[:1] + history[1 + omitted :]
-    return Alert(
+    return r.Alert(
         incident_id=f"inc-{n}",
         category=CATEGORY,
         camera_id="cam-a",
@@ -63,8 +47,8 @@ def alert(n: int, upto: int, *, history_cap: int | None = None) -> Alert:
     )
 
 
-def dispatch(n: int, unit: str = "u-street", at: float = 2) -> DispatchCase:
-    return DispatchCase(
+def dispatch(n: int, unit: str = "u-street", at: float = 2) -> r.DispatchCase:
+    return r.DispatchCase(
         case_id=f"case-{n}",
         incident_id=f"inc-{n}",
         unit_id=unit,
@@ -78,57 +62,50 @@ def dispatch(n: int, unit: str = "u-street", at: float = 2) -> DispatchCase:
     )
 
 
-def update(n: int, status: str, at: float, photo: str | None = None) -> DispatchUpdate:
+def update(n: int, status: str, at: float, photo: str | None = None) -> r.DispatchUpdate:
     extra = {"photo": photo} if photo else {}
-    return DispatchUpdate(
+    return r.DispatchUpdate(
         case_id=f"case-{n}", unit_id="u-street", status=status, at=to_iso(T0 + n + at), **extra
     )
 
 
-def command(n: int) -> LoudspeakerCommand:
-    return LoudspeakerCommand(
-        command_id=f"cmd-{n}",
-        speaker_id="spk-a",
-        camera_id="cam-a",
-        incident_id=f"inc-{n}",
-        text="请将物品放回店内",
-        source="auto",
-        requested_by="policy",
-        requested_at=to_iso(T0 + n + 1),
-        not_after=to_iso(T0 + n + 61),
-    )
+def _by_policy(n: int) -> dict[str, str]:
+    return {"speaker_id": "spk-a", "incident_id": f"inc-{n}", "source": "auto", "requested_by": "policy"}
 
 
-def ack(n: int) -> LoudspeakerAck:
+def command(n: int) -> r.LoudspeakerCommand:
+    at, until = to_iso(T0 + n + 1), to_iso(T0 + n + 61)
+    text = "请将物品放回店内"
+    fields = {
+        "command_id": f"cmd-{n}",
+        "camera_id": "cam-a",
+        "text": text,
+        "requested_at": at,
+        "not_after": until,
+    }
+    return r.LoudspeakerCommand(**_by_policy(n), **fields)
+
+
+def ack(n: int) -> r.LoudspeakerAck:
     t = to_iso(T0 + n + 1.5)
-    return LoudspeakerAck(
-        command_id=f"cmd-{n}",
-        speaker_id="spk-a",
-        incident_id=f"inc-{n}",
-        status="played",
-        started_at=t,
-        finished_at=t,
-    )
+    fields = {"command_id": f"cmd-{n}", "speaker_id": "spk-a", "incident_id": f"inc-{n}", "status": "played"}
+    return r.LoudspeakerAck(**fields, started_at=t, finished_at=t)
 
 
-def decision(n: int) -> BroadcastDecision:
-    return BroadcastDecision(
-        request_id=f"req-{n}",
-        speaker_id="spk-a",
-        decision="sent",
-        reason=f"warning for inc-{n}",
-        command_id=f"cmd-{n}",
-        source="auto",
-        requested_by="policy",
-        incident_id=f"inc-{n}",
-        at=to_iso(T0 + n + 1),
-    )
+def decision(n: int) -> r.BroadcastDecision:
+    fields = {
+        "request_id": f"req-{n}",
+        "decision": "sent",
+        "reason": f"warning for inc-{n}",
+        "command_id": f"cmd-{n}",
+    }
+    return r.BroadcastDecision(**_by_policy(n), **fields, at=to_iso(T0 + n + 1))
 
 
-def scenario(incidents: int) -> list[tuple[str, str, Record]]:
+def scenario(incidents: int) -> list[tuple[str, str, r.Record]]:
     """(topic suffix, key, record) of ``incidents`` incidents' closed loops, with an escalation
     re-sending case 0 to another unit and every alert re-sent once (a redelivery)."""
-    out: list[tuple[str, str, Record]] = []
+    out: list[tuple[str, str, r.Record]] = []
     for n in range(incidents):
         out.append(("loudspeaker", "spk-a", command(n)))
         out.append(("loudspeaker-acks", "spk-a", ack(n)))

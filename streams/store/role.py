@@ -13,19 +13,21 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from kafka import KafkaConsumer, TopicPartition
+from kafka import TopicPartition
 from kafka.errors import KafkaError
 from kafka.structs import OffsetAndMetadata
 from sqlalchemy import Engine
 from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
 
-from streams.contract.errors import BrokerError, RecordError
+from streams.contract.errors import RecordError
 from streams.contract.records import dead_letter
 from streams.contract.topics import Topics
+from streams.kafka_io import group_consumer
 from streams.kafka_io import producer as make_producer
 from streams.store import upsert, writer
 from streams.store.database import shown
@@ -47,16 +49,11 @@ class StoreOptions:
         return self.group_id or f"{self.topics.prefix}store"
 
 
-@dataclass
-class StoreStats:
-    records: int = 0
-    rows: int = 0
-    deadletters: int = 0
-    retries: int = 0
-    batches: int = 0
+class StoreStats(Counter[str]):
+    """records read, rows written, deadletters, retries (of a batch), batches committed."""
 
     def summary(self) -> str:
-        return " ".join(f"{k}={v}" for k, v in vars(self).items())
+        return " ".join(f"{k}={self[k]}" for k in ("records", "rows", "deadletters", "retries", "batches"))
 
 
 @dataclass
@@ -80,25 +77,15 @@ class Store:
         self._producer: Any = None
 
     def _connect(self) -> None:
-        try:
-            self._consumer = KafkaConsumer(
-                bootstrap_servers=self.options.bootstrap,
-                group_id=self.options.group(),
-                client_id="citywatch-store",
-                enable_auto_commit=False,
-                auto_offset_reset="earliest",
-                max_poll_records=self.options.max_poll_records,
-                # a store killed without leaving the group is replaced within seconds, not minutes
-                max_poll_interval_ms=60_000,
-                session_timeout_ms=6_000,
-                heartbeat_interval_ms=1_000,
-                fetch_max_wait_ms=200,
-            )
-        except KafkaError as exc:
-            raise BrokerError(
-                f"cannot reach Kafka at {self.options.bootstrap} ({exc}); start one with "
-                "`citywatch broker` or set CITYWATCH_KAFKA"
-            ) from None
+        self._consumer = group_consumer(
+            self.options.bootstrap,
+            self.options.group(),
+            "citywatch-store",
+            max_poll_records=self.options.max_poll_records,
+            # a store killed without leaving the group is replaced within seconds, not minutes
+            max_poll_interval_ms=60_000,
+            session_timeout_ms=6_000,
+        )
         self._producer = make_producer(self.options.bootstrap, client_id="citywatch-store")
         self._consumer.subscribe(sorted(self._suffix))
 
@@ -129,7 +116,7 @@ class Store:
                     batch.rows.append((rec, writer.rows_of(self._suffix[rec.topic], rec.value)))
                 except RecordError as exc:
                     batch.letters.append((rec, str(exc)))
-        self.stats.records += sum(len(r) for r in polled.values())
+        self.stats["records"] += sum(len(r) for r in polled.values())
         return batch
 
     def _handle(self, batch: _Batch) -> None:
@@ -143,12 +130,14 @@ class Store:
             self._consumer.commit({tp: OffsetAndMetadata(o + 1, "", -1) for tp, o in batch.last.items()})
         except KafkaError as exc:
             logger.warning("offset commit failed (%s); the batch will be redelivered, changing nothing", exc)
-        self.stats.batches += 1
+        self.stats["batches"] += 1
 
     def _write(self, batch: _Batch) -> None:
         try:
             with self.engine.begin() as conn:
-                self.stats.rows += upsert.write(conn, writer.merge(r for _, rows in batch.rows for r in rows))
+                self.stats["rows"] += upsert.write(
+                    conn, writer.merge(r for _, rows in batch.rows for r in rows)
+                )
         except REFUSED as exc:
             logger.warning("the database refused a batch (%s); writing its records one by one", exc.orig)
             self._write_each(batch)
@@ -157,7 +146,7 @@ class Store:
         for rec, rows in batch.rows:
             try:
                 with self.engine.begin() as conn:
-                    self.stats.rows += upsert.write(conn, writer.merge(rows))
+                    self.stats["rows"] += upsert.write(conn, writer.merge(rows))
             except REFUSED as exc:
                 reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
                 batch.letters.append((rec, f"the database refused the record: {reason}"))
@@ -173,14 +162,14 @@ class Store:
             self._producer.flush(timeout=10)
             for future in futures:
                 future.get(timeout=0)
-            self.stats.deadletters += len(futures)
+            self.stats["deadletters"] += len(futures)
 
     def _rewind(self, batch: _Batch, exc: Exception) -> None:
         """Nothing of the batch is committed: read it again after a pause."""
         kind = "the database" if isinstance(exc, SQLAlchemyError) else "Kafka"
         reason = getattr(exc, "orig", None) or exc
         logger.error("%s failed (%s); the batch is read again in %.0f s", kind, reason, self.options.retry_s)
-        self.stats.retries += 1
+        self.stats["retries"] += 1
         assigned = self._consumer.assignment()
         for tp, offset in batch.first.items():
             if tp in assigned:

@@ -10,35 +10,26 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import String, Table
 
+from streams.contract import records as r
 from streams.contract.errors import RecordError
-from streams.contract.records import (
-    Alert,
-    BroadcastDecision,
-    DispatchCase,
-    DispatchUpdate,
-    LoudspeakerAck,
-    LoudspeakerCommand,
-    Record,
-    decode,
-)
 from streams.contract.timeutil import from_iso, to_iso
 from streams.logic.lifecycle import alert_version
 from streams.store import schema
 
 # the topics the store reads (suffixes) and their record types
-STORED: dict[str, type[Record]] = {
-    "alerts": Alert,
-    "dispatch": DispatchCase,
-    "dispatch-updates": DispatchUpdate,
-    "loudspeaker": LoudspeakerCommand,
-    "loudspeaker-acks": LoudspeakerAck,
-    "broadcast-decisions": BroadcastDecision,
+STORED: dict[str, type[r.Record]] = {
+    "alerts": r.Alert,
+    "dispatch": r.DispatchCase,
+    "dispatch-updates": r.DispatchUpdate,
+    "loudspeaker": r.LoudspeakerCommand,
+    "loudspeaker-acks": r.LoudspeakerAck,
+    "broadcast-decisions": r.BroadcastDecision,
 }
 
 _SEEN_SCALE = 1_000_000  # an alert's version: revision, then history seen, in one integer
@@ -64,7 +55,7 @@ def ts(value: str | None) -> str | None:
     return None if value is None else to_iso(from_iso(value))
 
 
-def _alert(a: Alert) -> list[Row]:
+def _alert(a: r.Alert) -> list[Row]:
     revision, seen, _ = alert_version(a.to_dict())
     incident = {
         "incident_id": a.incident_id,
@@ -95,7 +86,7 @@ def _alert(a: Alert) -> list[Row]:
     return rows
 
 
-def _case(c: DispatchCase) -> list[Row]:
+def _case(c: r.DispatchCase) -> list[Row]:
     version = round(from_iso(c.created_at) * 1000)  # a case's newest dispatch is its latest
     values = {
         "case_id": c.case_id,
@@ -112,7 +103,7 @@ def _case(c: DispatchCase) -> list[Row]:
     return [Row("cases", values)]
 
 
-def _photos(u: DispatchUpdate) -> list[str]:
+def _photos(u: r.DispatchUpdate) -> list[str]:
     extra = u.model_extra or {}
     photos = [extra["photo"]] if isinstance(extra.get("photo"), str) else []
     listed = extra.get("photos")
@@ -121,7 +112,7 @@ def _photos(u: DispatchUpdate) -> list[str]:
     return photos
 
 
-def _update(u: DispatchUpdate) -> list[Row]:
+def _update(u: r.DispatchUpdate) -> list[Row]:
     at = ts(u.at)
     key = row_key(u.case_id, u.unit_id, u.status, at, u.note)
     values: dict[str, Any] = {"row_key": key, "case_id": u.case_id, "unit_id": u.unit_id, "status": u.status}
@@ -129,7 +120,7 @@ def _update(u: DispatchUpdate) -> list[Row]:
     return [Row("case_updates", values)]
 
 
-def _command(c: LoudspeakerCommand) -> list[Row]:
+def _command(c: r.LoudspeakerCommand) -> list[Row]:
     values = c.to_dict()
     kept = {k: values[k] for k in ("command_id", "speaker_id", "incident_id", "camera_id", "text")}
     kept |= {"source": c.source, "requested_by": c.requested_by}
@@ -137,7 +128,7 @@ def _command(c: LoudspeakerCommand) -> list[Row]:
     return [Row("loudspeaker_commands", kept)]
 
 
-def _ack(a: LoudspeakerAck) -> list[Row]:
+def _ack(a: r.LoudspeakerAck) -> list[Row]:
     started, finished = ts(a.started_at), ts(a.finished_at)
     key = row_key(a.command_id, a.status, started, finished, a.reason)
     values: dict[str, Any] = {"row_key": key, "command_id": a.command_id, "speaker_id": a.speaker_id}
@@ -145,7 +136,7 @@ def _ack(a: LoudspeakerAck) -> list[Row]:
     return [Row("loudspeaker_acks", {**values, "started_at": started, "finished_at": finished})]
 
 
-def _decision(d: BroadcastDecision) -> list[Row]:
+def _decision(d: r.BroadcastDecision) -> list[Row]:
     at = ts(d.at)
     key = row_key(d.request_id, d.decision, at, d.command_id, d.reason)
     values: dict[str, Any] = {"row_key": key, "request_id": d.request_id, "speaker_id": d.speaker_id}
@@ -154,20 +145,14 @@ def _decision(d: BroadcastDecision) -> list[Row]:
     return [Row("broadcast_decisions", {**values, "at": at})]
 
 
-def _mapped(record: Record) -> list[Row]:
-    if isinstance(record, Alert):
-        return _alert(record)
-    if isinstance(record, DispatchCase):
-        return _case(record)
-    if isinstance(record, DispatchUpdate):
-        return _update(record)
-    if isinstance(record, LoudspeakerCommand):
-        return _command(record)
-    if isinstance(record, LoudspeakerAck):
-        return _ack(record)
-    if isinstance(record, BroadcastDecision):
-        return _decision(record)
-    raise TypeError(f"no table keeps {type(record).__name__}")
+_MAPPERS: dict[type[r.Record], Callable[[Any], list[Row]]] = {
+    r.Alert: _alert,
+    r.DispatchCase: _case,
+    r.DispatchUpdate: _update,
+    r.LoudspeakerCommand: _command,
+    r.LoudspeakerAck: _ack,
+    r.BroadcastDecision: _decision,
+}
 
 
 def check_fits(row: Row, record: str) -> None:
@@ -184,7 +169,7 @@ def rows_of(suffix: str, raw: bytes | str | None) -> list[Row]:
     """The rows of one payload of topic ``suffix``; ``RecordError`` if it cannot be stored."""
     kind = STORED[suffix]
     try:
-        rows = _mapped(decode(kind, raw))
+        rows = _MAPPERS[kind](r.decode(kind, raw))
     except RecordError:
         raise
     except (ValueError, OverflowError) as exc:  # e.g. a timestamp that leaves the calendar

@@ -95,7 +95,7 @@ def store_all(engine: Engine, kafka: KafkaEnv, topics: Topics, records: int, let
     try:
 
         def done() -> bool:
-            return store.stats.records >= records and store.stats.deadletters >= letters
+            return store.stats["records"] >= records and store.stats["deadletters"] >= letters
 
         assert wait_for(done, 60, interval=0.5), store.stats.summary()
     finally:

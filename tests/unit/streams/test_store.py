@@ -136,15 +136,15 @@ def test_the_database_url_comes_from_the_option_the_environment_the_configuratio
     assert database.database_url("sqlite:///opt.db", "sqlite:///x.db") == "sqlite:///opt.db"
 
 
-@pytest.mark.parametrize(
-    ("url", "says"),
-    [
-        ("not a url", "is not a database URL"),
-        ("oracle://u@h/db", "SQLite, PostgreSQL or MySQL/MariaDB"),
-        ("postgresql+nosuch://u@h/db", "unknown database driver"),
-        ("postgresql+psycopg://u:s3cret@127.0.0.1:1/db", "cannot reach the database"),
-    ],
-)
+WRONG_URLS = {
+    "not a url": "is not a database URL",
+    "oracle://u@h/db": "SQLite, PostgreSQL or MySQL/MariaDB",
+    "postgresql+nosuch://u@h/db": "unknown database driver",
+    "postgresql+psycopg://u:s3cret@127.0.0.1:1/db": "cannot reach the database",
+}
+
+
+@pytest.mark.parametrize(("url", "says"), WRONG_URLS.items())
 def test_a_wrong_or_unreachable_database_says_what_to_fix(url: str, says: str) -> None:
     with pytest.raises(StoreError) as err:
         database.open_engine(url)
