@@ -38,6 +38,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "a camera's fixtures (benches, planters): list, add, remove, learn",
     ),
     "speaker": ("streams.commands.speaker", "the loudspeaker gateway: speaks commands, acknowledges them"),
+    "store": ("streams.commands.store", "the case record: history topics into a relational database"),
+    "db": ("streams.commands.db", "the case record's database: upgrade (migrate), current"),
     "patrol": ("streams.commands.patrol", "terminal patrol app: a unit's cases, accept / arrive / resolve"),
     "broadcast": ("streams.commands.broadcast", "an operator's broadcast; prints the policy's decision"),
     "schemas": ("streams.commands.schemas", "write docs/schemas/<topic>.json from the record models"),
@@ -65,7 +67,7 @@ def configure_logging(level: str) -> None:
         datefmt="%H:%M:%S",
         stream=sys.stderr,
     )
-    for noisy in ("kafka", "aiokafka", "ultralytics"):
+    for noisy in ("kafka", "aiokafka", "ultralytics", "alembic"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
 
 

@@ -9,7 +9,7 @@ import logging
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import NewTopic
@@ -48,6 +48,20 @@ def ensure_topics(
         admin.close()
 
 
+C = TypeVar("C", KafkaProducer, KafkaConsumer)
+
+
+def _connected(client: type[C], settings: dict[str, Any]) -> C:
+    """``client(**settings)``; a broker that does not answer is a ``BrokerError`` saying what to do."""
+    try:
+        return client(**settings)
+    except KafkaError as exc:
+        raise BrokerError(
+            f"cannot reach Kafka at {settings['bootstrap_servers']} ({exc}); start one with "
+            "`citywatch broker` or set CITYWATCH_KAFKA"
+        ) from None
+
+
 def producer(bootstrap: str, **overrides: Any) -> KafkaProducer:
     settings: dict[str, Any] = {
         "bootstrap_servers": bootstrap,
@@ -56,13 +70,22 @@ def producer(bootstrap: str, **overrides: Any) -> KafkaProducer:
         "client_id": "citywatch",
     }
     settings.update(overrides)
-    try:
-        return KafkaProducer(**settings)
-    except KafkaError as exc:
-        raise BrokerError(
-            f"cannot reach Kafka at {bootstrap} ({exc}); start one with `citywatch broker` "
-            "or set CITYWATCH_KAFKA"
-        ) from None
+    return _connected(KafkaProducer, settings)
+
+
+def group_consumer(bootstrap: str, group_id: str, client_id: str, **overrides: Any) -> KafkaConsumer:
+    """A consumer in ``group_id`` that commits by hand, from the oldest record of a new group."""
+    settings: dict[str, Any] = {
+        "bootstrap_servers": bootstrap,
+        "group_id": group_id,
+        "client_id": client_id,
+        "enable_auto_commit": False,
+        "auto_offset_reset": "earliest",
+        "heartbeat_interval_ms": 1_000,
+        "fetch_max_wait_ms": 200,
+    }
+    settings.update(overrides)
+    return _connected(KafkaConsumer, settings)
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from streams.config.store import Store
 from streams.config.timerange import check_range
 
 TimeRange = Annotated[str, AfterValidator(check_range)]
@@ -404,6 +405,7 @@ class Config(Base):
     fixtures: Fixtures = Field(default_factory=Fixtures)
     kafka: Kafka = Field(default_factory=Kafka)
     web: Web = Field(default_factory=Web)
+    store: Store = Field(default_factory=Store)
     categories: dict[str, Category]
     speakers: list[Speaker] = Field(default_factory=list)
     units: list[Unit] = Field(default_factory=list)

@@ -10,6 +10,7 @@
     ├── WebError                    a web request is refused, or the web tokens/settings are wrong
     ├── UsageError                  a command-line option names something the configuration lacks
     ├── FixturesError               a camera's stored fixtures file cannot be read or written
+    ├── StoreError                  the case record's database is misnamed, unreachable or refuses
     └── SpeakerError                a loudspeaker command cannot be rendered or delivered
         ├── SpeechError             no TTS engine, or it failed on the text
         └── DriverError             the speaker's driver (file/http/command) failed
@@ -87,6 +88,10 @@ class UsageError(CitywatchError):
 
 class FixturesError(CitywatchError):
     """A camera's stored fixtures file cannot be read or written."""
+
+
+class StoreError(CitywatchError):
+    """The case record's database URL is wrong, its server cannot be reached, or it refuses."""
 
 
 class SpeakerError(CitywatchError):

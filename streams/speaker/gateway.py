@@ -18,14 +18,15 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import Any
 
-from kafka import ConsumerRebalanceListener, KafkaConsumer, TopicPartition
+from kafka import ConsumerRebalanceListener, TopicPartition
 from kafka.errors import KafkaError
 from kafka.structs import OffsetAndMetadata
 
 from streams.config.models import Config, Speaker
-from streams.contract.errors import BrokerError, CitywatchError, DriverError
+from streams.contract.errors import CitywatchError, DriverError
 from streams.contract.records import LoudspeakerAck, LoudspeakerCommand, Record
 from streams.contract.topics import Topics
+from streams.kafka_io import group_consumer
 from streams.kafka_io import producer as make_producer
 from streams.speaker import delivery
 from streams.speaker.drivers import Delivered, SpeakerDriver, make_driver
@@ -135,23 +136,13 @@ class Gateway:
                 "espeak-ng not found: spoken commands will be acknowledged as failed; %s", INSTALL_HINT
             )
         topic = self.options.topics.loudspeaker
-        try:
-            self._consumer = KafkaConsumer(
-                bootstrap_servers=self.options.bootstrap,
-                group_id=self.options.group_id,
-                client_id="citywatch-speaker",
-                enable_auto_commit=False,
-                auto_offset_reset="earliest",
-                max_poll_interval_ms=self.options.max_poll_interval_ms,
-                session_timeout_ms=min(10_000, self.options.max_poll_interval_ms),
-                heartbeat_interval_ms=1_000,
-                fetch_max_wait_ms=200,
-            )
-        except KafkaError as exc:
-            raise BrokerError(
-                f"cannot reach Kafka at {self.options.bootstrap} ({exc}); start one with "
-                "`citywatch broker` or set CITYWATCH_KAFKA"
-            ) from None
+        self._consumer = group_consumer(
+            self.options.bootstrap,
+            self.options.group_id,
+            "citywatch-speaker",
+            max_poll_interval_ms=self.options.max_poll_interval_ms,
+            session_timeout_ms=min(10_000, self.options.max_poll_interval_ms),
+        )
         self._producer = make_producer(self.options.bootstrap, client_id="citywatch-speaker")
         for worker in self._workers.values():
             worker.start()

@@ -1,0 +1,73 @@
+"""The case record: consumes alerts, dispatch, dispatch-updates, loudspeaker,
+loudspeaker-acks and broadcast-decisions (consumer group <prefix>store) and keeps their whole
+history in a relational database (SQLite, PostgreSQL or MySQL/MariaDB), migrated to the latest
+schema on start. Writes are idempotent and offsets are committed after the database commits:
+a restart or a replay changes nothing already stored. Malformed records go to deadletter."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import threading
+from types import FrameType
+
+from streams.commands import add_config_argument, add_kafka_argument, kafka_address
+
+
+def add_db_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--db",
+        metavar="URL",
+        default=None,
+        help="database URL (default: $CITYWATCH_DB, else store.url in the configuration, "
+        "else sqlite:///var/citywatch.db)",
+    )
+
+
+def db_url(args: argparse.Namespace) -> str:
+    """``--db``, ``CITYWATCH_DB``, or the configuration's (read only when needed)."""
+    import os
+
+    from streams.store.database import database_url
+
+    if args.db or os.environ.get("CITYWATCH_DB"):
+        return database_url(args.db, None)
+    from streams.config import load_config
+
+    return database_url(None, load_config(args.config).store.url)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_config_argument(parser)
+    add_kafka_argument(parser)
+    add_db_argument(parser)
+    parser.add_argument(
+        "--duration", type=float, default=None, metavar="S", help="stop by itself after S seconds"
+    )
+    parser.add_argument(
+        "--group", default=None, metavar="ID", help="consumer group (default: <topic prefix>store)"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from streams.contract.topics import Topics
+    from streams.store.database import open_engine, upgrade
+    from streams.store.role import Store, StoreOptions
+
+    engine = open_engine(db_url(args))
+    upgrade(engine)
+    options = StoreOptions(bootstrap=kafka_address(args), topics=Topics.current(), group_id=args.group or "")
+    store = Store(engine, options)
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()  # the batch in hand is finished and committed first
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    try:
+        stats = store.run(stop, duration_s=args.duration)
+    finally:
+        engine.dispose()
+    print(f"store: {stats.summary()}", flush=True)
+    return 0

@@ -1,0 +1,113 @@
+"""The case record's database: which URL, an engine for it, and its migrations.
+
+The URL is ``--db``, else ``CITYWATCH_DB``, else ``store.url`` in cameras.yaml, else
+``sqlite:///var/citywatch.db`` (in WAL mode, so readers do not block the store). Every failure
+to open or reach it is a ``StoreError`` that says what to fix, with any password hidden.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config as AlembicConfig
+from sqlalchemy import Engine, create_engine, event, make_url, text
+from sqlalchemy.engine import URL
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
+
+from streams.config.store import DEFAULT_URL
+from streams.contract.errors import StoreError
+
+logger = logging.getLogger(__name__)
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+FIX = "check --db, CITYWATCH_DB or store.url in cameras.yaml"
+EXAMPLES = "sqlite:///var/citywatch.db, postgresql+psycopg://USER@HOST/DB or mysql+pymysql://USER@HOST/DB"
+
+
+def database_url(option: str | None, configured: str | None) -> str:
+    """``--db``, else ``CITYWATCH_DB``, else the configuration's ``store.url``, else the default."""
+    return option or os.environ.get("CITYWATCH_DB") or configured or DEFAULT_URL
+
+
+def shown(url: str | URL) -> str:
+    """The URL with its password hidden, for messages."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "<not a database URL>"
+
+
+def _wal(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.close()
+
+
+def _parsed(url: str) -> URL:
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise StoreError(f"{url!r} is not a database URL; {FIX} (e.g. {EXAMPLES})") from None
+    if parsed.get_backend_name() not in ("sqlite", "postgresql", "mysql", "mariadb"):
+        raise StoreError(
+            f"{shown(parsed)}: the case record runs on SQLite, PostgreSQL or MySQL/MariaDB; {FIX} "
+            f"(e.g. {EXAMPLES})"
+        )
+    return parsed
+
+
+def open_engine(url: str) -> Engine:
+    """An engine on ``url`` that has answered once; ``StoreError`` saying what to fix if not."""
+    parsed = _parsed(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    try:
+        engine = create_engine(parsed, pool_pre_ping=True)
+    except NoSuchModuleError:
+        raise StoreError(f"{shown(parsed)}: unknown database driver; {FIX} (e.g. {EXAMPLES})") from None
+    except ImportError as exc:
+        raise StoreError(
+            f"{shown(parsed)}: its driver is not installed ({exc}); install citywatch's dependencies "
+            "(pip install -e .) or use the +psycopg / +pymysql driver"
+        ) from None
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _wal)
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except SQLAlchemyError as exc:
+        engine.dispose()
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        raise StoreError(
+            f"cannot reach the database {shown(parsed)} ({reason}); start its server, create the "
+            f"database and grant the user access, or {FIX}"
+        ) from None
+    return engine
+
+
+def upgrade(engine: Engine, revision: str = "head") -> str | None:
+    """Migrate the database to ``revision``; the revision it is at afterwards."""
+    cfg = AlembicConfig()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    try:
+        with engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, revision)
+        logger.info("%s: migrated to %s", shown(engine.url), revision)
+    except SQLAlchemyError as exc:
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        raise StoreError(f"cannot migrate {shown(engine.url)} ({reason}); {FIX}") from None
+    return current(engine)
+
+
+def current(engine: Engine) -> str | None:
+    """The database's migration revision (None: never migrated)."""
+    from alembic.migration import MigrationContext
+
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()

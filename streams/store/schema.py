@@ -1,0 +1,140 @@
+"""The tables of the case record (SQLAlchemy Core).
+
+Times are the contract's ISO-8601 UTC strings with milliseconds (``2026-05-26T02:14:03.120Z``):
+one fixed format, so they sort as text on every dialect. Rows that only accumulate (events,
+updates, acks, decisions, evidence) are keyed by ``row_key``: a digest of their identifying
+fields, so a redelivered record finds its row. Rows that are replaced by newer records
+(incidents, cases) carry a numeric ``version`` and only a larger one overwrites them.
+
+A change here comes with a new revision under ``migrations/versions``
+(tests/unit/streams/test_store.py checks that the migrated database matches these tables).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import JSON, BigInteger, Column, Integer, MetaData, String, Table, Text
+
+ID = 200  # longest id kept (incident, case, unit, speaker, command, request ids)
+KEY = 64  # a row_key: sha256 in hex
+TS = 40  # a contract timestamp
+SHORT = 64  # states, levels, statuses, sources
+
+metadata = MetaData()
+
+
+def _id(name: str, *, primary_key: bool = False, nullable: bool = False, index: bool = False) -> Column[str]:
+    return Column(name, String(ID), primary_key=primary_key, nullable=nullable, index=index)
+
+
+def _ts(name: str, nullable: bool = False) -> Column[str]:
+    return Column(name, String(TS), nullable=nullable)
+
+
+incidents = Table(
+    "incidents",
+    metadata,
+    _id("incident_id", primary_key=True),
+    Column("version", BigInteger, nullable=False),
+    Column("revision", Integer, nullable=False),
+    Column("state", String(SHORT), nullable=False),
+    _id("category", nullable=False),
+    _id("camera_id", nullable=True),
+    _id("zone_id", nullable=True),
+    _ts("opened_at"),
+    _ts("updated_at"),
+    Column("history_omitted", Integer, nullable=False),
+    Column("record", JSON, nullable=False),
+)
+
+incident_events = Table(
+    "incident_events",
+    metadata,
+    Column("row_key", String(KEY), primary_key=True),
+    _id("incident_id", nullable=False, index=True),
+    _ts("at"),
+    Column("state", String(SHORT), nullable=False),
+    _id("actor", nullable=False),
+    Column("note", Text, nullable=False),
+)
+
+evidence = Table(
+    "evidence",
+    metadata,
+    Column("row_key", String(KEY), primary_key=True),
+    _id("incident_id", nullable=False, index=True),
+    Column("path", Text, nullable=False),
+)
+
+cases = Table(
+    "cases",
+    metadata,
+    _id("case_id", primary_key=True),
+    Column("version", BigInteger, nullable=False),
+    _id("incident_id", nullable=False, index=True),
+    _id("unit_id", nullable=False),
+    _id("grid_id", nullable=True),
+    Column("state", String(SHORT), nullable=False),
+    Column("level", String(SHORT), nullable=False),
+    _ts("created_at"),
+    _ts("due_at"),
+    Column("record", JSON, nullable=False),
+)
+
+case_updates = Table(
+    "case_updates",
+    metadata,
+    Column("row_key", String(KEY), primary_key=True),
+    _id("case_id", nullable=False, index=True),
+    _id("unit_id", nullable=False),
+    Column("status", String(SHORT), nullable=False),
+    Column("note", Text, nullable=False),
+    _ts("at"),
+    Column("photos", JSON, nullable=False),
+    Column("record", JSON, nullable=False),
+)
+
+loudspeaker_commands = Table(
+    "loudspeaker_commands",
+    metadata,
+    _id("command_id", primary_key=True),
+    _id("speaker_id", nullable=False),
+    _id("incident_id", nullable=True, index=True),
+    _id("camera_id", nullable=True),
+    Column("text", Text, nullable=False),
+    Column("source", String(SHORT), nullable=False),
+    _id("requested_by", nullable=False),
+    _ts("requested_at"),
+    _ts("not_after"),
+    Column("record", JSON, nullable=False),
+)
+
+loudspeaker_acks = Table(
+    "loudspeaker_acks",
+    metadata,
+    Column("row_key", String(KEY), primary_key=True),
+    _id("command_id", nullable=False, index=True),
+    _id("speaker_id", nullable=False),
+    _id("incident_id", nullable=True),
+    Column("status", String(SHORT), nullable=False),
+    Column("reason", Text, nullable=False),
+    _ts("started_at", nullable=True),
+    _ts("finished_at", nullable=True),
+)
+
+broadcast_decisions = Table(
+    "broadcast_decisions",
+    metadata,
+    Column("row_key", String(KEY), primary_key=True),
+    _id("request_id", nullable=False, index=True),
+    _id("speaker_id", nullable=False),
+    Column("decision", String(SHORT), nullable=False),
+    Column("reason", Text, nullable=False),
+    _id("command_id", nullable=True),
+    Column("source", String(SHORT), nullable=False),
+    _id("requested_by", nullable=False),
+    _id("incident_id", nullable=True, index=True),
+    _ts("at"),
+)
+
+# tables whose rows a newer record replaces: name -> the column that orders them
+VERSIONED: dict[str, str] = {"incidents": "version", "cases": "version"}
