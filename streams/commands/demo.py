@@ -225,7 +225,11 @@ def _start_children(
     children.start("speaker", "speaker", *config)
     children.start("edge", "edge", *config)
     children.start("patrol", "patrol", *config, *PATROL_ARGS, *_duration(args))
-    say(f"started worker, detector, loudspeaker gateway and patrol officer (logs in {var / 'logs'})")
+    children.start("store", "store", *config, "--db", store_url(var))
+    say(
+        f"started worker, detector, loudspeaker gateway, patrol officer and case record "
+        f"(logs in {var / 'logs'})"
+    )
     board = (
         f"command centre: http://127.0.0.1:{web_port}/  operator token {operator_token}, "
         f"patrol token {patrol_token}"
@@ -312,6 +316,26 @@ def _carry_on(
     return True
 
 
+def store_url(var: Path) -> str:
+    """The demo's case record: SQLite under its working folder."""
+    return f"sqlite:///{var / 'citywatch.db'}"
+
+
+def _store_line(var: Path) -> str:
+    """How many rows the case record holds so far."""
+    if not (var / "citywatch.db").is_file():
+        return "  case record: nothing written yet"
+    from streams.store.database import open_engine, row_counts
+
+    engine = open_engine(store_url(var))
+    try:
+        counts = row_counts(engine)
+    finally:
+        engine.dispose()
+    shown = ", ".join(f"{name} {n}" for name, n in counts.items())
+    return f"  case record ({var / 'citywatch.db'}): {sum(counts.values())} rows: {shown}"
+
+
 def _summary(tl: Any, first_warning: float | None, var: Path, loop_cam: str, warn_cam: str) -> str:
     wavs = sorted((var / "speaker").rglob("*.wav")) if (var / "speaker").is_dir() else []
     jpegs = sorted((var / "evidence").rglob("*.jpg")) if (var / "evidence").is_dir() else []
@@ -336,4 +360,5 @@ def _summary(tl: Any, first_warning: float | None, var: Path, loop_cam: str, war
         f"  closed loop at {loop_cam}: {tl.closed_by(loop_cam) or 'not finished'}; "
         f"warning at {warn_cam}: {tl.closed_by(warn_cam) or 'not finished'}"
     )
+    lines.append(_store_line(var))
     return "\n".join(lines)

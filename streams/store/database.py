@@ -111,3 +111,19 @@ def current(engine: Engine) -> str | None:
 
     with engine.connect() as conn:
         return MigrationContext.configure(conn).get_current_revision()
+
+
+def row_counts(engine: Engine) -> dict[str, int]:
+    """Rows per table of the case record (tables not created yet count 0)."""
+    from sqlalchemy import func, inspect, select
+
+    from streams.store.schema import metadata
+
+    have = set(inspect(engine).get_table_names())
+    counts: dict[str, int] = {}
+    with engine.connect() as conn:
+        for name, table in metadata.tables.items():
+            counts[name] = (
+                int(conn.execute(select(func.count()).select_from(table)).scalar_one()) if name in have else 0
+            )
+    return counts

@@ -17,6 +17,9 @@ from pathlib import Path
 
 import pytest
 
+from streams.commands.demo import store_url
+from streams.store.database import open_engine, row_counts
+
 from ..streams_support import CLOSED_LOOP
 
 pytestmark = [pytest.mark.integration, pytest.mark.model, pytest.mark.slow, pytest.mark.sysdeps("espeak-ng")]
@@ -62,7 +65,16 @@ def test_demo_tells_the_closed_loop_and_the_warning_story(tmp_path: Path) -> Non
             assert 1.0 < w.getnframes() / w.getframerate() < 20.0
     # the detector kept evidence of the bus
     assert list((var / "evidence").rglob("*.jpg"))
-    assert "stopped 4 processes and the embedded broker" in out
+    assert "stopped 5 processes and the embedded broker" in out
+    # the case record kept both incidents with their histories, the case and the loudspeaker's work
+    assert re.search(r"case record \(.*citywatch\.db\): [1-9]\d* rows", out), out[-2000:]
+    engine = open_engine(store_url(var))
+    try:
+        counts = row_counts(engine)
+    finally:
+        engine.dispose()
+    assert counts["incidents"] == 2 and counts["cases"] == 1, counts
+    assert counts["incident_events"] >= 5 and counts["loudspeaker_acks"] >= 2, counts
 
 
 def test_demo_keeps_the_command_centre_up_after_the_stories_until_ctrl_c(tmp_path: Path) -> None:
@@ -89,7 +101,7 @@ def test_demo_keeps_the_command_centre_up_after_the_stories_until_ctrl_c(tmp_pat
         assert still_running.wait(400), "".join(lines)[-4000:]
         out = "".join(lines)
         assert "summary" in out and "closed loop at cam-hp-02: verified" in out
-        assert "stopped 4 processes" not in out  # nothing was stopped after the stories
+        assert "stopped 5 processes" not in out  # nothing was stopped after the stories
         match = re.search(r"still running: command centre: (http://\S+)\s+operator token (\S+),", out)
         assert match, out[-2000:]
         board, token = match.group(1), match.group(2)
@@ -104,4 +116,4 @@ def test_demo_keeps_the_command_centre_up_after_the_stories_until_ctrl_c(tmp_pat
             proc.kill()
             proc.wait(30)
     reader.join(10)
-    assert "stopped 4 processes and the embedded broker" in "".join(lines)
+    assert "stopped 5 processes and the embedded broker" in "".join(lines)
