@@ -132,6 +132,8 @@ def expected_counts(incidents: int) -> dict[str, int]:
         "loudspeaker_commands": incidents,
         "loudspeaker_acks": incidents,
         "broadcast_decisions": incidents,
+        "incident_daily": 0,
+        "pruned_incidents": 0,
     }
 
 

@@ -1,7 +1,8 @@
 """The case record's database: `citywatch db upgrade` migrates it to the latest schema
 (`citywatch store` does so on start too); `citywatch db current` prints its revision;
 `citywatch db backup PATH` copies a SQLite database (online) into PATH and says what the copy
-holds, or prints the pg_dump / mysqldump command for a server's database."""
+holds, or prints the pg_dump / mysqldump command for a server's database; `citywatch db prune`
+applies ``store.retention_days`` now (the store does so hourly)."""
 
 from __future__ import annotations
 
@@ -14,10 +15,12 @@ from streams.commands.store import add_db_argument, db_url
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "action",
-        choices=("upgrade", "current", "backup"),
-        help="upgrade: migrate; current: print the revision; backup PATH: copy the database",
+        choices=("upgrade", "current", "backup", "prune"),
+        help="upgrade: migrate; current: print the revision; backup PATH: copy the database; "
+        "prune: delete incidents closed longer than store.retention_days ago, counted in incident_daily",
     )
     parser.add_argument("path", nargs="?", default=None, help="backup: the file to write")
+    parser.add_argument("--now", metavar="ISO", default=None, help="prune: as if it were this time (UTC)")
     add_config_argument(parser)
     add_db_argument(parser)
 
@@ -47,6 +50,26 @@ def _backup(url: str, path: str) -> int:
     return 0
 
 
+def _prune(url: str, args: argparse.Namespace) -> int:
+    from streams.commands.store import retention_days
+    from streams.contract.timeutil import from_iso, now
+    from streams.store.database import open_engine, shown, upgrade
+    from streams.store.retention import prune
+
+    days = retention_days(args)
+    if days is None:
+        print(f"{shown(url)}: store.retention_days is not set, the case record keeps everything")
+        return 0
+    engine = open_engine(url)
+    try:
+        upgrade(engine)
+        pruned = prune(engine, days, from_iso(args.now) if args.now else now())
+    finally:
+        engine.dispose()
+    print(f"{shown(url)}: pruned what closed over {days:g} days ago: {pruned.summary()}", flush=True)
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
     from streams.store.database import current, open_engine, shown, upgrade
 
@@ -56,6 +79,8 @@ def run(args: argparse.Namespace) -> int:
             print("citywatch db backup PATH: say where the copy goes")
             return 2
         return _backup(url, args.path)
+    if args.action == "prune":
+        return _prune(url, args)
     engine = open_engine(url)
     try:
         revision = upgrade(engine) if args.action == "upgrade" else current(engine)

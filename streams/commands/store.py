@@ -37,6 +37,19 @@ def db_url(args: argparse.Namespace) -> str:
     return database_url(None, load_config(args.config).store.url)
 
 
+def retention_days(args: argparse.Namespace) -> float | None:
+    """``store.retention_days`` of the configuration; None (keep everything) where there is no
+    configuration file and none was asked for."""
+    import os
+
+    from streams.config import load_config
+    from streams.config.load import resolve_path
+
+    if not (args.config or os.environ.get("CITYWATCH_CONFIG")) and not resolve_path(None).is_file():
+        return None
+    return load_config(args.config).store.retention_days
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_config_argument(parser)
     add_kafka_argument(parser)
@@ -56,7 +69,12 @@ def run(args: argparse.Namespace) -> int:
 
     engine = open_engine(db_url(args))
     upgrade(engine)
-    options = StoreOptions(bootstrap=kafka_address(args), topics=Topics.current(), group_id=args.group or "")
+    options = StoreOptions(
+        bootstrap=kafka_address(args),
+        topics=Topics.current(),
+        group_id=args.group or "",
+        retention_days=retention_days(args),
+    )
     store = Store(engine, options)
     stop = threading.Event()
 

@@ -17,5 +17,9 @@ class Store(BaseModel):
         "or mysql+pymysql://USER@HOST/DB (overridden by --db and CITYWATCH_DB)",
     )
     retention_days: float | None = Field(
-        None, gt=0, description="How long the case record keeps closed incidents (not enforced yet)"
+        None,
+        gt=0,
+        description="Days the case record keeps an incident after it closed (then its events, evidence "
+        "rows and "
+        "files go; incident_daily keeps its counts); unset: forever",
     )

@@ -29,7 +29,7 @@ from streams.contract.records import dead_letter
 from streams.contract.topics import Topics
 from streams.kafka_io import group_consumer
 from streams.kafka_io import producer as make_producer
-from streams.store import upsert, writer
+from streams.store import retention, upsert, writer
 from streams.store.database import shown
 
 logger = logging.getLogger(__name__)
@@ -44,6 +44,8 @@ class StoreOptions:
     group_id: str = ""  # default: <prefix>store
     retry_s: float = 2.0
     max_poll_records: int = 500
+    retention_days: float | None = None  # None: keep everything
+    prune_every_s: float = 3600.0
 
     def group(self) -> str:
         return self.group_id or f"{self.topics.prefix}store"
@@ -75,6 +77,7 @@ class Store:
         self._suffix = {options.topics.name(s): s for s in writer.STORED}
         self._consumer: Any = None
         self._producer: Any = None
+        self._next_prune = float("-inf")  # once at start, then every prune_every_s
 
     def _connect(self) -> None:
         self._consumer = group_consumer(
@@ -96,6 +99,7 @@ class Store:
         deadline = None if duration_s is None else time.monotonic() + duration_s
         try:
             while not stop.is_set() and (deadline is None or time.monotonic() < deadline):
+                self.maybe_prune(time.time())
                 polled = self._consumer.poll(timeout_ms=200)
                 if polled:
                     self._handle(self._read(polled))
@@ -104,6 +108,18 @@ class Store:
             self._producer.close(timeout=5)
         logger.info("store stopped: %s", self.stats.summary())
         return self.stats
+
+    def maybe_prune(self, now: float) -> None:
+        """Apply the retention if it is due at ``now`` (epoch seconds); a failure waits for the next."""
+        if self.options.retention_days is None or now < self._next_prune:
+            return
+        self._next_prune = now + self.options.prune_every_s
+        try:
+            retention.prune(self.engine, self.options.retention_days, now)
+        except SQLAlchemyError as exc:
+            logger.warning("retention failed (%s); tried again in %.0f s", exc, self.options.prune_every_s)
+            return
+        self.stats["prunes"] += 1
 
     def _read(self, polled: dict[Any, list[Any]]) -> _Batch:
         batch = _Batch()

@@ -136,5 +136,25 @@ broadcast_decisions = Table(
     _ts("at"),
 )
 
+# what retention keeps of the incidents it prunes (``retention.prune``): incidents per day (of
+# their events), category, camera, zone and state; and which incidents it has counted
+incident_daily = Table(
+    "incident_daily",
+    metadata,
+    Column("day", String(10), primary_key=True),
+    _id("category", primary_key=True),
+    _id("camera_id", primary_key=True),  # "" where the incident has none
+    _id("zone_id", primary_key=True),
+    Column("state", String(SHORT), primary_key=True),
+    Column("incidents", Integer, nullable=False),
+)
+
+pruned_incidents = Table(
+    "pruned_incidents",
+    metadata,
+    _id("incident_id", primary_key=True),
+    _ts("pruned_at"),
+)
+
 # tables whose rows a newer record replaces: name -> the column that orders them
 VERSIONED: dict[str, str] = {"incidents": "version", "cases": "version"}

@@ -5,13 +5,16 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 
 from streams.cli import main
-from streams.store import database, upsert, writer
+from streams.contract.timeutil import to_iso
+from streams.contract.topics import Topics
+from streams.store import database, retention, schema, upsert, writer
 from streams.store.backup import dump_command
+from streams.store.role import Store, StoreOptions
 
-from ...store_support import counts, expected_counts, scenario
+from ...store_support import STATES, T0, alert, counts, expected_counts, scenario
 
 
 def filled(path: Path, incidents: int = 3) -> Engine:
@@ -53,3 +56,68 @@ def test_a_server_database_is_backed_up_by_its_dump_tool_whose_command_hides_the
     assert main(["db", "backup", "b.sql", "--db", my]) == 0
     out = capsys.readouterr().out
     assert "mysqldump" in out and "s3cret" not in out
+
+
+DAY = 86_400.0
+
+
+def daily(engine: Engine) -> dict[tuple[str, str], int]:
+    with engine.connect() as conn:
+        rows = conn.execute(select(schema.incident_daily)).all()
+    out: dict[tuple[str, str], int] = {}
+    for row in rows:
+        out[(row.day, row.state)] = out.get((row.day, row.state), 0) + row.incidents
+    return out
+
+
+def test_retention_prunes_closed_incidents_with_their_events_evidence_and_files_counting_them_once(
+    tmp_path: Path,
+) -> None:
+    engine = filled(tmp_path / "record.db")
+    with engine.begin() as conn:
+        upsert.write(conn, writer.merge(writer.rows_of("alerts", alert(7, 3).to_bytes())))  # still open
+    files = [tmp_path / f"evidence/cam-a/inc-{n}-{i}.jpg" for n in range(3) for i in range(2)]
+    for path in files[:4]:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"jpg")
+    files[4].mkdir()  # a directory of that name is never deleted; files[5] is missing
+
+    assert retention.prune(engine, 30, T0 + 29 * DAY, tmp_path).incidents == 0
+    assert retention.prune(engine, None, T0 + 90 * DAY, tmp_path).incidents == 0
+    pruned = retention.prune(engine, 30, T0 + 31 * DAY, tmp_path)
+    assert (pruned.incidents, pruned.evidence, pruned.files) == (3, 6, 4)
+    assert pruned.events == 3 * len(STATES)
+    assert not any(f.is_file() for f in files) and files[4].is_dir()
+    left = counts(engine)
+    assert (left["incidents"], left["incident_events"], left["evidence"]) == (1, 3, 2)
+    assert left["cases"] == 3 and left["pruned_incidents"] == 3
+    kept = daily(engine)
+    assert sum(n for (_, state), n in kept.items() if state == "closed") == 3
+    assert sum(n for (_, state), n in kept.items() if state == STATES[0]) == 3
+
+    filled(tmp_path / "record.db")  # a replay brings them back: pruned again, counted once
+    assert retention.prune(engine, 30, T0 + 32 * DAY, tmp_path).incidents == 3
+    assert daily(engine) == kept
+
+
+def test_the_store_prunes_at_start_then_every_hour(tmp_path: Path) -> None:
+    engine = filled(tmp_path / "record.db", incidents=1)
+    store = Store(engine, StoreOptions("127.0.0.1:1", Topics("t.citywatch."), retention_days=1))
+    for now in (T0 + 2 * DAY, T0 + 2 * DAY + 1800, T0 + 2 * DAY + 3600):
+        store.maybe_prune(now)
+    assert store.stats["prunes"] == 2
+    assert counts(engine)["pruned_incidents"] == 1
+
+
+def test_db_prune_applies_the_configured_retention_at_the_given_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    engine = filled(tmp_path / "record.db", incidents=2)
+    url = f"sqlite:///{tmp_path / 'record.db'}"
+    monkeypatch.setattr("streams.commands.store.retention_days", lambda args: None)
+    assert main(["db", "prune", "--db", url]) == 0
+    assert "keeps everything" in capsys.readouterr().out
+    monkeypatch.setattr("streams.commands.store.retention_days", lambda args: 7.0)
+    assert main(["db", "prune", "--db", url, "--now", to_iso(T0 + 8 * DAY)]) == 0
+    assert "incidents=2" in capsys.readouterr().out
+    assert counts(engine)["incidents"] == 0
