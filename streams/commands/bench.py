@@ -19,6 +19,10 @@ BENCHES: dict[str, tuple[str, str]] = {
         "streams.dev.bench.sensors",
         "per-reading cost of a sensor window from 100 to 100,000 readings",
     ),
+    "store": (
+        "streams.dev.bench.store",
+        "case record rows/s (store's upserts vs a bulk insert), history query p99",
+    ),
 }
 
 

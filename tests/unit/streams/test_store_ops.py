@@ -121,3 +121,14 @@ def test_db_prune_applies_the_configured_retention_at_the_given_time(
     assert main(["db", "prune", "--db", url, "--now", to_iso(T0 + 8 * DAY)]) == 0
     assert "incidents=2" in capsys.readouterr().out
     assert counts(engine)["incidents"] == 0
+
+
+def test_the_store_benchmark_runs_tiny_and_ends_with_its_result_line(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    argv = ["bench", "store", "--incidents", "5", "--events", "95", "--queries", "5", "--pg", ""]
+    assert main(argv) == 0
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    keys = [part.split("=")[0] for part in last.split()[1:]]
+    assert last.startswith("RESULT ")
+    assert keys == ["store_rows_per_s", "bulk_rows_per_s", "ratio", "history_p99_ms"]
