@@ -54,7 +54,7 @@ def _prune(url: str, args: argparse.Namespace) -> int:
     from streams.commands.store import retention_days
     from streams.contract.timeutil import from_iso, now
     from streams.store.database import open_engine, shown, upgrade
-    from streams.store.retention import prune
+    from streams.store.retention import prune, summary
 
     days = retention_days(args)
     if days is None:
@@ -66,7 +66,7 @@ def _prune(url: str, args: argparse.Namespace) -> int:
         pruned = prune(engine, days, from_iso(args.now) if args.now else now())
     finally:
         engine.dispose()
-    print(f"{shown(url)}: pruned what closed over {days:g} days ago: {pruned.summary()}", flush=True)
+    print(f"{shown(url)}: pruned what closed over {days:g} days ago: {summary(pruned)}", flush=True)
     return 0
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,15 +26,12 @@ CHUNK = 500  # ids per statement: well under every dialect's parameter limit
 Key = tuple[str, str, str, str, str]  # day, category, camera_id, zone_id, state
 
 
-@dataclass
-class Pruned:
-    incidents: int = 0
-    events: int = 0
-    evidence: int = 0
-    files: int = 0
+KINDS = ("incidents", "events", "evidence", "files")  # what a prune counts
 
-    def summary(self) -> str:
-        return f"incidents={self.incidents} events={self.events} evidence={self.evidence} files={self.files}"
+
+def summary(pruned: Counter[str]) -> str:
+    """``incidents=N events=N evidence=N files=N``."""
+    return " ".join(f"{kind}={pruned[kind]}" for kind in KINDS)
 
 
 def _chunks(ids: Sequence[str]) -> Iterator[Sequence[str]]:
@@ -77,7 +73,7 @@ def _add(conn: Connection, counts: Counter[Key]) -> None:
             conn.execute(insert(incident_daily).values(**values, incidents=n))
 
 
-def _prune_chunk(conn: Connection, rows: dict[str, Any], now: float, pruned: Pruned) -> list[str]:
+def _prune_chunk(conn: Connection, rows: dict[str, Any], now: float, pruned: Counter[str]) -> list[str]:
     """Count the chunk's incidents not counted before, delete them; the evidence paths they named."""
     ids = list(rows)
     counted = set(
@@ -88,11 +84,11 @@ def _prune_chunk(conn: Connection, rows: dict[str, Any], now: float, pruned: Pru
         _add(conn, _counts(conn, new))
         conn.execute(insert(pruned_incidents), [{"incident_id": i, "pruned_at": to_iso(now)} for i in new])
     paths = list(conn.scalars(select(evidence.c.path).where(evidence.c.incident_id.in_(ids))))
-    pruned.events += conn.execute(
+    pruned["events"] += conn.execute(
         incident_events.delete().where(incident_events.c.incident_id.in_(ids))
     ).rowcount
-    pruned.evidence += conn.execute(evidence.delete().where(evidence.c.incident_id.in_(ids))).rowcount
-    pruned.incidents += conn.execute(incidents.delete().where(incidents.c.incident_id.in_(ids))).rowcount
+    pruned["evidence"] += conn.execute(evidence.delete().where(evidence.c.incident_id.in_(ids))).rowcount
+    pruned["incidents"] += conn.execute(incidents.delete().where(incidents.c.incident_id.in_(ids))).rowcount
     return paths
 
 
@@ -110,9 +106,9 @@ def remove_files(paths: Sequence[str], base: Path) -> int:
     return removed
 
 
-def prune(engine: Engine, retention_days: float | None, now: float, base: Path | None = None) -> Pruned:
+def prune(engine: Engine, retention_days: float | None, now: float, base: Path | None = None) -> Counter[str]:
     """Prune what closed more than ``retention_days`` before ``now`` (epoch seconds)."""
-    pruned = Pruned()
+    pruned: Counter[str] = Counter()
     if retention_days is None:
         return pruned
     before = to_iso(now - retention_days * DAY_S)
@@ -125,7 +121,7 @@ def prune(engine: Engine, retention_days: float | None, now: float, base: Path |
         ids = list(rows)
         for chunk in _chunks(ids):
             paths += _prune_chunk(conn, {i: rows[i] for i in chunk}, now, pruned)
-    pruned.files = remove_files(paths, base or Path.cwd())  # after the commit: a rollback keeps them
-    if pruned.incidents:
-        logger.info("retention: incidents closed before %s pruned: %s", before, pruned.summary())
+    pruned["files"] = remove_files(paths, base or Path.cwd())  # after the commit: a rollback keeps them
+    if pruned["incidents"]:
+        logger.info("retention: incidents closed before %s pruned: %s", before, summary(pruned))
     return pruned

@@ -82,11 +82,11 @@ def test_retention_prunes_closed_incidents_with_their_events_evidence_and_files_
         path.write_bytes(b"jpg")
     files[4].mkdir()  # a directory of that name is never deleted; files[5] is missing
 
-    assert retention.prune(engine, 30, T0 + 29 * DAY, tmp_path).incidents == 0
-    assert retention.prune(engine, None, T0 + 90 * DAY, tmp_path).incidents == 0
+    assert retention.prune(engine, 30, T0 + 29 * DAY, tmp_path)["incidents"] == 0
+    assert retention.prune(engine, None, T0 + 90 * DAY, tmp_path)["incidents"] == 0
     pruned = retention.prune(engine, 30, T0 + 31 * DAY, tmp_path)
-    assert (pruned.incidents, pruned.evidence, pruned.files) == (3, 6, 4)
-    assert pruned.events == 3 * len(STATES)
+    assert (pruned["incidents"], pruned["evidence"], pruned["files"]) == (3, 6, 4)
+    assert pruned["events"] == 3 * len(STATES)
     assert not any(f.is_file() for f in files) and files[4].is_dir()
     left = counts(engine)
     assert (left["incidents"], left["incident_events"], left["evidence"]) == (1, 3, 2)
@@ -96,7 +96,7 @@ def test_retention_prunes_closed_incidents_with_their_events_evidence_and_files_
     assert sum(n for (_, state), n in kept.items() if state == STATES[0]) == 3
 
     filled(tmp_path / "record.db")  # a replay brings them back: pruned again, counted once
-    assert retention.prune(engine, 30, T0 + 32 * DAY, tmp_path).incidents == 3
+    assert retention.prune(engine, 30, T0 + 32 * DAY, tmp_path)["incidents"] == 3
     assert daily(engine) == kept
 
 
