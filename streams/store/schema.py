@@ -12,7 +12,7 @@ A change here comes with a new revision under ``migrations/versions``
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, BigInteger, Column, Integer, MetaData, String, Table, Text
+from sqlalchemy import JSON, BigInteger, Column, Index, Integer, MetaData, String, Table, Text
 
 ID = 200  # longest id kept (incident, case, unit, speaker, command, request ids)
 KEY = 64  # a row_key: sha256 in hex
@@ -56,6 +56,7 @@ incident_events = Table(
     _id("actor", nullable=False),
     Column("note", Text, nullable=False),
 )
+Index("ix_incident_events_at", incident_events.c.at)  # the board's history: a time range first
 
 evidence = Table(
     "evidence",

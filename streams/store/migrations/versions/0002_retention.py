@@ -1,4 +1,5 @@
-"""retention: incident_daily keeps the counts of pruned incidents, pruned_incidents which ones
+"""retention: incident_daily keeps the counts of pruned incidents, pruned_incidents which ones;
+incident_events indexed by time (the board's history)
 
 Revision ID: 0002
 Revises: 0001
@@ -19,6 +20,7 @@ S = sa.String(200)
 
 
 def upgrade() -> None:
+    op.create_index("ix_incident_events_at", "incident_events", ["at"])
     op.create_table(
         "incident_daily",
         sa.Column("day", sa.String(10), primary_key=True),
@@ -38,3 +40,4 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("pruned_incidents")
     op.drop_table("incident_daily")
+    op.drop_index("ix_incident_events_at", "incident_events")
