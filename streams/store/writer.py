@@ -12,6 +12,7 @@ import hashlib
 import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import cache, lru_cache
 from typing import Any
 
 from sqlalchemy import String, Table
@@ -44,12 +45,14 @@ class Row:
         return tuple(self.values[c.name] for c in schema.metadata.tables[self.table].primary_key)
 
 
+@lru_cache(maxsize=65_536)  # an alert repeats its history: the same entries, the same keys
 def row_key(*parts: str | None) -> str:
     """The digest that keys a row which only accumulates (its identifying fields)."""
     text = json.dumps(parts, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
+@lru_cache(maxsize=65_536)
 def ts(value: str | None) -> str | None:
     """A contract timestamp in its one stored format (UTC, milliseconds)."""
     return None if value is None else to_iso(from_iso(value))
@@ -157,12 +160,21 @@ _MAPPERS: dict[type[r.Record], Callable[[Any], list[Row]]] = {
 
 def check_fits(row: Row, record: str) -> None:
     """Raise ``RecordError`` naming the field whose text is longer than its column."""
-    table: Table = schema.metadata.tables[row.table]
-    for column in table.columns:
-        value = row.values[column.name]
-        limit = column.type.length if isinstance(column.type, String) else None
-        if isinstance(value, str) and limit is not None and len(value) > limit:
-            raise RecordError(record, column.name, f"longer than {limit} characters ({len(value)})")
+    for name, limit in _limits(row.table):
+        value = row.values[name]
+        if isinstance(value, str) and len(value) > limit:
+            raise RecordError(record, name, f"longer than {limit} characters ({len(value)})")
+
+
+@cache
+def _limits(name: str) -> tuple[tuple[str, int], ...]:
+    """The table's text columns of a bounded length, with their length."""
+    table: Table = schema.metadata.tables[name]
+    return tuple(
+        (c.name, c.type.length)
+        for c in table.columns
+        if isinstance(c.type, String) and c.type.length is not None
+    )
 
 
 def rows_of(suffix: str, raw: bytes | str | None) -> list[Row]:
