@@ -16,7 +16,9 @@ from dataclasses import dataclass, field
 from typing import Any, ParamSpec, TypeVar
 
 import faust
+from aiokafka.errors import KafkaError
 
+from streams.backoff import Backoff
 from streams.config import Config
 from streams.config.models import Speaker
 from streams.contract.records import BAD_INPUT, dead_letter
@@ -25,7 +27,7 @@ from streams.logic import incidents as inc
 from streams.logic.clock import ahead_of_wall
 from streams.logic.rules import CameraRules, CameraState
 from streams.worker.cache import StateCache
-from streams.worker.settings import RETICK_S
+from streams.worker.settings import RETICK_S, SEND_RETRY_S
 from streams.worker.ticks import Retick
 
 logger = logging.getLogger(__name__)
@@ -186,14 +188,32 @@ class WorkerContext:
 
         Agents publish before they write their table: a crash in between redelivers the
         input to the old state, which produces the same outputs with the same ids again
-        (a recognisable duplicate) instead of losing them.
+        (a recognisable duplicate) instead of losing them. A Kafka error is retried for
+        ``SEND_RETRY_S`` before it is raised.
         """
-        futures = []
-        for t, key, value in sends:
-            data = json.dumps(value, ensure_ascii=False).encode()
-            futures.append(await t.send(key=key.encode(), value=data))
-        if futures:
-            await asyncio.gather(*futures)
+        pending = [
+            (t, key.encode(), json.dumps(value, ensure_ascii=False).encode()) for t, key, value in sends
+        ]
+        backoff, deadline = Backoff(0.5, 2.0, 5.0), time.monotonic() + SEND_RETRY_S
+        while pending:
+            futures = [await t.send(key=key, value=data) for t, key, data in pending]
+            results = await asyncio.gather(*futures, return_exceptions=True)
+            failed = [
+                (send, r) for send, r in zip(pending, results, strict=True) if isinstance(r, BaseException)
+            ]
+            if not failed:
+                return
+            error = failed[0][1]
+            if not isinstance(error, KafkaError) or time.monotonic() >= deadline:
+                raise error
+            # e.g. a broker that came back empty answers a send to a topic it has not created
+            # again with an error: the records are sent again (their ids make a repeat harmless)
+            delay = backoff.next()
+            logger.warning(
+                "%d records not acknowledged (%s); sending them again in %gs", len(failed), error, delay
+            )
+            await asyncio.sleep(delay)
+            pending = [send for send, _ in failed]
 
     def route(self, effects: list[Any], routes: dict[str, tuple[faust.TopicT, str | None]]) -> list[Send]:
         """The sends for ``effects`` by their kind: ``routes[kind]`` is (topic, counter in

@@ -25,3 +25,4 @@ CLOSED_CASE_KEPT_S = 3600.0  # a closed case stays known (for late updates) this
 # sensors and camera health: their deadlines run on the wall clock
 FEEDS_TICK_INTERVAL_S = 1.0
 CHECKPOINT_S = 10.0  # a subject's state is written on a transition, or at most this often
+SEND_RETRY_S = 120.0  # how long an output the broker refused is sent again before the agent gives up

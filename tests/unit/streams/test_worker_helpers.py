@@ -3,6 +3,7 @@ cached state with checkpoints."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -81,3 +82,62 @@ def test_cached_state_is_read_once_and_written_on_a_transition_or_a_checkpoint()
     never = StateCache(table, lambda _key, data: State(0))
     never.save("b", State(5), force=False)
     assert "b" not in table
+
+
+class FlakyTopic:
+    """A topic whose first ``failures`` sends the broker refuses (as a broker that came back
+    empty answers a send to a topic it has not created again)."""
+
+    def __init__(self, failures: int, error: BaseException | None = None) -> None:
+        self.failures = failures
+        self.error = error
+        self.sent: list[tuple[bytes, bytes]] = []
+
+    async def send(self, *, key: bytes, value: bytes) -> asyncio.Future[None]:
+        from aiokafka.errors import UnknownError
+
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        if self.failures:
+            self.failures -= 1
+            fut.set_exception(self.error or UnknownError())
+        else:
+            self.sent.append((key, value))
+            fut.set_result(None)
+        return fut
+
+
+def send_all(sends: list[Any]) -> None:
+    from streams.worker.context import WorkerContext
+
+    asyncio.run(WorkerContext.send_all(Any, sends))  # type: ignore[arg-type]  # it reads nothing of the context
+
+
+def test_outputs_the_broker_refused_are_sent_again_until_it_takes_them(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    waits: list[float] = []
+
+    async def no_wait(delay: float) -> None:
+        waits.append(delay)
+
+    monkeypatch.setattr(asyncio, "sleep", no_wait)
+    flaky, fine = FlakyTopic(failures=3), FlakyTopic(failures=0)
+    send_all([(flaky, "cam-a", {"n": 1}), (fine, "cam-b", {"n": 2})])
+    assert flaky.sent == [(b"cam-a", b'{"n": 1}')] and fine.sent == [(b"cam-b", b'{"n": 2}')]  # each once
+    assert waits == [0.5, 1.0, 2.0]
+
+
+def test_an_output_refused_for_too_long_or_not_by_kafka_raises(monkeypatch: pytest.MonkeyPatch) -> None:
+    from aiokafka.errors import UnknownError
+
+    from streams.worker import context
+
+    async def no_wait(delay: float) -> None:
+        return None
+
+    monkeypatch.setattr(asyncio, "sleep", no_wait)
+    monkeypatch.setattr(context, "SEND_RETRY_S", 0.0)
+    with pytest.raises(UnknownError):
+        send_all([(FlakyTopic(failures=1), "cam-a", {})])
+    with pytest.raises(ValueError, match="not a Kafka error"):
+        send_all([(FlakyTopic(failures=1, error=ValueError("not a Kafka error")), "cam-a", {})])
