@@ -125,12 +125,15 @@ def test_short_lived_roles_start_in_an_empty_directory(
         "replay": ["replay", str(records), "--fast", "--prefix"],
         "speaker": ["speaker", "--config", config, "--duration", "3"],
         "patrol": ["patrol", "--config", config, "--unit", "unit-a", "--auto", "--duration", "3"],
+        "store": ["store", "--config", config, "--duration", "3"],  # its default database: ./var/citywatch.db
+        "db": ["db", "upgrade", "--config", config],
     }
     for name, args in runs.items():
         result = citywatch(env, *args, cwd=empty_dir)
         out = result.stdout + result.stderr
         assert result.returncode == 0, f"{name}: {out[-3000:]}"
         no_errors(out)
+    assert (empty_dir / "var" / "citywatch.db").is_file()
 
 
 @pytest.mark.model
@@ -167,8 +170,11 @@ def test_demo_starts_in_an_empty_directory(empty_dir: Path, tmp_path: Path) -> N
     )
     out = result.stdout + result.stderr
     no_errors(out)
-    assert "started worker, detector, loudspeaker gateway and patrol officer" in out, out[-3000:]
-    assert "stopped 4 processes and the embedded broker" in out, out[-3000:]
+    assert "started worker, detector, loudspeaker gateway, patrol officer and case record" in out, out[-3000:]
+    assert "stopped 5 processes and the embedded broker" in out, out[-3000:]
     assert (empty_dir / "var" / "demo" / "logs").is_dir()
-    for name in ("worker", "speaker", "edge"):
+    assert (
+        empty_dir / "var" / "demo" / "citywatch.db"
+    ).is_file()  # the case record, in the working directory
+    for name in ("worker", "speaker", "edge", "store"):
         no_errors((empty_dir / "var" / "demo" / "logs" / f"{name}.log").read_text())
