@@ -13,6 +13,7 @@ import os
 import sys
 from collections.abc import Sequence
 
+from streams import kafka_logs
 from streams.commands import add_module_parsers
 from streams.contract.errors import CitywatchError
 
@@ -69,6 +70,7 @@ def configure_logging(level: str) -> None:
     )
     for noisy in ("kafka", "aiokafka", "ultralytics", "alembic"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
+    kafka_logs.install(logging.getLogger().handlers)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any
 
 from kafka.partitioner import murmur2
 
+from streams import kafka_logs
 from streams.contract.errors import BrokerUnavailableError
 
 if TYPE_CHECKING:
@@ -439,6 +440,7 @@ def install(worker: Worker, bootstrap: str) -> BrokerWatch:
         repeats = RepeatFilter()  # on the handlers Faust set up by now
         for handler in logging.getLogger().handlers:
             handler.addFilter(repeats)
+        kafka_logs.install(logging.getLogger().handlers)
         await watch.run()
 
     return watch
