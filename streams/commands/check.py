@@ -5,13 +5,17 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from streams.config import Config, load_config, resolve_path
 from streams.config.load import format_loc
 from streams.config.verify import verify_labels_producible
 from streams.config.yamlmap import load_yaml
 from streams.contract.errors import ConfigError, ConfigProblem, ModelError
+from streams.logic.worktime import SlaClocks, calendar_version, unknown_years
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -51,18 +55,40 @@ def label_problems(cfg: Config, path: Path) -> list[ConfigProblem]:
     ]
 
 
+def working_time(cfg: Config) -> str:
+    hours = cfg.site.working_hours
+    if hours is None:
+        return "working   the whole day, every day (site.working_hours not set: SLAs run on the wall clock)"
+    return f"working   {', '.join(hours)} on working days of the Chinese calendar ({cfg.site.timezone})"
+
+
+def calendar_warnings(cfg: Config, now: float) -> list[str]:
+    """Warnings for the current and the next year when chinese-calendar has no holidays for them
+    and a category's SLA counts working time."""
+    if not SlaClocks(cfg).uses_calendar():
+        return []
+    year = datetime.fromtimestamp(now, ZoneInfo(cfg.site.timezone)).year
+    return [
+        f"warning: chinese-calendar {calendar_version()} has no holidays for {missing}: SLAs in working "
+        f"time count Monday to Friday as working days that year (no holidays, no make-up days); "
+        f"upgrade it (pip install -U chinese-calendar) once that year's holidays are published"
+        for missing in unknown_years([year, year + 1])
+    ]
+
+
 def summary(cfg: Config, path: str) -> str:
     zones = sum(len(c.zones) for c in cfg.cameras)
     lines = [
         f"{path}: OK",
         f"site      {cfg.site.name} ({cfg.site.timezone})",
+        working_time(cfg),
         f"model     {cfg.model.name} imgsz={cfg.model.imgsz} conf={cfg.model.conf:g}",
         f"categories ({len(cfg.categories)}):",
     ]
     for key, cat in cfg.categories.items():
         lines.append(
             f"  {cat.code} {key:<24} {cat.name}  dwell {cat.dwell_s:g}s  grace {cat.grace_s:g}s"
-            f"  SLA {cat.sla_s / 60:g} min"
+            f"  SLA {cat.sla_s / 60:g} min ({cat.clock_kind()})"
         )
     lines.append("thresholds (lowest score that counts; warning needs N frames seen):")
     for key, cat in cfg.categories.items():
@@ -107,4 +133,6 @@ def run(args: argparse.Namespace) -> int:
         )
         return 1
     print(summary(cfg, str(path)))
+    for warning in calendar_warnings(cfg, time.time()):
+        print(warning)
     return 0

@@ -7,42 +7,21 @@ Cross-references between sections are checked in ``verify.py``.
 from __future__ import annotations
 
 from typing import Annotated, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
+from streams.config.site import Site as Site  # re-exported: the site section has its own module
 from streams.config.store import Store
 from streams.config.timerange import check_range
 
 TimeRange = Annotated[str, AfterValidator(check_range)]
 Id = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")]
 Point = Annotated[list[float], Field(min_length=2, max_length=2)]
+ClockKind = Literal["working", "wall"]
 
 
 class Base(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Site(Base):
-    name: str = Field(description="District or street office running the command centre")
-    timezone: str = Field("Asia/Shanghai", description="IANA timezone for active hours and quiet hours")
-    max_clock_skew_s: float = Field(
-        300,
-        gt=0,
-        description="An input whose event time is more than this many seconds ahead of the receiving "
-        "process's wall clock is refused (dead-lettered; HTTP 400)",
-    )
-
-    @field_validator("timezone")
-    @classmethod
-    def _known_timezone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(
-                f"unknown timezone {value!r}; use an IANA name such as 'Asia/Shanghai'"
-            ) from None
-        return value
 
 
 class ModelConfig(Base):
@@ -186,6 +165,12 @@ class Category(Base):
     grace_s: float = Field(300, ge=0, description="After the warning, seconds before dispatch")
     verify_s: float = Field(60, gt=0, description="Seconds the camera must see the zone clear")
     sla_s: float = Field(3600, gt=0, description="Seconds a patrol unit has to resolve a case")
+    sla_clock: ClockKind | None = Field(
+        None,
+        description="How sla_s is counted: 'working' (site.working_hours on working days of the Chinese "
+        "calendar) or 'wall' (every second). Default: working for a category that dispatches cases, "
+        "wall for one that does not",
+    )
     active_hours: TimeRange | None = Field(
         None, description="Only count violations in these hours (default: always)"
     )
@@ -196,6 +181,12 @@ class Category(Base):
         description="Warning text; {address}, {shop}, {name} and {camera} are filled in",
     )
     lang: str = Field("zh", description="Language of the template")
+
+    def clock_kind(self) -> ClockKind:
+        """The clock this category's SLA is counted on (``sla_clock`` or its default)."""
+        if self.sla_clock is not None:
+            return self.sla_clock
+        return "working" if self.dispatch else "wall"
 
     def min_score_of(self, label: str) -> float:
         """The lowest score at which a sighting of ``label`` counts for this category."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from functools import lru_cache
 
 _RANGE = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
@@ -43,3 +44,44 @@ def in_range(text: str, minute_of_day: int) -> bool:
 def check_range(text: str) -> str:
     parse_range(text)
     return text
+
+
+def parse_working_hours(ranges: Sequence[str]) -> tuple[tuple[int, int], ...]:
+    """The (start, end) minutes of the day of a site's working hours, checked: at least one range,
+    each within the day (no range over midnight), in the order of the day and not overlapping."""
+    if not ranges:
+        raise ValueError(
+            "working_hours is empty: leave it out to count the whole day (the wall clock), or list "
+            "ranges such as ['08:30-12:00', '14:30-18:00']"
+        )
+    parsed: list[tuple[int, int]] = []
+    for i, text in enumerate(ranges):
+        start, end = parse_range(text)
+        if end < start:
+            raise ValueError(
+                f"working_hours[{i}] {text!r} runs over midnight: a working-hours range lies within one "
+                "day; split it in two: '00:00-06:00' first and '22:00-24:00' last"
+            )
+        if parsed and start < parsed[-1][1]:
+            before = ranges[i - 1]
+            what = "overlaps" if start >= parsed[-1][0] else "comes before"
+            raise ValueError(
+                f"working_hours[{i}] {text!r} {what} working_hours[{i - 1}] {before!r}: list the ranges "
+                "in the order of the day, each starting at or after the end of the one before"
+            )
+        parsed.append((start, end))
+    return tuple(parsed)
+
+
+def working_hours_list(value: object) -> object:
+    """A single range where a list of them belongs gets an error that shows the list."""
+    if isinstance(value, str):
+        raise ValueError(
+            f"working_hours is a list of ranges: write [{value!r}] (more ranges: comma-separated)"
+        )
+    return value
+
+
+def check_working_hours(ranges: list[str]) -> list[str]:
+    parse_working_hours(ranges)
+    return ranges

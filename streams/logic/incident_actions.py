@@ -110,7 +110,7 @@ def dispatch(inc: Incident, at: float, ctx: ConfigIndex, effects: list[Effect], 
     inc.case_id = make_id("case", inc.incident_id, inc.round)
     inc.unit_id = unit_id
     inc.level = ctx.unit_level(unit_id)
-    inc.due_at = at + ctx.timing(inc.category, "sla_s")
+    inc.due_at = ctx.due_at(inc.category, at)
     inc.overdue_noted = False
     transition(inc, at, "dispatched", "policy", f"{note}; case {inc.case_id} to {unit_id}", effects, ctx)
     emit_case(inc, at, ctx, effects, "dispatched")
@@ -151,7 +151,7 @@ def escalate(inc: Incident, at: float, ctx: ConfigIndex, effects: list[Effect], 
     previous = inc.unit_id
     inc.unit_id = target.id
     inc.level = target.level
-    inc.due_at = at + ctx.timing(inc.category, "sla_s")
+    inc.due_at = ctx.due_at(inc.category, at)
     inc.overdue_noted = False
     transition(
         inc,

@@ -10,6 +10,7 @@ from typing import Any, Literal
 
 from streams.config import Config
 from streams.config.models import Category, Unit
+from streams.logic.worktime import SlaClocks
 
 # the warning spoken for a category without its own template
 DEFAULT_WARNING = "请注意：此处禁止{name}，请立即整改。"
@@ -26,11 +27,17 @@ class ConfigIndex:
         self.units = {u.id: u for u in cfg.units}
         self.grids = {g.id: g for g in cfg.grids}
         self.sensors = {s.id: s for s in cfg.sensors}
+        self.clocks = SlaClocks(cfg)
 
     def timing(self, category: str, name: Timing) -> float:
         """A category's grace, verification or SLA seconds (the model's default for an unknown one)."""
         cat = self.cfg.categories.get(category)
         return float(getattr(cat, name) if cat else Category.model_fields[name].default)
+
+    def due_at(self, category: str, at: float) -> float:
+        """When a case of ``category`` dispatched (or escalated) at ``at`` is due: its SLA seconds
+        on the category's clock (working time or wall)."""
+        return self.clocks.of(category).add_working(at, self.timing(category, "sla_s"))
 
     def unit_level(self, unit_id: str | None) -> str:
         """A unit's level (the model's default for an unknown unit)."""

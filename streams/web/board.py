@@ -13,7 +13,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from streams.logic.lifecycle import ASSIGNED_STATES, FINAL_STATES, alert_version, newer
+from streams.contract.timeutil import from_iso
+from streams.logic.lifecycle import ASSIGNED_STATES, CASE_STATES, FINAL_STATES, alert_version, newer
+from streams.logic.worktime import WALL, SlaClocks
 
 __all__ = ["FINAL_STATES", "Board", "Event", "Filters"]
 
@@ -71,6 +73,7 @@ class Board:
 
     closed_kept: int = 500
     max_incidents: int = MAX_INCIDENTS
+    clocks: SlaClocks | None = None  # each category's SLA clock (None: the wall clock for all)
     incidents: OrderedDict[str, dict[str, Any]] = field(default_factory=OrderedDict)
     cases: dict[str, dict[str, Any]] = field(default_factory=dict)
     updates: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
@@ -267,8 +270,11 @@ class Board:
 
     # ------------------------------------------------------------ views
 
-    def view(self, alert: dict[str, Any], evidence_url: EvidenceUrl) -> dict[str, Any]:
-        """An incident as pages and the API show it: the alert plus its case, photos and evidence links."""
+    def view(
+        self, alert: dict[str, Any], evidence_url: EvidenceUrl, now: float | None = None
+    ) -> dict[str, Any]:
+        """An incident as pages and the API show it: the alert plus its case, photos and evidence
+        links; given the time ``now``, an open case's SLA clock and working time left too."""
         case_id = str(alert.get("case_id") or "")
         updates = self.updates.get(case_id, []) if case_id else []
         evidence = [str(e) for e in alert.get("evidence") or []]
@@ -286,7 +292,19 @@ class Board:
             "evidence_items": items,
             "case": self.cases.get(case_id) if case_id else None,
             "updates": list(updates),  # a copy: a live event shows the incident as it was then
+            **(self.sla_left(alert, now) if now is not None else {}),
         }
+
+    def sla_left(self, alert: dict[str, Any], now: float) -> dict[str, Any]:
+        """``sla_clock`` (working | wall) and ``working_left_s``: the working time from ``now`` to
+        the due time of an open case (negative once past it; None without an open case)."""
+        key = str((alert.get("category") or {}).get("key") or "")
+        kind = self.clocks.kind(key) if self.clocks is not None else "wall"
+        due = alert.get("due_at")
+        if not due or alert.get("state") not in CASE_STATES:
+            return {"sla_clock": kind, "working_left_s": None}
+        clock = self.clocks.of(key) if self.clocks is not None else WALL
+        return {"sla_clock": kind, "working_left_s": round(clock.working_seconds(now, from_iso(str(due))), 3)}
 
 
 def warning_summary(alert: dict[str, Any]) -> dict[str, Any]:

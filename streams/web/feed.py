@@ -139,7 +139,10 @@ class Feed:
     def _publish(self, event: Event) -> None:
         if event.kind == "alert":  # live clients get the incident as the API shows it
             event = Event(
-                "alert", self.board.view(event.data, self.evidence_url), event.units, event.incident_id
+                "alert",
+                self.board.view(event.data, self.evidence_url, self.wall()),
+                event.units,
+                event.incident_id,
             )
         self.hub.publish(event)
         if event.kind == "update":  # a patrol photo changes how its incident looks
@@ -149,7 +152,9 @@ class Feed:
                 unit = self.board.assigned(incident_id)
                 units = frozenset({unit}) if unit else frozenset()
                 self.hub.publish(
-                    Event("alert", self.board.view(current, self.evidence_url), units, incident_id)
+                    Event(
+                        "alert", self.board.view(current, self.evidence_url, self.wall()), units, incident_id
+                    )
                 )
 
     async def run(self, bootstrap: str) -> None:

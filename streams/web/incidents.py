@@ -38,9 +38,10 @@ async def list_incidents(request: web.Request) -> web.Response:
     filters = filters_from(request.query, state.cfg)
     limit = query_limit(request.query.get("limit"))
     found = state.board.query(filters)
+    now = state.now()
     return web.json_response(
         {
-            "incidents": [state.board.view(a, state.evidence_url) for a in found[:limit]],
+            "incidents": [state.board.view(a, state.evidence_url, now) for a in found[:limit]],
             "total": len(found),
             "counts": state.board.counts(filters),
             "all_counts": state.board.counts(),
@@ -53,7 +54,7 @@ async def get_incident(request: web.Request) -> web.Response:
     alert = state.board.incident(request.match_info["incident_id"])
     if alert is None:
         raise WebError(f"no incident {request.match_info['incident_id']!r} on the board", 404)
-    return web.json_response(state.board.view(alert, state.evidence_url))
+    return web.json_response(state.board.view(alert, state.evidence_url, state.now()))
 
 
 async def unit_cases(request: web.Request) -> web.Response:
@@ -61,8 +62,9 @@ async def unit_cases(request: web.Request) -> web.Response:
     unit_id = request.match_info["unit"]
     known_unit(state, unit_id)
     cases = state.board.unit_cases(unit_id)
+    now = state.now()
     return web.json_response(
-        {"unit_id": unit_id, "cases": [state.board.view(a, state.evidence_url) for a in cases]}
+        {"unit_id": unit_id, "cases": [state.board.view(a, state.evidence_url, now) for a in cases]}
     )
 
 

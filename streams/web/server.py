@@ -23,6 +23,7 @@ from mode import Service
 
 from streams.config import Config
 from streams.contract.errors import BrokerUnavailableError, WebError
+from streams.logic.worktime import SlaClocks
 from streams.web import metrics as prom
 from streams.web.api import create_app
 from streams.web.auth import Principal, Sessions, TokenRegistry, parse_tokens
@@ -177,7 +178,7 @@ def install(worker: Worker) -> None:
     if worker.web_port is None:
         return
     cfg = worker.cfg
-    board = Board(closed_kept=cfg.web.closed_kept)
+    board = Board(closed_kept=cfg.web.closed_kept, clocks=SlaClocks(cfg))
     latency = latency_histograms()
     state = WebState(
         cfg=cfg,

@@ -325,6 +325,8 @@ def test_board_broadcast_and_patrol_in_chromium(
             )
         )
         assert "still there after the grace period" in driver.find_element(By.ID, "detail").text
+        # and how much of the case's time is left, on its category's clock
+        assert "of working time" in text_of(driver, "#sla-left")
         driver.save_screenshot(str(SHOTS / "board-dispatched.png"))
 
         # the patrol of unit-a, on a phone: accept, arrived, resolved with a note and a photo

@@ -60,7 +60,8 @@
         el("span", {}, needsReview(inc) && reviewBadge(), " ", cw.badge(inc.state))),
       el("div", {}, cw.place(inc)),
       el("div", { class: "meta" }, `${inc.camera_id || ""} · ${(inc.location || {}).grid_id || "no grid"} · opened ${cw.ago(inc.opened_at)}`
-        + (inc.unit_id ? ` · ${inc.unit_id}` : "") + (inc.held ? " · camera offline (held)" : "")));
+        + (inc.unit_id ? ` · ${inc.unit_id}` : "") + (hasLeft(inc) ? ` · ${leftText(inc, true)}` : "")
+        + (inc.held ? " · camera offline (held)" : "")));
     return node;
   }
 
@@ -92,6 +93,21 @@
     if (w.status === "queued") return `queued, waiting for the speaker${why}`;
     if (w.status === "not_sent") return `not sent${why}`;
     return "no decision yet";
+  }
+
+  // working time left of an open case (working_left_s of the API view, on its category's SLA clock)
+  const hasLeft = (inc) => inc.working_left_s !== null && inc.working_left_s !== undefined;
+  function duration(seconds) {
+    const s = Math.round(Math.abs(seconds));
+    if (s < 90) return `${s} s`;
+    const m = Math.round(s / 60);
+    return m < 60 ? `${m} min` : `${Math.floor(m / 60)} h ${String(m % 60).padStart(2, "0")} min`;
+  }
+  function leftText(inc, short = false) {
+    const what = inc.sla_clock === "working" ? "working time" : "time";
+    const left = inc.working_left_s;
+    const text = left >= 0 ? `${duration(left)} of ${what} left` : `overdue by ${duration(left)} of ${what}`;
+    return short || !inc.seen_at ? text : `${text} (at ${cw.time(inc.seen_at)})`;
   }
 
   function renderList() {
@@ -147,6 +163,7 @@
         el("dt", {}, "Warning"), el("dd", { id: "why-warning", dataset: { status: (inc.warning || {}).status || "none" } }, warningText(inc)),
         inc.case_id && el("dt", {}, "Case"), inc.case_id && el("dd", {}, `${inc.case_id} → ${inc.unit_id} (${inc.level || ""})` + (inc.rework ? `, rework ${inc.rework}` : "")),
         inc.due_at && el("dt", {}, "Due"), inc.due_at && el("dd", {}, `${cw.time(inc.due_at)} (${cw.ago(inc.due_at)})`),
+        hasLeft(inc) && el("dt", {}, "Time left"), hasLeft(inc) && el("dd", { id: "sla-left", dataset: { clock: inc.sla_clock || "wall", left: inc.working_left_s } }, leftText(inc)),
         inc.held && el("dt", {}, "Camera"), inc.held && el("dd", {}, "offline: incident held")),
       el("h2", {}, "Evidence"),
       cw.evidence(inc.evidence_items),
@@ -165,13 +182,15 @@
     const old = incidents.get(inc.incident_id);
     if (!cw.newer(inc, old)) return;
     if (!old) fresh.add(inc.incident_id);
+    inc.seen_at = new Date().toISOString(); // working_left_s was counted about then
     incidents.set(inc.incident_id, inc);
   }
 
   async function reload() {
     const data = await api("/api/incidents?limit=1000");
     incidents.clear();
-    for (const inc of data.incidents) incidents.set(inc.incident_id, inc);
+    const seen = new Date().toISOString();
+    for (const inc of data.incidents) incidents.set(inc.incident_id, { ...inc, seen_at: seen });
     render();
     const recent = await api("/api/broadcasts?limit=30");
     decisions.clear();

@@ -19,14 +19,15 @@ import faust
 import pytest
 from faust.sensors import Sensor
 
-from streams.contract.records import Alert, DeadLetter, Violation
-from streams.contract.timeutil import to_iso
+from streams.config import Config
+from streams.contract.records import Alert, DeadLetter, DispatchCase, Violation
+from streams.contract.timeutil import from_iso, to_iso
 from streams.contract.topics import Topics
 from streams.worker.agents import cases, incidents
 from streams.worker.context import WorkerContext
 from streams.worker.faust_app import make_app
 from streams.worker.register import build_context, register_core
-from tests.config_support import streams_config
+from tests.config_support import category, parse, streams_config, streams_site
 from tests.streams_support import absence, detection, presence
 
 T0 = 1_700_000_000.0  # a fixed time in the past (the agents refuse inputs from the future)
@@ -115,10 +116,14 @@ class InProcess:
 
 @pytest.fixture
 def worker(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[InProcess]:
+    yield from in_process(tmp_path, monkeypatch, streams_config())
+
+
+def in_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cfg: Config) -> Iterator[InProcess]:
     app = make_app(
         TOPICS, bootstrap="localhost:9", partitions=4, web_port=None, datadir=tmp_path, app_id=None
     )
-    ctx = build_context(app, streams_config(), TOPICS)
+    ctx = build_context(app, cfg, TOPICS)
     agents = register_core(ctx)
     outbox, handled = Outbox(), Handled()
     app.sensors.add(handled)
@@ -219,6 +224,34 @@ def test_a_malformed_violation_is_dead_lettered_and_the_next_one_opens_an_incide
     assert letter.error.startswith("incidents: ") and "zone_id" in letter.error
     [alert] = [Alert.model_validate(s.value) for s in worker.outbox.on(TOPICS.alerts)]
     assert (alert.state, alert.camera_id, alert.category.key) == ("open", "cam-b", "illegal_parking")
+
+
+def test_a_case_dispatched_on_friday_evening_is_due_in_working_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    site = streams_site()
+    site["site"]["working_hours"] = ["08:30-12:00", "14:30-18:00"]  # Asia/Shanghai
+    site["categories"]["illegal_parking"] = category("illegal_parking", sla_s=3600, warn=False)
+    friday_evening = from_iso("2026-11-27T11:00:00.000Z")  # 19:00 in Shanghai, before a working Monday
+    seen = [
+        Violation(
+            camera_id="cam-b",
+            zone_id="kerb",
+            category="illegal_parking",
+            state=state,
+            since=to_iso(friday_evening),
+            at=to_iso(friday_evening + dt),
+            labels=["car"],
+        ).model_dump(mode="json")
+        for state, dt in (("started", 0), ("ongoing", 5))  # grace (3 s) runs out before the second
+    ]
+    for worker in in_process(tmp_path, monkeypatch, parse(site)):
+        worker.feed(worker.agent_on(TOPICS.violations, incidents.run), [("cam-b", v) for v in seen])
+        [sent] = worker.outbox.on(TOPICS.dispatch)
+        case = DispatchCase.model_validate(sent.value)
+        assert case.created_at == to_iso(friday_evening + 3)
+        assert case.due_at == "2026-11-30T01:30:00.000Z"  # Monday 09:30 in Shanghai: one working hour
+        assert Alert.model_validate(worker.outbox.on(TOPICS.alerts)[-1].value).due_at == case.due_at
 
 
 # -- cases: dispatch-updates, case-index -> incident inputs -----------------------------------

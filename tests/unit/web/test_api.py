@@ -12,9 +12,12 @@ from typing import Any
 
 import pytest
 
+from streams.contract.timeutil import from_iso
+from streams.logic.worktime import SlaClocks
 from streams.web.board import Board, Event
 from streams.web.state import WebState
 
+from ...config_support import streams_config
 from ...web_support import JPEG, FakePublisher, SseEvent, alert, bearer, make_state, read_sse, run_client
 
 ROLES = ["none", "viewer", "operator", "admin", "patrol_a", "patrol_d", "ingest"]
@@ -689,3 +692,20 @@ def test_the_board_replaces_an_incident_only_with_a_newer_record(tmp_path: Path)
     assert board.apply_alert(alert("inc-1", state="dispatched", history=2)) is None  # stale redelivery
     assert board.incident("inc-1")["state"] == "accepted"  # type: ignore[index]
     assert board.apply_alert(alert("inc-1", state="accepted", history=3)) is None  # the same record again
+
+
+def test_an_open_cases_time_left_is_in_every_view_of_it(tmp_path: Path) -> None:
+    board = Board(clocks=SlaClocks(streams_config()))  # as the worker's web builds it
+    state = make_state(
+        tmp_path, board, now=lambda: from_iso("2026-05-26T02:14:03.120Z")
+    )  # an hour before due
+    state.board.apply_alert(alert("inc-1"))
+
+    async def scenario(client: Any) -> list[dict[str, Any]]:
+        paths = ("/api/incidents/inc-1", "/api/incidents", "/api/units/unit-a/cases")
+        got = [await (await client.get(p, headers=bearer("admin"))).json() for p in paths]
+        return [got[0], got[1]["incidents"][0], got[2]["cases"][0]]
+
+    for view in run_client(state, scenario):
+        # a dispatched category counts working time; without working hours that is every second
+        assert (view["sla_clock"], view["working_left_s"]) == ("working", 3600)

@@ -12,7 +12,9 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from streams.config.models import Config
 from streams.contract.errors import WebError
+from streams.contract.timeutil import from_iso
 from streams.contract.topics import Topics
+from streams.logic.worktime import SlaClocks
 from streams.web.auth import Principal, Sessions, TokenRegistry, csrf_ok, parse_tokens, same_origin
 from streams.web.board import Board, warning_summary
 from streams.web.events import Hub
@@ -21,6 +23,7 @@ from streams.web.feed import Feed, latency_histograms
 from streams.web.metrics import Histogram, Reading, exposition, render
 from streams.web.server import load_tokens
 
+from ...config_support import parse, web_site
 from ...web_support import JPEG, alert, bearer, make_state, run_client, web_config
 
 UNITS = ["unit-a", "unit-d"]
@@ -287,3 +290,24 @@ def test_the_board_tells_why_a_warning_was_sent_or_not(fields: dict[str, Any], s
     summary = warning_summary(fields)
     assert (summary["status"], summary["why"]) == (status, why)
     assert summary["sent"] is (status == "sent")
+
+
+def test_the_board_shows_an_open_cases_working_time_left(tmp_path: Path) -> None:
+    site = web_site(tmp_path)
+    site["site"]["working_hours"] = ["08:30-12:00", "14:30-18:00"]  # Asia/Shanghai
+    site["categories"]["illegal_parking"]["sla_clock"] = "wall"
+    board = Board(clocks=SlaClocks(parse(site)))
+    due = "2026-11-30T01:30:00.000Z"  # Monday 09:30 in Shanghai
+    friday_evening = from_iso("2026-11-27T11:00:00.000Z")  # 19:00
+    board.apply_alert(alert("inc-1", at="2026-11-27T11:00:03.000Z") | {"due_at": due})
+    board.apply_alert(alert("inc-2", camera="cam-b", category="illegal_parking") | {"due_at": due})
+    board.apply_alert(alert("inc-3", state="verifying") | {"due_at": None})
+    url = str
+    left = board.view(board.incidents["inc-1"], url, friday_evening)
+    assert (left["sla_clock"], left["working_left_s"]) == ("working", 3600)  # the weekend does not count
+    wall = board.view(board.incidents["inc-2"], url, friday_evening)
+    assert (wall["sla_clock"], wall["working_left_s"]) == ("wall", from_iso(due) - friday_evening)
+    overdue = board.view(board.incidents["inc-1"], url, from_iso("2026-11-30T02:00:00.000Z"))
+    assert overdue["working_left_s"] == -1800  # past due by half a working hour (10:00)
+    assert board.view(board.incidents["inc-3"], url, friday_evening)["working_left_s"] is None
+    assert "working_left_s" not in board.view(board.incidents["inc-1"], url)  # no time given
