@@ -32,7 +32,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -299,6 +299,8 @@ class BrokerWatch:
         self.bootstrap = bootstrap
         self.every_s = every_s
         self.health = BrokerHealth()
+        # called after the lost topics were repaired (the worker's restore from the case record)
+        self.after_lost: list[Callable[[], Awaitable[None]]] = []
 
     def expected_topics(self) -> list[str]:
         app = self.worker.app
@@ -379,6 +381,8 @@ class BrokerWatch:
         self.health.note_lost(f"{_iso(time.time())} {note}")
         self.health.repaired()
         logger.warning("%s", note)
+        for then in self.after_lost:
+            await then()
 
     def _forget_recovery_offsets(self, changelogs: list[str]) -> None:
         """Recovery would seek past the new, shorter changelogs: start them from the beginning."""
