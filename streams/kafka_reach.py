@@ -47,7 +47,7 @@ def _answers_kafka(sock: socket.socket) -> bool:
             head += chunk
     except OSError:
         return False
-    size, correlation = struct.unpack(">ii", head)
+    size, correlation = (int(n) for n in struct.unpack(">ii", head))
     return correlation == 7 and size >= 4
 
 
