@@ -60,7 +60,12 @@ def sample_config_text() -> str:
 
 # -- tests that need system packages (`make sysdeps` installs them) ---------------------------
 
-SYSDEPS_PACKAGES = {"espeak-ng": "espeak-ng", "chromium": "chromium", "chromedriver": "chromium-driver"}
+SYSDEPS_PACKAGES = {
+    "espeak-ng": "espeak-ng",
+    "chromium": "chromium",
+    "chromedriver": "chromium-driver",
+    "stunnel4": "stunnel4",
+}
 
 
 def missing_sysdeps(commands: tuple[str, ...]) -> str | None:

@@ -10,8 +10,12 @@ import argparse
 import signal
 import threading
 from types import FrameType
+from typing import TYPE_CHECKING
 
 from streams.commands import add_config_argument, add_kafka_argument, kafka_address
+
+if TYPE_CHECKING:
+    from streams.config import Config
 
 
 def add_db_argument(parser: argparse.ArgumentParser) -> None:
@@ -37,9 +41,8 @@ def db_url(args: argparse.Namespace) -> str:
     return database_url(None, load_config(args.config).store.url)
 
 
-def retention_days(args: argparse.Namespace) -> float | None:
-    """``store.retention_days`` of the configuration; None (keep everything) where there is no
-    configuration file and none was asked for."""
+def optional_config(args: argparse.Namespace) -> Config | None:
+    """The configuration; None where there is no configuration file and none was asked for."""
     import os
 
     from streams.config import load_config
@@ -47,7 +50,13 @@ def retention_days(args: argparse.Namespace) -> float | None:
 
     if not (args.config or os.environ.get("CITYWATCH_CONFIG")) and not resolve_path(None).is_file():
         return None
-    return load_config(args.config).store.retention_days
+    return load_config(args.config)
+
+
+def retention_days(args: argparse.Namespace) -> float | None:
+    """``store.retention_days`` of the configuration; None (keep everything) without one."""
+    cfg = optional_config(args)
+    return None if cfg is None else cfg.store.retention_days
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -63,10 +72,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from streams import kafka_security
     from streams.contract.topics import Topics
     from streams.store.database import open_engine, upgrade
     from streams.store.role import Store, StoreOptions
 
+    cfg = optional_config(args)
+    kafka_security.use(None if cfg is None else cfg.kafka)
     engine = open_engine(db_url(args))
     upgrade(engine)
     options = StoreOptions(

@@ -38,11 +38,13 @@ def run(args: argparse.Namespace) -> int:
 
     import faust
 
+    from streams import kafka_security
     from streams.config import load_config
     from streams.kafka_io import ensure_topics
     from streams.worker import create_worker, resilience, restore
 
     cfg = load_config(args.config)
+    kafka_security.use(cfg.kafka)
     bootstrap = kafka_address(args)
     ensure_topics(bootstrap, partitions=cfg.kafka.partitions)
     Path(args.datadir).mkdir(parents=True, exist_ok=True)  # a fresh checkout or service has no var/

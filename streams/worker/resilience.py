@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any
 
 from kafka.partitioner import murmur2
 
-from streams import kafka_logs
+from streams import kafka_logs, kafka_security
 from streams.contract.errors import BrokerUnavailableError
 
 if TYPE_CHECKING:
@@ -176,6 +176,7 @@ def describe_topics(bootstrap: str, timeout_s: float = PROBE_TIMEOUT_S) -> dict[
             request_timeout_ms=ms,
             bootstrap_timeout_ms=ms,
             client_id="citywatch-probe",
+            **kafka_security.kafka_python(),
         )
     except KafkaConfigurationError:
         raise  # a mistake here, not an unreachable broker
