@@ -7,7 +7,7 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -196,11 +196,20 @@ def standalone_consumer(bootstrap: str, client_id: str, **overrides: Any) -> Kaf
     return _connected(KafkaConsumer, settings)
 
 
+Starts = Callable[[dict[TopicPartition, int], dict[TopicPartition, int]], dict[TopicPartition, int]]
+
+
 def assign_all(
-    consumer: KafkaConsumer, topics: list[str], *, from_beginning: bool, timeout_s: float | None = 10.0
+    consumer: KafkaConsumer,
+    topics: list[str],
+    *,
+    from_beginning: bool,
+    timeout_s: float | None = 10.0,
+    starts: Starts | None = None,
 ) -> dict[TopicPartition, int]:
     """Assign every partition of ``topics`` (no consumer group) at explicit offsets: the
-    beginning offsets, or the end offsets. The one way every reader here starts.
+    beginning offsets, or the end offsets, or what ``starts(beginnings, ends)`` chooses (a
+    partition it leaves out starts at its beginning). The one way every reader here starts.
 
     Waits up to ``timeout_s`` (None: for ever) for each topic's partitions. Returns the
     end offsets seen at assignment, so a caller can tell when it has caught up with what
@@ -210,7 +219,34 @@ def assign_all(
     tps = [TopicPartition(t, p) for t in topics for p in sorted(_wait_for_partitions(consumer, t, timeout_s))]
     consumer.assign(tps)
     ends = {tp: max(0, int(o or 0)) for tp, o in consumer.end_offsets(tps).items()}
-    starts = consumer.beginning_offsets(tps) if from_beginning else ends
+    if starts is None and not from_beginning:
+        chosen = ends
+    else:
+        beginnings = {tp: max(0, int(o or 0)) for tp, o in consumer.beginning_offsets(tps).items()}
+        chosen = beginnings if starts is None else {**beginnings, **starts(beginnings, ends)}
     for tp in tps:
-        consumer.seek(tp, max(0, int(starts.get(tp) or 0)))
+        consumer.seek(tp, max(0, int(chosen.get(tp) or 0)))
     return ends
+
+
+def committed_offsets(bootstrap: str, group: str, topics: list[str]) -> dict[TopicPartition, int]:
+    """The offsets ``group`` has committed on ``topics`` (partitions it never committed are
+    left out). ``BrokerError`` when Kafka cannot say."""
+    wanted = set(topics)
+    try:
+        admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="citywatch-offsets")
+    except KafkaError as exc:
+        raise BrokerError(
+            f"cannot reach Kafka at {bootstrap} ({exc}) to read group {group}'s offsets"
+        ) from None
+    try:
+        committed = admin.list_group_offsets(group).get(group, {})
+    except KafkaError as exc:
+        raise BrokerError(f"Kafka at {bootstrap} did not say group {group}'s offsets ({exc})") from None
+    finally:
+        admin.close()
+    return {
+        TopicPartition(tp.topic, tp.partition): int(meta.offset)
+        for tp, meta in committed.items()
+        if tp.topic in wanted and meta.offset is not None and meta.offset >= 0
+    }

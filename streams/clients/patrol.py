@@ -13,7 +13,8 @@
 
 The two topics are keyed differently (unit, incident), so their records may be
 read in any order between them; finished cases are remembered, so a dispatch
-record read after the incident's close cannot bring the case back.
+record read after the incident's close cannot bring the case back. The case
+record (streams/clients/patrol_source.py) may also say a case is over.
 
 ``PatrolSession`` turns records, typed lines (``a 1``, ``r 1 cleared``) and the
 passing of time into lines to print and ``DispatchUpdate`` records to send. It
@@ -177,6 +178,18 @@ class CaseBook:
             held.state = state
             return [Change("state", held, note)]
         return []
+
+    def apply_over(self, case_id: str, state: str) -> list[Change]:
+        """The case record says the case is over (its incident is past the patrol's part, or
+        came back under another case id): finished for good."""
+        if case_id in self.finished:
+            return []
+        self.finished[case_id] = state
+        held = self.open.pop(case_id, None)
+        if held is None:
+            return []
+        held.state = state
+        return [Change("gone", held, f"{state} (by the case record)")]
 
     def find(self, ref: str) -> Case | None:
         """An open case by its number or its id (or a unique prefix of the id)."""
@@ -346,6 +359,9 @@ class PatrolSession:
 
     def on_alert(self, alert: dict[str, Any], now: float) -> Output:
         return self._changes(self.book.apply_alert(alert), now)
+
+    def on_over(self, over: dict[str, Any], now: float) -> Output:
+        return self._changes(self.book.apply_over(str(over["case_id"]), str(over["state"])), now)
 
     def go_live(self, now: float) -> Output:
         """Caught up with the history: show the unit's open cases."""

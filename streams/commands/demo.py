@@ -216,6 +216,7 @@ def _start_children(
         "CITYWATCH_KAFKA": bootstrap,
         "CITYWATCH_TOPIC_PREFIX": Topics.current().prefix,
         "CITYWATCH_TOKENS": f"{operator_token}=operator@demo,{patrol_token}=patrol:unit-hp-1@wang",
+        "CITYWATCH_DB": store_url(var),  # the board's history and the patrol read what the store writes
         "YOLO_OFFLINE": "1",
     }
     say(f"embedded broker at {bootstrap}; simulated cameras on 127.0.0.1:{camera_port}")

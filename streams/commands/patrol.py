@@ -3,9 +3,11 @@ consumer group) and citywatch.alerts, lists the unit's open cases (location, cat
 due time, evidence) and sends accepted / arrived / resolved / rejected updates on
 citywatch.dispatch-updates (key case_id).
 
-On start it reads both topics from the beginning and shows the cases whose latest
-state is still open and assigned to this unit (--new-only: only cases dispatched or
-re-sent after the start). A case escalated to another unit leaves the list; a case
+On start it shows the cases whose latest state is still open and assigned to this
+unit (--new-only: only cases dispatched or re-sent after the start): from the case
+record (--db, else CITYWATCH_DB, else store.url, else sqlite:///var/citywatch.db) and
+the topics from the store's committed offsets on, or, without them, from the topics
+read from the beginning. A case escalated to another unit leaves the list; a case
 re-sent to this unit joins it.
 
 Interactive (default): type a line, e.g. `a 1` accept case #1, `v 1` arrived,
@@ -31,9 +33,10 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any, Protocol
 
 from streams.commands import add_config_argument, add_kafka_argument, kafka_address
+from streams.commands.store import add_db_argument
 
 if TYPE_CHECKING:
-    from streams.clients.patrol import Output, PatrolSession
+    from streams.clients.patrol import PatrolSession
 
 logger = logging.getLogger(__name__)
 
@@ -63,6 +66,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--max-cases", type=int, default=None, metavar="N", help="--auto: end after resolving N cases"
     )
     parser.add_argument("--duration", type=seconds, default=None, metavar="S", help="end after S seconds")
+    add_db_argument(parser)
 
 
 def seconds(text: str) -> float:
@@ -77,11 +81,14 @@ def seconds(text: str) -> float:
 
 
 class RecordSource(Protocol):
-    """Decoded records of the dispatch and alerts topics: ("case" | "alert", value)."""
+    """Decoded records of the dispatch and alerts topics, and what the case record says:
+    ("case" | "alert" | "over", value)."""
 
     def poll(self, timeout_s: float) -> list[tuple[str, dict[str, Any]]]: ...
 
     def caught_up(self) -> bool: ...
+
+    def reconcile(self, case_ids: list[str]) -> list[tuple[str, dict[str, Any]]]: ...
 
 
 class UpdateSink(Protocol):
@@ -91,8 +98,11 @@ class UpdateSink(Protocol):
 def run(args: argparse.Namespace) -> int:
     from streams import kafka_security
     from streams.clients.patrol import AutoPlan, PatrolSession, check_unit
+    from streams.clients.patrol_source import KafkaSource
     from streams.config import load_config
     from streams.contract.errors import UsageError
+    from streams.store.database import database_url
+    from streams.store.reader import HistoryReader
 
     cfg = load_config(args.config)
     kafka_security.use(cfg.kafka)
@@ -106,7 +116,8 @@ def run(args: argparse.Namespace) -> int:
     )
     session = PatrolSession(args.unit, tz=cfg.site.timezone, auto=plan)
     bootstrap = kafka_address(args)
-    source = KafkaSource(bootstrap, new_only=args.new_only)
+    history = None if args.new_only else HistoryReader(database_url(args.db, cfg.store.url))
+    source = KafkaSource(bootstrap, new_only=args.new_only, unit_id=args.unit, history=history)
     sink = KafkaSink(bootstrap)
     stop = threading.Event()
 
@@ -123,6 +134,8 @@ def run(args: argparse.Namespace) -> int:
     finally:
         source.close()
         sink.close()
+        if history is not None:
+            history.close()
     return 0
 
 
@@ -144,11 +157,11 @@ def loop(
     while not stop.is_set() and not session.quit and not session.auto_finished():
         if duration_s is not None and monotonic() - started >= duration_s:
             break
-        outputs: list[Output] = []
-        for kind, value in source.poll(0.2):
-            handle = session.on_case if kind == "case" else session.on_alert
-            outputs.append(handle(value, clock()))
+        handlers = {"case": session.on_case, "alert": session.on_alert, "over": session.on_over}
+        outputs = [handlers[kind](value, clock()) for kind, value in source.poll(0.2)]
         if not session.live and (source.caught_up() or monotonic() - started >= CATCH_UP_MAX_S):
+            found = source.reconcile(list(session.book.open))
+            outputs += [handlers[kind](value, clock()) for kind, value in found]
             outputs.append(session.go_live(clock()))
         while session.live:
             try:
@@ -176,41 +189,6 @@ def _read_stdin(lines: queue.Queue[str | None]) -> None:
     for line in sys.stdin:
         lines.put(line)
     lines.put(None)
-
-
-class KafkaSource:
-    """Every partition of dispatch and alerts, outside any consumer group, at explicit offsets."""
-
-    def __init__(self, bootstrap: str, *, new_only: bool) -> None:
-        from streams.contract.topics import Topics
-        from streams.kafka_io import assign_all, standalone_consumer
-
-        topics = Topics.current()
-        self._kinds = {topics.dispatch: "case", topics.alerts: "alert"}
-        self._consumer = standalone_consumer(bootstrap, "citywatch-patrol")
-        self._ends = assign_all(self._consumer, list(self._kinds), from_beginning=not new_only)
-
-    def poll(self, timeout_s: float) -> list[tuple[str, dict[str, Any]]]:
-        from streams.contract.errors import RecordError
-        from streams.contract.records import Alert, DispatchCase, Record, decode
-
-        out: list[tuple[str, dict[str, Any]]] = []
-        for records in self._consumer.poll(timeout_ms=int(timeout_s * 1000)).values():
-            for r in records:
-                kind = self._kinds[r.topic]
-                try:
-                    rec: Record = decode(DispatchCase if kind == "case" else Alert, r.value)
-                except RecordError as exc:
-                    logger.warning("skipping %s[%s]@%s: %s", r.topic, r.partition, r.offset, exc)
-                    continue
-                out.append((kind, rec.to_dict()))
-        return out
-
-    def caught_up(self) -> bool:
-        return all(self._consumer.position(tp) >= end for tp, end in self._ends.items())
-
-    def close(self) -> None:
-        self._consumer.close()
 
 
 class KafkaSink:

@@ -53,6 +53,7 @@ def run(args: argparse.Namespace) -> int:
         bootstrap=bootstrap,
         web_port=None if args.no_web else args.web_port,
         datadir=args.datadir,
+        db=args.db,
     )
     watch = resilience.install(worker, bootstrap)
     if not args.no_restore:

@@ -12,6 +12,7 @@
     ├── UsageError                  a command-line option names something the configuration lacks
     ├── FixturesError               a camera's stored fixtures file cannot be read or written
     ├── StoreError                  the case record's database is misnamed, unreachable or refuses
+    ├── QueryError                  a history query's parameters are wrong (HTTP 400)
     └── SpeakerError                a loudspeaker command cannot be rendered or delivered
         ├── SpeechError             no TTS engine, or it failed on the text
         └── DriverError             the speaker's driver (file/http/command) failed
@@ -97,6 +98,10 @@ class FixturesError(CitywatchError):
 
 class StoreError(CitywatchError):
     """The case record's database URL is wrong, its server cannot be reached, or it refuses."""
+
+
+class QueryError(CitywatchError):
+    """A search of the case record names a bad parameter (the message says which, and the fix)."""
 
 
 class SpeakerError(CitywatchError):

@@ -6,7 +6,7 @@ actions, patrol views, JSON API, live events, health and metrics.
     events.py      live events to connected pages (SSE), filtered by role
     evidence.py    evidence links and safe reads under evidence.dir, patrol photos
     metrics.py     the worker's metrics for Prometheus (a prometheus_client collector)
-    feed.py        the board's reader: every partition, no consumer group
+    feed.py        the board's reader: every partition, no consumer group, from the store's offsets
     state.py       what every route shares: WebState, the caller
     api.py         the route table (method, path, handler, who may call it) and the app
     middleware.py  errors to JSON, authentication and CSRF, body limits
@@ -14,6 +14,8 @@ actions, patrol views, JSON API, live events, health and metrics.
     pages.py       login, pages, assets, evidence pictures
     info.py        /healthz, /metrics, whoami, options
     incidents.py   incidents and patrols' cases
+    history.py     the incident history from the case record (search, an incident whole)
+    seed.py        the board's start from the case record and the store's offsets
     broadcasts.py  operators' broadcasts and their decisions
     live.py        /api/events (Server-Sent Events)
     ingest.py      POST /api/sensor-readings (sensor gateways), a worker extension's route

@@ -10,8 +10,9 @@
     GET  /metrics                         Prometheus text (readers)
     GET  /api/whoami                      the caller, and the CSRF token of a browser session
     GET  /api/options                     cameras, speakers, templates, grids, units, states
-    GET  /api/incidents                   ?state=&category=&grid=&camera=&open=&limit= with counts
-    GET  /api/incidents/{id}              one incident with its timeline, case and photos
+    GET  /api/incidents                   ?state=&category=&grid=&camera=&open=&limit= with counts;
+                                          ?from=&to=&q=&page=&per_page=&unit=: the case record's history
+    GET  /api/incidents/{id}              one incident with its whole history, cases and photos
     POST /api/incidents/{id}/actions      acknowledge | confirm | dispatch | close (operators)
     GET  /api/broadcasts                  recent policy decisions
     POST /api/broadcasts                  an operator broadcast (operators)
@@ -26,6 +27,7 @@ ingest in streams/web/ingest.py), which check their caller themselves.
     middleware.py  errors, authentication and CSRF, body limits    bodies.py  what requests bring
     pages.py       login, pages, assets, evidence                  info.py    health, metrics, whoami, options
     incidents.py   incidents and cases                             broadcasts.py, live.py (events)
+    history.py     the case record's incident history
 
 Logins are rate-limited per client address (429), and live streams are capped
 per token and in total (429).
@@ -42,9 +44,9 @@ from streams.contract.errors import WebError
 from streams.web.auth import Principal
 from streams.web.bodies import EXTRA_BODY, with_photo_limit
 from streams.web.broadcasts import get_broadcast, list_broadcasts, send_broadcast
+from streams.web.history import get_incident
 from streams.web.incidents import (
     case_update,
-    get_incident,
     incident_action,
     list_incidents,
     reports_on_case,

@@ -17,7 +17,7 @@ from streams.contract.timeutil import from_iso
 from streams.logic.lifecycle import ASSIGNED_STATES, CASE_STATES, FINAL_STATES, alert_version, newer
 from streams.logic.worktime import WALL, SlaClocks
 
-__all__ = ["FINAL_STATES", "Board", "Event", "Filters"]
+__all__ = ["FINAL_STATES", "Board", "Event", "Filters", "incident_view"]
 
 MAX_DECISIONS = 500
 MAX_UPDATES_PER_CASE = 50
@@ -118,6 +118,9 @@ class Board:
         case_id = str(case["case_id"])
         incident_id = str(case["incident_id"])
         unit = str(case["unit_id"])
+        known = self.cases.get(case_id)
+        if known is not None and str(case.get("created_at") or "") < str(known.get("created_at") or ""):
+            return None  # an earlier dispatch of this case, read after a later one (its re-send)
         self.cases[case_id] = case
         self._link(case_id, incident_id, current=False)
         alert = self.incidents.get(incident_id)
@@ -277,21 +280,8 @@ class Board:
         links; given the time ``now``, an open case's SLA clock and working time left too."""
         case_id = str(alert.get("case_id") or "")
         updates = self.updates.get(case_id, []) if case_id else []
-        evidence = [str(e) for e in alert.get("evidence") or []]
-        items = [
-            {"path": p, "url": evidence_url(p), "label": _evidence_label(i, len(evidence))}
-            for i, p in enumerate(evidence)
-        ]
-        for upd in updates:
-            if upd.get("photo"):
-                photo = str(upd["photo"])
-                items.append({"path": photo, "url": evidence_url(photo), "label": "after (patrol photo)"})
         return {
-            **alert,
-            "warning": warning_summary(alert),
-            "evidence_items": items,
-            "case": self.cases.get(case_id) if case_id else None,
-            "updates": list(updates),  # a copy: a live event shows the incident as it was then
+            **incident_view(alert, self.cases.get(case_id) if case_id else None, updates, evidence_url),
             **(self.sla_left(alert, now) if now is not None else {}),
         }
 
@@ -305,6 +295,32 @@ class Board:
             return {"sla_clock": kind, "working_left_s": None}
         clock = self.clocks.of(key) if self.clocks is not None else WALL
         return {"sla_clock": kind, "working_left_s": round(clock.working_seconds(now, from_iso(str(due))), 3)}
+
+
+def incident_view(
+    alert: dict[str, Any],
+    case: dict[str, Any] | None,
+    updates: list[dict[str, Any]],
+    evidence_url: EvidenceUrl,
+) -> dict[str, Any]:
+    """An incident record with its current case and that case's updates, as the API shows it
+    (the board's and the case record's alike)."""
+    evidence = [str(e) for e in alert.get("evidence") or []]
+    items = [
+        {"path": p, "url": evidence_url(p), "label": _evidence_label(i, len(evidence))}
+        for i, p in enumerate(evidence)
+    ]
+    for upd in updates:
+        if upd.get("photo"):
+            photo = str(upd["photo"])
+            items.append({"path": photo, "url": evidence_url(photo), "label": "after (patrol photo)"})
+    return {
+        **alert,
+        "warning": warning_summary(alert),
+        "evidence_items": items,
+        "case": case,
+        "updates": list(updates),  # a copy: a live event shows the incident as it was then
+    }
 
 
 def warning_summary(alert: dict[str, Any]) -> dict[str, Any]:

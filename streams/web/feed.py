@@ -1,9 +1,14 @@
 """The board's reader: every partition of alerts, dispatch, dispatch-updates,
-broadcast-decisions (and violations, for latency), from the beginning.
+broadcast-decisions (and violations, for latency).
 
 It is a plain consumer without a group, so each worker's board shows the whole
 district, whichever partitions its agents own. ``handle`` is the pure part:
 decode one record, update the board, tell live clients, measure latency.
+
+Where it starts: with a case record (``start``, streams/web/seed.py) the board is
+seeded from the database and each history partition is read from the store's
+committed offset; without one, or where the store committed nothing, from the
+beginning. Violations are read from their end: only fresh ones are measured.
 
 A record the board cannot read, whatever the reason (malformed, deeply nested,
 a number too long to convert, a field of the wrong type), is skipped and counted:
@@ -17,7 +22,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from streams import kafka_security
 from streams.contract.errors import RecordError
@@ -34,6 +39,9 @@ from streams.contract.topics import Topics
 from streams.web.board import Board, Event
 from streams.web.events import Hub
 from streams.web.metrics import Histogram
+
+if TYPE_CHECKING:
+    from streams.web.seed import StoreStart
 
 logger = logging.getLogger(__name__)
 
@@ -73,6 +81,7 @@ class Feed:
         *,
         wall: Callable[[], float] = time.time,
         monotonic: Callable[[], float] = time.monotonic,
+        start: StoreStart | None = None,
     ) -> None:
         self.topics = topics
         self.board = board
@@ -88,6 +97,8 @@ class Feed:
         self.lag: dict[str, int] = {}
         self.caught_up = False
         self.positions: dict[tuple[str, int], int] = {}  # next offset to read, per partition
+        self.start = start  # seeds the board from the case record on the first start
+        self.started = ""  # how the first start went (logged once)
 
     @property
     def names(self) -> list[str]:
@@ -182,9 +193,10 @@ class Feed:
                 tps += [TopicPartition(name, p) for p in sorted(parts)]
             consumer.assign(tps)
             fresh = [tp for tp in tps if (tp.topic, tp.partition) not in self.positions]
-            starts = await consumer.beginning_offsets(fresh) if fresh else {}
-            for tp in tps:  # explicit offsets: where it was after a restart of the reader, else the beginning
-                consumer.seek(tp, self.positions.get((tp.topic, tp.partition), int(starts.get(tp) or 0)))
+            if fresh:  # where it was after a restart of the reader, else where it starts
+                self.positions.update(await self._starts(consumer, fresh, bootstrap))
+            for tp in tps:  # explicit offsets, every start
+                consumer.seek(tp, self.positions[(tp.topic, tp.partition)])
             logger.info("web: board reads %d partitions of %d topics", len(tps), len(self.names))
             while True:
                 batch = await consumer.getmany(timeout_ms=200, max_records=2000)
@@ -192,19 +204,56 @@ class Feed:
                     for rec in records:
                         self.handle(tp.topic, rec.value, rec.timestamp)
                         self.positions[(tp.topic, tp.partition)] = rec.offset + 1
-                lag: dict[str, int] = {}
-                for tp in tps:
-                    high = consumer.highwater(tp)
-                    if high is None:
-                        continue
-                    position = await consumer.position(tp)
-                    lag[tp.topic] = lag.get(tp.topic, 0) + max(0, high - position)
-                self.lag = lag
+                await self._measure_lag(consumer, tps)
                 if not batch:
                     self.caught_up = True
                     await asyncio.sleep(0)
         finally:
             await consumer.stop()
+
+    async def _starts(self, consumer: Any, fresh: list[Any], bootstrap: str) -> dict[tuple[str, int], int]:
+        """Where partitions read for the first time start: violations at their end; the
+        history topics at the store's offsets where the case record seeds the board (on the
+        reader's first start), else at their beginning."""
+        latest = [tp for tp in fresh if tp.topic == self.topics.violations]
+        history = [tp for tp in fresh if tp.topic != self.topics.violations]
+        out: dict[tuple[str, int], int] = {}
+        if latest:
+            ends = await consumer.end_offsets(latest)
+            out |= {(tp.topic, tp.partition): int(ends.get(tp) or 0) for tp in latest}
+        if not history:
+            return out
+        found = await consumer.beginning_offsets(history)
+        beginnings = {(tp.topic, tp.partition): int(found.get(tp) or 0) for tp in history}
+        if self.start is None or self.started:
+            if not self.started:
+                self.started = f"all {len(beginnings)} partitions from the beginning (no case record)"
+                logger.info("web: the board starts with %s", self.started)
+            return out | beginnings
+        starts = await self.start.starts(self.board, bootstrap, beginnings)
+        self.started = self.start.summary
+        return out | starts.offsets
+
+    async def _measure_lag(self, consumer: Any, tps: list[Any]) -> None:
+        lag: dict[str, int] = {}
+        for tp in tps:
+            high = consumer.highwater(tp)
+            if high is None:
+                continue
+            position = await consumer.position(tp)
+            lag[tp.topic] = lag.get(tp.topic, 0) + max(0, high - position)
+        self.lag = lag
+
+    def report(self) -> dict[str, Any]:
+        """How the board started and what it read since (for /healthz)."""
+        starts = self.start.last if self.start is not None else None
+        return {
+            "start": self.started or "not yet",
+            "from_store": len(starts.from_store) if starts else 0,
+            "seeded": self.start.seeded if self.start is not None else 0,
+            "read": self.read,
+            "skipped": self.skipped,
+        }
 
 
 def _reason(exc: BaseException) -> str:

@@ -1,7 +1,8 @@
 """The board's incidents and the patrols' cases on the JSON API.
 
     GET  /api/incidents                   ?state=&category=&grid=&camera=&open=&limit= with counts
-    GET  /api/incidents/{id}              one incident with its timeline, case and photos
+                                          (with from, to, q, page, per_page or unit: the case
+                                          record's history, streams/web/history.py)
     POST /api/incidents/{id}/actions      acknowledge | confirm | dispatch | close
     GET  /api/units/{unit}/cases          a unit's open cases
     POST /api/cases/{case_id}/updates     accepted | arrived | resolved | rejected
@@ -23,6 +24,7 @@ from streams.logic.lifecycle import FINAL_STATES
 from streams.logic.lifecycle import OPEN_STATES as DISPATCHABLE  # an operator may dispatch an open incident
 from streams.web.auth import Principal
 from streams.web.bodies import ActionBody, UpdateBody, filters_from, parse_body, photo_bytes, query_limit
+from streams.web.history import asks_history, search_incidents
 from streams.web.state import STATE_KEY, WebState, known_unit, who
 
 logger = logging.getLogger(__name__)
@@ -34,6 +36,8 @@ PHOTO_STATUSES = frozenset({"arrived", "resolved"})
 
 
 async def list_incidents(request: web.Request) -> web.Response:
+    if asks_history(request.query):
+        return await search_incidents(request)
     state = request.app[STATE_KEY]
     filters = filters_from(request.query, state.cfg)
     limit = query_limit(request.query.get("limit"))
@@ -47,14 +51,6 @@ async def list_incidents(request: web.Request) -> web.Response:
             "all_counts": state.board.counts(),
         }
     )
-
-
-async def get_incident(request: web.Request) -> web.Response:
-    state = request.app[STATE_KEY]
-    alert = state.board.incident(request.match_info["incident_id"])
-    if alert is None:
-        raise WebError(f"no incident {request.match_info['incident_id']!r} on the board", 404)
-    return web.json_response(state.board.view(alert, state.evidence_url, state.now()))
 
 
 async def unit_cases(request: web.Request) -> web.Response:

@@ -33,6 +33,7 @@ async def healthz(request: web.Request) -> web.Response:
             "degraded": degraded,
             "board": "ready" if state.ready() else "loading",
             "incidents": len(state.board.incidents),
+            "feed": state.feed_report(),
             **reports,
         },
         status=503 if degraded else 200,

@@ -1,6 +1,10 @@
 """The web server inside the Faust worker (I/O edge): tokens from file and
 environment, the aiohttp site, the board's reader, and the metrics it exports.
 
+The case record (history, and where the board starts) is found by the store's own rule:
+``CITYWATCH_DB``, else ``store.url``, else ``sqlite:///var/citywatch.db`` (relative to the
+working directory); the web only reads it (streams/store/reader.py).
+
 It is registered with ``app.web_server(...)``, so Faust starts it after table
 recovery when the worker has a web port, and stops it with the worker.
 """
@@ -24,6 +28,8 @@ from mode import Service
 from streams.config import Config
 from streams.contract.errors import BrokerUnavailableError, WebError
 from streams.logic.worktime import SlaClocks
+from streams.store.database import database_url
+from streams.store.reader import HistoryReader
 from streams.web import metrics as prom
 from streams.web.api import create_app
 from streams.web.auth import Principal, Sessions, TokenRegistry, parse_tokens
@@ -31,6 +37,7 @@ from streams.web.board import Board
 from streams.web.evidence import EvidenceFiles
 from streams.web.feed import Feed, latency_histograms
 from streams.web.metrics import Histogram
+from streams.web.seed import StoreStart
 from streams.web.state import WebState
 from streams.worker.resilience import send_acked
 
@@ -147,6 +154,8 @@ class WebService(Service):
                 await self._feed_task
         if self._runner is not None:
             await self._runner.cleanup()
+        if self.web_state.history is not None:
+            self.web_state.history.close()
 
 
 def metrics_reading(worker: Worker, board: Board, feed: Feed, latency: dict[str, Histogram]) -> prom.Reading:
@@ -191,8 +200,13 @@ def install(worker: Worker) -> None:
         latency=latency,
         extra_routes=list(worker.web_routes),
     )
-    feed = Feed(worker.topics, board, state.hub, latency, state.pending_broadcasts, state.evidence_url)
+    state.history = HistoryReader(database_url(worker.db, cfg.store.url))
+    start = StoreStart(state.history, worker.topics)
+    feed = Feed(
+        worker.topics, board, state.hub, latency, state.pending_broadcasts, state.evidence_url, start=start
+    )
     state.ready = lambda: feed.caught_up
+    state.feed_report = feed.report
     state.health = lambda: {name: report() for name, report in worker.health.items()}
 
     state.metrics = prom.exposition(lambda: metrics_reading(worker, board, feed, latency))

@@ -17,6 +17,7 @@ from aiohttp import web
 from streams.config import Config
 from streams.contract.errors import WebError
 from streams.contract.topics import Topics
+from streams.store.reader import HistoryReader
 from streams.web.auth import LoginLimiter, Principal, Session, Sessions, TokenRegistry
 from streams.web.board import Board
 from streams.web.events import Hub
@@ -51,6 +52,8 @@ class WebState:
     # the worker's health reports by name (streams/worker/resilience.py: "kafka"); "ok": false -> 503
     health: Callable[[], dict[str, dict[str, Any]]] = dict
     extra_routes: list[tuple[str, str, Any]] = field(default_factory=list)  # from worker extensions
+    history: HistoryReader | None = None  # the case record, read only (None: no history here)
+    feed_report: Callable[[], dict[str, Any]] = dict  # how the board's reader started (/healthz)
     logins: LoginLimiter = field(init=False)  # from web.login_attempts_per_min
 
     def __post_init__(self) -> None:

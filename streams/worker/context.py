@@ -74,6 +74,7 @@ class Worker:
     dead: Callable[[Any, str], Awaitable[None]]
     topic: Callable[[str], faust.TopicT]
     web_port: int | None = None
+    db: str | None = None  # the case record's URL (--db); None: CITYWATCH_DB, store.url or the default
     # (method, path, aiohttp handler) added by the feeds; the web server mounts them behind its token check
     web_routes: list[tuple[str, str, Any]] = field(default_factory=list)
     # reports for /healthz by name (e.g. "kafka"); a report with "ok": false makes the worker

@@ -125,6 +125,7 @@ def create_worker(
     web_port: int | None = None,
     datadir: str | Path = "var/faust",
     app_id: str | None = None,
+    db: str | None = None,
 ) -> Worker:
     """Build the Faust app with its agents, tables and timers for one configuration.
 
@@ -157,6 +158,7 @@ def create_worker(
         dead=ctx.dead,
         topic=ctx.topic,
         web_port=web_port,
+        db=db,
     )
     install_feeds(ctx, worker)
     install_web(worker)

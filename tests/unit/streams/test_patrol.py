@@ -237,6 +237,9 @@ class FakeSource:
     def caught_up(self) -> bool:
         return True
 
+    def reconcile(self, case_ids: list[str]) -> list[tuple[str, dict[str, Any]]]:
+        return []
+
 
 class FakeSink:
     def __init__(self) -> None:
