@@ -60,7 +60,13 @@ def sample_config_text() -> str:
 
 # -- tests that need system packages (`make sysdeps` installs them) ---------------------------
 
-SYSDEPS_PACKAGES = {"espeak-ng": "espeak-ng", "chromium": "chromium", "chromedriver": "chromium-driver"}
+SYSDEPS_PACKAGES = {
+    "espeak-ng": "espeak-ng",
+    "chromium": "chromium",
+    "chromedriver": "chromium-driver",
+    "promtool": "prometheus",
+    "systemd-analyze": "systemd",
+}
 
 
 def missing_sysdeps(commands: tuple[str, ...]) -> str | None:
