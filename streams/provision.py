@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from kafka import KafkaAdminClient
 from kafka.admin import ConfigResource, ConfigResourceType
-from kafka.errors import KafkaError, TopicAlreadyExistsError
+from kafka.errors import KafkaConfigurationError, KafkaError, TopicAlreadyExistsError
 
 from streams.contract.errors import BrokerError, CitywatchError
 from streams.contract.topic_policy import Existing, TopicSpec, differences, partition_mismatches
@@ -22,10 +22,35 @@ from streams.contract.topic_policy import Existing, TopicSpec, differences, part
 logger = logging.getLogger(__name__)
 
 
+def _admin(bootstrap: str, client_id: str, timeout_ms: int | None = None) -> KafkaAdminClient:
+    timeouts = (
+        {} if timeout_ms is None else {"request_timeout_ms": timeout_ms, "bootstrap_timeout_ms": timeout_ms}
+    )
+    return KafkaAdminClient(bootstrap_servers=bootstrap, client_id=client_id, **timeouts)
+
+
+def probe_topics(bootstrap: str, timeout_s: float) -> set[str] | None:
+    """The broker's topic names over a fresh connection, or None when it does not answer in time
+    (the roles' health probe; blocking)."""
+    try:
+        admin = _admin(bootstrap, "citywatch-probe", int(timeout_s * 1000))
+    except KafkaConfigurationError:
+        raise  # a mistake here, not an unreachable broker
+    except (KafkaError, OSError):
+        return None
+    try:
+        return set(admin.list_topics())
+    except (KafkaError, OSError):
+        return None
+    finally:
+        with contextlib.suppress(Exception):  # closing a client whose connection broke
+            admin.close()
+
+
 @contextlib.contextmanager
 def admin_client(bootstrap: str) -> Iterator[KafkaAdminClient]:
     try:
-        admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="citywatch-topics")
+        admin = _admin(bootstrap, "citywatch-topics")
     except KafkaError as exc:
         raise BrokerError(
             f"cannot reach Kafka at {bootstrap} ({exc}); start one with `citywatch broker` "

@@ -20,6 +20,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -28,10 +29,15 @@ from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from prometheus_client.metrics_core import GaugeMetricFamily, Metric
 
 from streams.contract.timeutil import to_iso
-from streams.worker.resilience import PROBE_EVERY_S, PROBE_TIMEOUT_S, BrokerHealth, describe_topics
+from streams.provision import probe_topics
 
 logger = logging.getLogger(__name__)
 
+# the worker's probe timings (streams/worker/resilience.py), without importing faust: it reads
+# sys.argv at import and would take the detector roles' --loop for an event loop's name
+PROBE_EVERY_S = 3.0
+PROBE_TIMEOUT_S = 2.0
+UNREACHABLE_AFTER = 2  # consecutive unanswered probes (one slow answer on a busy box is no outage)
 STALE_AFTER_S = 60.0  # no completed round for this long: the role is stuck
 LAG_EVERY_S = 2.0  # how often a consumer's lag is read (in the role's own thread)
 
@@ -61,6 +67,48 @@ def consumer_lag(consumer: Any) -> dict[str, int]:
     return lag
 
 
+@dataclass
+class KafkaView:
+    """A role's view of Kafka, refreshed by the probe (pure: times are passed in)."""
+
+    reachable: bool | None = None  # None until the first probe
+    checked_at: float | None = None
+    unreachable_since: float | None = None
+    failed_probes: int = 0
+    first_failure_at: float | None = None
+    missing: tuple[str, ...] = ()  # expected topics the broker does not have
+
+    def observe(self, now: float, topics: Iterable[str] | None, expected: Iterable[str]) -> None:
+        """One probe at ``now``: the broker's topic names, or None when it did not answer."""
+        self.checked_at = now
+        if topics is None:
+            self.failed_probes += 1
+            if self.failed_probes == 1:
+                self.first_failure_at = now
+            if self.failed_probes >= UNREACHABLE_AFTER and self.reachable is not False:
+                self.reachable, self.unreachable_since = False, self.first_failure_at
+            return
+        names = set(topics)
+        self.failed_probes = 0
+        self.reachable, self.unreachable_since = True, None
+        self.missing = tuple(t for t in expected if t not in names)
+
+    def report(self, last_activity_at: float | None) -> dict[str, Any]:
+        """The ``kafka`` object of /healthz, as the worker's (without its lost-state notes)."""
+        return {
+            "ok": self.reachable is not False,
+            "reachable": self.reachable,
+            "checked_at": _iso(self.checked_at),
+            "unreachable_since": _iso(self.unreachable_since),
+            "last_activity_at": _iso(last_activity_at),
+            "missing_topics": list(self.missing),
+        }
+
+
+def _iso(t: float | None) -> str | None:
+    return None if t is None else to_iso(t)
+
+
 class RoleHealth:
     """A role's activity, its view of Kafka and its consumer lag."""
 
@@ -80,7 +128,7 @@ class RoleHealth:
         self.clock = clock
         self.started_at = clock()
         self.last_activity: float | None = None
-        self.kafka = BrokerHealth()
+        self.kafka = KafkaView()
         self.lag: dict[str, int] = {}
         self._lag_at = float("-inf")
 
@@ -96,7 +144,7 @@ class RoleHealth:
                 logger.debug("consumer lag not readable now", exc_info=True)
 
     def probe(self) -> None:
-        self.kafka.observe(self.clock(), describe_topics(self.bootstrap, PROBE_TIMEOUT_S), self.expected)
+        self.kafka.observe(self.clock(), probe_topics(self.bootstrap, PROBE_TIMEOUT_S), self.expected)
 
     def report(self) -> tuple[int, dict[str, Any]]:
         """(HTTP status, body) of /healthz."""
@@ -110,7 +158,7 @@ class RoleHealth:
             "role": self.role,
             "degraded": degraded,
             "started_at": to_iso(self.started_at),
-            "last_activity_at": None if self.last_activity is None else to_iso(self.last_activity),
+            "last_activity_at": _iso(self.last_activity),
             "kafka": self.kafka.report(self.last_activity),
             "lag": dict(self.lag),
         }

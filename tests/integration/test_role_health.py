@@ -135,7 +135,8 @@ def test_capture_counts_frames(kafka: KafkaEnv, tmp_path: Path) -> None:
     config = write_config(tmp_path / "cameras.yaml", district)
     camera = district["cameras"][0]["id"]
     log = tmp_path / "capture.log"
-    args = ("capture", "--config", str(config), "--camera", camera, "--health-port", "0")
+    # --loop: a flag a role shares with faust's own command line, which faust reads at import
+    args = ("capture", "--config", str(config), "--camera", camera, "--loop", "--health-port", "0")
     proc = spawn(tmp_path, env_for(kafka), log, *args)
     try:
         port = health_port(log, proc)

@@ -92,3 +92,19 @@ def test_lag_is_read_at_most_every_two_seconds() -> None:
     clock.t += 2
     health.round(consumer)
     assert health.lag == {"a": 16}
+
+
+def test_the_roles_health_does_not_import_faust() -> None:
+    """faust reads sys.argv at import: a detector role's --loop would become its event loop."""
+    import subprocess
+    import sys
+
+    code = "import sys, streams.role_health, streams.role_metrics; sys.exit('faust' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
+
+
+def test_missing_topics_are_reported() -> None:
+    clock = Clock()
+    health = RoleHealth("capture", "127.0.0.1:1", ["p.frames", "p.camera-status"], clock=clock)
+    health.kafka.observe(clock(), {"p.frames"}, health.expected)
+    assert health.report()[1]["kafka"]["missing_topics"] == ["p.camera-status"]
