@@ -185,3 +185,27 @@ def test_store_counts_records_and_is_degraded_without_kafka(kafka: KafkaEnv, tmp
             stop(proc)
     finally:
         broker.stop()
+
+
+@pytest.mark.model
+def test_edge_counts_inferences_and_inference_time(kafka: KafkaEnv, tmp_path: Path) -> None:
+    district = streams_site()
+    for cam in district["cameras"]:
+        cam["source"] = str(asset("bus.jpg"))
+    district["evidence"] = {"dir": str(tmp_path / "evidence")}
+    config = write_config(tmp_path / "cameras.yaml", district)
+    camera = district["cameras"][0]["id"]
+    log = tmp_path / "edge.log"
+    args = ("edge", "--config", str(config), "--camera", camera, "--loop", "--health-port", "0")
+    proc = spawn(tmp_path, env_for(kafka), log, *args)
+    try:
+        port = health_port(log, proc)
+        assert wait_for(lambda: ok_with_kafka(port), 60), healthz(port)
+        assert wait_for(
+            lambda: metric(port, "citywatch_frames_total", role="edge", camera=camera, stage="inferred") >= 1,
+            120,
+        ), get(port, "/metrics")[1]
+        # a frame is counted as inferred when admitted, its inference time once the batch ran
+        assert wait_for(lambda: metric(port, "citywatch_inference_seconds_total", role="edge") > 0, 60)
+    finally:
+        stop(proc)
