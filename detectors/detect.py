@@ -65,8 +65,11 @@ def newest_per_camera(raws: Iterable[RawFrame]) -> tuple[list[RawFrame], int]:
 def frame_consumer(bootstrap: str, topic: str, group: str, *, from_beginning: bool, max_records: int) -> Any:
     from kafka import KafkaConsumer
 
+    from streams import kafka_security
+
     return KafkaConsumer(
         topic,
+        **kafka_security.kafka_python(),
         bootstrap_servers=bootstrap,
         group_id=group,
         client_id="citywatch-detect",

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from detectors.sources import CameraReader, is_stream, open_source
 from streams.config import Camera, Config
-from streams.contract.errors import BrokerError, SourceError
+from streams.contract.errors import BrokerError, KafkaSecurityError, SourceError
 from streams.redact import redact
 
 if TYPE_CHECKING:
@@ -29,6 +29,8 @@ def prepare_topics(bootstrap: str, topics: list[str], partitions: int) -> None:
 
     try:
         ensure_topics(bootstrap, topics, partitions=partitions)
+    except KafkaSecurityError:
+        raise  # a wrong CA or password does not mend itself: say so and stop
     except BrokerError as exc:
         logger.warning("cannot create topics now (%s); records are buffered until Kafka answers", exc)
 

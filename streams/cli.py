@@ -41,6 +41,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "speaker": ("streams.commands.speaker", "the loudspeaker gateway: speaks commands, acknowledges them"),
     "store": ("streams.commands.store", "the case record: history topics into a relational database"),
+    "restore": (
+        "streams.commands.restore",
+        "re-seed the worker's open incidents and cases from the case record (--dry-run: list them)",
+    ),
     "db": ("streams.commands.db", "the case record's database: upgrade (migrate), current, backup"),
     "patrol": ("streams.commands.patrol", "terminal patrol app: a unit's cases, accept / arrive / resolve"),
     "broadcast": ("streams.commands.broadcast", "an operator's broadcast; prints the policy's decision"),

@@ -15,8 +15,10 @@ from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 
+from streams import kafka_security
 from streams.contract.errors import BrokerError
 from streams.contract.topics import DEFAULT_PARTITIONS, Topics
+from streams.kafka_reach import check_reachable, explain
 
 logger = logging.getLogger(__name__)
 
@@ -28,13 +30,13 @@ def ensure_topics(
 ) -> list[str]:
     """Create the given topics (default: every contract topic) if missing; return the created."""
     wanted = topics if topics is not None else Topics.current().all()
+    check_reachable(bootstrap)
     try:
-        admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="citywatch-admin")
-    except KafkaError as exc:
-        raise BrokerError(
-            f"cannot reach Kafka at {bootstrap} ({exc}); start one with `citywatch broker` "
-            "or set CITYWATCH_KAFKA"
-        ) from None
+        admin = KafkaAdminClient(
+            bootstrap_servers=bootstrap, client_id="citywatch-admin", **kafka_security.kafka_python()
+        )
+    except (KafkaError, OSError) as exc:
+        raise explain(bootstrap, exc) from None
     try:
         existing = set(admin.list_topics())
         missing = [t for t in wanted if t not in existing]
@@ -52,14 +54,13 @@ C = TypeVar("C", KafkaProducer, KafkaConsumer)
 
 
 def _connected(client: type[C], settings: dict[str, Any]) -> C:
-    """``client(**settings)``; a broker that does not answer is a ``BrokerError`` saying what to do."""
+    """``client(**settings)`` with this process's TLS/SASL settings; a broker that does not
+    answer is a ``BrokerError`` naming the setting to fix."""
+    check_reachable(str(settings["bootstrap_servers"]))
     try:
-        return client(**settings)
-    except KafkaError as exc:
-        raise BrokerError(
-            f"cannot reach Kafka at {settings['bootstrap_servers']} ({exc}); start one with "
-            "`citywatch broker` or set CITYWATCH_KAFKA"
-        ) from None
+        return client(**{**kafka_security.kafka_python(), **settings})
+    except (KafkaError, OSError) as exc:
+        raise explain(str(settings["bootstrap_servers"]), exc) from None
 
 
 def producer(bootstrap: str, **overrides: Any) -> KafkaProducer:
@@ -192,7 +193,7 @@ def standalone_consumer(bootstrap: str, client_id: str, **overrides: Any) -> Kaf
         "fetch_max_wait_ms": 100,
     }
     settings.update(overrides)
-    return KafkaConsumer(**settings)
+    return _connected(KafkaConsumer, settings)
 
 
 def assign_all(

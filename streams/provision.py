@@ -16,8 +16,10 @@ from kafka import KafkaAdminClient
 from kafka.admin import ConfigResource, ConfigResourceType
 from kafka.errors import KafkaConfigurationError, KafkaError, TopicAlreadyExistsError
 
+from streams import kafka_security
 from streams.contract.errors import BrokerError, CitywatchError
 from streams.contract.topic_policy import Existing, TopicSpec, differences, partition_mismatches
+from streams.kafka_reach import check_reachable, explain
 
 logger = logging.getLogger(__name__)
 
@@ -26,7 +28,9 @@ def _admin(bootstrap: str, client_id: str, timeout_ms: int | None = None) -> Kaf
     timeouts = (
         {} if timeout_ms is None else {"request_timeout_ms": timeout_ms, "bootstrap_timeout_ms": timeout_ms}
     )
-    return KafkaAdminClient(bootstrap_servers=bootstrap, client_id=client_id, **timeouts)
+    # the process's security settings, as every client's (streams/kafka_security.py)
+    security = kafka_security.kafka_python()
+    return KafkaAdminClient(bootstrap_servers=bootstrap, client_id=client_id, **timeouts, **security)
 
 
 def probe_topics(bootstrap: str, timeout_s: float) -> set[str] | None:
@@ -49,13 +53,11 @@ def probe_topics(bootstrap: str, timeout_s: float) -> set[str] | None:
 
 @contextlib.contextmanager
 def admin_client(bootstrap: str) -> Iterator[KafkaAdminClient]:
+    check_reachable(bootstrap)  # a wrong address or TLS/SASL setting: one line naming it
     try:
         admin = _admin(bootstrap, "citywatch-topics")
-    except KafkaError as exc:
-        raise BrokerError(
-            f"cannot reach Kafka at {bootstrap} ({exc}); start one with `citywatch broker` "
-            "or set CITYWATCH_KAFKA / --kafka"
-        ) from None
+    except (KafkaError, OSError) as exc:
+        raise explain(bootstrap, exc) from None
     try:
         yield admin
     finally:

@@ -64,6 +64,7 @@ SYSDEPS_PACKAGES = {
     "espeak-ng": "espeak-ng",
     "chromium": "chromium",
     "chromedriver": "chromium-driver",
+    "stunnel4": "stunnel4",
     "promtool": "prometheus",
     "systemd-analyze": "systemd",
 }

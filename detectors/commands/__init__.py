@@ -61,10 +61,12 @@ class Role:
 
 def load_role(args: argparse.Namespace) -> Role:
     """The configuration of --config, the cameras of --camera, the topics and --kafka."""
+    from streams import kafka_security
     from streams.config import load_config, resolve_path
 
     path = resolve_path(args.config)
     cfg = load_config(path)
+    kafka_security.use(cfg.kafka)
     cameras = select_cameras(cfg, args.camera, str(path))
     return Role(path, cfg, cameras, Topics.current(), kafka_address(args))
 

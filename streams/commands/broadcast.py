@@ -57,14 +57,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from kafka.errors import KafkaError
 
+    from streams import kafka_security
     from streams.clients.broadcast import EXIT_OK, decision_line, exit_code
     from streams.config import load_config
     from streams.contract.errors import BrokerError
     from streams.contract.topics import Topics
     from streams.kafka_io import assign_all, standalone_consumer
+    from streams.kafka_reach import explain
     from streams.worker.resilience import PROBE_TIMEOUT_S
 
-    request = _request(args, load_config(args.config))
+    cfg = load_config(args.config)
+    kafka_security.use(cfg.kafka)
+    request = _request(args, cfg)
     topics = Topics.current()
     bootstrap = kafka_address(args)
     unreachable = (
@@ -72,7 +76,8 @@ def run(args: argparse.Namespace) -> int:
         "start it (`citywatch broker`) or point --kafka / CITYWATCH_KAFKA at it"
     )
     if not _answers(bootstrap):
-        raise BrokerError(unreachable)
+        problem = explain(bootstrap)
+        raise type(problem)(f"{problem}; nothing was sent")
     consumer: KafkaConsumer | None = None
     try:
         if not args.no_wait:

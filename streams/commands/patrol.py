@@ -89,11 +89,13 @@ class UpdateSink(Protocol):
 
 
 def run(args: argparse.Namespace) -> int:
+    from streams import kafka_security
     from streams.clients.patrol import AutoPlan, PatrolSession, check_unit
     from streams.config import load_config
     from streams.contract.errors import UsageError
 
     cfg = load_config(args.config)
+    kafka_security.use(cfg.kafka)
     check_unit(cfg, args.unit)
     if args.max_cases is not None and (args.max_cases < 1 or not args.auto):
         raise UsageError("--max-cases needs --auto and a number of at least 1")

@@ -46,11 +46,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from streams import kafka_security
     from streams.config import load_config
     from streams.contract.topics import Topics
     from streams.speaker.gateway import DEFAULT_GROUP, Gateway, GatewayOptions
 
     cfg = load_config(args.config)
+    kafka_security.use(cfg.kafka)
     wanted = frozenset(args.speaker) if args.speaker else None
     # a gateway serving some speakers must see every command: it gets a group of its own
     group = args.group or (DEFAULT_GROUP if wanted is None else f"{DEFAULT_GROUP}.{'+'.join(sorted(wanted))}")

@@ -17,6 +17,9 @@ from streams.commands import add_config_argument, add_health_arguments, add_kafk
 if TYPE_CHECKING:
     from streams.store.role import Store, StoreOptions
 
+if TYPE_CHECKING:
+    from streams.config import Config
+
 
 def add_db_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
@@ -41,9 +44,8 @@ def db_url(args: argparse.Namespace) -> str:
     return database_url(None, load_config(args.config).store.url)
 
 
-def retention_days(args: argparse.Namespace) -> float | None:
-    """``store.retention_days`` of the configuration; None (keep everything) where there is no
-    configuration file and none was asked for."""
+def optional_config(args: argparse.Namespace) -> Config | None:
+    """The configuration; None where there is no configuration file and none was asked for."""
     import os
 
     from streams.config import load_config
@@ -51,7 +53,13 @@ def retention_days(args: argparse.Namespace) -> float | None:
 
     if not (args.config or os.environ.get("CITYWATCH_CONFIG")) and not resolve_path(None).is_file():
         return None
-    return load_config(args.config).store.retention_days
+    return load_config(args.config)
+
+
+def retention_days(args: argparse.Namespace) -> float | None:
+    """``store.retention_days`` of the configuration; None (keep everything) without one."""
+    cfg = optional_config(args)
+    return None if cfg is None else cfg.store.retention_days
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -68,10 +76,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from streams import kafka_security
     from streams.contract.topics import Topics
     from streams.store.database import open_engine, upgrade
     from streams.store.role import Store, StoreOptions
 
+    cfg = optional_config(args)
+    kafka_security.use(None if cfg is None else cfg.kafka)
     engine = open_engine(db_url(args))
     upgrade(engine)
     options = StoreOptions(

@@ -32,6 +32,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from streams import kafka_security
     from streams.config import load_config
     from streams.contract.errors import CitywatchError
     from streams.contract.topic_policy import plan, table
@@ -40,6 +41,7 @@ def run(args: argparse.Namespace) -> int:
     if args.replication_factor < 1:
         raise CitywatchError(f"--replication-factor {args.replication_factor}: give 1 or more")
     cfg = load_config(args.config)
+    kafka_security.use(cfg.kafka)
     specs = plan(Topics.current(), cfg.kafka.partitions, args.replication_factor)
     if args.action == "plan":
         print(table(specs))

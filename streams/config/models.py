@@ -10,6 +10,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
+from streams.config.kafka import Kafka
 from streams.config.site import Site as Site  # re-exported: the site section has its own module
 from streams.config.store import Store
 from streams.config.timerange import check_range
@@ -56,12 +57,6 @@ class Evidence(Base):
         False,
         description="Also keep the untouched frame beside each annotated one, as <name>.orig.jpg "
         "(enforcement may need the original); it counts in max_mb",
-    )
-
-
-class Kafka(Base):
-    partitions: int = Field(
-        4, ge=1, le=256, description="Partitions of every citywatch topic (created explicitly)"
     )
 
 

@@ -4,7 +4,8 @@
     ├── ConfigError                 cameras.yaml is wrong (carries every problem)
     ├── RecordError                 a topic payload does not match the contract
     ├── BrokerError                 the embedded broker cannot start or answer
-    │   └── BrokerUnavailableError  Kafka did not acknowledge a record in time (HTTP 503)
+    │   ├── BrokerUnavailableError  Kafka did not acknowledge a record in time (HTTP 503)
+    │   └── KafkaSecurityError      TLS/SASL settings are wrong, or the broker refused them
     ├── SourceError                 a camera / frame source cannot be opened
     ├── ModelError                  detection weights cannot be loaded
     ├── WebError                    a web request is refused, or the web tokens/settings are wrong
@@ -64,6 +65,10 @@ class BrokerError(CitywatchError):
 
 class BrokerUnavailableError(BrokerError):
     """Kafka did not acknowledge a record in time: it must not be reported as accepted."""
+
+
+class KafkaSecurityError(BrokerError):
+    """The Kafka TLS/SASL settings are wrong or the broker refused them: waiting will not help."""
 
 
 class SourceError(CitywatchError):

@@ -111,8 +111,27 @@ class ConditionInput(Internal):
     note: Reason = ""
 
 
+class RestoreInput(Internal):
+    """An open incident (and its open case) read back from the case record, re-seeded into an
+    empty incident table after the broker lost its topics. ``restore_id`` is derived from the
+    incident's id and its stored version: a second re-seed of the same record changes nothing."""
+
+    kind: Literal["restore"]
+    restore_id: Text
+    incident: dict[str, Any] = Field(description="The stored alert record (contract v1, with extras)")
+    case: dict[str, Any] | None = Field(None, description="The incident's open case as stored, if any")
+    at: Text
+
+
 IncidentInput = Annotated[
-    TickInput | UpdateInput | OutcomeInput | AckInput | OperatorInput | HealthInput | ConditionInput,
+    TickInput
+    | UpdateInput
+    | OutcomeInput
+    | AckInput
+    | OperatorInput
+    | HealthInput
+    | ConditionInput
+    | RestoreInput,
     Field(discriminator="kind"),
 ]
 

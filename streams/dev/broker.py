@@ -14,8 +14,10 @@ import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 from streams.contract.errors import BrokerError
 from streams.packaged import packaged_file
@@ -58,19 +60,20 @@ def port_in_use(host: str, port: int) -> bool:
     return False
 
 
-def kafka_answers(bootstrap: str, timeout_s: float = 2.0) -> bool:
-    """Whether a Kafka API (metadata request) answers at ``bootstrap``."""
+def kafka_answers(bootstrap: str, timeout_s: float = 2.0, **client_options: Any) -> bool:
+    """Whether a Kafka API (metadata request) answers at ``bootstrap`` (``client_options``:
+    kafka-python's TLS/SASL settings, e.g. ``kafka_security.kafka_python()``)."""
     # refused connections are the expected answer while a broker starts: not worth an ERROR line
     kafka_logger = logging.getLogger("kafka")
     level = kafka_logger.level
     kafka_logger.setLevel(logging.CRITICAL)
     try:
-        return _metadata_answers(bootstrap, timeout_s)
+        return _metadata_answers(bootstrap, timeout_s, client_options)
     finally:
         kafka_logger.setLevel(level)
 
 
-def _metadata_answers(bootstrap: str, timeout_s: float) -> bool:
+def _metadata_answers(bootstrap: str, timeout_s: float, client_options: dict[str, Any]) -> bool:
     from kafka import KafkaAdminClient
     from kafka.errors import KafkaError
 
@@ -79,6 +82,7 @@ def _metadata_answers(bootstrap: str, timeout_s: float) -> bool:
             bootstrap_servers=bootstrap,
             request_timeout_ms=int(timeout_s * 1000),
             client_id="citywatch-probe",
+            **client_options,
         )
     except (KafkaError, OSError, ValueError):
         return False
@@ -92,11 +96,24 @@ def _metadata_answers(bootstrap: str, timeout_s: float) -> bool:
 
 
 class EmbeddedBroker:
-    """Run tansu as a child process; a context manager that always stops it."""
+    """Run tansu as a child process; a context manager that always stops it.
 
-    def __init__(self, port: int = 9092, host: str = "127.0.0.1") -> None:
+    ``advertised`` (HOST:PORT) is the address the broker tells clients to come back on,
+    e.g. a TLS terminator in front of it; ``ready`` then says when it answers there.
+    """
+
+    def __init__(
+        self,
+        port: int = 9092,
+        host: str = "127.0.0.1",
+        *,
+        advertised: str | None = None,
+        ready: Callable[[], bool] | None = None,
+    ) -> None:
         self.host = host
         self.port = port
+        self.advertised = advertised
+        self.ready = ready
         self._proc: subprocess.Popen[bytes] | None = None
         self._log: tempfile._TemporaryFileWrapper[bytes] | None = None
 
@@ -124,7 +141,8 @@ class EmbeddedBroker:
             )
         url = f"tcp://{self.host}:{self.port}"
         self._log = tempfile.NamedTemporaryFile(prefix="citywatch-broker-", suffix=".log")  # noqa: SIM115
-        cmd = [str(binary), "broker", "--listener-url", url, "--advertised-listener-url", url]
+        advertised = f"tcp://{self.advertised}" if self.advertised else url
+        cmd = [str(binary), "broker", "--listener-url", url, "--advertised-listener-url", advertised]
         logger.info("starting embedded broker: %s", " ".join(cmd))
         self._proc = subprocess.Popen(  # noqa: S603 - fixed argv, our own binary
             cmd,
@@ -142,7 +160,7 @@ class EmbeddedBroker:
                     f"the embedded broker exited with code {self._proc.returncode} "
                     f"before answering; its output:\n{out}"
                 )
-            if kafka_answers(self.bootstrap, timeout_s=1.0):
+            if self.ready() if self.ready else kafka_answers(self.bootstrap, timeout_s=1.0):
                 logger.info("embedded broker answers at %s", self.bootstrap)
                 return self
             time.sleep(0.2)

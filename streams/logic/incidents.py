@@ -53,6 +53,7 @@ from streams.logic.incident_book import (
 )
 from streams.logic.incident_config import ConfigIndex
 from streams.logic.incident_deadlines import on_tick
+from streams.logic.incident_restore import on_restore, restore_id, restore_refusal
 from streams.logic.lifecycle import CASE_STATES, OPEN_STATES, update_allowed
 from streams.logic.rules import ViolationEvent
 
@@ -73,9 +74,12 @@ __all__ = [
     "on_condition",
     "on_operator",
     "on_outcome",
+    "on_restore",
     "on_tick",
     "on_update",
     "on_violation",
+    "restore_id",
+    "restore_refusal",
     "set_held",
     "shrink",
     "update_refusal",

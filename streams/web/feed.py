@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from streams import kafka_security
 from streams.contract.errors import RecordError
 from streams.contract.records import (
     Alert,
@@ -168,6 +169,7 @@ class Feed:
             auto_offset_reset="earliest",
             fetch_max_wait_ms=100,
             client_id="citywatch-web",
+            **kafka_security.aiokafka(),
         )
         await consumer.start()
         try:

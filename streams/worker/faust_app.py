@@ -6,6 +6,7 @@ from pathlib import Path
 
 import faust
 
+from streams import kafka_security
 from streams.contract.topics import Topics
 from streams.worker import faust_tuning
 from streams.worker.settings import FETCH_MAX_WAIT_MS, GROUP_TIMEOUT_S
@@ -50,4 +51,5 @@ def make_app(
         stream_wait_empty=False,
         producer_linger=0.002,
         table_standby_replicas=0,
+        **kafka_security.faust_settings(),
     )

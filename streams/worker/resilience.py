@@ -32,13 +32,13 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from kafka.partitioner import murmur2
 
-from streams import kafka_logs
+from streams import kafka_logs, kafka_security
 from streams.contract.errors import BrokerUnavailableError
 
 if TYPE_CHECKING:
@@ -176,6 +176,7 @@ def describe_topics(bootstrap: str, timeout_s: float = PROBE_TIMEOUT_S) -> dict[
             request_timeout_ms=ms,
             bootstrap_timeout_ms=ms,
             client_id="citywatch-probe",
+            **kafka_security.kafka_python(),
         )
     except KafkaConfigurationError:
         raise  # a mistake here, not an unreachable broker
@@ -255,37 +256,6 @@ def rewound_partitions(
     return out
 
 
-class RepeatFilter(logging.Filter):
-    """Lets one record per (logger, message template) through every ``every_s`` seconds.
-
-    While the broker is down the Kafka clients (aiokafka's and the probe's kafka-python)
-    log the same connection error many times a second; the probe's own line says what is going on.
-    """
-
-    def __init__(
-        self, prefix: str | tuple[str, ...] = ("aiokafka", "kafka."), every_s: float = 30.0, kept: int = 256
-    ) -> None:
-        super().__init__()
-        self.prefix = prefix
-        self.every_s = every_s
-        self.kept = kept
-        self._last: dict[tuple[str, str], float] = {}
-        self.suppressed = 0
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if not record.name.startswith(self.prefix):
-            return True
-        key = (record.name, str(record.msg))
-        last = self._last.get(key)
-        if last is not None and record.created - last < self.every_s:
-            self.suppressed += 1
-            return False
-        self._last[key] = record.created
-        if len(self._last) > self.kept:  # bounded: forget the oldest
-            self._last.pop(next(iter(self._last)))
-        return True
-
-
 def _partition(key: Any, partitions: int) -> int:
     # the tables are keyed like their source topics, partitioned by Kafka's default partitioner
     return int(murmur2(str(key).encode()) & 0x7FFFFFFF) % partitions
@@ -299,6 +269,8 @@ class BrokerWatch:
         self.bootstrap = bootstrap
         self.every_s = every_s
         self.health = BrokerHealth()
+        # called after the lost topics were repaired (the worker's restore from the case record)
+        self.after_lost: list[Callable[[], Awaitable[None]]] = []
 
     def expected_topics(self) -> list[str]:
         app = self.worker.app
@@ -379,6 +351,8 @@ class BrokerWatch:
         self.health.note_lost(f"{_iso(time.time())} {note}")
         self.health.repaired()
         logger.warning("%s", note)
+        for then in self.after_lost:
+            await then()
 
     def _forget_recovery_offsets(self, changelogs: list[str]) -> None:
         """Recovery would seek past the new, shorter changelogs: start them from the beginning."""
@@ -437,7 +411,7 @@ def install(worker: Worker, bootstrap: str) -> BrokerWatch:
 
     @app.task  # type: ignore[untyped-decorator]
     async def watch_kafka() -> None:
-        repeats = RepeatFilter()  # on the handlers Faust set up by now
+        repeats = kafka_logs.RepeatFilter()  # on the handlers Faust set up by now
         for handler in logging.getLogger().handlers:
             handler.addFilter(repeats)
         kafka_logs.install(logging.getLogger().handlers)

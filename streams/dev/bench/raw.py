@@ -65,8 +65,10 @@ def raw_round_trips(bootstrap: str, topic: str, count: int, pace_s: float) -> li
     """Milliseconds from a kafka-python producer's send to the tuned consumer's receipt."""
     from kafka import KafkaProducer
 
+    from streams.kafka_security import kafka_python
+
     consumer = tuned_consumer(bootstrap, topic, from_beginning=False)
-    producer = KafkaProducer(bootstrap_servers=bootstrap, acks=1, linger_ms=0)
+    producer = KafkaProducer(**kafka_python(), bootstrap_servers=bootstrap, acks=1, linger_ms=0)
     latencies: list[float] = []
     marker = uuid.uuid4().hex.encode()
     stop = threading.Event()

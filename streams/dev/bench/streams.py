@@ -260,9 +260,11 @@ def _measure_latency(stats: Stats, load: Load, stopping: threading.Event, out: W
     that completes each camera's dwell, timed to its loudspeaker command."""
     from kafka import KafkaProducer
 
+    from streams.kafka_security import kafka_python
+
     bootstrap, topics, latency_cameras = load.bootstrap, load.topics, load.latency_cameras
     t0 = time.time() - 60
-    producer = KafkaProducer(bootstrap_servers=bootstrap, acks=1, linger_ms=0)
+    producer = KafkaProducer(**kafka_python(), bootstrap_servers=bootstrap, acks=1, linger_ms=0)
     cams = [f"lat-{i:04d}" for i in range(latency_cameras)]
     for cid in cams:
         for k in range(PRELUDE):
@@ -388,8 +390,12 @@ def _load_backlog(bootstrap: str, topics: Topics, n: int, cameras: int) -> int:
     """Write the throughput records into the detections topic; return their size in bytes."""
     from kafka import KafkaProducer
 
+    from streams.kafka_security import kafka_python
+
     t0 = time.time() - 3600
-    producer = KafkaProducer(bootstrap_servers=bootstrap, acks=1, linger_ms=5, batch_size=256 * 1024)
+    producer = KafkaProducer(
+        **kafka_python(), bootstrap_servers=bootstrap, acks=1, linger_ms=5, batch_size=256 * 1024
+    )
     size = 0
     for key, value in throughput_records(n, cameras, t0):
         size += len(value)

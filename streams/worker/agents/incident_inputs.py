@@ -15,9 +15,11 @@ from streams.contract.internal_records import (
     IncidentInput,
     OperatorInput,
     OutcomeInput,
+    RestoreInput,
     TickInput,
     UpdateInput,
 )
+from streams.contract.records import Alert, decode
 from streams.contract.timeutil import from_iso
 from streams.logic import incidents as inc
 from streams.worker.context import WorkerContext
@@ -41,9 +43,25 @@ def on_update(
     return inc.on_update(book, ctx.incidents, **case, note=data.note, at=at)
 
 
+def on_restore(ctx: WorkerContext, book: inc.Book, data: RestoreInput, key: str) -> list[inc.Effect]:
+    """An open incident from the case record; one already known here is left as it is."""
+    alert = decode(Alert, data.incident)
+    subject = str((alert.model_extra or {}).get("sensor_id") or alert.camera_id or "")
+    if subject != key:
+        raise ValueError(
+            f"restore {data.restore_id} is keyed {key!r}, but incident {alert.incident_id} is {subject!r}'s"
+        )
+    refused = inc.restore_refusal(book, alert)
+    if refused is not None:
+        logger.info("%s: restore %s changes nothing: %s", key, data.restore_id, refused)
+        return []
+    logger.warning("%s: incident %s restored from the case record (%s)", key, alert.incident_id, alert.state)
+    return inc.on_restore(book, ctx.incidents, incident=data.incident, case=data.case)
+
+
 def apply_input(ctx: WorkerContext, book: inc.Book, data: IncidentInput, key: str) -> list[inc.Effect] | None:
     at = from_iso(data.at)
-    if isinstance(data, UpdateInput | OperatorInput | ConditionInput):
+    if isinstance(data, UpdateInput | OperatorInput | ConditionInput | RestoreInput):
         # inputs dated by their sender's event time move this key's clock; ticks come
         # from this clock, acks and policy outcomes carry other processes' times
         skew = ctx.too_early(at)
@@ -67,3 +85,5 @@ def apply_input(ctx: WorkerContext, book: inc.Book, data: IncidentInput, key: st
         case ConditionInput():  # a sensor rule or camera health (agents/sensors.py, camera_health.py)
             named = fields(data, "subject", "source", "category", "state", "note")
             return inc.on_condition(book, c, since=from_iso(data.since), at=at, **named)
+        case RestoreInput():  # the case record re-seeds an empty table (streams/worker/restore.py)
+            return on_restore(ctx, book, data, key)

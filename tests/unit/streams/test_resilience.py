@@ -12,12 +12,12 @@ import pytest
 from aiokafka.errors import KafkaTimeoutError
 
 from streams.contract.errors import BrokerUnavailableError, WebError
+from streams.kafka_logs import RepeatFilter
 from streams.worker.resilience import (
     LOST_KEPT,
     REWIND_WINDOW_S,
     BrokerHealth,
     Observation,
-    RepeatFilter,
     rewound_partitions,
     send_acked,
     send_all_acked,
