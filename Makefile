@@ -23,10 +23,11 @@ $(STAMP): pyproject.toml
 venv: $(STAMP) ## create .venv and install citywatch with its dev tools
 
 # system packages as command:package pairs (apt-get names)
-SYSDEPS := espeak-ng:espeak-ng chromium:chromium chromedriver:chromium-driver stunnel4:stunnel4 openssl:openssl
+SYSDEPS := espeak-ng:espeak-ng chromium:chromium chromedriver:chromium-driver stunnel4:stunnel4 openssl:openssl \
+           promtool:prometheus systemd-analyze:systemd
 
 .PHONY: sysdeps
-sysdeps: ## install missing system packages (espeak-ng for speech, chromium for the web test, stunnel4 for the TLS test) with apt-get
+sysdeps: ## install missing system packages (espeak-ng for speech, chromium for the web test, stunnel4 for the TLS test, promtool and systemd-analyze for deploy/) with apt-get
 	@missing=""; for dep in $(SYSDEPS); do \
 	  command -v "$${dep%%:*}" >/dev/null 2>&1 || missing="$$missing $${dep#*:}"; \
 	done; \

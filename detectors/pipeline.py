@@ -261,11 +261,14 @@ class RunLimits:
     duration_s: float | None = None
     max_frames: int | None = None
     stop: threading.Event = field(default_factory=threading.Event)
+    on_round: Callable[[], None] | None = None  # the loop's heartbeat (health), at every check
 
     def __post_init__(self) -> None:
         self._deadline = None if self.duration_s is None else time.monotonic() + self.duration_s
 
     def done(self, frames: int) -> bool:
+        if self.on_round is not None:
+            self.on_round()
         if self.stop.is_set():
             return True
         if self._deadline is not None and time.monotonic() >= self._deadline:

@@ -16,6 +16,7 @@ class Sampler:
             raise ValueError("fps must be positive or None")
         self.period = 0.0 if fps is None else 1.0 / fps
         self._next: float | None = None
+        self.taken = 0  # frames accepted (a counter for /metrics)
 
     def take(self, media_t: float) -> bool:
         tolerance = self.period * 1e-3
@@ -26,4 +27,5 @@ class Sampler:
         self._next = media_t + self.period if self._next is None else self._next + self.period
         if self._next <= media_t:
             self._next = media_t + self.period  # behind after a gap: do not burst to catch up
+        self.taken += 1
         return True

@@ -24,6 +24,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "tail": ("streams.commands.tail", "print a topic's records as JSON lines"),
     "replay": ("streams.commands.replay", "push recorded records (tail's JSON lines) back, paced or faster"),
     "demo": ("streams.commands.demo", "run the whole pipeline on the embedded broker"),
+    "topics": ("streams.commands.topics", "plan or create every topic (contract, internal, changelogs)"),
     "worker": ("streams.commands.worker", "the Faust worker (agents, tables, web)"),
     "bench": ("streams.commands.bench", "benchmarks (detector, streams, end-to-end)"),
     "eval": (

@@ -65,6 +65,8 @@ SYSDEPS_PACKAGES = {
     "chromium": "chromium",
     "chromedriver": "chromium-driver",
     "stunnel4": "stunnel4",
+    "promtool": "prometheus",
+    "systemd-analyze": "systemd",
 }
 
 

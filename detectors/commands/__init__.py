@@ -10,11 +10,15 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
 
-from streams.commands import add_config_argument, add_kafka_argument, kafka_address
+from streams.commands import add_config_argument, add_health_arguments, add_kafka_argument, kafka_address
 from streams.config import Camera, Config
 from streams.contract.errors import ConfigError, ConfigProblem
 from streams.contract.topics import Topics
+
+if TYPE_CHECKING:
+    from streams.role_health import RoleHealth
 
 
 def add_role_arguments(parser: argparse.ArgumentParser, *, cameras: bool = True) -> None:
@@ -32,6 +36,7 @@ def add_role_arguments(parser: argparse.ArgumentParser, *, cameras: bool = True)
     parser.add_argument(
         "--max-frames", type=int, default=None, metavar="N", help="stop after N sampled frames in all"
     )
+    add_health_arguments(parser)
 
 
 def add_source_arguments(parser: argparse.ArgumentParser) -> None:
@@ -101,3 +106,12 @@ def stop_on_signals(stop: threading.Event) -> Iterator[None]:
     finally:
         for sig, h in old.items():
             signal.signal(sig, h)
+
+
+def role_health(args: argparse.Namespace, name: str, bootstrap: str, topics: list[str]) -> RoleHealth | None:
+    """The health of a role started with --health-port, else None (no server, no probe)."""
+    if args.health_port is None:
+        return None
+    from streams.role_health import RoleHealth
+
+    return RoleHealth(name, bootstrap, topics)

@@ -7,7 +7,7 @@ import argparse
 import logging
 from typing import TYPE_CHECKING
 
-from detectors.commands import Role, add_role_arguments, load_role, stop_on_signals
+from detectors.commands import Role, add_role_arguments, load_role, role_health, stop_on_signals
 
 if TYPE_CHECKING:
     from detectors.pipeline import CameraPipeline
@@ -30,12 +30,15 @@ def run(args: argparse.Namespace) -> int:
     from detectors.pipeline import DetectionLoop, RunLimits
     from detectors.publish import KafkaPublisher
     from detectors.runtime import close_publisher, prepare_topics, warm_detector
+    from streams import role_metrics
+    from streams.role_health import serve
 
     role = load_role(args)
     cfg, topics = role.cfg, role.topics
     detector = warm_detector(cfg)
     prepare_topics(role.bootstrap, [topics.frames, topics.detections], cfg.kafka.partitions)
     pipeline_for = PipelineFor(role, detector.name)
+    health = role_health(args, "detect", role.bootstrap, [topics.frames, topics.detections])
     limits = RunLimits(args.duration, args.max_frames)
     publisher = KafkaPublisher(role.bootstrap, client_id="citywatch-detect")
     consumer = frame_consumer(
@@ -45,12 +48,21 @@ def run(args: argparse.Namespace) -> int:
         from_beginning=args.from_beginning,
         max_records=cfg.model.batch * 4,
     )
+    if health is not None:
+        limits.on_round = lambda: health.round(consumer)
+    server = None
     try:
         loop = DetectionLoop({}, detector, publisher, topics)
+        metrics = role_metrics.detector(
+            "detect", lambda: loop.pipelines, publisher, lambda: loop.inference_ms_total
+        )
+        server = serve(args, health, [metrics])
         with stop_on_signals(limits.stop):
             handled = run_detect(consumer, pipeline_for, loop, limits, cfg.model.batch)
         logger.info("detect: %d frames handled", handled)
     finally:
+        if server is not None:
+            server.close()
         consumer.close()
         close_publisher(publisher, role.bootstrap, "detect")
     return 0

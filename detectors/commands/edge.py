@@ -7,7 +7,13 @@ import argparse
 import logging
 import threading
 
-from detectors.commands import add_role_arguments, add_source_arguments, load_role, stop_on_signals
+from detectors.commands import (
+    add_role_arguments,
+    add_source_arguments,
+    load_role,
+    role_health,
+    stop_on_signals,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -30,6 +36,8 @@ def run(args: argparse.Namespace) -> int:
         stop_readers,
         warm_detector,
     )
+    from streams import role_metrics
+    from streams.role_health import serve
 
     role = load_role(args)
     cfg, cameras, topics = role.cfg, role.cameras, role.topics
@@ -37,10 +45,12 @@ def run(args: argparse.Namespace) -> int:
     prepare_topics(role.bootstrap, [topics.detections, topics.camera_status], cfg.kafka.partitions)
     evidence = EvidenceStore(cfg.evidence)
     fixtures = {c.id: KeptFixtures.open(c, cfg) for c in cameras}
-    limits = RunLimits(args.duration, args.max_frames)
+    health = role_health(args, "edge", role.bootstrap, [topics.detections, topics.camera_status])
+    limits = RunLimits(args.duration, args.max_frames, on_round=health.round if health else None)
     wake = threading.Event()
     publisher = KafkaPublisher(role.bootstrap)
     readers = {}
+    server = None
     try:
         readers = start_readers(cameras, realtime=not args.fast, loop=args.loop, wake=wake)
         pipelines = {
@@ -49,6 +59,8 @@ def run(args: argparse.Namespace) -> int:
             if c.id in readers
         }
         loop = DetectionLoop(pipelines, detector, publisher, topics)
+        metrics = role_metrics.detector("edge", lambda: pipelines, publisher, lambda: loop.inference_ms_total)
+        server = serve(args, health, [metrics])
         status = StatusReporter(readers, publisher, topics)
         with stop_on_signals(limits.stop):
             sampled = run_edge(readers, loop, status, limits, wake, cfg.model.batch)
@@ -64,6 +76,8 @@ def run(args: argparse.Namespace) -> int:
             )
         logger.info("edge: %d frames sampled in all", sampled)
     finally:
+        if server is not None:
+            server.close()
         stop_readers(readers)
         close_publisher(publisher, role.bootstrap, "edge")
     return 0

@@ -40,3 +40,19 @@ def add_kafka_argument(parser: argparse.ArgumentParser) -> None:
 
 def kafka_address(args: argparse.Namespace) -> str:
     return str(getattr(args, "kafka", None) or bootstrap())
+
+
+def add_health_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--health-port",
+        type=int,
+        default=None,
+        metavar="PORT",
+        help="serve /healthz and /metrics on PORT (0: a free port, logged; default: no server)",
+    )
+    parser.add_argument(
+        "--health-bind",
+        default="127.0.0.1",
+        metavar="ADDR",
+        help="address of the health server (default 127.0.0.1; 0.0.0.0 for a remote Prometheus)",
+    )

@@ -10,8 +10,12 @@ import argparse
 import signal
 import threading
 from types import FrameType
+from typing import TYPE_CHECKING, Any
 
-from streams.commands import add_config_argument, add_kafka_argument, kafka_address
+from streams.commands import add_config_argument, add_health_arguments, add_kafka_argument, kafka_address
+
+if TYPE_CHECKING:
+    from streams.speaker.gateway import Gateway, GatewayOptions
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -38,6 +42,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="ID",
         help="consumer group (default: citywatch-speaker; with --speaker, one group per speaker set)",
     )
+    add_health_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -68,9 +73,27 @@ def run(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+    server = _health(args, gateway, options)
     try:
         stats = gateway.run(stop, duration_s=args.duration)
     except KeyboardInterrupt:
         return 130
+    finally:
+        if server is not None:
+            server.close()
     print(f"speaker gateway: {stats.summary()}", flush=True)
     return 0
+
+
+def _health(args: argparse.Namespace, gateway: Gateway, options: GatewayOptions) -> Any:
+    """The health server of --health-port (None without it); the gateway's loop is its activity."""
+    if args.health_port is None:
+        return None
+    from streams import role_metrics
+    from streams.role_health import RoleHealth, serve
+
+    topics = options.topics
+    health = RoleHealth("speaker", options.bootstrap, [topics.loudspeaker, topics.loudspeaker_acks])
+    gateway.on_round = health.round
+    stats = gateway.stats
+    return serve(args, health, [role_metrics.speaker(stats.acks, lambda: stats.deadletters)])

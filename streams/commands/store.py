@@ -10,9 +10,12 @@ import argparse
 import signal
 import threading
 from types import FrameType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from streams.commands import add_config_argument, add_kafka_argument, kafka_address
+from streams.commands import add_config_argument, add_health_arguments, add_kafka_argument, kafka_address
+
+if TYPE_CHECKING:
+    from streams.store.role import Store, StoreOptions
 
 if TYPE_CHECKING:
     from streams.config import Config
@@ -69,6 +72,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--group", default=None, metavar="ID", help="consumer group (default: <topic prefix>store)"
     )
+    add_health_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -95,9 +99,24 @@ def run(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+    server = _health(args, store, options)
     try:
         stats = store.run(stop, duration_s=args.duration)
     finally:
+        if server is not None:
+            server.close()
         engine.dispose()
     print(f"store: {stats.summary()}", flush=True)
     return 0
+
+
+def _health(args: argparse.Namespace, store: Store, options: StoreOptions) -> Any:
+    """The health server of --health-port (None without it); the store's loop is its activity."""
+    if args.health_port is None:
+        return None
+    from streams import role_metrics
+    from streams.role_health import RoleHealth, serve
+
+    health = RoleHealth("store", options.bootstrap, [options.topics.alerts])
+    store.on_round = health.round
+    return serve(args, health, [role_metrics.store(store.stats)])

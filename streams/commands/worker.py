@@ -40,12 +40,18 @@ def run(args: argparse.Namespace) -> int:
 
     from streams import kafka_security
     from streams.config import load_config
+    from streams.contract.topic_policy import plan
+    from streams.contract.topics import Topics
     from streams.kafka_io import ensure_topics
+    from streams.provision import refuse_mismatched_partitions
     from streams.worker import create_worker, resilience, restore
 
     cfg = load_config(args.config)
     kafka_security.use(cfg.kafka)
     bootstrap = kafka_address(args)
+    refuse_mismatched_partitions(
+        bootstrap, plan(Topics.current(), cfg.kafka.partitions), cfg.kafka.partitions
+    )
     ensure_topics(bootstrap, partitions=cfg.kafka.partitions)
     Path(args.datadir).mkdir(parents=True, exist_ok=True)  # a fresh checkout or service has no var/
     worker = create_worker(

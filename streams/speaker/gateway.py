@@ -124,6 +124,7 @@ class Gateway:
             self._workers[spk.id] = SpeakerWorker(spk, driver, self.engine, self._on_ack, clock)
         self._consumer: Any = None
         self._producer: Any = None
+        self.on_round: Callable[[Any], None] | None = None  # after each poll, with the consumer (health)
 
     # ---- called from worker threads -------------------------------------------------
     def _on_ack(self, ack: LoudspeakerAck, token: object) -> None:
@@ -163,6 +164,8 @@ class Gateway:
                         self._take(rec)
                 self._publish()
                 self._commit()
+                if self.on_round is not None:
+                    self.on_round(self._consumer)
             self._drain()
         finally:
             for worker in self._workers.values():

@@ -78,6 +78,7 @@ class Store:
         self._consumer: Any = None
         self._producer: Any = None
         self._next_prune = float("-inf")  # once at start, then every prune_every_s
+        self.on_round: Callable[[Any], None] | None = None  # after each poll, with the consumer (health)
 
     def _connect(self) -> None:
         self._consumer = group_consumer(
@@ -103,6 +104,8 @@ class Store:
                 polled = self._consumer.poll(timeout_ms=200)
                 if polled:
                     self._handle(self._read(polled))
+                if self.on_round is not None:
+                    self.on_round(self._consumer)
         finally:
             self._consumer.close(autocommit=False)
             self._producer.close(timeout=5)

@@ -1,0 +1,124 @@
+"""The roles' own counters for ``/metrics``, read from the roles' stats at each scrape
+(custom collectors, as the worker's: nothing is copied into prometheus_client's objects).
+
+    citywatch_frames_total{role,camera,stage}   sampled / inferred / skipped (still) / queued
+    citywatch_inference_seconds_total{role}     time in the detector
+    citywatch_frames_dropped_total{role}        records dropped while Kafka did not take them
+    citywatch_publish_buffer_records{role}      records waiting for Kafka
+    citywatch_speaker_commands_total{status}    played / failed / expired (acks published)
+    citywatch_role_deadletters_total{role}      records a role dead-lettered
+    citywatch_store_rows_written_total          rows the store wrote
+    citywatch_store_records_total{outcome}      read / retried batches / committed batches
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import Any, Protocol
+
+from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
+
+
+class _Stats(Protocol):
+    sampled: int
+    inferred: int
+    skipped: int
+
+
+class _Pipeline(Protocol):
+    @property
+    def stats(self) -> _Stats: ...
+
+
+class _Publisher(Protocol):
+    @property
+    def buffered(self) -> int: ...
+    @property
+    def dropped(self) -> int: ...
+
+
+def detector(
+    role: str,
+    pipelines: Callable[[], Mapping[str, _Pipeline]],
+    publisher: _Publisher,
+    inference_ms: Callable[[], float] | None = None,
+    queued: Callable[[], Mapping[str, int]] | None = None,
+) -> Callable[[], Iterator[Metric]]:
+    """edge, capture and detect: frames by camera and stage, inference time, drops, buffer."""
+
+    def collect() -> Iterator[Metric]:
+        frames = CounterMetricFamily(
+            "citywatch_frames", "Frames by camera and stage", labels=["role", "camera", "stage"]
+        )
+        for camera, p in sorted(dict(pipelines()).items()):
+            s = p.stats
+            for stage, value in (("sampled", s.sampled), ("inferred", s.inferred), ("skipped", s.skipped)):
+                frames.add_metric([role, camera, stage], float(value))
+        for camera, value in sorted((queued() if queued else {}).items()):
+            frames.add_metric([role, camera, "queued"], float(value))
+        yield frames
+        if inference_ms is not None:
+            spent = CounterMetricFamily(
+                "citywatch_inference_seconds", "Seconds spent in the detector", labels=["role"]
+            )
+            spent.add_metric([role], inference_ms() / 1000.0)
+            yield spent
+        dropped = CounterMetricFamily(
+            "citywatch_frames_dropped", "Records dropped while Kafka did not take them", labels=["role"]
+        )
+        dropped.add_metric([role], float(publisher.dropped))
+        yield dropped
+        buffer = GaugeMetricFamily(
+            "citywatch_publish_buffer_records", "Records waiting for Kafka", labels=["role"]
+        )
+        buffer.add_metric([role], float(publisher.buffered))
+        yield buffer
+
+    return collect
+
+
+def speaker(acks: Mapping[str, int], deadletters: Callable[[], int]) -> Callable[[], Iterator[Metric]]:
+    """The gateway: commands acknowledged by status, dead letters."""
+
+    def collect() -> Iterator[Metric]:
+        commands = CounterMetricFamily(
+            "citywatch_speaker_commands", "Loudspeaker commands acknowledged, by status", labels=["status"]
+        )
+        for status in ("played", "failed", "expired"):
+            commands.add_metric([status], float(acks.get(status, 0)))
+        yield commands
+        yield _deadletters("speaker", deadletters())
+
+    return collect
+
+
+def store(stats: Mapping[str, Any]) -> Callable[[], Iterable[Metric]]:
+    """The store: rows written, records read, batches retried and committed, dead letters."""
+
+    def collect() -> Iterator[Metric]:
+        rows = CounterMetricFamily(
+            "citywatch_store_rows_written", "Rows the store wrote (inserted or updated)"
+        )
+        rows.add_metric([], float(stats.get("rows", 0)))
+        yield rows
+        records = CounterMetricFamily(
+            "citywatch_store_records", "The store's records and batches", labels=["outcome"]
+        )
+        for outcome, key in (
+            ("read", "records"),
+            ("retried_batches", "retries"),
+            ("committed_batches", "batches"),
+        ):
+            records.add_metric([outcome], float(stats.get(key, 0)))
+        yield records
+        yield _deadletters("store", int(stats.get("deadletters", 0)))
+
+    return collect
+
+
+def _deadletters(role: str, value: int) -> Metric:
+    family = CounterMetricFamily(
+        "citywatch_role_deadletters", "Records a role dead-lettered", labels=["role"]
+    )
+    family.add_metric([role], float(value))
+    return family
