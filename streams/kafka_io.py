@@ -234,7 +234,9 @@ def committed_offsets(bootstrap: str, group: str, topics: list[str]) -> dict[Top
     left out). ``BrokerError`` when Kafka cannot say."""
     wanted = set(topics)
     try:
-        admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="citywatch-offsets")
+        admin = KafkaAdminClient(
+            bootstrap_servers=bootstrap, client_id="citywatch-offsets", **kafka_security.kafka_python()
+        )
     except KafkaError as exc:
         raise BrokerError(
             f"cannot reach Kafka at {bootstrap} ({exc}) to read group {group}'s offsets"
