@@ -91,8 +91,10 @@ def start_worker(
     *,
     web_port: int | None = None,
     tokens: str | None = None,
+    extra: tuple[str, ...] = (),
 ) -> subprocess.Popen[bytes]:
-    """``citywatch worker`` as a subprocess (its own process group), without web unless ``web_port``."""
+    """``citywatch worker`` as a subprocess (its own process group), without web unless ``web_port``;
+    ``extra``: more options of the worker."""
     web = ["--web-port", str(web_port)] if web_port is not None else ["--no-web"]
     run_env = {**env, "CITYWATCH_TOKENS": tokens} if tokens is not None else env
     with log.open("ab") as out:
@@ -109,6 +111,7 @@ def start_worker(
                 *web,
                 "--datadir",
                 str(datadir),
+                *extra,
             ],
             env=run_env,
             stdout=out,

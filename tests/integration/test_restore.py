@@ -132,7 +132,12 @@ def test_an_open_case_survives_a_broker_that_forgot_everything(
         # the worker re-seeded the incident and its case from the case record: on the board
         def on_board() -> bool:
             status, body = api(f"/api/incidents/{incident_id}")
-            return status == 200 and body["state"] == "dispatched" and body["case_id"] == case_id
+            return (
+                status == 200
+                and body["source"] == "board"  # the live board's, not the case record's answer
+                and body["state"] == "dispatched"
+                and body["case_id"] == case_id
+            )
 
         assert wait_for(on_board, JOIN_TIMEOUT), tail()
         assert "re-seeded from the case record" in log.read_text()
