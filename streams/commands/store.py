@@ -65,7 +65,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from streams.contract.topics import Topics
     from streams.store.database import open_engine, upgrade
-    from streams.store.role import Store, StoreOptions
+    from streams.store.role import Store, StoreOptions, freeze_startup
 
     engine = open_engine(db_url(args))
     upgrade(engine)
@@ -76,6 +76,7 @@ def run(args: argparse.Namespace) -> int:
         retention_days=retention_days(args),
     )
     store = Store(engine, options)
+    freeze_startup()
     stop = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
