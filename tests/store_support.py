@@ -4,12 +4,13 @@ rows read back in one comparable form."""
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Engine, select
 
 from streams.contract import records as r
 from streams.contract.timeutil import to_iso
+from streams.contract.topics import Topics
 from streams.logic import lifecycle
 from streams.store import schema
 
@@ -153,3 +154,17 @@ def _plain(value: Any) -> Any:
 
 def counts(engine: Engine) -> dict[str, int]:
     return {name: len(rows) for name, rows in snapshot(engine).items()}
+
+
+class Consumed(NamedTuple):
+    """What the store reads of a consumed record."""
+
+    topic: str
+    partition: int
+    offset: int
+    value: bytes | None
+
+
+def poll(topics: Topics, records: list[tuple[str, bytes | None]]) -> dict[str, list[Consumed]]:
+    """``records`` (topic suffix, payload) as one poll of the store's consumer, offsets from 0."""
+    return {"poll": [Consumed(topics.name(suffix), 0, n, raw) for n, (suffix, raw) in enumerate(records)]}

@@ -79,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
     from streams import kafka_security
     from streams.contract.topics import Topics
     from streams.store.database import open_engine, upgrade
-    from streams.store.role import Store, StoreOptions
+    from streams.store.role import Store, StoreOptions, freeze_startup
 
     cfg = optional_config(args)
     kafka_security.use(None if cfg is None else cfg.kafka)
@@ -92,6 +92,7 @@ def run(args: argparse.Namespace) -> int:
         retention_days=retention_days(args),
     )
     store = Store(engine, options)
+    freeze_startup()
     stop = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:

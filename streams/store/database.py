@@ -7,6 +7,7 @@ to open or reach it is a ``StoreError`` that says what to fix, with any password
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from pathlib import Path
@@ -14,6 +15,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
+from pydantic import BaseModel
 from sqlalchemy import Engine, create_engine, event, make_url, text
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
@@ -39,6 +41,14 @@ def shown(url: str | URL) -> str:
         return make_url(url).render_as_string(hide_password=True)
     except ArgumentError:
         return "<not a database URL>"
+
+
+def json_text(value: Any) -> str:
+    """A JSON column's text: a record (the mapping keeps the decoded model) serialised once by
+    pydantic, which gives the same JSON as its ``to_dict()``; anything else as ``json.dumps``."""
+    if isinstance(value, BaseModel):
+        return value.model_dump_json()
+    return json.dumps(value)
 
 
 def _wal(dbapi_connection: Any, _record: Any) -> None:
@@ -67,7 +77,7 @@ def open_engine(url: str) -> Engine:
     if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
     try:
-        engine = create_engine(parsed, pool_pre_ping=True)
+        engine = create_engine(parsed, pool_pre_ping=True, json_serializer=json_text)
     except NoSuchModuleError:
         raise StoreError(f"{shown(parsed)}: unknown database driver; {FIX} (e.g. {EXAMPLES})") from None
     except ImportError as exc:

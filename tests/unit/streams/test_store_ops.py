@@ -126,9 +126,32 @@ def test_db_prune_applies_the_configured_retention_at_the_given_time(
 def test_the_store_benchmark_runs_tiny_and_ends_with_its_result_line(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    argv = ["bench", "store", "--incidents", "5", "--events", "95", "--queries", "5", "--pg", ""]
+    argv = [
+        "bench",
+        "store",
+        "--incidents",
+        "5",
+        "--events",
+        "95",
+        "--queries",
+        "5",
+        "--pg",
+        "",
+        "--repeat",
+        "1",
+    ]
     assert main(argv) == 0
-    last = capsys.readouterr().out.strip().splitlines()[-1]
+    out = capsys.readouterr().out
+    last = out.strip().splitlines()[-1]
     keys = [part.split("=")[0] for part in last.split()[1:]]
     assert last.startswith("RESULT ")
-    assert keys == ["store_rows_per_s", "bulk_rows_per_s", "ratio", "history_p99_ms"]
+    assert keys == [
+        "store_rows_per_s",
+        "bulk_rows_per_s",
+        "ratio",
+        "write_ratio",
+        "driver_bulk_rows_per_s",
+        "driver_ratio",
+        "history_p99_ms",
+    ]
+    assert "SQLite: 55 records -> 65 rows" in out  # the store and the bulk inserts hold the same rows
