@@ -11,6 +11,7 @@
     ├── UsageError                  a command-line option names something the configuration lacks
     ├── FixturesError               a camera's stored fixtures file cannot be read or written
     ├── StoreError                  the case record's database is misnamed, unreachable or refuses
+    ├── ReportError                 a report's period or breakdown is wrong (HTTP 400)
     └── SpeakerError                a loudspeaker command cannot be rendered or delivered
         ├── SpeechError             no TTS engine, or it failed on the text
         └── DriverError             the speaker's driver (file/http/command) failed
@@ -92,6 +93,10 @@ class FixturesError(CitywatchError):
 
 class StoreError(CitywatchError):
     """The case record's database URL is wrong, its server cannot be reached, or it refuses."""
+
+
+class ReportError(CitywatchError):
+    """A report or export was asked for a period or breakdown that cannot be (a bad date, from >= to)."""
 
 
 class SpeakerError(CitywatchError):

@@ -103,7 +103,10 @@ def _case(c: r.DispatchCase) -> list[Row]:
         "due_at": ts(c.due_at),
         "record": c.to_dict(),
     }
-    return [Row("cases", values)]
+    sent = {k: values[k] for k in ("case_id", "incident_id", "unit_id", "grid_id", "state", "level")}
+    sent |= {"created_at": values["created_at"], "due_at": values["due_at"]}
+    key = row_key(c.case_id, sent["created_at"], c.unit_id, c.level)
+    return [Row("cases", values), Row("case_dispatches", {"row_key": key, **sent})]
 
 
 def _photos(u: r.DispatchUpdate) -> list[str]:

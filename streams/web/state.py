@@ -13,10 +13,12 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from aiohttp import web
+from sqlalchemy import Engine
 
 from streams.config import Config
 from streams.contract.errors import WebError
 from streams.contract.topics import Topics
+from streams.store.database import LazyEngine, database_url
 from streams.web.auth import LoginLimiter, Principal, Session, Sessions, TokenRegistry
 from streams.web.board import Board
 from streams.web.events import Hub
@@ -51,6 +53,8 @@ class WebState:
     # the worker's health reports by name (streams/worker/resilience.py: "kafka"); "ok": false -> 503
     health: Callable[[], dict[str, dict[str, Any]]] = dict
     extra_routes: list[tuple[str, str, Any]] = field(default_factory=list)  # from worker extensions
+    # the case record's engine, opened on first use (reports); default: the configured database
+    case_record: Callable[[], Engine] | None = None
     logins: LoginLimiter = field(init=False)  # from web.login_attempts_per_min
 
     def __post_init__(self) -> None:
@@ -59,6 +63,8 @@ class WebState:
         self.hub.per_token = web_cfg.max_streams_per_token
         self.hub.assigned = self.board.assigned  # who sees an incident: its assignment now
         self.logins = LoginLimiter(web_cfg.login_attempts_per_min)
+        if self.case_record is None:
+            self.case_record = LazyEngine(database_url(None, self.cfg.store.url))
 
     def evidence_url(self, path: str) -> str | None:
         return self.evidence.url(path)
