@@ -112,6 +112,7 @@ def escalations_query(ids: list[str], until: str | None) -> Select[Any]:
     d = dispatches
     earlier = dispatches.alias("earlier")
     older = exists().where(
+        earlier.c.incident_id == d.c.incident_id,  # the index's way to the case's other records
         earlier.c.case_id == d.c.case_id,
         or_(
             earlier.c.created_at < d.c.created_at,

@@ -7,6 +7,7 @@ period is at most ``MAX_DAYS`` long (a report holds every case of its period in 
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
@@ -45,6 +46,10 @@ class Period:
 
     def day_of(self, t: float) -> str:
         """The local date of ``t``, ``YYYY-MM-DD``."""
+        starts, days = _midnights(self.start, self.end, self.timezone)
+        i = bisect_right(starts, t) - 1
+        if 0 <= i < len(days) and t < self.end:
+            return days[i]
         return self.local(t).date().isoformat()
 
     def day_bounds(self, start: float, end: float) -> list[tuple[str, float, float]]:
@@ -65,6 +70,13 @@ class Period:
             "to": self.local(self.end).isoformat(),
             "timezone": self.timezone,
         }
+
+
+@lru_cache(maxsize=16)
+def _midnights(start: float, end: float, timezone: str) -> tuple[list[float], list[str]]:
+    """The local days of ``[start, end)``: when each begins (the first: ``start``) and its date."""
+    pieces = Period(start, end, timezone).day_bounds(start, end)
+    return [a for _, a, _ in pieces], [day for day, _, _ in pieces]
 
 
 def parse_moment(text: str, timezone: str, name: str) -> float:
