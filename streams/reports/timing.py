@@ -31,7 +31,10 @@ def wall_seconds(start: float, end: float) -> float:
 
 
 def working_clock(cfg: Config | None) -> tuple[str, WorkingSeconds]:
-    """The district's working-time clock and its name ("working"), or wall time ("wall")."""
+    """The district's working-time clock and its name ("working"), or wall time ("wall").
+
+    A working calendar plugs in here, in one line: ``return "working", <its working_seconds>``.
+    """
     return "wall", wall_seconds
 
 

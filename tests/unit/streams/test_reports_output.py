@@ -197,3 +197,29 @@ def test_the_migration_fills_case_dispatches_from_the_cases_stored_before(tmp_pa
     assert (row["case_id"], row["unit_id"], row["level"], row["due_at"]) == (
         "case-1", "unit-d", "district", "2026-05-26T03:00:00.000Z",
     )  # fmt: skip
+
+
+def test_the_api_returns_the_report_of_the_case_record(engine: Engine, tmp_path: Path) -> None:
+    from ...web_support import bearer, make_state, run_client
+
+    state = make_state(tmp_path)
+    state.case_record = lambda: engine
+
+    async def ask(client: Any) -> tuple[int, Any, int, Any]:
+        path = f"/api/reports/kpis?from={DAY[0]}&to={DAY[1]}&by=unit"
+        good = await client.get(path, headers=bearer("viewer"))
+        bad = await client.get(path.replace("unit", "street"), headers=bearer("viewer"))
+        return good.status, await good.json(), bad.status, await bad.json()
+
+    status, report, refused, why = run_client(state, ask)
+    assert status == 200 and report["total"]["cases_closed"] == 1
+    assert [g["unit"] for g in report["groups"]] == ["unit-a"]
+    assert refused == 400 and "unit, grid, category, camera, day" in why["error"]
+
+
+def test_working_time_comes_from_the_clock_given(engine: Engine) -> None:
+    facts = read_facts(engine, PERIOD, CFG, T0 + 86_400)
+    half = every_breakdown(facts, [None], ("working", lambda start, end: (end - start) / 2))[None]
+    assert half["working_time"] == "working"
+    times = half["total"]["dispatch_to_accept"]
+    assert times["working"]["median_s"] == times["wall"]["median_s"] / 2 == 3.25
