@@ -46,6 +46,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "re-seed the worker's open incidents and cases from the case record (--dry-run: list them)",
     ),
     "db": ("streams.commands.db", "the case record's database: upgrade (migrate), current, backup"),
+    "report": ("streams.commands.report", "KPI report of the case record for a period, by unit/grid/…"),
+    "export": ("streams.commands.export", "export the case record's cases of a period as CSV or XLSX"),
     "patrol": ("streams.commands.patrol", "terminal patrol app: a unit's cases, accept / arrive / resolve"),
     "broadcast": ("streams.commands.broadcast", "an operator's broadcast; prints the policy's decision"),
     "schemas": ("streams.commands.schemas", "write docs/schemas/<topic>.json from the record models"),

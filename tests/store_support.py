@@ -129,6 +129,7 @@ def expected_counts(incidents: int) -> dict[str, int]:
         "incident_events": incidents * len(STATES),
         "evidence": incidents * 2,
         "cases": incidents,
+        "case_dispatches": incidents + 1,  # case 0 escalated
         "case_updates": incidents * 2,
         "loudspeaker_commands": incidents,
         "loudspeaker_acks": incidents,

@@ -15,9 +15,11 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from aiohttp.test_utils import TestClient, TestServer
+from sqlalchemy import Engine
 
 from streams.config import Config
 from streams.contract.topics import Topics
+from streams.store.database import LazyEngine, upgrade
 from streams.web.api import WebState, create_app
 from streams.web.auth import Sessions, TokenRegistry, parse_tokens
 from streams.web.board import Board
@@ -105,6 +107,20 @@ class FakePublisher:
         self.sent.append((topic, key, value))
 
 
+def empty_case_record(path: Path) -> Callable[[], Engine]:
+    """A migrated, empty case record made on first use (only the reports open it)."""
+    lazy = LazyEngine(f"sqlite:///{path}")
+    made: list[Engine] = []
+
+    def engine() -> Engine:
+        if not made:
+            made.append(lazy())
+            upgrade(made[0])
+        return made[0]
+
+    return engine
+
+
 def make_state(
     tmp: Path,
     board: Board | None = None,
@@ -125,6 +141,7 @@ def make_state(
         publisher=FakePublisher(),
         metrics=lambda: "# metrics\n",
         now=now,
+        case_record=empty_case_record(tmp / "record.db"),
     )
 
 

@@ -23,6 +23,7 @@ BENCHES: dict[str, tuple[str, str]] = {
         "streams.dev.bench.store",
         "case record rows/s (store's upserts vs a bulk insert), history query p99",
     ),
+    "kpis": ("streams.dev.bench.kpis", "the KPI report's queries over a month of 1,000,000 incident events"),
 }
 
 

@@ -128,6 +128,10 @@ class Category(Base):
         description="GB/T 30428-style six-digit event code"
     )
     name: str = Field(min_length=1, description="Name shown to people (e.g. 店外经营)")
+    major: Annotated[str, Field(pattern=r"^\d{4}$")] | None = Field(
+        None, description="大类 code in reports and exports (default: the first four digits of code)"
+    )
+    major_name: str | None = Field(None, description="大类 name (default: GB/T 30428's, docs/reports.md)")
     labels: list[str] = Field(
         default_factory=list,
         description="Model labels that count as this category (camera categories; sensor and health "

@@ -13,6 +13,7 @@
     ├── FixturesError               a camera's stored fixtures file cannot be read or written
     ├── StoreError                  the case record's database is misnamed, unreachable or refuses
     ├── QueryError                  a history query's parameters are wrong (HTTP 400)
+    ├── ReportError                 a report's period or breakdown is wrong (HTTP 400)
     └── SpeakerError                a loudspeaker command cannot be rendered or delivered
         ├── SpeechError             no TTS engine, or it failed on the text
         └── DriverError             the speaker's driver (file/http/command) failed
@@ -102,6 +103,10 @@ class StoreError(CitywatchError):
 
 class QueryError(CitywatchError):
     """A search of the case record names a bad parameter (the message says which, and the fix)."""
+
+
+class ReportError(CitywatchError):
+    """A report or export was asked for a period or breakdown that cannot be (a bad date, from >= to)."""
 
 
 class SpeakerError(CitywatchError):

@@ -20,6 +20,7 @@ from typing import Any, Literal
 
 from streams.config.models import Health
 from streams.contract.timeutil import to_iso
+from streams.logic.history_notes import camera_back, camera_offline
 
 EventKind = Literal["offline", "online", "hold", "release"]
 
@@ -63,7 +64,7 @@ class CameraHealth:
 def _judge(state: CameraHealth, now: float, cfg: Health, step: HealthStep) -> None:
     if state.down_since is not None and not state.offline and now - state.down_since >= cfg.blip_s:
         state.offline, state.offline_since = True, state.down_since
-        reason = f"camera offline since {to_iso(state.down_since)}: {state.down_reason}"
+        reason = camera_offline(state.down_since, state.down_reason)
         step.events.append(HealthEvent("offline", state.down_since, now, reason))
         if not state.held:
             state.held = True
@@ -105,9 +106,7 @@ def on_status(
             step.save = True
         if state.offline:
             state.offline = False
-            step.events.append(
-                HealthEvent("online", state.offline_since, at, f"camera reports {status} again")
-            )
+            step.events.append(HealthEvent("online", state.offline_since, at, camera_back(status)))
         if slow:
             if state.slow_since is None:
                 why = reason or f"{fps:g} fps, below {cfg.degraded_fps_ratio:g} x detect_fps {detect_fps:g}"

@@ -11,6 +11,7 @@ from streams.config.models import Category
 from streams.contract.ids import make_id
 from streams.contract.records import Alert, DispatchCase
 from streams.contract.timeutil import to_iso
+from streams.logic.history_notes import CLEARED_BEFORE_ACTION, WARNING_WORKED
 from streams.logic.incident_book import (
     HISTORY_HEAD,
     HISTORY_TAIL,
@@ -235,7 +236,7 @@ def clear_open(
     """An incident not yet dispatched is seen clear: cleared, then closed."""
     worked = inc.state == "warned"
     transition(inc, at, "cleared", "rules", seen, effects, ctx)
-    note = "the warning worked" if worked else "cleared before any action"
+    note = WARNING_WORKED if worked else CLEARED_BEFORE_ACTION
     transition(inc, at, "closed", "rules", note, effects, ctx)
     close(book, inc, effects)
 

@@ -7,6 +7,7 @@ the same input always gives the same history.
 from __future__ import annotations
 
 from streams.contract.timeutil import to_iso
+from streams.logic.history_notes import grace_over
 from streams.logic.incident_actions import (
     apply_deferred_clear,
     clear_open,
@@ -57,11 +58,11 @@ def _grace_over(
         return
     if inc.review:
         inc.grace_until = None
-        note = "grace over; needs review: an operator dispatches or closes it"
+        note = grace_over("needs review: an operator dispatches or closes it")
         transition(inc, when, inc.state, "policy", note, effects, ctx)
     elif cat is not None and not cat.dispatch:
         inc.grace_until = None
-        note = "grace over; this category is not dispatched"
+        note = grace_over("this category is not dispatched")
         transition(inc, when, inc.state, "policy", note, effects, ctx)
     else:
         dispatch(inc, when, ctx, effects, "still there after the grace period")

@@ -137,3 +137,21 @@ def row_counts(engine: Engine) -> dict[str, int]:
                 int(conn.execute(select(func.count()).select_from(table)).scalar_one()) if name in have else 0
             )
     return counts
+
+
+class LazyEngine:
+    """An engine on ``url`` opened on first use, then kept: the web opens the case record only
+    when a report asks for it (from a worker thread: opening it reaches the server)."""
+
+    def __init__(self, url: str) -> None:
+        import threading
+
+        self.url = url
+        self._engine: Engine | None = None
+        self._lock = threading.Lock()
+
+    def __call__(self) -> Engine:
+        with self._lock:
+            if self._engine is None:
+                self._engine = open_engine(self.url)
+            return self._engine

@@ -57,6 +57,20 @@ incident_events = Table(
     Column("note", Text, nullable=False),
 )
 Index("ix_incident_events_at", incident_events.c.at)  # the board's history: a time range first
+# reports: when an incident's history entered a state (accepted, resolved, ...), one seek each
+Index(
+    "ix_incident_events_milestones",
+    incident_events.c.incident_id,
+    incident_events.c.state,
+    incident_events.c.at,
+)
+# reports: which incidents entered a state (warned) in a period, from the index alone
+Index(
+    "ix_incident_events_state_at",
+    incident_events.c.state,
+    incident_events.c.at,
+    incident_events.c.incident_id,
+)
 
 evidence = Table(
     "evidence",
@@ -80,6 +94,25 @@ cases = Table(
     _ts("due_at"),
     Column("record", JSON, nullable=False),
 )
+
+# every dispatch record of a case, as sent: its first dispatch and each escalation (a case keeps
+# its id when escalated; a rework round is a new case id). ``cases`` keeps only the latest.
+case_dispatches = Table(
+    "case_dispatches",
+    metadata,
+    Column("row_key", String(KEY), primary_key=True),
+    _id("case_id", nullable=False),
+    _id("incident_id", nullable=False),
+    _id("unit_id", nullable=False),
+    _id("grid_id", nullable=True),
+    Column("state", String(SHORT), nullable=False),
+    Column("level", String(SHORT), nullable=False),
+    _ts("created_at"),
+    _ts("due_at"),
+)
+# reports: an incident's dispatches in order; the dispatches of a period
+Index("ix_case_dispatches_incident", case_dispatches.c.incident_id, case_dispatches.c.created_at)
+Index("ix_case_dispatches_created", case_dispatches.c.created_at)
 
 case_updates = Table(
     "case_updates",
@@ -121,6 +154,7 @@ loudspeaker_acks = Table(
     _ts("started_at", nullable=True),
     _ts("finished_at", nullable=True),
 )
+Index("ix_loudspeaker_acks_incident", loudspeaker_acks.c.incident_id)  # reports: when a warning played
 
 broadcast_decisions = Table(
     "broadcast_decisions",

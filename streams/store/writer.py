@@ -187,7 +187,10 @@ def _case(c: r.DispatchCase) -> list[Row]:
         "due_at": ts(c.due_at),
         "record": c,
     }
-    return [checked("cases", values, "DispatchCase")]
+    sent = {k: values[k] for k in ("case_id", "incident_id", "unit_id", "grid_id", "state", "level")}
+    sent |= {"created_at": values["created_at"], "due_at": values["due_at"]}
+    key = row_key(c.case_id, ts(c.created_at), c.unit_id, c.level)
+    return [checked("cases", values, "DispatchCase"), Row("case_dispatches", {"row_key": key, **sent})]
 
 
 def _photos(u: r.DispatchUpdate) -> list[str]:

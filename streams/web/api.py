@@ -20,6 +20,7 @@
     GET  /api/units/{unit}/cases          a unit's open cases (readers, that unit's patrol)
     POST /api/cases/{case_id}/updates     accepted | arrived | resolved | rejected (that unit, admin)
     GET  /api/events                      Server-Sent Events: alert, case, update, decision
+    GET  /api/reports/kpis                ?from=&to=&by= the KPI report of the case record (readers)
 
 A worker extension adds its own routes (``WebState.extra_routes``, e.g. sensor
 ingest in streams/web/ingest.py), which check their caller themselves.
@@ -28,6 +29,7 @@ ingest in streams/web/ingest.py), which check their caller themselves.
     pages.py       login, pages, assets, evidence                  info.py    health, metrics, whoami, options
     incidents.py   incidents and cases                             broadcasts.py, live.py (events)
     history.py     the case record's incident history
+    reports.py     KPI reports of the case record
 
 Logins are rate-limited per client address (429), and live streams are capped
 per token and in total (429).
@@ -65,6 +67,7 @@ from streams.web.pages import (
     sees_evidence,
     static_asset,
 )
+from streams.web.reports import kpi_report
 from streams.web.state import STATE_KEY, WebState, who
 
 Check = Callable[[Principal, web.Request], bool]
@@ -115,6 +118,7 @@ UNIT_CASE_VIEWERS = Allow(_unit_viewers, "this token cannot see unit {unit}'s ca
 CASE_REPORTERS = Allow(reports_on_case, "case {case_id} is not with unit {caller_unit}")
 EVIDENCE_VIEWERS = Allow(sees_evidence, "a patrol sees only its own cases' pictures")
 LIVE_VIEWERS = Allow(_readers_and_patrols, "live events need a token with a role")
+REPORT_READERS = Allow(_readers, "reports need a viewer, operator or admin token")
 
 
 @dataclass(frozen=True)
@@ -147,6 +151,7 @@ ROUTES: tuple[Route, ...] = (
     Route("GET",  "/api/units/{unit}/cases",              unit_cases,      UNIT_CASE_VIEWERS),
     Route("POST", "/api/cases/{case_id}/updates",         case_update,     CASE_REPORTERS),
     Route("GET",  "/api/events",                          events,          LIVE_VIEWERS),
+    Route("GET",  "/api/reports/kpis",                    kpi_report,      REPORT_READERS),
 )
 # fmt: on
 

@@ -28,7 +28,7 @@ from mode import Service
 from streams.config import Config
 from streams.contract.errors import BrokerUnavailableError, WebError
 from streams.logic.worktime import SlaClocks
-from streams.store.database import database_url
+from streams.store.database import LazyEngine, database_url
 from streams.store.reader import HistoryReader
 from streams.web import metrics as prom
 from streams.web.api import create_app
@@ -201,6 +201,7 @@ def install(worker: Worker) -> None:
         extra_routes=list(worker.web_routes),
     )
     state.history = HistoryReader(database_url(worker.db, cfg.store.url))
+    state.case_record = LazyEngine(database_url(worker.db, cfg.store.url))  # reports
     start = StoreStart(state.history, worker.topics)
     feed = Feed(
         worker.topics, board, state.hub, latency, state.pending_broadcasts, state.evidence_url, start=start

@@ -13,10 +13,12 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from aiohttp import web
+from sqlalchemy import Engine
 
 from streams.config import Config
 from streams.contract.errors import WebError
 from streams.contract.topics import Topics
+from streams.store.database import LazyEngine, database_url
 from streams.store.reader import HistoryReader
 from streams.web.auth import LoginLimiter, Principal, Session, Sessions, TokenRegistry
 from streams.web.board import Board
@@ -54,6 +56,8 @@ class WebState:
     extra_routes: list[tuple[str, str, Any]] = field(default_factory=list)  # from worker extensions
     history: HistoryReader | None = None  # the case record, read only (None: no history here)
     feed_report: Callable[[], dict[str, Any]] = dict  # how the board's reader started (/healthz)
+    # the case record's engine, opened on first use (reports); default: the configured database
+    case_record: Callable[[], Engine] | None = None
     logins: LoginLimiter = field(init=False)  # from web.login_attempts_per_min
 
     def __post_init__(self) -> None:
@@ -62,6 +66,8 @@ class WebState:
         self.hub.per_token = web_cfg.max_streams_per_token
         self.hub.assigned = self.board.assigned  # who sees an incident: its assignment now
         self.logins = LoginLimiter(web_cfg.login_attempts_per_min)
+        if self.case_record is None:
+            self.case_record = LazyEngine(database_url(None, self.cfg.store.url))
 
     def evidence_url(self, path: str) -> str | None:
         return self.evidence.url(path)

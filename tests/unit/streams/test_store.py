@@ -120,7 +120,7 @@ def test_the_escalated_case_is_the_latest_dispatch(engine: Engine) -> None:
 
 
 def test_the_migrations_make_exactly_the_tables(engine: Engine) -> None:
-    assert database.current(engine) == "0002"
+    assert database.current(engine) == "0003"
     with engine.connect() as conn:
         assert compare_metadata(MigrationContext.configure(conn), schema.metadata) == []
 

@@ -154,4 +154,4 @@ def test_the_store_benchmark_runs_tiny_and_ends_with_its_result_line(
         "driver_ratio",
         "history_p99_ms",
     ]
-    assert "SQLite: 55 records -> 65 rows" in out  # the store and the bulk inserts hold the same rows
+    assert "SQLite: 55 records -> 70 rows" in out  # the store and the bulk inserts hold the same rows

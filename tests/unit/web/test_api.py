@@ -84,6 +84,13 @@ MATRIX: list[tuple[str, str, Any, dict[str, int]]] = [
     ("GET", "/api/units/unit-a/cases", None, UNIT_A),
     ("POST", "/api/cases/case-1/updates", {"status": "accepted", "note": "on my way"}, PATROL_A),
     ("GET", "/metrics", None, READ),
+    ("GET", "/api/reports/kpis?from=2026-05-01&to=2026-06-01&by=unit", None, READ),
+    (
+        "GET",
+        "/api/reports/kpis?from=2026-06-01&to=2026-05-01",
+        None,
+        {**READ, **dict.fromkeys(("viewer", "operator", "admin"), 400)},
+    ),
     ("GET", f"/evidence/{EVIDENCE_REL}", None, UNIT_A),
     ("GET", "/patrol/unit-a", None, UNIT_A),
     ("GET", "/static/app.css", None, ANY),
