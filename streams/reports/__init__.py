@@ -7,6 +7,7 @@
     kpis.py           the KPIs of a group of facts, in total and per group (pure)
     timing.py         durations in wall and working time, median and p90
     report.py         a period's report: facts read once, counted under any breakdown
+    charts.py         what the reports page draws: cases per day and category, time to resolve
     render.py, xlsx.py   table, CSV (UTF-8 with BOM), XLSX
     export.py         one row per case (`citywatch export cases`)
 

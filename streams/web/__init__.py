@@ -20,7 +20,8 @@ actions, patrol views, JSON API, live events, health and metrics.
     live.py        /api/events (Server-Sent Events)
     ingest.py      POST /api/sensor-readings (sensor gateways), a worker extension's route
     server.py      the service the worker runs, and ``install(worker)``
-    static/        the pages: plain HTML, CSS and JavaScript, no build step
+    static/        the pages: plain HTML, CSS and JavaScript, no build step; static/vendor/:
+                   Apache ECharts (Apache-2.0) for the reports page, served as it comes
 """
 
 from __future__ import annotations

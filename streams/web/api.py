@@ -5,7 +5,9 @@
     POST /logout                          any token
     GET  /                                board page (readers; a patrol is sent to its unit)
     GET  /patrol/{unit}                   patrol page (readers, that unit's patrol)
+    GET  /reports                         reports page: KPIs and charts of the case record (readers)
     GET  /static/{name}                   page assets (any token)
+    GET  /static/vendor/{name}            vendored libraries (Apache ECharts; any token)
     GET  /evidence/{path}                 evidence pictures (readers; a patrol: its cases' pictures)
     GET  /metrics                         Prometheus text (readers)
     GET  /api/whoami                      the caller, and the CSRF token of a browser session
@@ -20,7 +22,9 @@
     GET  /api/units/{unit}/cases          a unit's open cases (readers, that unit's patrol)
     POST /api/cases/{case_id}/updates     accepted | arrived | resolved | rejected (that unit, admin)
     GET  /api/events                      Server-Sent Events: alert, case, update, decision
-    GET  /api/reports/kpis                ?from=&to=&by= the KPI report of the case record (readers)
+    GET  /api/reports/kpis                ?from=&to=&by=&charts=&format= the KPI report of the case
+                                          record (readers); format=xlsx: the workbook
+    GET  /api/reports/kpis.xlsx           ?from=&to=&by= the same report as an XLSX workbook (readers)
 
 A worker extension adds its own routes (``WebState.extra_routes``, e.g. sensor
 ingest in streams/web/ingest.py), which check their caller themselves.
@@ -64,10 +68,12 @@ from streams.web.pages import (
     login_submit,
     logout,
     patrol_page,
+    reports_page,
     sees_evidence,
     static_asset,
+    vendor_asset,
 )
-from streams.web.reports import kpi_report
+from streams.web.reports import kpi_report, kpi_workbook
 from streams.web.state import STATE_KEY, WebState, who
 
 Check = Callable[[Principal, web.Request], bool]
@@ -137,7 +143,9 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", "/logout",                              logout,          ANY_TOKEN),
     Route("GET",  "/",                                    board_page,      BOARD_PAGE),
     Route("GET",  "/patrol/{unit}",                       patrol_page,     UNIT_PAGE_VIEWERS),
+    Route("GET",  "/reports",                             reports_page,    REPORT_READERS),
     Route("GET",  "/static/{name}",                       static_asset,    ANY_TOKEN),
+    Route("GET",  "/static/vendor/{name}",                vendor_asset,    ANY_TOKEN),
     Route("GET",  "/evidence/{path:.+}",                  evidence_file,   EVIDENCE_VIEWERS),
     Route("GET",  "/metrics",                             metrics,         METRICS_READERS),
     Route("GET",  "/api/whoami",                          whoami,          ANY_TOKEN),
@@ -152,6 +160,7 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", "/api/cases/{case_id}/updates",         case_update,     CASE_REPORTERS),
     Route("GET",  "/api/events",                          events,          LIVE_VIEWERS),
     Route("GET",  "/api/reports/kpis",                    kpi_report,      REPORT_READERS),
+    Route("GET",  "/api/reports/kpis.xlsx",               kpi_workbook,    REPORT_READERS),
 )
 # fmt: on
 

@@ -132,16 +132,30 @@ async def patrol_page(request: web.Request) -> web.Response:
     return _page("patrol.html")
 
 
+async def reports_page(request: web.Request) -> web.Response:
+    return _page("reports.html")
+
+
+async def vendor_asset(request: web.Request) -> web.Response:
+    """A vendored library (static/vendor/: Apache ECharts, with its LICENSE and NOTICE); it does
+    not change between releases, so browsers may keep it a day."""
+    return _served("vendor/" + request.match_info["name"], "public, max-age=86400")
+
+
 async def static_asset(request: web.Request) -> web.Response:
-    name = request.match_info["name"]
+    return _served(request.match_info["name"], "no-cache")
+
+
+def _served(path: str, cache: str) -> web.Response:
+    name = path.rsplit("/", 1)[-1]
     suffix = "." + name.rsplit(".", 1)[-1] if "." in name else ""
     if "/" in name or name.startswith(".") or suffix not in STATIC_TYPES or name == "login.html":
         raise WebError(f"no asset {name!r}", 404)
     try:
-        body = _asset(name)
+        body = _asset(path)
     except (FileNotFoundError, IsADirectoryError):
         raise WebError(f"no asset {name!r}", 404) from None
-    return web.Response(body=body, content_type=STATIC_TYPES[suffix], headers={"Cache-Control": "no-cache"})
+    return web.Response(body=body, content_type=STATIC_TYPES[suffix], headers={"Cache-Control": cache})
 
 
 def sees_evidence(principal: Principal, request: web.Request) -> bool:
