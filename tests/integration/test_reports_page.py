@@ -1,7 +1,7 @@
 """The reports page on a real worker whose case record holds a scripted day of the district: in
 headless Chromium, the tiles and the charts show the API's numbers; the XLSX download opens with
 openpyxl; a viewer may open both, an anonymous caller neither. Screenshots of the wall (1920×1080)
-and phone layouts go to docs/img/."""
+and phone layouts go to var/screenshots/ (CITYWATCH_SCREENSHOTS_DIR=docs/img refreshes the README's)."""
 
 from __future__ import annotations
 
@@ -28,7 +28,8 @@ from .test_web import chrome, login
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-IMG = REPO / "docs" / "img"
+# where the screenshots go: var/screenshots, or CITYWATCH_SCREENSHOTS_DIR=docs/img to refresh the README's
+IMG = Path(os.environ.get("CITYWATCH_SCREENSHOTS_DIR") or REPO / "var" / "screenshots")
 PERIOD = f"from={DAY[0]}&to={DAY[1]}"
 
 
@@ -155,6 +156,7 @@ def test_the_reports_page_shows_the_apis_numbers(base: str, tmp_path: Path) -> N
             resolve = option(driver, "chart-resolve")
             assert resolve["series"][0]["data"] == by_day["charts"]["resolve_minutes"]["counts"]
             assert sum(resolve["series"][0]["data"]) == total["cases_resolved"] == 1
+            IMG.mkdir(parents=True, exist_ok=True)
             driver.save_screenshot(str(IMG / shot))
         finally:
             driver.quit()
