@@ -23,7 +23,7 @@ from sqlalchemy import Connection, Select, Subquery, case, exists, func, select
 
 from streams.logic.history_notes import GRACE_OVER_LIKE, WARNING_WORKED
 from streams.logic.lifecycle import OPEN_STATES
-from streams.reports.case_facts import FOREVER
+from streams.reports.case_facts import FOREVER, fetched
 from streams.store.schema import broadcast_decisions as decisions
 from streams.store.schema import incident_events as events
 from streams.store.schema import incidents
@@ -100,14 +100,14 @@ def decisions_query(start: str, end: str) -> Select[Any]:
 
 
 def warning_rows(conn: Connection, start: str, end: str, until: str | None) -> list[dict[str, Any]]:
-    rows = [dict(row) for row in conn.execute(warning_facts_query(start, end, until)).mappings()]
+    rows = fetched(conn, warning_facts_query(start, end, until))
     for row in rows:
         row["effective"] = effective(row)
     return rows
 
 
 def decision_rows(conn: Connection, start: str, end: str) -> list[dict[str, Any]]:
-    rows = [dict(row) for row in conn.execute(decisions_query(start, end)).mappings()]
+    rows = fetched(conn, decisions_query(start, end))
     for row in rows:
         row["reason"] = reason_kind(row["reason"])
     return rows
