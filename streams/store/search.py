@@ -31,6 +31,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Connection, func, literal, or_, select
 
 from streams.contract.errors import QueryError
+from streams.contract.params import flag_value
 from streams.contract.timeutil import from_iso, to_iso
 from streams.logic.lifecycle import FINAL_STATES, STATES
 from streams.store import schema
@@ -115,14 +116,10 @@ def _text(value: str | None, name: str) -> str | None:
 
 
 def _flag(value: str | None, name: str) -> bool:
-    if value is None or value == "":
-        return False
-    lowered = value.lower()
-    if lowered in ("1", "true", "yes"):
-        return True
-    if lowered in ("0", "false", "no"):
-        return False
-    raise QueryError(f"{name} must be true or false, not {value[:60]!r}")
+    parsed = flag_value(value)
+    if parsed is None:
+        raise QueryError(f"{name} must be true or false, not {str(value)[:60]!r}")
+    return parsed
 
 
 def _whole(value: str | None, name: str, least: int, most: int, default: int) -> int:

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from streams.config import Config
 from streams.contract.errors import WebError
+from streams.contract.params import flag_value
 from streams.contract.records import IncidentState
 from streams.web.board import Filters
 from streams.web.state import STATE_KEY
@@ -135,14 +136,10 @@ def _choice(value: str | None, known: set[str], what: str) -> str | None:
 
 
 def _flag(value: str | None, what: str) -> bool:
-    if value is None or value == "":
-        return False
-    lowered = value.lower()
-    if lowered in ("1", "true", "yes"):
-        return True
-    if lowered in ("0", "false", "no"):
-        return False
-    raise WebError(f"{what} must be true or false, not {value!r}")
+    parsed = flag_value(value)
+    if parsed is None:
+        raise WebError(f"{what} must be true or false, not {value!r}")
+    return parsed
 
 
 def query_limit(value: str | None, default: int = 200, most: int = 1000) -> int:
