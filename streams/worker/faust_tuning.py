@@ -10,10 +10,19 @@
   test). ``apply`` makes every commit wait until the producer has delivered what it
   was given before, so a committed input's table changes and outputs are on the
   broker.
+- aiokafka retries a commit until a group coordinator answers. A commit made before
+  the broker went away could wait through the outage, then go out under the member
+  id and generation of the group the worker had joined on the restarted broker since:
+  the broker accepted the old topics' offsets for the new ones, a later rebalance
+  sought the inputs there, and Faust dropped the new records below them as
+  redeliveries (a warning never came). ``apply`` makes a commit belong to the group
+  membership it was made in: once the worker re-joined, it fails like any commit
+  overtaken by a rebalance, and its inputs are read again.
 """
 
 from __future__ import annotations
 
+import contextvars
 import logging
 from typing import Any
 
@@ -22,6 +31,13 @@ logger = logging.getLogger(__name__)
 FETCH_MAX_WAIT_MS = 25
 
 _applied = False
+# (generation, member id) of the group membership a commit was made in
+_MADE_IN: contextvars.ContextVar[tuple[int, str] | None] = contextvars.ContextVar("made_in", default=None)
+
+
+def overtaken(made_in: tuple[int, str] | None, now: tuple[int, str]) -> bool:
+    """A commit made in one group membership may not be sent in another."""
+    return made_in is not None and made_in != now
 
 
 def apply(fetch_max_wait_ms: int = FETCH_MAX_WAIT_MS) -> None:
@@ -52,4 +68,30 @@ def apply(fetch_max_wait_ms: int = FETCH_MAX_WAIT_MS) -> None:
         return bool(await commit_offsets(self, offsets, start_new_transaction))
 
     base.Consumer._commit_offsets = flushed_commit  # type: ignore[method-assign]
+    _bind_commits_to_membership()
     _applied = True
+
+
+def _bind_commits_to_membership() -> None:
+    from aiokafka import errors
+    from aiokafka.consumer.group_coordinator import GroupCoordinator
+
+    commit_offsets = GroupCoordinator.commit_offsets
+    do_commit_offsets = GroupCoordinator._do_commit_offsets
+
+    async def commit_in_membership(self: Any, assignment: Any, offsets: Any) -> None:
+        token = _MADE_IN.set((self.generation, self.member_id))
+        try:
+            await commit_offsets(self, assignment, offsets)
+        finally:
+            _MADE_IN.reset(token)
+
+    async def send_if_same_membership(self: Any, assignment: Any, offsets: Any) -> None:
+        made_in = _MADE_IN.get()
+        if overtaken(made_in, (self.generation, self.member_id)):
+            # what aiokafka's retry loop turns into "the group has already rebalanced"
+            raise errors.IllegalGenerationError(f"commit made in generation {made_in}, group re-joined since")
+        await do_commit_offsets(self, assignment, offsets)
+
+    GroupCoordinator.commit_offsets = commit_in_membership
+    GroupCoordinator._do_commit_offsets = send_if_same_membership

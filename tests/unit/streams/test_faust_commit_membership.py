@@ -1,0 +1,61 @@
+"""A commit belongs to the group membership it was made in (streams/worker/faust_tuning.py).
+
+aiokafka's coordinator is driven without a broker: its lookup and its request sending are
+replaced, the commit loop and the request building are aiokafka's own."""
+
+from __future__ import annotations
+
+import asyncio
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from aiokafka import errors
+from aiokafka.consumer.group_coordinator import GroupCoordinator
+from aiokafka.structs import OffsetAndMetadata, TopicPartition
+
+from streams.worker import faust_tuning
+
+TP = TopicPartition("p.citywatch.detections", 2)
+
+
+def coordinator(rejoin_while_waiting: bool) -> tuple[Any, list[Any]]:
+    faust_tuning.apply()
+    coord: Any = GroupCoordinator.__new__(GroupCoordinator)
+    coord.group_id, coord.coordinator_id = "p.citywatch.worker", 111
+    coord.generation, coord.member_id = 7, "member-before-the-outage"
+    coord._commit_lock, coord._retry_backoff_ms = asyncio.Lock(), 1
+    sent: list[Any] = []
+
+    async def coordinator_known() -> None:  # the broker came back: the group was joined anew meanwhile
+        if rejoin_while_waiting:
+            coord.generation, coord.member_id = 1, "member-on-the-restarted-broker"
+
+    async def send(request: Any) -> Any:
+        sent.append(request)
+        return SimpleNamespace(topics=[(TP.topic, [(TP.partition, 0)])])
+
+    coord.ensure_coordinator_known, coord._send_req = coordinator_known, send
+    return coord, sent
+
+
+def test_a_commit_waiting_through_a_rejoin_is_not_sent_in_the_new_membership() -> None:
+    coord, sent = coordinator(rejoin_while_waiting=True)
+    with pytest.raises(errors.CommitFailedError, match="already rebalanced"):  # Faust: "commit nothing"
+        asyncio.run(coord.commit_offsets(None, {TP: OffsetAndMetadata(40, "")}))
+    assert sent == []  # the old topic's offset 40 never reached the restarted broker
+
+
+def test_a_commit_in_the_same_membership_is_sent_with_it() -> None:
+    coord, sent = coordinator(rejoin_while_waiting=False)
+    asyncio.run(coord.commit_offsets(None, {TP: OffsetAndMetadata(40, "")}))
+    assert len(sent) == 1
+    request = sent[0]
+    assert (request._consumer_group_generation_id, request._consumer_id) == (7, "member-before-the-outage")
+
+
+def test_overtaken() -> None:
+    assert faust_tuning.overtaken((7, "a"), (1, "b"))
+    assert faust_tuning.overtaken((1, "a"), (1, "b"))  # the same number on a new broker, another member
+    assert not faust_tuning.overtaken((7, "a"), (7, "a"))
+    assert not faust_tuning.overtaken(None, (7, "a"))  # not made through commit_offsets
