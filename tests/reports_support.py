@@ -69,12 +69,20 @@ class District:
         found = [i for i in book.open.values() if i.zone_id == zone]
         return found[0].incident_id if found else book.closed[-1]
 
-    def warned(self, incident_id: str, at: float, *, played: float | None, status: str = "played") -> None:
+    def warned(
+        self,
+        incident_id: str,
+        at: float,
+        *,
+        played: float | None,
+        status: str = "played",
+        speaker: str = "spk-a",
+    ) -> None:
         """The policy sends the incident's warning at ``at``; the speaker plays it at ``played``."""
         camera = self.subject[incident_id]
         command_id = make_id("cmd", incident_id, "warn", 1)
         who = {
-            "speaker_id": "spk-a",
+            "speaker_id": speaker,
             "incident_id": incident_id,
             "source": "auto",
             "requested_by": "citywatch",
@@ -95,7 +103,7 @@ class District:
         if played is not None:
             times = {"started_at": to_iso(played), "finished_at": to_iso(played + 4)}
             ack = r.LoudspeakerAck(
-                command_id=command_id, speaker_id="spk-a", incident_id=incident_id, status=status, **times
+                command_id=command_id, speaker_id=speaker, incident_id=incident_id, status=status, **times
             )
             self.records.append(("loudspeaker-acks", ack))
             acked = inc.on_ack(

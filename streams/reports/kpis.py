@@ -127,6 +127,8 @@ def group_of(
         return row.get("grid_id") or grids.get(row.get("camera_id") or "")
     if by == "category":
         return row.get("category")
+    if by == "speaker":  # a warning's or a decision's loudspeaker; a case has none
+        return row.get("speaker_id")
     return row.get("camera_id")
 
 

@@ -17,7 +17,7 @@ from streams.contract.errors import ReportError
 from streams.contract.timeutil import to_iso
 
 MAX_DAYS = 400
-BREAKDOWNS: tuple[str, ...] = ("unit", "grid", "category", "camera", "day")
+BREAKDOWNS: tuple[str, ...] = ("unit", "grid", "category", "camera", "speaker", "day")
 FORMS = "a date (2026-05-01), a local time (2026-05-01T08:30) or a time with an offset (…Z, …+08:00)"
 
 

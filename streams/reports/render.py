@@ -20,6 +20,7 @@ BY_NAMES = {
     "grid": "网格",
     "category": "类别",
     "camera": "摄像头",
+    "speaker": "喇叭",
     "day": "日期",
     None: "合计",
 }
@@ -102,7 +103,7 @@ def levels_of(report: Mapping[str, Any]) -> list[str]:
 
 
 def names(cfg: Config | None) -> dict[str, dict[str, str]]:
-    """Per breakdown, the configured name of each group key (unit, grid, category, camera)."""
+    """Per breakdown, the configured name of each group key (unit, grid, category, camera, speaker)."""
     if cfg is None:
         return {}
     return {
@@ -110,6 +111,7 @@ def names(cfg: Config | None) -> dict[str, dict[str, str]]:
         "grid": {g.id: g.name for g in cfg.grids},
         "category": {k: c.name for k, c in cfg.categories.items()},
         "camera": {c.id: c.name for c in cfg.cameras},
+        "speaker": {s.id: s.name for s in cfg.speakers},
     }
 
 

@@ -88,7 +88,7 @@ def kpi_report(
     now: float,
     working: tuple[str, WorkingSeconds] | None = None,
 ) -> dict[str, Any]:
-    """The JSON report of ``period`` broken down ``by`` unit, grid, category, camera or day."""
+    """The JSON report of ``period`` broken down ``by`` unit, grid, category, camera, speaker or day."""
     clock, seconds = working or working_clock(cfg)
     return counted(read_facts(engine, period, cfg, now), by, seconds, clock)
 

@@ -9,6 +9,9 @@ all of these hold, before ``until``:
 - the loudspeaker played it (a ``played`` acknowledgement), and the clear came after it started:
   an incident that cleared before its warning played was not cleared by the warning.
 
+A warning's speaker is the loudspeaker of the incident's first automatic command (the warning
+itself); a decision's is the one it was asked for.
+
 Broadcast decisions belong to the period of their time (``at``); ``reason_kind`` folds a reason's
 details (ids, numbers, hours) away so that decisions group by why they were made.
 """
@@ -28,6 +31,7 @@ from streams.store.schema import broadcast_decisions as decisions
 from streams.store.schema import incident_events as events
 from streams.store.schema import incidents
 from streams.store.schema import loudspeaker_acks as acks
+from streams.store.schema import loudspeaker_commands as commands
 
 
 def _warned(start: str, end: str) -> Subquery:
@@ -63,6 +67,12 @@ def warning_facts_query(start: str, end: str, until: str | None) -> Select[Any]:
     played = select(func.min(began)).where(
         acks.c.incident_id == iid, acks.c.status == "played", began < until
     )
+    speaker = (
+        select(commands.c.speaker_id)
+        .where(commands.c.incident_id == iid, commands.c.source == "auto")
+        .order_by(commands.c.requested_at, commands.c.command_id)
+        .limit(1)
+    )
     return (
         select(
             iid,
@@ -73,6 +83,7 @@ def warning_facts_query(start: str, end: str, until: str | None) -> Select[Any]:
             case((worked, 1), else_=0).label("worked"),
             case((grace_over, 1), else_=0).label("grace_over"),
             played.scalar_subquery().label("played_at"),
+            speaker.scalar_subquery().label("speaker_id"),
         )
         .select_from(w)
         .join(incidents, incidents.c.incident_id == iid)
@@ -91,7 +102,8 @@ def decisions_query(start: str, end: str) -> Select[Any]:
     """Every broadcast decision of ``[start, end)`` with its incident's camera and category."""
     d = decisions.c
     return (
-        select(d.decision, d.reason, d.at, d.source, incidents.c.camera_id, incidents.c.category)
+        select(d.decision, d.reason, d.at, d.source, d.speaker_id)
+        .add_columns(incidents.c.camera_id, incidents.c.category)
         .select_from(decisions)
         .outerjoin(incidents, incidents.c.incident_id == d.incident_id)
         .where(d.at >= start, d.at < end)

@@ -122,6 +122,8 @@ def test_the_reports_page_shows_the_apis_numbers(base: str, tmp_path: Path) -> N
     from selenium.webdriver.support.ui import WebDriverWait
 
     by_day, by_unit, by_camera = api(base, "day", "&charts=1"), api(base, "unit"), api(base, "camera")
+    by_speaker = [g for g in api(base, "speaker")["groups"] if g["incidents_warned"]]
+    assert by_speaker, "the page's day has warnings to draw per loudspeaker"
     total = by_day["total"]
     assert (total["cases_dispatched"], total["cases_closed"], total["close_rate"]) == (2, 1, 0.5)
     assert (total["incidents_warned"], total["warnings_effective"]) == (3, 1)  # each case was warned first
@@ -153,6 +155,9 @@ def test_the_reports_page_shows_the_apis_numbers(base: str, tmp_path: Path) -> N
             assert cameras["yAxis"][0]["data"] == [
                 g["camera"] for g in by_camera["groups"] if g["cases_dispatched"]
             ]
+            speakers = option(driver, "chart-speakers")
+            assert speakers["yAxis"][0]["data"] == [g["speaker"] for g in by_speaker]
+            assert speakers["series"][0]["data"] == [g["warning_effectiveness"] for g in by_speaker]
             resolve = option(driver, "chart-resolve")
             assert resolve["series"][0]["data"] == by_day["charts"]["resolve_minutes"]["counts"]
             assert sum(resolve["series"][0]["data"]) == total["cases_resolved"] == 1

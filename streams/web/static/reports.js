@@ -52,7 +52,13 @@
 
   const rateLabel = (p) => (p.value === null ? "–" : `${(p.value * 100).toFixed(1)}%`);
 
-  function render(byDay, byUnit, byCategory, byCamera) {
+  function effectiveness(id, groups, key) {
+    const warned = groups.filter((g) => g.incidents_warned > 0);
+    bars(id, warned.map((g) => g[key]), warned.map((g) => g.warning_effectiveness), { name: "warning_effectiveness", label: rateLabel,
+      extra: { xAxis: { type: "value", max: 1, axisLabel: { formatter: (v) => `${v * 100}%` } } } });
+  }
+
+  function render(byDay, byUnit, byCategory, byCamera, bySpeaker) {
     tiles(byDay.total);
     const c = byDay.charts;
     draw("chart-trend", {
@@ -62,9 +68,8 @@
     const units = byUnit.groups.slice().sort((a, b) => (a.on_time_rate ?? 2) - (b.on_time_rate ?? 2));
     bars("chart-units", units.map((g) => g.unit), units.map((g) => g.on_time_rate), { name: "on_time_rate", label: rateLabel,
       extra: { xAxis: { type: "value", max: 1, axisLabel: { formatter: (v) => `${v * 100}%` } } } });
-    const warned = byCategory.groups.filter((g) => g.incidents_warned > 0);
-    bars("chart-warnings", warned.map((g) => g.category), warned.map((g) => g.warning_effectiveness), { name: "warning_effectiveness", label: rateLabel,
-      extra: { xAxis: { type: "value", max: 1, axisLabel: { formatter: (v) => `${v * 100}%` } } } });
+    effectiveness("chart-warnings", byCategory.groups, "category");
+    effectiveness("chart-speakers", bySpeaker.groups, "speaker");
     draw("chart-resolve", {
       xAxis: { type: "category", data: c.resolve_minutes.buckets }, yAxis: { type: "value", minInterval: 1 },
       series: [{ type: "bar", name: "cases", data: c.resolve_minutes.counts, barMaxWidth: 48 }],
@@ -85,9 +90,10 @@
     document.body.dataset.loaded = "";
     try {
       const base = `/api/reports/kpis?${period}`;
-      const [byDay, byUnit, byCategory, byCamera] = await Promise.all([
-        api(`${base}&by=day&charts=1`), api(`${base}&by=unit`), api(`${base}&by=category`), api(`${base}&by=camera`)]);
-      render(byDay, byUnit, byCategory, byCamera);
+      const [byDay, byUnit, byCategory, byCamera, bySpeaker] = await Promise.all([
+        api(`${base}&by=day&charts=1`), api(`${base}&by=unit`), api(`${base}&by=category`), api(`${base}&by=camera`),
+        api(`${base}&by=speaker`)]);
+      render(byDay, byUnit, byCategory, byCamera, bySpeaker);
       result.textContent = `${byDay.from.slice(0, 10)} .. ${byDay.to.slice(0, 10)} (${byDay.timezone}; working time: ${byDay.working_time})`;
       document.body.dataset.loaded = `${from}/${to}`;
     } catch (e) {

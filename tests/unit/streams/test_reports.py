@@ -126,6 +126,29 @@ def test_a_warning_works_only_when_the_zone_clears_after_it_played(tmp_path: Pat
     assert total["cases_dispatched"] == 0 and total["close_rate"] is None
 
 
+def test_warning_effectiveness_per_loudspeaker(tmp_path: Path) -> None:
+    d = District()
+    worked = d.seen(T0)
+    d.warned(worked, T0 + 0.5, played=T0 + 1, speaker="spk-b")
+    d.seen(T0 + 2, "cleared")
+    failed = d.seen(T0 + 100)
+    d.warned(failed, T0 + 100.5, played=T0 + 101, status="failed", speaker="spk-b")
+    d.seen(T0 + 102, "cleared")  # cleared, but the loudspeaker never played
+    ignored = d.seen(T0 + 200, camera="cam-b")
+    d.warned(ignored, T0 + 200.5, played=T0 + 201, speaker="spk-a")
+    d.suppressed(T0 + 300, "quiet hours 22:00-07:00")  # an operator's, at spk-a
+    r = report(stored(tmp_path, d), by="speaker")
+    groups = {g["speaker"]: g for g in r["groups"]}
+    assert sorted(groups) == ["spk-a", "spk-b"]
+    b, a = groups["spk-b"], groups["spk-a"]
+    assert (b["incidents_warned"], b["warnings_effective"], b["warning_effectiveness"]) == (2, 1, 0.5)
+    assert (a["incidents_warned"], a["warnings_effective"], a["warning_effectiveness"]) == (1, 0, 0.0)
+    assert a["broadcasts"] == {"sent": {"within policy": 1}, "suppressed": {"quiet hours": 1}}
+    assert b["broadcasts"] == {"sent": {"within policy": 2}}
+    assert (b["cases_dispatched"], a["cases_dispatched"]) == (0, 0)  # a case has no loudspeaker
+    assert r["total"]["incidents_warned"] == 3 and r["total"]["warnings_effective"] == 1
+
+
 def test_broadcasts_count_by_decision_and_reason(tmp_path: Path) -> None:
     d = District()
     d.warned(d.seen(T0), T0 + 0.5, played=T0 + 1)
@@ -188,14 +211,18 @@ def test_an_empty_period_has_zero_counts_and_no_rates(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("by", "key"),
     [("unit", "unit-a"), ("grid", "grid-a"), ("category", "illegal_parking"), ("camera", "cam-b"),
-     ("day", "2026-05-26")],
+     ("speaker", "spk-a"), ("day", "2026-05-26")],
 )  # fmt: skip
 def test_every_breakdown_names_its_group(tmp_path: Path, by: str, key: str) -> None:
     d = District()
     closed_loop(d, dispatched(d, T0 + 10), T0 + 20)
     r = report(stored(tmp_path, d), by=by)
     assert r["by"] == by and [g[by] for g in r["groups"]] == [key]
-    assert r["groups"][0]["cases_closed"] == r["total"]["cases_closed"] == 1
+    if by == "speaker":  # the warning is the loudspeaker's; the case is not
+        assert r["groups"][0]["incidents_warned"] == r["total"]["incidents_warned"] == 1
+        assert r["groups"][0]["cases_closed"] == 0 and r["total"]["cases_closed"] == 1
+    else:
+        assert r["groups"][0]["cases_closed"] == r["total"]["cases_closed"] == 1
 
 
 def test_medians_and_p90_over_several_cases(tmp_path: Path) -> None:
@@ -237,5 +264,5 @@ def test_dates_are_local_midnights_and_times_may_carry_an_offset() -> None:
 def test_an_unknown_breakdown_is_refused(tmp_path: Path) -> None:
     from streams.reports.report import kpis_for_query
 
-    with pytest.raises(ReportError, match="unit, grid, category, camera, day"):
+    with pytest.raises(ReportError, match="unit, grid, category, camera, speaker, day"):
         kpis_for_query(fresh_engine(tmp_path / "r.db"), CFG, *DAY, "street", now=LATER)

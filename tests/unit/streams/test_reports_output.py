@@ -63,7 +63,8 @@ def test_csv_is_utf8_with_a_bom_and_chinese_headers(engine: Engine) -> None:
 
 def test_xlsx_has_a_sheet_per_breakdown_with_percentages(engine: Engine) -> None:
     book = openpyxl.load_workbook(io.BytesIO(report_workbook(reports(engine, [None, *BREAKDOWNS]), CFG)))
-    assert book.sheetnames == ["汇总", "按单位", "按网格", "按类别", "按摄像头", "按日期", "喊话决定"]
+    sheets = ["汇总", "按单位", "按网格", "按类别", "按摄像头", "按喇叭", "按日期", "喊话决定"]
+    assert book.sheetnames == sheets
     sheet = book["按单位"]
     headers = [c.value for c in sheet[1]]
     unit, total = (dict(zip(headers, (c.value for c in row), strict=True)) for row in list(sheet.rows)[1:])
@@ -214,7 +215,7 @@ def test_the_api_returns_the_report_of_the_case_record(engine: Engine, tmp_path:
     status, report, refused, why = run_client(state, ask)
     assert status == 200 and report["total"]["cases_closed"] == 1
     assert [g["unit"] for g in report["groups"]] == ["unit-a"]
-    assert refused == 400 and "unit, grid, category, camera, day" in why["error"]
+    assert refused == 400 and "unit, grid, category, camera, speaker, day" in why["error"]
 
 
 def test_working_time_comes_from_the_clock_given(engine: Engine) -> None:
