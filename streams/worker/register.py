@@ -3,6 +3,8 @@ place and in the order they are made (see streams/worker/__init__.py)."""
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterable
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -31,6 +33,19 @@ from streams.worker.context import Outputs, Stats, Tables, Worker, WorkerContext
 from streams.worker.faust_app import make_app
 from streams.worker.feeds import build_feeds
 from streams.worker.settings import FEEDS_TICK_INTERVAL_S, TICK_INTERVAL_S
+from streams.worker.ticks import partition_of
+
+logger = logging.getLogger(__name__)
+
+
+def assignment_note(cfg: Config, detections: str, partitions: int, assigned: Iterable[Any]) -> str:
+    """What a worker works on after a rebalance: its partitions of the detections topic (and of
+    every input keyed like it) and the cameras they hold."""
+    mine = sorted({tp.partition for tp in assigned if tp.topic == detections})
+    cameras = [c.id for c in cfg.cameras if partition_of(c.id, partitions) in mine]
+    shown = ", ".join(map(str, mine)) or "none"
+    held = ", ".join(cameras) or "-"
+    return f"assigned partitions [{shown}] of {partitions} ({len(cameras)} cameras: {held})"
 
 
 def build_context(app: faust.App, cfg: Config, topics: Topics) -> WorkerContext:
@@ -86,8 +101,10 @@ def register_core(ctx: WorkerContext) -> dict[str, Any]:
     case_sources = ctx.sources(topics.dispatch_updates, topics.case_index)
     forget_on_revoke(app, ctx.rule_states, ctx.indexes)
 
-    async def assigned(*_args: Any, **_kwargs: Any) -> None:
+    async def assigned(*args: Any, **_kwargs: Any) -> None:  # (the app, the assigned partitions)
         ticker.on_assigned(ctx)
+        tps: Iterable[Any] = args[1] if len(args) > 1 else ()
+        logger.info("%s", assignment_note(ctx.cfg, topics.detections, ctx.partitions, tps))
 
     app.on_partitions_assigned.connect(assigned)
     agents = {

@@ -331,7 +331,7 @@ def first_seen(alerts: list[dict[str, Any]], incident_id: str) -> list[str]:
     return out
 
 
-def ack(r: Run, command: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+def ack(command: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     now = to_iso(time.time())
     return command["speaker_id"], {
         "v": 1,
@@ -366,7 +366,7 @@ def test_sigkill_at_random_moments_loses_no_output(run: Any) -> None:
     def acknowledge() -> None:
         fresh = [c for c in r.of(t.loudspeaker) if c["command_id"] not in acked]
         if fresh:
-            produce(r.kafka.bootstrap, t.loudspeaker_acks, [ack(r, c) for c in fresh])
+            produce(r.kafka.bootstrap, t.loudspeaker_acks, [ack(c) for c in fresh])
             acked.update(c["command_id"] for c in fresh)
 
     try:
