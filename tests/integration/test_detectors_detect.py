@@ -44,7 +44,7 @@ CAMERA = f"""
     source: {ASSETS / "bus.jpg"}
     location: {{{{address: test}}}}
     grid: g1
-    detect_fps: 5
+    detect_fps: {{fps}}
     stationary_recheck_s: 1
     snapshot_interval_s: 0.5
     zones:
@@ -53,8 +53,8 @@ CAMERA = f"""
 """
 
 
-def write_config(path: Path, evidence: Path, camera_ids: list[str]) -> Path:
-    cameras = "".join(CAMERA.format(camera_id=c) for c in camera_ids)
+def write_config(path: Path, evidence: Path, camera_ids: list[str], *, fps: float = 5) -> Path:
+    cameras = "".join(CAMERA.format(camera_id=c, fps=fps) for c in camera_ids)
     path.write_text(CONFIG.format(evidence=evidence) + cameras, "utf-8")
     return path
 
