@@ -113,7 +113,9 @@ class Gateway:
         self._outbox: list[_Outgoing] = []
         self._offsets = delivery.OffsetTracker()
         self._seen = delivery.RecentIds()
+        self._queued: set[tuple[TopicPartition, int]] = set()  # handed to a worker, not yet acknowledged
         self._rewound: set[TopicPartition] = set()
+        self._revoking: set[TopicPartition] = set()
         self._workers: dict[str, SpeakerWorker] = {}
         for spk in self._speakers:
             try:
@@ -190,6 +192,7 @@ class Gateway:
         )
         position = (tp, rec.offset)
         if isinstance(decision, delivery.Deliver):
+            self._queued.add(position)
             self._workers[decision.command.speaker_id].submit(decision.command, position)
         elif isinstance(decision, delivery.Acknowledge):
             self._acks.put((decision.ack, position))
@@ -202,7 +205,8 @@ class Gateway:
         elif isinstance(decision, delivery.Skip):
             logger.debug("skipping %s[%d]@%d: %s", rec.topic, rec.partition, rec.offset, decision.reason)
             self.stats.skipped += 1
-            self._offsets.finish(tp, rec.offset)
+            if position not in self._queued:  # redelivered while still queued here: done at its ack
+                self._offsets.finish(tp, rec.offset)
 
     def _publish(self) -> None:
         """Send the acks and dead letters; a record's offset is done once its output is on the broker."""
@@ -241,6 +245,7 @@ class Gateway:
                 self.stats.deadletters += 1
             if out.position is not None:
                 self._offsets.finish(*out.position)
+                self._queued.discard(out.position)
         self._outbox = retry
 
     def _commit(self) -> None:
@@ -275,9 +280,20 @@ class Gateway:
     def revoked(self, parts: list[TopicPartition]) -> None:
         self._publish()
         self._commit()
+        self._revoking.update(parts)
+
+    def lost(self, parts: list[TopicPartition]) -> None:
+        """Thrown out of the group: the consumer drops these partitions and, if they come back,
+        reads them again from the last commit."""
         self._offsets.forget(parts)
+        self._revoking.difference_update(parts)
 
     def assigned(self, parts: list[TopicPartition]) -> None:
+        """Forget the partitions that went to another member (their owner starts from the last
+        commit); a partition revoked and assigned again keeps its place in the consumer, so its
+        queued commands are still tracked and committed at their acks."""
+        self._offsets.forget(self._revoking - set(parts))
+        self._revoking.clear()
         logger.info("assigned %s", ", ".join(f"{tp.topic}[{tp.partition}]" for tp in sorted(parts)))
         if self.options.from_beginning:
             fresh = [tp for tp in parts if tp not in self._rewound]
@@ -292,6 +308,9 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
 
     def on_partitions_revoked(self, revoked: Any) -> None:
         self.gateway.revoked(list(revoked))
+
+    def on_partitions_lost(self, lost: Any) -> None:
+        self.gateway.lost(list(lost))
 
     def on_partitions_assigned(self, assigned: Any) -> None:
         self.gateway.assigned(list(assigned))
