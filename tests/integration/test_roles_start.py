@@ -118,6 +118,7 @@ def test_short_lived_roles_start_in_an_empty_directory(
         "measured_at": to_iso(time.time()),
     }
     records.write_text(json.dumps({"topic": "sensor-readings", "key": "s-1", "value": reading}) + "\n")
+    month = ["--from", "2026-11-01", "--to", "2026-12-01"]
     runs = {
         "check": ["check", "--config", config],
         "broadcast": ["broadcast", "--config", config, "--speaker", "spk-a", "--text", "test", "--no-wait"],
@@ -127,6 +128,10 @@ def test_short_lived_roles_start_in_an_empty_directory(
         "patrol": ["patrol", "--config", config, "--unit", "unit-a", "--auto", "--duration", "3"],
         "store": ["store", "--config", config, "--duration", "3"],  # its default database: ./var/citywatch.db
         "db": ["db", "upgrade", "--config", config],
+        "topics": ["topics", "plan", "--config", config],
+        "restore": ["restore", "--config", config, "--dry-run"],
+        "report": ["report", "--config", config, *month, "--format", "xlsx", "--out", "reports/month.xlsx"],
+        "export": ["export", "cases", "--config", config, *month, "--out", "reports/cases.csv"],
     }
     for name, args in runs.items():
         result = citywatch(env, *args, cwd=empty_dir)
@@ -134,6 +139,8 @@ def test_short_lived_roles_start_in_an_empty_directory(
         assert result.returncode == 0, f"{name}: {out[-3000:]}"
         no_errors(out)
     assert (empty_dir / "var" / "citywatch.db").is_file()
+    assert (empty_dir / "reports" / "month.xlsx").stat().st_size > 0  # --out's folder is made
+    assert (empty_dir / "reports" / "cases.csv").read_text(encoding="utf-8-sig").startswith("案件编号")
 
 
 @pytest.mark.model
