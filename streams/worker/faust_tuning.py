@@ -18,6 +18,12 @@
   redeliveries (a warning never came). ``apply`` makes a commit belong to the group
   membership it was made in: once the worker re-joined, it fails like any commit
   overtaken by a rebalance, and its inputs are read again.
+- Faust throws away records it fetched when a rebalance starts and seeks back to the
+  committed offsets; aiokafka seeks only where a positive offset is committed, so on a
+  partition with nothing committed (new topics after a broker restart, a first start) the
+  thrown-away records were skipped for good (a warning never came). ``apply`` seeks those
+  partitions to their beginning: records processed but not committed yet come again,
+  as after any rebalance.
 """
 
 from __future__ import annotations
@@ -69,7 +75,27 @@ def apply(fetch_max_wait_ms: int = FETCH_MAX_WAIT_MS) -> None:
 
     base.Consumer._commit_offsets = flushed_commit  # type: ignore[method-assign]
     _bind_commits_to_membership()
+    _seek_uncommitted_to_beginning(driver.AIOKafkaConsumerThread)
     _applied = True
+
+
+def uncommitted(committed: Any) -> list[Any]:
+    """The partitions of a seek-to-committed answer with nothing committed: None, or 0
+    (aiokafka seeks only to a positive committed offset)."""
+    return [tp for tp, offset in committed.items() if not offset]
+
+
+def _seek_uncommitted_to_beginning(thread_class: Any) -> None:
+    seek_to_committed = thread_class.seek_to_committed
+
+    async def seek_to_committed_or_beginning(self: Any) -> Any:
+        committed = await seek_to_committed(self)
+        fresh = uncommitted(committed)
+        if fresh:  # the worker reads a partition with nothing committed from its beginning
+            await self.call_thread(self._ensure_consumer().seek_to_beginning, *fresh)
+        return committed
+
+    thread_class.seek_to_committed = seek_to_committed_or_beginning
 
 
 def _bind_commits_to_membership() -> None:

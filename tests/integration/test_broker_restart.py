@@ -104,6 +104,13 @@ def test_worker_survives_a_broker_restart_that_lost_every_topic(
         assert body["kafka"]["lost"] == [], body  # a worker restart loses nothing
         assert "broker lost its topics" not in log.read_text()
 
+        # cam-a keeps sending up to the broker's end: the worker has records in flight and offsets
+        # to commit when it goes (a commit then waits through the outage; fetched records are
+        # thrown away at the rebalance that follows)
+        busy = Feed(own_broker.bootstrap, topics.detections, "cam-a")
+        for _ in range(8):
+            busy.present("storefront", "bench", 0.5)
+            time.sleep(0.1)
         own_broker.stop()
         assert wait_for(lambda: healthz(web_port)[0] == 503, 30), log.read_text()[-3000:]
         _, body = healthz(web_port)

@@ -1,4 +1,5 @@
-"""A commit belongs to the group membership it was made in (streams/worker/faust_tuning.py).
+"""A commit belongs to the group membership it was made in, and a partition with nothing
+committed is read from its beginning after a rebalance (streams/worker/faust_tuning.py).
 
 aiokafka's coordinator is driven without a broker: its lookup and its request sending are
 replaced, the commit loop and the request building are aiokafka's own."""
@@ -59,3 +60,36 @@ def test_overtaken() -> None:
     assert faust_tuning.overtaken((1, "a"), (1, "b"))  # the same number on a new broker, another member
     assert not faust_tuning.overtaken((7, "a"), (7, "a"))
     assert not faust_tuning.overtaken(None, (7, "a"))  # not made through commit_offsets
+
+
+class FakeThread:
+    """Faust's consumer thread as far as the seek after a rebalance goes."""
+
+    def __init__(self, committed: dict[Any, int | None]) -> None:
+        self.committed, self.to_beginning = committed, []
+        self.consumer = SimpleNamespace(seek_to_beginning=self.seek_to_beginning)
+
+    async def seek_to_committed(self) -> dict[Any, int | None]:
+        return self.committed
+
+    async def seek_to_beginning(self, *tps: Any) -> None:
+        self.to_beginning.extend(tps)
+
+    async def call_thread(self, fun: Any, *args: Any) -> Any:
+        return await fun(*args)
+
+    def _ensure_consumer(self) -> Any:
+        return self.consumer
+
+
+def test_partitions_with_nothing_committed_are_read_from_their_beginning_after_a_rebalance() -> None:
+    class Thread(FakeThread):
+        pass
+
+    faust_tuning._seek_uncommitted_to_beginning(Thread)
+    none, zero, some = TopicPartition("d", 0), TopicPartition("d", 1), TopicPartition("d", 2)
+    thread = Thread({none: None, zero: 0, some: 12})
+    answer = asyncio.run(thread.seek_to_committed())
+    assert answer == {none: None, zero: 0, some: 12}  # what Faust records as committed is unchanged
+    assert thread.to_beginning == [none, zero]  # aiokafka left these where its fetcher was
+    assert faust_tuning.uncommitted({some: 12}) == []
