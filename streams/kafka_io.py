@@ -6,6 +6,7 @@ import base64
 import contextlib
 import json
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from kafka.admin import NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 
 from streams import kafka_security
+from streams.backoff import Backoff
 from streams.contract.errors import BrokerError
 from streams.contract.topics import DEFAULT_PARTITIONS, Topics
 from streams.kafka_reach import check_reachable, explain
@@ -87,6 +89,49 @@ def group_consumer(bootstrap: str, group_id: str, client_id: str, **overrides: A
     }
     settings.update(overrides)
     return _connected(KafkaConsumer, settings)
+
+
+class PollGuard:
+    """A hand-run poll loop's ``poll`` that never ends the loop: a poll that raises (the
+    coordinator moved, a rebalance or an offset fetch failed, the broker went away, a client
+    bug) is logged, waited out with backoff (0.5 s doubling to ``cap_s``, or until ``stop``)
+    and answered with no records; the next good poll resets the wait. A raising poll hands out
+    no records, so nothing is skipped: the consumer's positions move only with records returned.
+    ``ok`` says whether the latest poll answered (a role's health counts only those rounds)."""
+
+    def __init__(self, role: str, stop: threading.Event, cap_s: float = 10.0) -> None:
+        self.role = role
+        self.stop = stop
+        self.failures = 0  # polls that raised, in all
+        self.ok = True
+        self._backoff = Backoff(0.5, 2.0, cap_s)
+
+    def poll(self, consumer: Any, timeout_ms: int) -> dict[Any, list[Any]]:
+        try:
+            polled = consumer.poll(timeout_ms=timeout_ms)
+        except Exception as exc:  # one failed round must not end the role
+            self.failures += 1
+            self.ok = False
+            delay = self._backoff.next()
+            if isinstance(exc, KafkaError):
+                logger.warning("%s: poll failed (%s: %s); polling again in %.1f s", self.role,
+                               type(exc).__name__, exc, delay)  # fmt: skip
+            else:
+                logger.exception("%s: poll failed unexpectedly; polling again in %.1f s", self.role, delay)
+            self.stop.wait(delay)
+            return {}
+        self.ok = True
+        self._backoff.reset()
+        return dict(polled)
+
+
+def close_quietly(role: str, close: Callable[[], Any]) -> None:
+    """Close a client on the way out; a failure is logged, never raised over the reason for
+    leaving (the exception that ended the loop, or a clean stop)."""
+    try:
+        close()
+    except Exception as exc:  # leaving anyway
+        logger.warning("%s: closing a Kafka client failed (%s: %s)", role, type(exc).__name__, exc)
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ from streams.config.models import Config, Speaker
 from streams.contract.errors import CitywatchError, DriverError
 from streams.contract.records import LoudspeakerAck, LoudspeakerCommand, Record
 from streams.contract.topics import Topics
-from streams.kafka_io import group_consumer
+from streams.kafka_io import PollGuard, close_quietly, group_consumer
 from streams.kafka_io import producer as make_producer
 from streams.speaker import delivery
 from streams.speaker.drivers import Delivered, SpeakerDriver, make_driver
@@ -110,7 +110,8 @@ class Gateway:
         self._configured = frozenset(s.id for s in cfg.speakers)
         self._wanted = options.speakers
         self._acks: queue.Queue[tuple[LoudspeakerAck, object]] = queue.Queue()
-        self._outbox: list[_Outgoing] = []
+        self._outbox: list[_Outgoing] = []  # to send
+        self._pending: list[tuple[_Outgoing, Any]] = []  # sent, the broker's answer not seen yet
         self._offsets = delivery.OffsetTracker()
         self._seen = delivery.RecentIds()
         self._queued: set[tuple[TopicPartition, int]] = set()  # handed to a worker, not yet acknowledged
@@ -158,22 +159,23 @@ class Gateway:
             self.options.group_id,
         )
         deadline = None if duration_s is None else time.monotonic() + duration_s
+        guard = PollGuard("speaker gateway", stop)
         try:
             while not stop.is_set() and (deadline is None or time.monotonic() < deadline):
-                batch = self._consumer.poll(timeout_ms=200)
+                batch = guard.poll(self._consumer, 200)
                 for records in batch.values():
                     for rec in records:
                         self._take(rec)
                 self._publish()
                 self._commit()
-                if self.on_round is not None:
+                if self.on_round is not None and guard.ok:
                     self.on_round(self._consumer)
             self._drain()
         finally:
             for worker in self._workers.values():
                 worker.stop(timeout_s=1.0)
-            self._consumer.close(autocommit=False)
-            self._producer.close(timeout=5)
+            close_quietly("speaker gateway", lambda: self._consumer.close(autocommit=False))
+            close_quietly("speaker gateway", lambda: self._producer.close(timeout=5))
         logger.info("speaker gateway stopped: %s", self.stats.summary())
         return self.stats
 
@@ -209,7 +211,9 @@ class Gateway:
                 self._offsets.finish(tp, rec.offset)
 
     def _publish(self) -> None:
-        """Send the acks and dead letters; a record's offset is done once its output is on the broker."""
+        """Send the acks and dead letters; a record's offset is done once its output is on the
+        broker. A send the broker has not answered yet (a slow flush) stays pending for the next
+        round, never sent twice; a refused one is sent again."""
         while True:
             try:
                 ack, token = self._acks.get_nowait()
@@ -219,25 +223,30 @@ class Gateway:
             self._outbox.append(
                 _Outgoing(self.options.topics.loudspeaker_acks, ack.speaker_id, ack, position)
             )
-        if not self._outbox:
-            return
-        sent: list[tuple[_Outgoing, Any]] = []
         retry: list[_Outgoing] = []
         for out in self._outbox:
             try:
-                sent.append(
-                    (out, self._producer.send(out.topic, key=out.key.encode(), value=out.record.to_bytes()))
-                )
+                future = self._producer.send(out.topic, key=out.key.encode(), value=out.record.to_bytes())
             except KafkaError as exc:
                 logger.error("cannot publish to %s (%s); will retry", out.topic, exc)
                 retry.append(out)
-        self._producer.flush(timeout=10)
-        for out, future in sent:
-            try:
-                future.get(timeout=0)
-            except KafkaError as exc:
-                logger.error("cannot publish to %s (%s); will retry", out.topic, exc)
-                retry.append(out)
+            else:
+                self._pending.append((out, future))
+        self._outbox = retry
+        if not self._pending:
+            return
+        try:
+            self._producer.flush(timeout=10)
+        except KafkaError as exc:
+            logger.warning("the broker is slow to take our acks (%s); waiting for them next round", exc)
+        waiting: list[tuple[_Outgoing, Any]] = []
+        for out, future in self._pending:
+            if not future.is_done:
+                waiting.append((out, future))
+                continue
+            if future.failed():
+                logger.error("cannot publish to %s (%s); will retry", out.topic, future.exception)
+                self._outbox.append(out)
                 continue
             if isinstance(out.record, LoudspeakerAck):
                 self.stats.acks[out.record.status] += 1
@@ -246,7 +255,7 @@ class Gateway:
             if out.position is not None:
                 self._offsets.finish(*out.position)
                 self._queued.discard(out.position)
-        self._outbox = retry
+        self._pending = waiting
 
     def _commit(self) -> None:
         assigned = self._consumer.assignment()
@@ -264,11 +273,13 @@ class Gateway:
         """Stop taking records; let the workers finish what they accepted; ack and commit it."""
         self._consumer.pause(*self._consumer.assignment())
         end = time.monotonic() + self.options.drain_timeout_s
+        guard = PollGuard("speaker gateway (draining)", threading.Event(), cap_s=1.0)
         while time.monotonic() < end:
-            self._consumer.poll(timeout_ms=100)  # keeps the group membership alive
+            guard.poll(self._consumer, 100)  # keeps the group membership alive
             self._publish()
             self._commit()
-            if all(w.idle() for w in self._workers.values()) and self._acks.empty() and not self._outbox:
+            quiet = self._acks.empty() and not self._outbox and not self._pending
+            if quiet and all(w.idle() for w in self._workers.values()):
                 return
         logger.warning(
             "%d command(s) still in flight after %.0f s; they will be redelivered",

@@ -28,7 +28,7 @@ from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, SQLAlchemyErro
 from streams.contract.errors import RecordError
 from streams.contract.records import dead_letter
 from streams.contract.topics import Topics
-from streams.kafka_io import group_consumer
+from streams.kafka_io import PollGuard, close_quietly, group_consumer
 from streams.kafka_io import producer as make_producer
 from streams.store import retention, upsert, writer
 from streams.store.database import shown
@@ -109,17 +109,18 @@ class Store:
         where = shown(self.engine.url)
         logger.info("store: %s -> %s, group %s", ", ".join(self._suffix), where, self.options.group())
         deadline = None if duration_s is None else time.monotonic() + duration_s
+        guard = PollGuard("store", stop)
         try:
             while not stop.is_set() and (deadline is None or time.monotonic() < deadline):
                 self.maybe_prune(time.time())
-                polled = self._consumer.poll(timeout_ms=200)
+                polled = guard.poll(self._consumer, 200)
                 if polled:
                     self._handle(self.read(polled))
-                if self.on_round is not None:
+                if self.on_round is not None and guard.ok:
                     self.on_round(self._consumer)
         finally:
-            self._consumer.close(autocommit=False)
-            self._producer.close(timeout=5)
+            close_quietly("store", lambda: self._consumer.close(autocommit=False))
+            close_quietly("store", lambda: self._producer.close(timeout=5))
         logger.info("store stopped: %s", self.stats.summary())
         return self.stats
 

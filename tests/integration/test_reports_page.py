@@ -31,6 +31,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 # where the screenshots go: var/screenshots, or CITYWATCH_SCREENSHOTS_DIR=docs/img to refresh the README's
 IMG = Path(os.environ.get("CITYWATCH_SCREENSHOTS_DIR") or REPO / "var" / "screenshots")
 PERIOD = f"from={DAY[0]}&to={DAY[1]}"
+WORKER_LOG = Path("/nonexistent")  # the module's worker's log, once it runs
 
 
 def scripted_day() -> District:
@@ -61,7 +62,9 @@ def base(broker: EmbeddedBroker, tmp_path_factory: pytest.TempPathFactory) -> It
         "CITYWATCH_TOPIC_PREFIX": topics.prefix,
         "CITYWATCH_DB": f"sqlite:///{tmp / 'record.db'}",
     }
+    global WORKER_LOG  # the failures' messages quote it
     port, log = free_port(), tmp / "worker.log"
+    WORKER_LOG = log
     proc = start_worker(config, env, tmp / "faust", log, web_port=port, tokens=TOKENS_TEXT)
     url = f"http://127.0.0.1:{port}"
     try:
@@ -113,14 +116,31 @@ def option(driver: Any, chart: str) -> dict[str, Any]:
     )
 
 
-def loaded(driver: Any) -> bool:
-    return bool(driver.execute_script("return document.body.dataset.loaded === arguments[0];", "/".join(DAY)))
+def loaded(driver: Any) -> str:
+    """The period the page has drawn ("error" when a request failed), once it is done."""
+    return str(driver.execute_script("return document.body.dataset.loaded || '';"))
+
+
+def wait_loaded(driver: Any) -> None:
+    from selenium.common.exceptions import TimeoutException
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    try:
+        done = WebDriverWait(driver, 60, poll_frequency=0.1).until(loaded)
+    except TimeoutException:
+        done = "(never: still loading)"
+    if done != "/".join(DAY):
+        said = driver.execute_script("return document.getElementById('r-result').textContent;")
+        console = "\n".join(str(e.get("message")) for e in driver.get_log("browser"))
+        worker = WORKER_LOG.read_text(errors="replace")[-4000:] if WORKER_LOG.exists() else ""
+        pytest.fail(
+            f"the reports page at {driver.current_url} loaded {done!r}; it says {said!r}\n"
+            f"console:\n{console}\nworker log:\n{worker}\npage:\n{driver.page_source[:1500]}"
+        )
 
 
 @pytest.mark.sysdeps("chromium", "chromedriver")
 def test_the_reports_page_shows_the_apis_numbers(base: str, tmp_path: Path) -> None:
-    from selenium.webdriver.support.ui import WebDriverWait
-
     by_day, by_unit, by_camera = api(base, "day", "&charts=1"), api(base, "unit"), api(base, "camera")
     by_speaker = [g for g in api(base, "speaker")["groups"] if g["incidents_warned"]]
     assert by_speaker, "the page's day has warnings to draw per loudspeaker"
@@ -136,7 +156,7 @@ def test_the_reports_page_shows_the_apis_numbers(base: str, tmp_path: Path) -> N
             driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", metrics)  # the viewport, exactly
             login(driver, base, TOKENS["viewer"])
             driver.get(f"{base}/reports?{PERIOD}")
-            WebDriverWait(driver, 30).until(loaded)
+            wait_loaded(driver)
             raw = driver.execute_script(
                 "return Object.fromEntries([...document.querySelectorAll('.tile')].map("
                 "(t) => [t.id.slice(5), JSON.parse(t.querySelector('.value').dataset.raw)]));"

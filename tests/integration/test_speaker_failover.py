@@ -66,6 +66,10 @@ class RunningGateway:
         for line in self.proc.stderr:
             self.lines.append((time.time(), line.rstrip()))
 
+    def log(self, last: int = 80) -> str:
+        """Its last log lines, for a failure's message."""
+        return "\n".join(line for _, line in self.lines[-last:])
+
     def assigned(self, since: float = 0.0) -> set[int] | None:
         """The partitions of its latest assignment after ``since`` (None: none logged)."""
         latest = [line for at, line in self.lines if at >= since and ": assigned" in line]
@@ -178,7 +182,7 @@ def test_survivor_takes_over_a_killed_gateways_queued_commands(kafka: KafkaEnv, 
         def all_played() -> bool:
             return {a.command_id for _, a in acks(kafka) if a.status == "played"} == set(ids)
 
-        assert wait_for(all_played, TAKEOVER_TIMEOUT), survivor.lines[-20:]
+        assert wait_for(all_played, TAKEOVER_TIMEOUT), survivor.log()
         assert survivor.assigned(killed_at) == set(range(PARTITIONS))
         survivor.proc.send_signal(signal.SIGTERM)
         out, _ = survivor.proc.communicate(timeout=60)
@@ -187,7 +191,7 @@ def test_survivor_takes_over_a_killed_gateways_queued_commands(kafka: KafkaEnv, 
             if gw.proc.poll() is None:
                 gw.proc.kill()
                 gw.proc.communicate()
-    assert survivor.proc.returncode == 0, survivor.lines[-20:]
+    assert survivor.proc.returncode == 0, survivor.log()
     # the survivor committed everything it acknowledged, its own partitions too: nothing left to redeliver
     ends: dict[int, int] = {}
     for partition, offset in ids.values():

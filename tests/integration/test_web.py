@@ -25,6 +25,7 @@ from streams.contract.timeutil import to_iso
 from streams.contract.topics import Topics
 from streams.dev.broker import EmbeddedBroker, free_port
 from streams.kafka_io import ensure_topics
+from streams.web.state import COOKIE
 
 from ..config_support import web_site, write_config
 from ..conftest import MEDIA, REPO
@@ -224,6 +225,7 @@ def chrome(tmp: Path, width: int, height: int) -> Any:
         f"--window-size={width},{height}",
     ):
         options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})  # the console, for failures' messages
     return webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
 
 
@@ -247,13 +249,18 @@ def incident(running: Running, incident_id: str) -> dict[str, Any]:
 
 
 def login(driver: Any, base: str, token: str) -> None:
+    """Sign in through the login form, and wait until the session is set."""
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
 
     driver.delete_all_cookies()
     driver.get(base + "/")
     assert "Access token" in driver.page_source  # no session: the login form (with a 401)
     driver.find_element(By.ID, "token").send_keys(token)
     driver.find_element(By.CSS_SELECTOR, "#login button").click()
+    # the sign-in has been answered once its session cookie is set: a caller that navigates at once
+    # would otherwise abort the form's POST and land on the login form again
+    WebDriverWait(driver, 30, poll_frequency=0.1).until(lambda d: d.get_cookie(COOKIE))
 
 
 @pytest.mark.sysdeps("chromium", "chromedriver")

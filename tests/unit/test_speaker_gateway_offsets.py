@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kafka import TopicPartition
+from kafka.errors import KafkaTimeoutError
 from kafka.structs import OffsetAndMetadata
 
 from streams.config.models import Config
@@ -42,8 +43,11 @@ class FakeConsumer:
 
 
 class Sent:
-    def get(self, timeout: float) -> None:
-        return None
+    is_done = True
+    exception = None
+
+    def failed(self) -> bool:
+        return False
 
 
 @dataclass
@@ -143,3 +147,58 @@ def test_a_partition_gone_to_another_member_is_forgotten() -> None:
     round_trip(gw)
     assert consumer.commits == []
     assert gw._offsets.committable() == {}
+
+
+class Slow:
+    """A send the broker answers only when told to."""
+
+    def __init__(self) -> None:
+        self.is_done = False
+        self.exception: Exception | None = None
+
+    def failed(self) -> bool:
+        return self.is_done and self.exception is not None
+
+
+@dataclass
+class SlowProducer:
+    sent: list[tuple[bytes, Slow]] = field(default_factory=list)
+
+    def send(self, topic: str, key: bytes, value: bytes) -> Slow:
+        future = Slow()
+        self.sent.append((value, future))
+        return future
+
+    def flush(self, timeout: float) -> None:
+        if not all(f.is_done for _, f in self.sent):
+            raise KafkaTimeoutError("Timeout waiting for future")
+
+
+def test_a_slow_broker_leaves_an_ack_pending_neither_lost_nor_sent_twice() -> None:
+    gw, consumer = gateway(FakeDriver())
+    producer = SlowProducer()
+    gw._producer = producer
+    gw._take(Rec(TP.topic, TP.partition, 0, b"not json"))  # a dead letter to publish
+    round_trip(gw)  # the flush times out: nothing is done yet
+    round_trip(gw)
+    assert len(producer.sent) == 1 and {c[TP] for c in consumer.commits} == {0}  # not past it
+    producer.sent[0][1].is_done = True  # answered
+    round_trip(gw)
+    assert len(producer.sent) == 1 and consumer.commits[-1] == {TP: 1}
+    assert gw.stats.deadletters == 1
+
+
+def test_a_refused_send_is_sent_again() -> None:
+    gw, consumer = gateway(FakeDriver())
+    producer = SlowProducer()
+    gw._producer = producer
+    gw._take(Rec(TP.topic, TP.partition, 0, b"not json"))
+    round_trip(gw)
+    refused = producer.sent[0][1]
+    refused.is_done, refused.exception = True, KafkaTimeoutError("expired in the accumulator")
+    round_trip(gw)  # seen refused: back to the outbox
+    round_trip(gw)  # sent again
+    assert len(producer.sent) == 2 and {c[TP] for c in consumer.commits} == {0}
+    producer.sent[1][1].is_done = True
+    round_trip(gw)
+    assert consumer.commits[-1] == {TP: 1}
