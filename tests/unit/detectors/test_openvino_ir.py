@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from detectors import openvino_ir
 from detectors.model import runtime_weights
-from detectors.openvino_ir import SOURCE_FILE, ir_dir, ir_metadata, is_fresh
+from detectors.openvino_ir import SOURCE_FILE, ir_dir, ir_metadata, is_fresh, openvino_model
 from streams.config.models import ModelConfig
 from streams.contract.errors import ModelError
 
@@ -97,3 +99,80 @@ def test_an_openvino_directory_is_loaded_as_it_is(tmp_path: Path) -> None:
     (model / "best.xml").write_text("<net/>", encoding="utf-8")
     assert runtime_weights(ModelConfig(name=str(model), backend="openvino")) == model
     assert runtime_weights(ModelConfig(name=str(model))) == model
+
+
+# -- conversion put in place: a fake converter, so no OpenVINO run ---------------------------
+
+
+def tiny_onnx(path: Path) -> Path:
+    import onnx
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph(
+        [helper.make_node("Identity", ["x"], ["y"])],
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])],
+    )
+    model = helper.make_model(graph)
+    helper.set_model_props(model, {"task": "detect", "names": "{0: 'box'}"})
+    onnx.save(model, str(path))
+    return path
+
+
+def fake_convert(marker: str) -> Callable[[Path, Path, dict[str, str]], None]:
+    def convert(onnx_path: Path, work: Path, meta: dict[str, str]) -> None:
+        fake_ir_files(work, onnx_path, marker)
+
+    return convert
+
+
+def fake_ir_files(directory: Path, onnx: Path, marker: str) -> None:
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / f"{onnx.stem}.xml").write_text(marker, encoding="utf-8")
+    (directory / f"{onnx.stem}.bin").write_text(marker, encoding="utf-8")
+    (directory / "metadata.yaml").write_text("task: detect\n", encoding="utf-8")
+    (directory / SOURCE_FILE).write_text(f"{onnx.resolve()}\n", encoding="utf-8")
+
+
+def test_conversion_replaces_a_stale_cache_and_leaves_no_temporaries(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    onnx = tiny_onnx(tmp_path / "m.onnx")
+    cache = tmp_path / "models"
+    stale = ir_dir(onnx, cache)
+    fake_ir_files(stale, onnx, "old")
+    os.utime(stale / "m.xml", ns=(1, 1))  # made before the ONNX
+    monkeypatch.setattr(openvino_ir, "_convert", fake_convert("new"))
+    assert openvino_model(onnx, cache) == stale
+    assert (stale / "m.xml").read_text(encoding="utf-8") == "new"
+    assert [p.name for p in cache.iterdir()] == [stale.name]
+
+
+def test_a_conversion_finished_first_by_another_process_is_kept(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    onnx = tiny_onnx(tmp_path / "m.onnx")
+    cache = tmp_path / "models"
+    target = ir_dir(onnx, cache)
+
+    def convert_while_another_finishes(onnx_path: Path, work: Path, meta: dict[str, str]) -> None:
+        fake_ir_files(target, onnx_path, "theirs")  # the other process renamed its result in meanwhile
+        fake_ir_files(work, onnx_path, "ours")
+
+    monkeypatch.setattr(openvino_ir, "_convert", convert_while_another_finishes)
+    assert openvino_model(onnx, cache) == target
+    assert (target / "m.xml").read_text(encoding="utf-8") == "theirs"
+    assert [p.name for p in cache.iterdir()] == [target.name]
+
+
+def test_onnx_without_class_names_is_refused(tmp_path: Path) -> None:
+    import onnx
+
+    path = tiny_onnx(tmp_path / "m.onnx")
+    model = onnx.load(str(path))
+    del model.metadata_props[:]
+    onnx.save(model, str(path))
+    with pytest.raises(ModelError, match=r"no 'names' in its metadata.*yolo export format=onnx"):
+        openvino_model(path, tmp_path / "models")
+    assert not (tmp_path / "models").exists()
