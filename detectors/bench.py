@@ -1,6 +1,11 @@
 """Detector benchmark: the same frames of one clip (or still) through the model alone and through
 the whole edge pipeline (reader, motion gate, YOLO, tracking, zones, evidence, Kafka), in one run.
 
+First the two runtimes of the model side by side (``model.backend``): ONNX Runtime and OpenVINO
+FP32 on the same frames (the first of the source, of each ``--compare-source`` and ultralytics'
+sample photos), called in turn frame by frame so a change in machine load hits both alike: the
+per-frame latency of each and the share of ONNX Runtime's detections OpenVINO finds too.
+
 Reports pipeline fps, raw model fps and their ratio, per-frame latency from capture to the
 broker's acknowledgement of the record (p50/p99, and the part beyond inference), and the
 motion gate's skip rate. The gate runs in shadow mode: it decides on every frame and its
@@ -20,7 +25,7 @@ import uuid
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
@@ -32,6 +37,8 @@ if TYPE_CHECKING:
     from detectors.pipeline import CameraPipeline, CameraStats
     from detectors.types import Frame, Image
     from streams.config.models import Config
+
+Backend = Literal["onnxruntime", "openvino"]
 
 logger = logging.getLogger(__name__)
 
@@ -65,6 +72,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="F",
         help="sample the clip at F fps (default: every frame)",
     )
+    parser.add_argument(
+        "--backend",
+        choices=["onnxruntime", "openvino"],
+        default="onnxruntime",
+        help="runtime of the model in the pipeline run (default onnxruntime)",
+    )
+    parser.add_argument(
+        "--compare-frames",
+        type=int,
+        default=24,
+        metavar="N",
+        help="frames of each source for the onnxruntime/openvino comparison (default 24; 0: skip it)",
+    )
+    parser.add_argument(
+        "--compare-source",
+        action="append",
+        default=[],
+        metavar="CLIP",
+        help="another clip or still for the comparison (repeatable); ultralytics' sample photos always count",
+    )
     add_kafka_argument(parser)
     parser.epilog = "Without --kafka an embedded broker is started for the run."
 
@@ -73,7 +100,9 @@ def _percentile(values: list[float], q: float) -> float:
     return float(np.percentile(np.asarray(values), q)) if values else float("nan")
 
 
-def _bench_config(source: str, model: str, imgsz: int, detect_fps: float | None, evidence_dir: str) -> Config:
+def _bench_config(
+    source: str, model: str, imgsz: int, detect_fps: float | None, evidence_dir: str, backend: Backend
+) -> Config:
     from streams.config.models import Camera, Category, Config, Evidence, Location, ModelConfig, Site, Zone
 
     camera = Camera(
@@ -88,7 +117,7 @@ def _bench_config(source: str, model: str, imgsz: int, detect_fps: float | None,
     )
     return Config(
         site=Site(name="bench"),
-        model=ModelConfig(name=model, imgsz=imgsz, batch=1),
+        model=ModelConfig(name=model, imgsz=imgsz, batch=1, backend=backend),
         evidence=Evidence(dir=evidence_dir),
         categories={"catalogue": Category(code="000000", name="catalogue", labels=CATALOGUE_LABELS)},
         cameras=[camera],
@@ -139,11 +168,13 @@ def run(args: argparse.Namespace) -> int:
 
     with ExitStack() as stack:
         evidence_dir = stack.enter_context(tempfile.TemporaryDirectory(prefix="citywatch-bench-"))
-        cfg = _bench_config(args.source, args.model, args.imgsz, args.detect_fps, evidence_dir)
+        cfg = _bench_config(args.source, args.model, args.imgsz, args.detect_fps, evidence_dir, args.backend)
         probe(cfg.cameras[0])
         frames = _read_frames(args.source, args.frames)
         h, w = frames[0].shape[:2]
         print(f"source    {redact(args.source)}  {w}x{h}, {len(frames)} frames")
+        # 0. the two runtimes of the model on the same frames
+        backends = _compare_backends(args, cfg, frames) if args.compare_frames > 0 else {}
         detector = UltralyticsDetector(cfg.model, published_labels(cfg))
         for _ in range(3):
             detector.warmup()
@@ -156,8 +187,78 @@ def run(args: argparse.Namespace) -> int:
         acks = Acks()
         pipeline, pipe_s = _pipeline_pass(args, cfg, detector, len(frames), bootstrap, acks, stack)
         raw_after = _raw_pass(detector, frames)
-        _report(args, cfg, detector.name, (raw_before, raw_after, len(frames)), pipeline.stats, pipe_s, acks)
+        _report(
+            args,
+            cfg,
+            detector.name,
+            (raw_before, raw_after, len(frames)),
+            pipeline.stats,
+            pipe_s,
+            acks,
+            backends,
+        )
     return 0
+
+
+def _comparison_frames(args: argparse.Namespace, frames: list[Image]) -> list[Image]:
+    """The first frames of the source and of each --compare-source, then ultralytics' photos."""
+    import cv2
+    from ultralytics.utils import ASSETS
+
+    out = frames[: args.compare_frames]
+    for source in args.compare_source:
+        out += _read_frames(source, args.compare_frames)
+    out = list({id(image): image for image in out}.values())  # a still repeats one picture
+    for photo in sorted(Path(ASSETS).glob("*.jpg")):
+        image = cv2.imread(str(photo))
+        if image is not None:
+            out.append(np.asarray(image, np.uint8))
+    return out
+
+
+def _compare_backends(args: argparse.Namespace, cfg: Config, frames: list[Image]) -> dict[str, float | int]:
+    """Latency of each runtime and OpenVINO's agreement with ONNX Runtime, printed and returned
+    as RESULT values."""
+    from detectors.agreement import agreement
+    from detectors.model import UltralyticsDetector, timed_detect
+    from detectors.types import Boxes
+
+    images = _comparison_frames(args, frames)
+    names: tuple[Backend, Backend] = ("onnxruntime", "openvino")
+    detectors = [UltralyticsDetector(cfg.model.model_copy(update={"backend": b})) for b in names]
+    for detector in detectors:
+        for _ in range(3):
+            detector.warmup()
+            detector.detect(images[:1])
+    boxes: list[list[Boxes]] = [[], []]
+    times: list[list[float]] = [[], []]
+    for n, image in enumerate(images):
+        order = (0, 1) if n % 2 == 0 else (1, 0)  # neither runtime always runs on a cache the other warmed
+        for k in order:
+            [found], ms = timed_detect(detectors[k], [image])
+            boxes[k].append(found)
+            times[k].append(ms)
+    agree = agreement(boxes[0], boxes[1])
+    p50 = [_percentile(t, 50) for t in times]
+    p99 = [_percentile(t, 99) for t in times]
+    for k, name in enumerate(names):
+        print(
+            f"backend   {name:<11} {len(images)} frames: p50 {p50[k]:.1f} ms, p99 {p99[k]:.1f} ms, "
+            f"{sum(len(b) for b in boxes[k])} detections"
+        )
+    print(
+        f"agreement openvino finds {agree.matched} of onnxruntime's {agree.total} detections "
+        f"(same label, IoU >= 0.5): {agree.share:.3f}; speedup {p50[0] / p50[1]:.2f}x at p50"
+    )
+    return {
+        "ort_p50_ms": p50[0],
+        "ort_p99_ms": p99[0],
+        "ov_p50_ms": p50[1],
+        "ov_p99_ms": p99[1],
+        "speedup": p50[0] / p50[1],
+        "agreement": agree.share,
+        "compared": agree.total,
+    }
 
 
 def _raw_pass(detector: Detector, frames: list[Image]) -> float:
@@ -219,6 +320,7 @@ def _report(
     stats: CameraStats,
     pipe_s: float,
     acks: Acks,
+    backends: dict[str, float | int],
 ) -> None:
     from streams.commands.bench import result_line
 
@@ -226,7 +328,7 @@ def _report(
     raw_before, raw_after, n = raw
     raw_fps = 2 * n / (raw_before + raw_after)
     print(
-        f"model     {model_name} imgsz={args.imgsz}: {raw_fps:.2f} fps "
+        f"model     {model_name} ({args.backend}) imgsz={args.imgsz}: {raw_fps:.2f} fps "
         f"({n / raw_before:.2f} before and {n / raw_after:.2f} after the pipeline run)"
     )
     pipeline_fps = stats.sampled / pipe_s
@@ -256,5 +358,6 @@ def _report(
             p99_ms=p99,
             overhead_p99_ms=o99,
             skip_rate=skip_rate,
+            **backends,
         )
     )

@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 
 from detectors.model import model_label, resolve_weights
+from detectors.openvino_ir import onnx_metadata
 from streams.contract.errors import ModelError
 
 # Labels the detector produces besides the model's classes. None yet: no part of the
@@ -42,18 +43,7 @@ def _names(value: Any, where: str) -> list[str]:
 
 
 def _onnx_names(path: Path) -> list[str]:
-    import onnx
-
-    try:
-        model = onnx.load(str(path), load_external_data=False)
-    except Exception as exc:  # onnx raises DecodeError and friends for a broken file
-        raise ModelError(f"cannot read {path} as ONNX ({exc}); check the file") from None
-    meta = {p.key: p.value for p in model.metadata_props}
-    if "names" not in meta:
-        raise ModelError(
-            f"{path} has no class names in its metadata ('names'); export it with ultralytics "
-            "(`yolo export format=onnx`), which writes them"
-        )
+    meta = onnx_metadata(path, need="names")
     return _names(meta["names"], str(path))
 
 

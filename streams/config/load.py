@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import difflib
 import os
+import re
 import types
 import typing
 from pathlib import Path
@@ -74,6 +75,11 @@ def _describe(err: ErrorDetails) -> str:
     msg = err["msg"].removeprefix("Value error, ")
     if kind in ("value_error", "assertion_error"):
         return msg
+    if kind == "literal_error" and isinstance(err.get("input"), str):
+        choices = re.findall(r"'([^']*)'", str(err.get("ctx", {}).get("expected", "")))
+        hint = difflib.get_close_matches(err["input"], choices, n=1, cutoff=0.6)
+        if hint:
+            return f"{msg} (got {err['input']!r}: did you mean {hint[0]}?)"
     return f"{msg} (got {err.get('input')!r})"
 
 

@@ -37,6 +37,26 @@ class ModelConfig(Base):
     labels: list[str] | None = Field(
         None, description="Only keep these labels (default: every label a category uses)"
     )
+    backend: Literal["onnxruntime", "openvino"] = Field(
+        "onnxruntime",
+        description="Runtime of an .onnx model: 'onnxruntime', or 'openvino' (converted to OpenVINO IR, "
+        "FP32, on first use and cached under cache_dir). An OpenVINO directory runs on OpenVINO either way",
+    )
+    cache_dir: str = Field(
+        "var/models",
+        description="Directory of the converted OpenVINO models, one <name>_openvino_model/ each "
+        "(created with its parents; relative to the working directory)",
+    )
+
+    @model_validator(mode="after")
+    def verify_backend_weights(self) -> ModelConfig:
+        if self.backend == "openvino" and self.name.lower().endswith(".pt"):
+            raise ValueError(
+                f"model.backend openvino runs ONNX or OpenVINO models, not the PyTorch weights {self.name}: "
+                "export them first (`yolo export model=WEIGHTS.pt format=onnx`) and set model.name to the "
+                ".onnx, or set model.backend to onnxruntime"
+            )
+        return self
 
 
 class Evidence(Base):

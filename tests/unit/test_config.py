@@ -151,6 +151,22 @@ CASES = [
         "units[1].escalates_to",
         "did you mean unit-district",
     ),
+    (
+        "unknown model backend",
+        "  batch: 4\n",
+        "  batch: 4\n  backend: openvnio\n",
+        "openvnio",
+        "model.backend",
+        "should be 'onnxruntime' or 'openvino' (got 'openvnio': did you mean openvino?)",
+    ),
+    (
+        "PyTorch weights on openvino",
+        "  name: yolo11n ",
+        "  backend: openvino\n  name: weights/best.pt ",
+        "model:",
+        "model",
+        "export them first (`yolo export model=WEIGHTS.pt format=onnx`)",
+    ),
 ]
 
 
