@@ -127,12 +127,10 @@ def test_http_driver_retries_a_server_error(flaky_server: Server) -> None:
 
 def test_http_driver_gives_up_on_a_server_that_times_out(hanging_server: Server) -> None:
     driver, sleeps = http_driver(hanging_server.url, retries=2, timeout_s=0.3)
-    started = time.monotonic()
     with pytest.raises(DriverError, match=r"after 3 attempts.*no answer within 0.3 s"):
         driver.play(WAV, command())
     assert len(hanging_server.requests) == 3
     assert sleeps == [0.1, 0.2]  # doubling backoff
-    assert time.monotonic() - started < 3.0  # bounded by the timeouts, not the server
 
 
 def test_http_driver_does_not_retry_a_refusal(refusing_server: Server) -> None:

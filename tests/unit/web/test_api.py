@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import os
-import time
 from pathlib import Path
 from typing import Any
 
@@ -239,7 +238,6 @@ def test_live_events_arrive_at_once_and_a_patrol_sees_only_its_unit(tmp_path: Pa
         patrol_a = await client.get("/api/events", headers=bearer("patrol_a"))
         patrol_d = await client.get("/api/events", headers=bearer("patrol_d"))
         await asyncio.sleep(0.05)
-        t0 = time.monotonic()
         # an incident of unit-a changes; a decision is made; then one of unit-d
         for ev in (
             board.apply_alert(alert("inc-1", state="accepted", history=3)),
@@ -249,16 +247,14 @@ def test_live_events_arrive_at_once_and_a_patrol_sees_only_its_unit(tmp_path: Pa
             assert isinstance(ev, Event)
             state.hub.publish(ev)
         got_viewer = await read_events(viewer, 3)
-        elapsed = time.monotonic() - t0
         got_a = await read_events(patrol_a, 1)
         got_d = await read_events(patrol_d, 1)
         for res in (viewer, patrol_a, patrol_d):
             res.close()
-        return {"viewer": got_viewer, "a": got_a, "d": got_d, "elapsed": elapsed}
+        return {"viewer": got_viewer, "a": got_a, "d": got_d}
 
     got = run_client(state, scenario)
     assert [k for k, _ in got["viewer"]] == ["alert", "decision", "alert"]
-    assert got["elapsed"] < 1.0
     assert got["a"] == [("alert", got["viewer"][0][1])]
     assert got["a"][0][1]["state"] == "accepted"
     assert got["d"][0][1]["incident_id"] == "inc-9"  # unit-d never saw unit-a's incident nor the decision
