@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ast
 import contextlib
+import hashlib
 import logging
 import os
 import shutil
@@ -26,7 +27,7 @@ from streams.contract.errors import ModelError
 logger = logging.getLogger(__name__)
 
 SUFFIX = "_openvino_model"  # ultralytics picks its OpenVINO backend by this end of the directory name
-SOURCE_FILE = "source.txt"  # the resolved path of the ONNX the IR was made from
+SOURCE_FILE = "source.txt"  # which ONNX the IR was made from: its resolved path and SHA-256
 
 
 def onnx_metadata(path: Path, need: str | None = None) -> dict[str, str]:
@@ -63,15 +64,23 @@ def ir_dir(onnx_path: Path, cache_dir: Path) -> Path:
     return cache_dir / f"{onnx_path.stem}{SUFFIX}"
 
 
+def source_id(onnx_path: Path) -> str:
+    """What ``SOURCE_FILE`` holds for ``onnx_path``: its resolved path and the SHA-256 of its
+    bytes (the content decides, not file times: a copy with old times is still a change)."""
+    digest = hashlib.sha256()
+    with onnx_path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return f"{onnx_path.resolve()}\nsha256:{digest.hexdigest()}\n"
+
+
 def is_fresh(directory: Path, onnx_path: Path) -> bool:
-    """Whether ``directory`` holds a complete IR of ``onnx_path`` made after its last change."""
+    """Whether ``directory`` holds a complete IR of ``onnx_path`` as it is now."""
     xml = directory / f"{onnx_path.stem}.xml"
     needed = (xml, xml.with_suffix(".bin"), directory / "metadata.yaml", directory / SOURCE_FILE)
     if not all(p.is_file() for p in needed):
         return False
-    if (directory / SOURCE_FILE).read_text(encoding="utf-8").strip() != str(onnx_path.resolve()):
-        return False
-    return xml.stat().st_mtime_ns >= onnx_path.stat().st_mtime_ns
+    return (directory / SOURCE_FILE).read_text(encoding="utf-8") == source_id(onnx_path)
 
 
 def require_openvino() -> None:
@@ -119,7 +128,7 @@ def _convert(onnx_path: Path, work: Path, meta: dict[str, str]) -> None:
         ) from None
     with (work / "metadata.yaml").open("w", encoding="utf-8") as f:
         yaml.safe_dump(ir_metadata(meta), f, sort_keys=False, allow_unicode=True)
-    (work / SOURCE_FILE).write_text(f"{onnx_path.resolve()}\n", encoding="utf-8")
+    (work / SOURCE_FILE).write_text(source_id(onnx_path), encoding="utf-8")
 
 
 def _install(work: Path, target: Path, onnx_path: Path) -> None:

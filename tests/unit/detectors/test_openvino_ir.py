@@ -11,7 +11,7 @@ import pytest
 
 from detectors import openvino_ir
 from detectors.model import runtime_weights
-from detectors.openvino_ir import SOURCE_FILE, ir_dir, ir_metadata, is_fresh, openvino_model
+from detectors.openvino_ir import SOURCE_FILE, ir_dir, ir_metadata, is_fresh, openvino_model, source_id
 from streams.config.models import ModelConfig
 from streams.contract.errors import ModelError
 
@@ -45,23 +45,29 @@ def fake_ir(directory: Path, onnx: Path, source: Path | None = None) -> None:
     directory.mkdir(parents=True)
     for name in (f"{onnx.stem}.xml", f"{onnx.stem}.bin", "metadata.yaml"):
         (directory / name).write_text("x", encoding="utf-8")
-    (directory / SOURCE_FILE).write_text(f"{(source or onnx).resolve()}\n", encoding="utf-8")
+    (directory / SOURCE_FILE).write_text(source_id(source or onnx), encoding="utf-8")
 
 
-def test_cache_is_fresh_only_complete_newer_and_of_the_same_onnx(tmp_path: Path) -> None:
+def test_cache_is_fresh_only_complete_and_of_the_same_onnx_as_it_is_now(tmp_path: Path) -> None:
     onnx = tmp_path / "m.onnx"
     onnx.write_bytes(b"onnx")
-    os.utime(onnx, ns=(1, 1))
     fresh = tmp_path / "fresh"
     fake_ir(fresh, onnx)
     assert is_fresh(fresh, onnx)
+    os.utime(onnx, ns=(1, 1))  # its times alone do not matter
+    assert is_fresh(fresh, onnx)
 
-    os.utime(onnx, ns=(fresh.stat().st_mtime_ns + 10**9,) * 2)  # the ONNX changed since
+    onnx.write_bytes(b"onnx, retrained")  # the ONNX changed since
+    os.utime(onnx, ns=(1, 1))  # even with old times (a `cp -p`)
     assert not is_fresh(fresh, onnx)
-    os.utime(onnx, ns=(1, 1))
+    onnx.write_bytes(b"onnx")
+    assert is_fresh(fresh, onnx)
 
+    elsewhere = tmp_path / "elsewhere" / "m.onnx"
+    elsewhere.parent.mkdir()
+    elsewhere.write_bytes(b"onnx")
     other = tmp_path / "other"
-    fake_ir(other, onnx, source=tmp_path / "elsewhere" / "m.onnx")  # same name, another file
+    fake_ir(other, onnx, source=elsewhere)  # same name and bytes, another file
     assert not is_fresh(other, onnx)
 
     half = tmp_path / "half"
@@ -132,7 +138,7 @@ def fake_ir_files(directory: Path, onnx: Path, marker: str) -> None:
     (directory / f"{onnx.stem}.xml").write_text(marker, encoding="utf-8")
     (directory / f"{onnx.stem}.bin").write_text(marker, encoding="utf-8")
     (directory / "metadata.yaml").write_text("task: detect\n", encoding="utf-8")
-    (directory / SOURCE_FILE).write_text(f"{onnx.resolve()}\n", encoding="utf-8")
+    (directory / SOURCE_FILE).write_text(source_id(onnx), encoding="utf-8")
 
 
 def test_conversion_replaces_a_stale_cache_and_leaves_no_temporaries(
@@ -142,7 +148,9 @@ def test_conversion_replaces_a_stale_cache_and_leaves_no_temporaries(
     cache = tmp_path / "models"
     stale = ir_dir(onnx, cache)
     fake_ir_files(stale, onnx, "old")
-    os.utime(stale / "m.xml", ns=(1, 1))  # made before the ONNX
+    (stale / SOURCE_FILE).write_text(
+        f"{onnx.resolve()}\nsha256:{'0' * 64}\n", encoding="utf-8"
+    )  # of older bytes
     monkeypatch.setattr(openvino_ir, "_convert", fake_convert("new"))
     assert openvino_model(onnx, cache) == stale
     assert (stale / "m.xml").read_text(encoding="utf-8") == "new"
