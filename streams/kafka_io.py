@@ -77,7 +77,9 @@ def producer(bootstrap: str, **overrides: Any) -> KafkaProducer:
 
 
 def group_consumer(bootstrap: str, group_id: str, client_id: str, **overrides: Any) -> KafkaConsumer:
-    """A consumer in ``group_id`` that commits by hand, from the oldest record of a new group."""
+    """A consumer in ``group_id`` that commits by hand, from the oldest record of a new group.
+    Its metadata is refreshed every 5 s (kafka-python's default: 5 min): a subscribed topic that
+    is created, or created again after a broker lost it, is assigned within seconds."""
     settings: dict[str, Any] = {
         "bootstrap_servers": bootstrap,
         "group_id": group_id,
@@ -86,6 +88,7 @@ def group_consumer(bootstrap: str, group_id: str, client_id: str, **overrides: A
         "auto_offset_reset": "earliest",
         "heartbeat_interval_ms": 1_000,
         "fetch_max_wait_ms": 200,
+        "metadata_max_age_ms": 5_000,
     }
     settings.update(overrides)
     return _connected(KafkaConsumer, settings)
@@ -175,16 +178,21 @@ def read_topic(
     max_records: int | None = None,
     timeout_s: float | None = None,
     poll_ms: int = 200,
+    on_ready: Callable[[dict[TopicPartition, int]], None] | None = None,
 ) -> Iterator[Message]:
     """Yield records of ``topic`` (all partitions, no consumer group).
 
     Stops after ``max_records``, or after ``timeout_s`` seconds without a new
     record. Never decides "read everything" from end offsets, which the
-    embedded broker may report short of the last batch.
+    embedded broker may report short of the last batch. ``on_ready`` is called
+    with the end offsets once every partition has its start: any record sent
+    after that is read.
     """
     consumer = standalone_consumer(bootstrap, "citywatch-tail")
     try:
-        assign_all(consumer, [topic], from_beginning=from_beginning, timeout_s=timeout_s)
+        ends = assign_all(consumer, [topic], from_beginning=from_beginning, timeout_s=timeout_s)
+        if on_ready is not None:
+            on_ready(ends)
         count = 0
         last = time.monotonic()
         while True:

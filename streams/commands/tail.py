@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from typing import Any
 
 from streams.commands import add_kafka_argument, kafka_address
 from streams.contract.topics import Topics
@@ -26,12 +27,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     topic = Topics.current().resolve(args.topic)
+    where = "its oldest record" if args.from_beginning else "its end"
+
+    def ready(ends: dict[Any, int]) -> None:  # on stderr: stdout is the records only
+        sys.stderr.write(f"tail: following {topic} ({len(ends)} partitions) from {where}\n")
+        sys.stderr.flush()
+
     for msg in read_topic(
         kafka_address(args),
         topic,
         from_beginning=args.from_beginning,
         max_records=args.max,
         timeout_s=args.timeout,
+        on_ready=ready,
     ):
         out = msg.to_json()
         line = json.dumps(out["value"] if args.values else out, ensure_ascii=False)

@@ -4,6 +4,7 @@ offsets start again at 0, below what it read and committed before)."""
 
 from __future__ import annotations
 
+import logging
 import threading
 import uuid
 from collections.abc import Iterator
@@ -53,8 +54,9 @@ def played(bootstrap: str, topic: str) -> list[str]:
 
 
 def test_gateway_speaks_again_after_the_broker_restarted_empty(
-    own_broker: EmbeddedBroker, tmp_path: Path
+    own_broker: EmbeddedBroker, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.INFO, logger="streams")  # the gateway's assignments, for a failure's message
     topics = Topics(f"k{uuid.uuid4().hex[:8]}.citywatch.")
     own_broker.start()
     wanted = [topics.loudspeaker, topics.loudspeaker_acks, topics.deadletter]
@@ -80,7 +82,7 @@ def test_gateway_speaks_again_after_the_broker_restarted_empty(
         send(own_broker.bootstrap, topics.loudspeaker, after)
         assert wait_for(
             lambda: played(own_broker.bootstrap, topics.loudspeaker_acks) == after, BACK_TIMEOUT
-        ), gateway.stats.summary()
+        ), f"{gateway.stats.summary()}\n{caplog.text[-6000:]}"
         assert runner.is_alive()
     finally:
         stop.set()

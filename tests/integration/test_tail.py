@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -23,6 +24,23 @@ def tail(kafka: KafkaEnv, *args: str) -> subprocess.Popen[str]:
         text=True,
         env=kafka.env(),
     )
+
+
+def following(proc: subprocess.Popen[str], timeout_s: float = 60) -> None:
+    """Wait until tail says it follows its topic: what is produced afterwards, it reads."""
+    said: list[str] = []
+
+    def read() -> None:
+        assert proc.stderr is not None
+        for line in proc.stderr:
+            said.append(line)
+            if line.startswith("tail: following "):
+                return
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    reader.join(timeout_s)
+    assert said and said[-1].startswith("tail: following "), "".join(said)
 
 
 def produce(kafka: KafkaEnv, topic: str, records: list[tuple[str, dict[str, object]]]) -> None:
@@ -48,7 +66,7 @@ def test_tail_from_beginning(kafka: KafkaEnv) -> None:
 def test_tail_follows_new_records_on_empty_topic(kafka: KafkaEnv) -> None:
     # the topic's partitions are all empty when tail starts: it must still see later records
     proc = tail(kafka, kafka.topics.alerts, "--max", "3", "--timeout", "30", "--values")
-    time.sleep(3)
+    following(proc)
     produce(kafka, kafka.topics.alerts, [(f"inc-{i}", {"v": 1, "incident_id": f"inc-{i}"}) for i in range(3)])
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err
@@ -59,7 +77,7 @@ def test_tail_skips_old_records_without_from_beginning(kafka: KafkaEnv) -> None:
     produce(kafka, kafka.topics.violations, [("cam-a", {"v": 1, "old": True})])
     time.sleep(0.5)
     proc = tail(kafka, "violations", "--max", "1", "--timeout", "30", "--values")
-    time.sleep(3)
+    following(proc)
     produce(kafka, kafka.topics.violations, [("cam-a", {"v": 1, "old": False})])
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err
