@@ -41,10 +41,12 @@ def test_cache_directory_is_named_for_ultralytics_openvino_loader(tmp_path: Path
     assert ir_dir(Path("w/best.onnx"), tmp_path) == tmp_path / "best_openvino_model"
 
 
-def fake_ir(directory: Path, onnx: Path, source: Path | None = None) -> None:
-    directory.mkdir(parents=True)
-    for name in (f"{onnx.stem}.xml", f"{onnx.stem}.bin", "metadata.yaml"):
-        (directory / name).write_text("x", encoding="utf-8")
+def fake_ir(directory: Path, onnx: Path, marker: str = "x", source: Path | None = None) -> None:
+    """The files of a converted model of ``onnx`` (or, said made from, of ``source``)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / f"{onnx.stem}.xml").write_text(marker, encoding="utf-8")
+    (directory / f"{onnx.stem}.bin").write_text(marker, encoding="utf-8")
+    (directory / "metadata.yaml").write_text("task: detect\n", encoding="utf-8")
     (directory / SOURCE_FILE).write_text(source_id(source or onnx), encoding="utf-8")
 
 
@@ -128,17 +130,9 @@ def tiny_onnx(path: Path) -> Path:
 
 def fake_convert(marker: str) -> Callable[[Path, Path, dict[str, str]], None]:
     def convert(onnx_path: Path, work: Path, meta: dict[str, str]) -> None:
-        fake_ir_files(work, onnx_path, marker)
+        fake_ir(work, onnx_path, marker)
 
     return convert
-
-
-def fake_ir_files(directory: Path, onnx: Path, marker: str) -> None:
-    directory.mkdir(parents=True, exist_ok=True)
-    (directory / f"{onnx.stem}.xml").write_text(marker, encoding="utf-8")
-    (directory / f"{onnx.stem}.bin").write_text(marker, encoding="utf-8")
-    (directory / "metadata.yaml").write_text("task: detect\n", encoding="utf-8")
-    (directory / SOURCE_FILE).write_text(source_id(onnx), encoding="utf-8")
 
 
 def test_conversion_replaces_a_stale_cache_and_leaves_no_temporaries(
@@ -147,7 +141,7 @@ def test_conversion_replaces_a_stale_cache_and_leaves_no_temporaries(
     onnx = tiny_onnx(tmp_path / "m.onnx")
     cache = tmp_path / "models"
     stale = ir_dir(onnx, cache)
-    fake_ir_files(stale, onnx, "old")
+    fake_ir(stale, onnx, "old")
     (stale / SOURCE_FILE).write_text(
         f"{onnx.resolve()}\nsha256:{'0' * 64}\n", encoding="utf-8"
     )  # of older bytes
@@ -165,8 +159,8 @@ def test_a_conversion_finished_first_by_another_process_is_kept(
     target = ir_dir(onnx, cache)
 
     def convert_while_another_finishes(onnx_path: Path, work: Path, meta: dict[str, str]) -> None:
-        fake_ir_files(target, onnx_path, "theirs")  # the other process renamed its result in meanwhile
-        fake_ir_files(work, onnx_path, "ours")
+        fake_ir(target, onnx_path, "theirs")  # the other process renamed its result in meanwhile
+        fake_ir(work, onnx_path, "ours")
 
     monkeypatch.setattr(openvino_ir, "_convert", convert_while_another_finishes)
     assert openvino_model(onnx, cache) == target
