@@ -143,12 +143,14 @@ class Collector:
     """Reads topics from the beginning in a background thread; ``values(topic)`` so far.
 
     Each value is the record's JSON (``{"_raw": bytes}`` when it is not JSON) with the
-    record's key as ``_key`` and its timestamp (ms) as ``_ts``.
+    record's key as ``_key`` and its timestamp (ms) as ``_ts``; ``headers(topic)``: the
+    records' headers, in the same order.
     """
 
     def __init__(self, bootstrap: str, topics: list[str]) -> None:
         self._lock = threading.Lock()
         self._seen: dict[str, list[dict[str, Any]]] = {t: [] for t in topics}
+        self._headers: dict[str, list[dict[str, bytes]]] = {t: [] for t in topics}
         self._stop = threading.Event()
         self._consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False)
         assign_all(self._consumer, topics, from_beginning=True)
@@ -167,10 +169,15 @@ class Collector:
                     value["_ts"] = r.timestamp
                     with self._lock:
                         self._seen[r.topic].append(value)
+                        self._headers[r.topic].append(dict(r.headers or ()))
 
     def values(self, topic: str) -> list[dict[str, Any]]:
         with self._lock:
             return list(self._seen[topic])
+
+    def headers(self, topic: str) -> list[dict[str, bytes]]:
+        with self._lock:
+            return list(self._headers[topic])
 
     def close(self) -> None:
         self._stop.set()

@@ -1,9 +1,9 @@
 """The Faust worker: thin agents around the pure rules, incidents, policy, sensors and
 camera health.
 
-    detections ─rules─▶ violations ─┐
-                                    ├─incidents─▶ alerts, dispatch, speaker-intents, case-index
-    internal.incident-inputs ───────┘       ▲
+    detections ────────────────┐  (its rules step, then the incident logic)
+    violations (not its own) ──┼─incidents─▶ violations (audit), alerts, dispatch,
+    internal.incident-inputs ──┘            ▲  speaker-intents, case-index
     broadcast-requests, speaker-intents,    │ outcome / ack (keyed by camera)
     loudspeaker-acks ─policy─▶ loudspeaker, broadcast-decisions
     dispatch-updates, case-index ─cases─▶ internal.incident-inputs (keyed by camera)

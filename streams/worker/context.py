@@ -33,6 +33,10 @@ from streams.worker.ticks import Retick
 logger = logging.getLogger(__name__)
 
 Send = tuple[faust.TopicT, str, dict[str, Any]]
+Headers = list[tuple[str, bytes]]
+# a record a worker publishes after it has applied it itself (the violations of its rules
+# step) carries its app id here: the worker group that applied it skips it when it reads it
+APPLIED_BY = "citywatch-applied-by"
 P = ParamSpec("P")
 T = TypeVar("T")
 
@@ -86,7 +90,6 @@ class Worker:
 class Outputs:
     """The topics the worker's agents write (and some of them read)."""
 
-    detections: faust.TopicT
     violations: faust.TopicT
     alerts: faust.TopicT
     loudspeaker: faust.TopicT
@@ -184,20 +187,39 @@ class WorkerContext:
     async def send_json(self, t: faust.TopicT, key: str, value: dict[str, Any]) -> None:
         await t.send(key=key.encode(), value=json.dumps(value, ensure_ascii=False).encode())
 
-    async def send_all(self, sends: list[Send]) -> None:
-        """Publish outputs and wait until the broker has them.
+    def applied_here(self) -> Headers:
+        """The headers of a record this worker group has applied already (``APPLIED_BY``)."""
+        return [(APPLIED_BY, self.app.conf.id.encode())]
 
+    def was_applied_here(self, event: Any) -> bool:
+        """Whether an input is a record this worker group published after applying it."""
+        headers = event.headers or {}
+        return bool(headers.get(APPLIED_BY) == self.app.conf.id.encode())
+
+    async def send_all(self, sends: list[Send], *, applied_on: tuple[faust.TopicT, ...] = ()) -> None:
+        """Publish outputs and wait until the broker has them; the records for a topic of
+        ``applied_on`` carry the ``applied_here`` headers.
+
+        The records are handed to the producer in the order of ``sends`` (a topic
+        partition keeps that order), all before the first acknowledgement is awaited.
         Agents publish before they write their table: a crash in between redelivers the
         input to the old state, which produces the same outputs with the same ids again
         (a recognisable duplicate) instead of losing them. A Kafka error is retried for
         ``SEND_RETRY_S`` before it is raised.
         """
+        mine = self.applied_here()
         pending = [
-            (t, key.encode(), json.dumps(value, ensure_ascii=False).encode()) for t, key, value in sends
+            (
+                t,
+                key.encode(),
+                json.dumps(value, ensure_ascii=False).encode(),
+                mine if t in applied_on else None,
+            )
+            for t, key, value in sends
         ]
         backoff, deadline = Backoff(0.5, 2.0, 5.0), time.monotonic() + SEND_RETRY_S
         while pending:
-            futures = [await t.send(key=key, value=data) for t, key, data in pending]
+            futures = [await t.send(key=k, value=data, headers=headers) for t, k, data, headers in pending]
             results = await asyncio.gather(*futures, return_exceptions=True)
             failed = [
                 (send, r) for send, r in zip(pending, results, strict=True) if isinstance(r, BaseException)

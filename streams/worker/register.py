@@ -24,7 +24,6 @@ from streams.worker.agents import (
     feeds_ticker,
     incidents,
     policy,
-    rules,
     sensors,
     ticker,
 )
@@ -59,7 +58,6 @@ def build_context(app: faust.App, cfg: Config, topics: Topics) -> WorkerContext:
         return t
 
     out = Outputs(
-        detections=topic(topics.detections),
         violations=topic(topics.violations),
         alerts=topic(topics.alerts),
         loudspeaker=topic(topics.loudspeaker),
@@ -94,9 +92,11 @@ def build_context(app: faust.App, cfg: Config, topics: Topics) -> WorkerContext:
 
 
 def register_core(ctx: WorkerContext) -> dict[str, Any]:
-    """The rules, incidents, policy and cases agents, the producer's task and the timers."""
+    """The incidents (with the rules step), policy and cases agents, the producer's task and
+    the timers."""
     app, topics = ctx.app, ctx.topics
-    incident_sources = ctx.sources(topics.violations, topics.incident_inputs)
+    # one stream per camera key: the rules step and every change of an incident book
+    incident_sources = ctx.sources(topics.detections, topics.violations, topics.incident_inputs)
     policy_sources = ctx.sources(topics.broadcast_requests, topics.speaker_intents, topics.loudspeaker_acks)
     case_sources = ctx.sources(topics.dispatch_updates, topics.case_index)
     forget_on_revoke(app, ctx.rule_states, ctx.indexes)
@@ -108,7 +108,6 @@ def register_core(ctx: WorkerContext) -> dict[str, Any]:
 
     app.on_partitions_assigned.connect(assigned)
     agents = {
-        "rules": app.agent(ctx.out.detections, name="rules")(partial(rules.run, ctx)),
         "incidents": app.agent(incident_sources, name="incidents")(partial(incidents.run, ctx)),
         "policy": app.agent(policy_sources, name="policy")(partial(policy.run, ctx)),
         "cases": app.agent(case_sources, name="cases")(partial(cases.run, ctx)),

@@ -10,7 +10,16 @@ import pytest
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-KEYS = {"events_per_s", "raw_consume_per_s", "ratio", "p50_ms", "p99_ms", "raw_rtt_p99_ms"}
+KEYS = {
+    "events_per_s",
+    "raw_consume_per_s",
+    "ratio",
+    "bare_faust_per_s",
+    "worker_vs_bare",
+    "p50_ms",
+    "p99_ms",
+    "raw_rtt_p99_ms",
+}
 
 
 def test_bench_streams_prints_a_result_line() -> None:

@@ -12,7 +12,9 @@ from typing import Any
 
 import pytest
 
+from streams.contract.ids import make_id
 from streams.contract.timeutil import to_iso
+from streams.worker.context import APPLIED_BY
 
 from ..config_support import write_config
 from ..conftest import KafkaEnv
@@ -113,6 +115,61 @@ def test_scripted_scenario_gives_the_exact_sequence(kafka: KafkaEnv, worker_env:
         final = next(a for a in alerts if a["incident_id"] == a_id and a["state"] == "closed")
         notes = [h["note"] for h in final["history"]]
         assert "patrol resolved" in notes and "verified by camera" in notes
+        assert collector.values(t.deadletter) == []
+    finally:
+        collector.close()
+        stop(worker)
+
+
+def test_a_completed_dwell_is_warned_in_one_step_and_its_violation_still_published(
+    kafka: KafkaEnv, worker_env: dict[str, Any]
+) -> None:
+    """The detection that completes the dwell opens the incident and asks for the warning in
+    the same step (one hop to the policy); its violation record is published beside, marked
+    as applied by the worker group. Incident inputs (the policy's outcome) and a violation
+    from another producer still reach the incident."""
+    t = kafka.topics
+    worker = start_worker(**worker_env)
+    collector = Collector(kafka.bootstrap, [t.violations, t.alerts, t.loudspeaker, t.deadletter])
+    cam_b = Feed(kafka.bootstrap, t.detections, "cam-b")
+    try:
+        cam_b.present("kerb", "car", 2.5)
+        assert wait_for(lambda: collector.values(t.loudspeaker), JOIN_TIMEOUT), worker_env["log"].read_text()[
+            -3000:
+        ]
+        [command] = collector.values(t.loudspeaker)
+        assert wait_for(lambda: collector.values(t.violations), 10)
+        [started] = collector.values(t.violations)
+        [marks] = collector.headers(t.violations)
+        assert (
+            started["state"] == "started" and started["camera_id"] == "cam-b" and started["_key"] == "cam-b"
+        )
+        assert marks == {APPLIED_BY: f"{t.prefix}worker".encode()}
+        incident_id = make_id("inc", "cam-b", "kerb", "illegal_parking", started["since"])
+        assert (command["speaker_id"], command["incident_id"]) == ("spk-b", incident_id)
+        # the policy's outcome comes back as an incident input: the incident is warned
+        assert wait_for(lambda: "warned" in alert_states(collector.values(t.alerts), incident_id), 30)
+
+        # a violation from another producer (no mark), with a snapshot of its own: the
+        # incident takes the evidence, whatever state the grace deadline has moved it to
+        seen = {k: v for k, v in started.items() if not k.startswith("_")}
+        photo = "snapshots/cam-b/from-another-producer.jpg"
+        produce(
+            kafka.bootstrap,
+            t.violations,
+            [("cam-b", {**seen, "state": "ongoing", "at": to_iso(time.time()), "evidence": [photo]})],
+        )
+
+        def with_photo() -> bool:
+            return any(photo in a["evidence"] for a in collector.values(t.alerts))
+
+        assert wait_for(with_photo, 30), [(a["state"], a["evidence"]) for a in collector.values(t.alerts)]
+        alerts = collector.values(t.alerts)
+        assert alert_states(alerts, incident_id)[:2] == ["open", "warned"]
+        assert {a["incident_id"] for a in alerts} == {incident_id}
+        assert [v["state"] for v in collector.values(t.violations)] == ["started", "ongoing"]
+        assert collector.headers(t.violations)[1] == {}
+        assert len(collector.values(t.loudspeaker)) == 1
         assert collector.values(t.deadletter) == []
     finally:
         collector.close()

@@ -9,8 +9,8 @@ loudspeaker command on its topic; a few cameras keep their bus, and for them the
 latency from the grace deadline to the dispatch case is measured too. The
 per-hop breakdown uses the records' own times and the broker's record timestamps:
 
-    capture -> detected (includes inference) -> detections topic -> rules
-    (violation) -> incidents (alert) -> loudspeaker (command)
+    capture -> detected (includes inference) -> detections topic -> rules and
+    incidents, one step (alert) -> loudspeaker (command)
 
 and the model's own inference time of those frames is reported beside it.
 """
@@ -292,12 +292,12 @@ def _latencies(seen: Observed) -> tuple[list[dict[str, float]], list[float]]:
     for iid, (v, _) in sorted(seen.started.items(), key=lambda kv: kv[1][0]["at"]):
         first.setdefault(v["camera_id"], iid)
     rows = []
-    for iid, (v, vts) in seen.started.items():
+    for iid, (v, _) in seen.started.items():
         if iid in first.values() or iid not in seen.commands or iid not in seen.opened:
             continue
         det = seen.dets.get((v["camera_id"], int(v.get("seq", -1))))
         if det is not None:
-            rows.append(_hops(det, vts, seen.opened[iid], seen.commands[iid]))
+            rows.append(_hops(det, seen.opened[iid], seen.commands[iid]))
     dispatch_ms = [
         (ts - from_iso(v["created_at"])) * 1000
         for iid, (v, ts) in seen.cases.items()
@@ -306,7 +306,7 @@ def _latencies(seen: Observed) -> tuple[list[dict[str, float]], list[float]]:
     return rows, dispatch_ms
 
 
-def _hops(det: tuple[dict[str, Any], float], vts: float, opened: float, command: float) -> dict[str, float]:
+def _hops(det: tuple[dict[str, Any], float], opened: float, command: float) -> dict[str, float]:
     from streams.contract.timeutil import from_iso
 
     d, dts = det
@@ -320,8 +320,7 @@ def _hops(det: tuple[dict[str, Any], float], vts: float, opened: float, command:
         "overhead": total - inference,
         "detect": (detected - cap) * 1000,
         "publish": (dts - detected) * 1000,
-        "rules": (vts - dts) * 1000,
-        "incidents": (opened - vts) * 1000,
+        "incidents": (opened - dts) * 1000,
         "loudspeaker": (command - opened) * 1000,
     }
 
@@ -344,8 +343,7 @@ HOPS = (
     ("detect", "capture -> detected (incl. model)"),
     ("inference", "  of which model inference"),
     ("publish", "detected -> detections topic"),
-    ("rules", "detections topic -> violation"),
-    ("incidents", "violation -> alert (incidents)"),
+    ("incidents", "detections topic -> alert (rules+incidents)"),
     ("loudspeaker", "alert -> loudspeaker command"),
     ("total", "capture -> loudspeaker command"),
     ("overhead", "  beyond model inference"),

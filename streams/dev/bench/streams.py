@@ -1,19 +1,24 @@
-"""Streams benchmark: the real Faust worker (rules, incidents, broadcast policy) against a
-tuned kafka-python consumer on the same broker, in one run.
+"""Streams benchmark: the real Faust worker (rules and incidents, broadcast policy) against
+two ceilings on the same broker and records, in one run.
 
 1. Throughput: N detection records for M cameras of a generated configuration are loaded
    into the detections topic before the worker starts; the worker's rate is measured from
    the first record it processes to the last (its own ``stats.detections`` counter). Each
    camera sees goods in its shop-front zone for 5 s of every 30 s, so the records also
-   open, warn, clear and close incidents. The ceiling is a kafka-python consumer (no
-   group, all partitions assigned, large fetches, short fetch wait) reading the same
-   records from the same broker, before the worker starts and after it stops (averaged).
+   open, warn, clear and close incidents. The ceilings: a kafka-python consumer (no group,
+   all partitions assigned, large fetches, short fetch wait) reading the same records,
+   before the worker starts and after it stops (averaged); and a bare Faust agent with the
+   worker's Faust settings that only decodes each record and counts it
+   (``bare_faust.py``), measured like the worker, in a process of its own before the
+   worker starts. Worker against bare Faust is the worker's own cost; bare Faust against
+   the raw consumer is Faust's.
 2. Latency: L more cameras, each already seeing goods for just under the dwell time;
    then, paced and with the worker otherwise idle, one record per camera that completes
    the dwell. Latency is from that record's produce time to the broker timestamp of the
-   loudspeaker command it causes (detections -> rules -> violations -> incidents ->
-   speaker intents -> policy -> loudspeaker: three hops through the broker). Beside it,
-   the raw round trip: kafka-python producer to the tuned consumer, paced the same way.
+   loudspeaker command it causes: two hops through the broker, detections -> (rules and
+   incidents, one step) -> speaker intents -> policy -> loudspeaker. The violation record
+   the same step publishes (audit) is timed beside them. Beside it, the raw round trip:
+   kafka-python producer to the tuned consumer, paced the same way.
 
 Without --kafka an embedded broker is started for the run.
 """
@@ -25,6 +30,7 @@ import json
 import logging
 import os
 import signal
+import subprocess
 import sys
 import tempfile
 import threading
@@ -273,7 +279,7 @@ def _measure_latency(stats: Stats, load: Load, stopping: threading.Event, out: W
     before = load.n + latency_cameras * PRELUDE
     if not _wait(lambda: stats.detections >= before, 60, stopping, 0.01):
         raise RuntimeError(f"the worker processed {stats.detections} of {before} records")
-    hops = (topics.violations, topics.speaker_intents, topics.loudspeaker)
+    hops = (topics.speaker_intents, topics.loudspeaker, topics.violations)
     times = _HopTimes(tuned_consumer(bootstrap, *hops, from_beginning=True), hops)
     try:
         _send_triggers(producer, topics, cams, t0 + PRELUDE * STEP_S, load.pace_s, times)
@@ -284,7 +290,7 @@ def _measure_latency(stats: Stats, load: Load, stopping: threading.Event, out: W
     finally:
         times.consumer.close()
         producer.close()
-    _report_latency(out, cams, times, command_ms)
+    _report_latency(out, topics, cams, times, command_ms)
 
 
 def _send_triggers(
@@ -304,15 +310,24 @@ def _send_triggers(
         time.sleep(pace_s)
 
 
-def _report_latency(out: WorkerRun, cams: list[str], times: _HopTimes, command_ms: dict[str, float]) -> None:
+def _report_latency(
+    out: WorkerRun, topics: Topics, cams: list[str], times: _HopTimes, command_ms: dict[str, float]
+) -> None:
     sent_ms = times.sent_ms
     latencies = [command_ms[c] - sent_ms[c] for c in cams if c in command_ms]
     out.early = sum(1 for v in latencies if v < 0)
     out.latencies_ms = latencies
     out.missing = len(cams) - len(latencies)
-    # the three hops: detection -> violation -> speaker intent -> command
-    marks = [sent_ms, *times.seen_ms.values()]
-    for name, a, b in zip(("rules", "incidents", "policy"), marks, marks[1:], strict=False):
+    # the two hops: detection -> speaker intent (rules and incidents) -> command (policy);
+    # and the violation record the first hop publishes for audit, off the warning's path
+    seen = times.seen_ms
+    intents, violations = seen[topics.speaker_intents], seen[topics.violations]
+    spans = {
+        "rules+incidents": (sent_ms, intents),
+        "policy": (intents, command_ms),
+        "audit violation": (sent_ms, violations),
+    }
+    for name, (a, b) in spans.items():
         out.hops_ms[name] = [b[c] - a[c] for c in cams if c in a and c in b]
 
 
@@ -350,6 +365,34 @@ def run_worker(
     return out
 
 
+# ------------------------------------------------------------------ the bare Faust agent
+
+
+def bare_faust_rate(bootstrap: str, topics: Topics, n: int, datadir: str, timeout_s: float) -> float:
+    """Records per second of the bare Faust agent over the ``n`` records (``bare_faust.py``)."""
+    from streams.dev.bench.bare_faust import parse_line
+
+    command = [
+        sys.executable,
+        "-m",
+        "streams.dev.bench.bare_faust",
+        *("--kafka", bootstrap, "--prefix", topics.prefix, "--events", str(n)),
+        *("--partitions", str(PARTITIONS), "--datadir", datadir),
+    ]
+    try:
+        # our own module, fixed argv, no shell
+        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout_s, check=False)  # noqa: S603
+    except subprocess.TimeoutExpired as exc:
+        raise RuntimeError(f"the bare Faust agent did not read {n} records in {timeout_s:g}s") from exc
+    got = parse_line(done.stdout)
+    if got is None:
+        raise RuntimeError(
+            f"the bare Faust agent gave no result (exit {done.returncode}): {done.stderr[-2000:]}"
+        )
+    processed, seconds = got
+    return processed / max(seconds, 1e-9)
+
+
 # ------------------------------------------------------------------ the command
 
 
@@ -377,12 +420,13 @@ def run(args: argparse.Namespace) -> int:
         timeout = 60 + n / 500
         raw_before = raw_consume_rate(bootstrap, topics.detections, n, timeout)
         rtts = raw_round_trips(bootstrap, rtt_topic, args.incidents, args.pace_ms / 1000.0)
-        result = run_worker(cfg, bootstrap, topics, datadir, args)
+        bare = bare_faust_rate(bootstrap, topics, n, os.path.join(datadir, "bare"), timeout + 60)
+        result = run_worker(cfg, bootstrap, topics, os.path.join(datadir, "worker"), args)
         raw_after = raw_consume_rate(bootstrap, topics.detections, n, timeout)
         if result.error:
             print(f"error     {result.error}")
             return 1
-        _report(args, result, (raw_before, raw_after), rtts)
+        _report(args, result, (raw_before, raw_after), bare, rtts)
     return 0 if not result.missing else 1
 
 
@@ -406,20 +450,26 @@ def _load_backlog(bootstrap: str, topics: Topics, n: int, cameras: int) -> int:
 
 
 def _report(
-    args: argparse.Namespace, result: WorkerRun, raws: tuple[float, float], rtts: list[float]
+    args: argparse.Namespace, result: WorkerRun, raws: tuple[float, float], bare: float, rtts: list[float]
 ) -> None:
     from streams.commands.bench import result_line
 
     raw_before, raw_after = raws
     raw = (raw_before + raw_after) / 2
     ratio = result.events_per_s / raw
+    vs_bare = result.events_per_s / bare
     print(
         f"raw       tuned kafka-python consumer: {raw:.0f} records/s "
         f"({raw_before:.0f} before and {raw_after:.0f} after the worker run)"
     )
     print(
+        f"bare      Faust agent that only decodes the records: {bare:.0f} records/s "
+        f"(ratio {bare / raw:.3f} of the raw consumer)"
+    )
+    print(
         f"worker    {result.processed} records through rules and incidents in {result.seconds:.2f}s: "
-        f"{result.events_per_s:.0f} records/s (ratio {ratio:.3f} of the raw consumer)"
+        f"{result.events_per_s:.0f} records/s (ratio {ratio:.3f} of the raw consumer, "
+        f"{vs_bare:.3f} of the bare Faust agent)"
     )
     p50, p99 = percentile(result.latencies_ms, 50), percentile(result.latencies_ms, 99)
     print(
@@ -433,7 +483,7 @@ def _report(
         f"{name} p50 {percentile(v, 50):.1f} / p99 {percentile(v, 99):.1f}"
         for name, v in result.hops_ms.items()
     )
-    print(f"per hop   (record in -> agent's output record, ms) {hop_text}")
+    print(f"per hop   (record in -> the step's output record, ms) {hop_text}")
     r50, r99 = percentile(rtts, 50), percentile(rtts, 99)
     rtt_what = f"kafka-python producer -> tuned consumer, {len(rtts)} records"
     print(f"raw rtt   {rtt_what}: p50 {r50:.1f} ms, p99 {r99:.1f} ms")
@@ -442,6 +492,8 @@ def _report(
             events_per_s=result.events_per_s,
             raw_consume_per_s=raw,
             ratio=ratio,
+            bare_faust_per_s=bare,
+            worker_vs_bare=vs_bare,
             p50_ms=p50,
             p99_ms=p99,
             raw_rtt_p99_ms=r99,

@@ -1,17 +1,15 @@
-"""detections ─rules─▶ violations (keyed by camera): the zone rules of streams/logic/rules.py."""
+"""The rules step of the incidents agent: one detection record -> the violations it
+completes (streams/logic/rules.py), each camera's rule state in the rules table."""
 
 from __future__ import annotations
 
 import time
-from functools import partial
 from typing import Any
-
-import faust
 
 from streams.contract.records import Detection, Violation, decode
 from streams.contract.timeutil import from_iso, to_iso
 from streams.logic.rules import Sighting, ViolationEvent, step
-from streams.worker.context import Send, WorkerContext, read_each
+from streams.worker.context import WorkerContext
 
 
 async def read(ctx: WorkerContext, event: Any) -> tuple[Detection, float] | None:
@@ -27,8 +25,9 @@ async def read(ctx: WorkerContext, event: Any) -> tuple[Detection, float] | None
     return det, captured
 
 
-def violation(ev: ViolationEvent, seq: int) -> dict[str, Any]:
-    v = Violation(
+def violation(ev: ViolationEvent, seq: int) -> Violation:
+    """The violations record of an event (times to the millisecond, as every reader sees them)."""
+    return Violation(
         camera_id=ev.camera_id,
         zone_id=ev.zone_id,
         category=ev.category,
@@ -42,23 +41,26 @@ def violation(ev: ViolationEvent, seq: int) -> dict[str, Any]:
         scores=dict(ev.scores),
         seq=seq,
     )
-    return v.model_dump(mode="json")
 
 
-async def run(ctx: WorkerContext, stream: faust.StreamT[bytes]) -> None:
+def apply_rules(ctx: WorkerContext, det: Detection, captured: float) -> tuple[list[Violation], bool] | None:
+    """Step the camera's rule state (in memory) over one detection: the violations it
+    completes and whether the state is worth writing, or None for a redelivered or
+    out-of-order record. The caller writes the state (``save_rules``) once the
+    violations are published."""
     stats = ctx.stats
-    async for _event, (det, captured) in read_each(ctx, stream, "", partial(read, ctx)):
-        stats.detections += 1
-        stats.last_detection_at = time.time()
-        state = ctx.rule_states.get(det.camera_id)
-        sightings = [Sighting(o.label, o.zones, o.score) for o in det.objects if o.zones]
-        result = step(state, ctx.rules_by_camera[det.camera_id], captured, det.seq, sightings, det.snapshot)
-        if result.duplicate:
-            stats.duplicates += 1
-            continue
-        sends: list[Send] = []
-        for ev in result.events:
-            stats.violations += 1
-            sends.append((ctx.out.violations, ev.camera_id, violation(ev, det.seq)))
-        await ctx.send_all(sends)
-        ctx.rule_states.save(det.camera_id, state, result.save)
+    stats.detections += 1
+    stats.last_detection_at = time.time()
+    state = ctx.rule_states.get(det.camera_id)
+    sightings = [Sighting(o.label, o.zones, o.score) for o in det.objects if o.zones]
+    result = step(state, ctx.rules_by_camera[det.camera_id], captured, det.seq, sightings, det.snapshot)
+    if result.duplicate:
+        stats.duplicates += 1
+        return None
+    stats.violations += len(result.events)
+    return [violation(ev, det.seq) for ev in result.events], result.save
+
+
+def save_rules(ctx: WorkerContext, camera_id: str, changed: bool) -> None:
+    """Write a camera's rule state to the rules table when its step said it changed."""
+    ctx.rule_states.save(camera_id, ctx.rule_states.get(camera_id), changed)

@@ -23,8 +23,9 @@ from streams.config import Config
 from streams.contract.records import Alert, DeadLetter, DispatchCase, Violation
 from streams.contract.timeutil import from_iso, to_iso
 from streams.contract.topics import Topics
-from streams.worker.agents import cases, incidents
-from streams.worker.context import WorkerContext
+from streams.logic import incidents as inc
+from streams.worker.agents import cases, incidents, policy
+from streams.worker.context import APPLIED_BY, WorkerContext
 from streams.worker.faust_app import make_app
 from streams.worker.register import build_context, register_core
 from tests.config_support import category, parse, streams_config, streams_site
@@ -40,6 +41,7 @@ class Sent:
     topic: str
     key: str
     value: Any
+    headers: dict[str, bytes] = field(default_factory=dict)
 
 
 @dataclass
@@ -48,8 +50,10 @@ class Outbox:
 
     sent: list[Sent] = field(default_factory=list)
 
-    async def send(self, topic: str, *, key: bytes, value: bytes, **_: Any) -> asyncio.Future[None]:
-        self.sent.append(Sent(topic, key.decode(), json.loads(value)))
+    async def send(
+        self, topic: str, *, key: bytes, value: bytes, headers: Any = None, **_: Any
+    ) -> asyncio.Future[None]:
+        self.sent.append(Sent(topic, key.decode(), json.loads(value), dict(headers or ())))
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         done.set_result(None)  # the broker has it
         return done
@@ -99,15 +103,21 @@ class InProcess:
         cases agents tell their inputs apart by it."""
         return self.ctx.app.agent(self.ctx.sources(topic), name=f"test-{topic}")(partial(run, self.ctx))
 
-    def feed(self, agent: Any, records: Iterable[tuple[str, dict[str, Any] | bytes]]) -> None:
-        """Put ``records`` (key, value) into ``agent`` in order; return once it handled them all."""
+    def feed(
+        self,
+        agent: Any,
+        records: Iterable[tuple[str, dict[str, Any] | bytes]],
+        headers: dict[str, bytes] | None = None,
+    ) -> None:
+        """Put ``records`` (key, value; each with ``headers``) into ``agent`` in order; return
+        once it handled them all."""
 
         async def put_all() -> None:
             async with agent.test_context() as tested:
                 n = self.handled.count
                 for key, value in records:
                     raw = value if isinstance(value, bytes) else json.dumps(value).encode()
-                    await tested.put(raw, key=key.encode(), timestamp=T0, wait=False)
+                    await tested.put(raw, key=key.encode(), timestamp=T0, headers=headers, wait=False)
                     n += 1
                 await self.handled.reach(n)
 
@@ -142,7 +152,12 @@ def goods_in_storefront() -> list[tuple[str, dict[str, Any]]]:
     return [("cam-a", d) for d in presence("cam-a", "storefront", "bench", T0, 5.0)]
 
 
-# -- rules: detections -> violations ----------------------------------------------------------
+# -- incidents, its rules step: detections -> violations ------------------------------------
+
+
+def detections_in(worker: InProcess) -> Any:
+    """The incidents agent over the detections topic: its rules step, then its incident logic."""
+    return worker.agent_on(TOPICS.detections, incidents.run)
 
 
 @pytest.mark.parametrize(
@@ -152,8 +167,8 @@ def goods_in_storefront() -> list[tuple[str, dict[str, Any]]]:
 def test_goods_dwelling_in_a_zone_start_a_violation(
     worker: InProcess, camera: str, zone: str, label: str, category: str
 ) -> None:
-    worker.feed(worker.agents["rules"], [(camera, d) for d in presence(camera, zone, label, T0, 5.0)])
-    sent = worker.outbox.sent
+    worker.feed(detections_in(worker), [(camera, d) for d in presence(camera, zone, label, T0, 5.0)])
+    sent = worker.outbox.on(TOPICS.violations)
     assert [(s.topic, s.key) for s in sent] == [(TOPICS.violations, camera)]
     v = Violation.model_validate(sent[0].value)
     assert (v.camera_id, v.zone_id, v.category, v.state) == (camera, zone, category, "started")
@@ -168,17 +183,18 @@ def test_no_violation_for_goods_outside_the_zones_or_too_short_a_dwell(worker: I
     outside = [("cam-a", detection("cam-a", i, T0 + i * 0.5, [("bench", None)])) for i in range(10)]
     brief = [("cam-b", d) for d in presence("cam-b", "kerb", "car", T0, 1.5)]
     worker.feed(
-        worker.agents["rules"], [*outside, *brief, *(("cam-b", d) for d in absence("cam-b", T0 + 2, 3))]
+        detections_in(worker), [*outside, *brief, *(("cam-b", d) for d in absence("cam-b", T0 + 2, 3))]
     )
     assert worker.outbox.sent == []
     assert worker.ctx.stats.detections == 19
+    assert dict(worker.ctx.tables.incidents) == {}  # no book is written without a violation
 
 
 def test_a_malformed_detection_is_dead_lettered_and_the_agent_carries_on(worker: InProcess) -> None:
     bad = detection("cam-a", 0, T0, [("bench", "storefront")])
     del bad["captured_at"]
     unknown = detection("cam-z", 0, T0, [("bench", "storefront")])
-    worker.feed(worker.agents["rules"], [("cam-a", bad), ("cam-z", unknown), *goods_in_storefront()])
+    worker.feed(detections_in(worker), [("cam-a", bad), ("cam-z", unknown), *goods_in_storefront()])
     letters = dead_letters(worker)
     assert [(d.topic, d.offset) for d in letters] == [(TOPICS.detections, 0), (TOPICS.detections, 1)]
     assert "captured_at" in letters[0].error and "Field required" in letters[0].error
@@ -189,22 +205,84 @@ def test_a_malformed_detection_is_dead_lettered_and_the_agent_carries_on(worker:
     assert worker.ctx.stats.deadletters == 2
 
 
-# -- incidents: violations -> alerts ----------------------------------------------------------
+# -- incidents: a completed dwell -> incident -> warning, in one step --------------------------
 
 
-def test_a_started_violation_opens_an_incident_with_an_open_alert(worker: InProcess) -> None:
-    worker.feed(worker.agents["rules"], goods_in_storefront())
-    violations = [(s.key, s.value) for s in worker.outbox.on(TOPICS.violations)]
-    worker.outbox.sent.clear()
-    worker.feed(worker.agent_on(TOPICS.violations, incidents.run), violations)
-    [sent] = worker.outbox.on(TOPICS.alerts)
-    alert = Alert.model_validate(sent.value)
+def test_the_detection_that_completes_the_dwell_opens_the_incident_and_asks_for_the_warning(
+    worker: InProcess,
+) -> None:
+    records = goods_in_storefront()
+    dwell = next(i for i, (_, d) in enumerate(records) if from_iso(d["captured_at"]) >= T0 + 2)
+    agent = detections_in(worker)
+    worker.feed(agent, records[:dwell])
+    assert worker.outbox.sent == [] and dict(worker.ctx.tables.incidents) == {}
+    worker.feed(agent, records[dwell : dwell + 1])
+    # that one detection: its violation record first (audit, marked as applied by this
+    # worker group), then the incident's open alert and its warning intent
+    sent = worker.outbox.sent
+    assert [s.topic for s in sent] == [TOPICS.violations, TOPICS.alerts, TOPICS.speaker_intents]
+    record, opened, intent = sent
+    assert record.headers == {APPLIED_BY: worker.ctx.app.conf.id.encode()}
+    assert record.key == "cam-a" and Violation.model_validate(record.value).state == "started"
+    alert = Alert.model_validate(opened.value)
     assert alert.state == "open" and (alert.camera_id, alert.zone_id) == ("cam-a", "storefront")
     assert alert.category.key == "out_of_store_business" and alert.category.code == "200504"
-    assert alert.location.address == "和平路12号" and sent.key == alert.incident_id  # keyed by incident
+    assert alert.location.address == "和平路12号" and opened.key == alert.incident_id  # keyed by incident
+    assert opened.headers == {} and intent.headers == {}
+    assert (intent.key, intent.value["incident_id"]) == ("spk-a", alert.incident_id)  # keyed by speaker
     assert worker.ctx.tables.incidents["cam-a"] is not None  # the book is saved
+    assert worker.ctx.tables.rules["cam-a"]["last_seq"] == dwell  # and the rule state, on the transition
     assert "cam-a" in worker.ctx.indexes.deadlines  # and its next deadline noted for the ticker
+
+    # the policy turns the intent into the loudspeaker command; its outcome, an incident
+    # input keyed by camera, comes back to the same agent and marks the incident warned
+    worker.outbox.sent.clear()
+    worker.feed(worker.agent_on(TOPICS.speaker_intents, policy.run), [(intent.key, intent.value)])
+    [command] = worker.outbox.on(TOPICS.loudspeaker)
+    assert (command.key, command.value["incident_id"]) == ("spk-a", alert.incident_id)
+    outcomes = [(s.key, s.value) for s in worker.outbox.on(TOPICS.incident_inputs)]
+    assert [key for key, _ in outcomes] == ["cam-a"]
+    worker.outbox.sent.clear()
+    worker.feed(worker.agent_on(TOPICS.incident_inputs, incidents.run), outcomes)
+    [warned] = [Alert.model_validate(s.value) for s in worker.outbox.on(TOPICS.alerts)]
+    assert (warned.incident_id, warned.state) == (alert.incident_id, "warned")
     assert dead_letters(worker) == []
+
+
+def test_a_violation_is_applied_once_however_it_reaches_the_incidents(worker: InProcess) -> None:
+    """The records of this worker group's own rules step come back on the violations topic:
+    they were applied when they were published and are skipped. A violation from elsewhere
+    (a replay of recorded violations, another producer, another worker group) is applied."""
+    # the bench appears (open, its warning asked for) and goes before the policy answered:
+    # the clear is noted in the book and waits for the answer
+    cleared = [("cam-a", d) for d in absence("cam-a", T0 + 5, 4, seq0=10)]
+    worker.feed(detections_in(worker), [*goods_in_storefront(), *cleared])
+    own = worker.outbox.on(TOPICS.violations)
+    assert [s.value["state"] for s in own] == ["started", "cleared"]
+    book = worker.ctx.tables.incidents["cam-a"]
+    assert inc.Book.from_json(book).open["storefront|out_of_store_business"].cleared_at is not None
+    worker.outbox.sent.clear()
+    # read back from the topic, the "started" record would undo the noted clear: it is skipped
+    from_topic = worker.agent_on(TOPICS.violations, incidents.run)
+    worker.feed(from_topic, [(own[0].key, own[0].value)], headers=own[0].headers)
+    assert worker.outbox.sent == [] and worker.ctx.tables.incidents["cam-a"] == book
+
+    started = Violation(
+        camera_id="cam-b",
+        zone_id="kerb",
+        category="illegal_parking",
+        state="started",
+        since=to_iso(T0),
+        at=to_iso(T0 + 2),
+        labels=["car"],
+    ).model_dump(mode="json")
+    ongoing = {**started, "state": "ongoing", "at": to_iso(T0 + 2.5)}
+    worker.feed(from_topic, [("cam-b", started)])
+    worker.feed(from_topic, [("cam-b", ongoing)], headers={APPLIED_BY: b"another-group"})
+    alerts = [Alert.model_validate(s.value) for s in worker.outbox.on(TOPICS.alerts)]
+    assert [(a.camera_id, a.state) for a in alerts][:1] == [("cam-b", "open")]
+    history = inc.Book.from_json(worker.ctx.tables.incidents["cam-b"]).open["kerb|illegal_parking"]
+    assert history.last_seen_at == T0 + 2.5  # the other group's record was applied too
 
 
 def test_a_malformed_violation_is_dead_lettered_and_the_next_one_opens_an_incident(worker: InProcess) -> None:
