@@ -16,7 +16,7 @@ from typing import Any, get_args
 from kafka import KafkaConsumer, KafkaProducer
 
 from streams.contract.records import IncidentState
-from streams.dev.bench.streams import detection_record
+from streams.dev.bench.streams_records import detection_record
 from streams.kafka_io import assign_all
 from streams.logic.lifecycle import alert_version
 

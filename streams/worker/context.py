@@ -207,7 +207,7 @@ class WorkerContext:
         (a recognisable duplicate) instead of losing them. A Kafka error is retried for
         ``SEND_RETRY_S`` before it is raised.
         """
-        mine = self.applied_here()
+        mine = self.applied_here() if applied_on else None
         pending = [
             (
                 t,

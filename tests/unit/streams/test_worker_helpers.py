@@ -93,7 +93,7 @@ class FlakyTopic:
         self.error = error
         self.sent: list[tuple[bytes, bytes]] = []
 
-    async def send(self, *, key: bytes, value: bytes) -> asyncio.Future[None]:
+    async def send(self, *, key: bytes, value: bytes, headers: Any = None) -> asyncio.Future[None]:
         from aiokafka.errors import UnknownError
 
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
