@@ -23,21 +23,19 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import math
 import os
-import statistics
 import tempfile
 import time
 import urllib.request
-from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
-from xml.sax.saxutils import escape
 
 from streams.commands.bench import result_line
 from streams.dev.bench import stack
-from streams.dev.bench.stack import Observed, pct
+from streams.dev.bench.stack import Observed
+from streams.dev.bench.steps import Step, capacity, cpu_seconds, failure, frame_counts, window_incidents
+from streams.dev.bench.svg_curve import curve_svg
 
 if TYPE_CHECKING:
     import subprocess
@@ -118,141 +116,6 @@ def _steps(text: str) -> list[int]:
     return steps
 
 
-# -- pure pieces -------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Step:
-    """One step's measurements."""
-
-    cameras: int
-    sampled_fps: float  # per camera
-    dropped: float  # share of sampling slots missed
-    inferred: float  # share of sampled frames the motion gate let through
-    latencies_ms: tuple[float, ...]  # capture -> loudspeaker command, one an incident
-    unanswered: int  # incidents opened in the step with no command in time
-    queued: int  # incidents whose warning waited for their speaker (not in latencies_ms)
-    cpu_cores: float  # pipeline's CPU seconds per second, all cameras
-
-    @property
-    def p50_ms(self) -> float:
-        return statistics.median(self.latencies_ms) if self.latencies_ms else float("nan")
-
-    @property
-    def p99_ms(self) -> float:
-        return pct(list(self.latencies_ms), 99)
-
-    @property
-    def cpu_per_camera(self) -> float:
-        return self.cpu_cores / self.cameras
-
-
-def failure(step: Step, max_p99_ms: float, max_dropped: float) -> str | None:
-    """Why the step fails the stopping rule, or None where it passes."""
-    if not step.latencies_ms:
-        return "no incident answered"
-    if step.p99_ms > max_p99_ms:
-        return f"p99 {step.p99_ms:.0f} ms > {max_p99_ms:g}"
-    # incidents still without a command when the bench stopped waiting (the limit had passed)
-    # are slower than the limit: more than 1 in 100 puts the p99 past it
-    if step.unanswered * 100 > len(step.latencies_ms) + step.unanswered:
-        return f"{step.unanswered} without a command after {max_p99_ms:g} ms"
-    if step.dropped > max_dropped:
-        return f"dropped {step.dropped:.1%} > {max_dropped:.1%}"
-    return None
-
-
-def capacity(steps: Sequence[Step], max_p99_ms: float, max_dropped: float) -> Step | None:
-    """The largest step before the first that fails (None where the first fails)."""
-    passed = None
-    for step in steps:
-        if failure(step, max_p99_ms, max_dropped) is not None:
-            break
-        passed = step
-    return passed
-
-
-def frame_counts(exposition: str, role: str = "edge") -> dict[str, float]:
-    """Frames by stage, summed over cameras, from a role's ``/metrics`` text."""
-    from prometheus_client.parser import text_string_to_metric_families
-
-    counts: dict[str, float] = {}
-    for family in text_string_to_metric_families(exposition):
-        for sample in family.samples:
-            if sample.name == "citywatch_frames_total" and sample.labels.get("role") == role:
-                stage = sample.labels["stage"]
-                counts[stage] = counts.get(stage, 0.0) + sample.value
-    return counts
-
-
-def stat_cpu_ticks(stat: str) -> int:
-    """User plus system clock ticks from the text of ``/proc/PID/stat``."""
-    # the command name (field 2) may hold spaces and parentheses: split after its last ')'
-    fields = stat.rpartition(")")[2].split()
-    return int(fields[11]) + int(fields[12])  # fields 14 and 15 of proc(5): utime, stime
-
-
-def curve_svg(points: Sequence[tuple[int, float]], limit_ms: float, title: str) -> str:
-    """p99 latency (ms) against cameras as a standalone SVG line chart with the limit drawn."""
-    width, height = 640, 400
-    left, right, top, bottom = 70, 20, 40, 50
-    shown = [(n, ms) for n, ms in points if math.isfinite(ms)]
-    x_max = max([n for n, _ in points] + [1])
-    y_max = _nice_ceiling(max([ms for _, ms in shown] + [limit_ms]) * 1.1)
-
-    def x(n: float) -> float:
-        return left + (width - left - right) * n / x_max
-
-    def y(ms: float) -> float:
-        return height - bottom - (height - top - bottom) * ms / y_max
-
-    out = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-        f'viewBox="0 0 {width} {height}" font-family="sans-serif" font-size="12">',
-        f'<rect width="{width}" height="{height}" fill="white"/>',
-        f'<text x="{width / 2:g}" y="22" text-anchor="middle" font-size="14">{escape(title)}</text>',
-    ]
-    for i in range(6):
-        ms = y_max * i / 5
-        out.append(
-            f'<line x1="{left}" y1="{y(ms):.1f}" x2="{width - right}" y2="{y(ms):.1f}" stroke="#ddd"/>'
-            f'<text x="{left - 6}" y="{y(ms) + 4:.1f}" text-anchor="end">{ms:g}</text>'
-        )
-    for n, _ in points:
-        out.append(f'<text x="{x(n):.1f}" y="{height - bottom + 18}" text-anchor="middle">{n}</text>')
-    out += [
-        f'<line x1="{left}" y1="{height - bottom}" x2="{width - right}" y2="{height - bottom}" '
-        'stroke="black"/>',
-        f'<line x1="{left}" y1="{top}" x2="{left}" y2="{height - bottom}" stroke="black"/>',
-        f'<text x="{(left + width - right) / 2:g}" y="{height - 12}" text-anchor="middle">cameras</text>',
-        f'<text transform="translate(18 {(top + height - bottom) / 2:g}) rotate(-90)" '
-        'text-anchor="middle">p99 capture → loudspeaker (ms)</text>',
-        f'<line x1="{left}" y1="{y(limit_ms):.1f}" x2="{width - right}" y2="{y(limit_ms):.1f}" '
-        'stroke="#c00" stroke-dasharray="6 4"/>',
-        f'<text x="{width - right - 4}" y="{y(limit_ms) - 6:.1f}" text-anchor="end" fill="#c00">'
-        f"limit {limit_ms:g} ms</text>",
-    ]
-    if shown:
-        path = " ".join(f"{x(n):.1f},{y(ms):.1f}" for n, ms in shown)
-        out.append(f'<polyline points="{path}" fill="none" stroke="#1f5fbf" stroke-width="2"/>')
-        out += [
-            f'<circle cx="{x(n):.1f}" cy="{y(ms):.1f}" r="4" fill="#1f5fbf"><title>{n} cameras: '
-            f"{ms:.0f} ms</title></circle>"
-            for n, ms in shown
-        ]
-    out.append("</svg>")
-    return "\n".join(out) + "\n"
-
-
-def _nice_ceiling(value: float) -> float:
-    """The smallest 1, 2 or 5 times a power of ten at or above ``value`` (> 0)."""
-    power = 10.0 ** math.floor(math.log10(max(value, 1e-9)))
-    for factor in (1, 2, 5, 10):
-        if factor * power >= value:
-            return factor * power
-    return 10 * power
-
-
 # -- configuration -------------------------------------------------------------------------
 
 CATEGORIES = """\
@@ -268,9 +131,11 @@ CATEGORIES = """\
 {timing}
 """
 # short dwell and clear: people and cars coming and going through the cells open and
-# close incidents all the time; the grace outlasts a step, so nothing is dispatched
+# close incidents all the time; two sampled frames at 1 fps are enough for the warning
+# (not an operator's review); the grace outlasts a step, so nothing is dispatched
 TIMING = """\
     dwell_s: 1
+    warn_min_frames: 1
     inertia: 1
     gap_s: 0.5
     clear_s: 1.5
@@ -322,33 +187,6 @@ def clips(sources: list[str] | None) -> list[Path]:
         f"no footage to play: pass --source FILE.mp4 (repeatable), or put {' / '.join(DEFAULT_CLIPS)} "
         f"in ../shared/media (looked in {Path.cwd().parent / 'shared' / 'media'} and {SHARED_MEDIA})"
     )
-
-
-# -- processes ---------------------------------------------------------------------------
-
-
-def _descendants(pid: int) -> list[int]:
-    out = [pid]
-    for task in Path(f"/proc/{pid}/task").glob("*"):
-        try:
-            children = (task / "children").read_text().split()
-        except OSError:
-            continue
-        for child in children:
-            out += _descendants(int(child))
-    return out
-
-
-def cpu_seconds(pids: Iterable[int]) -> float:
-    """CPU seconds (user + system) the processes and their children have used so far."""
-    ticks = 0
-    for root in pids:
-        for pid in _descendants(root):
-            try:
-                ticks += stat_cpu_ticks(Path(f"/proc/{pid}/stat").read_text())
-            except (OSError, IndexError, ValueError):
-                continue  # ended between listing and reading
-    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def _scrape(port: int) -> dict[str, float]:
@@ -523,29 +361,6 @@ def _step(
         queued=queued,
         cpu_cores=cpu_s / (t1 - t0),
     )
-
-
-def window_incidents(seen: Observed, t0: float, t1: float) -> tuple[list[float], int, int]:
-    """Capture -> loudspeaker ms of the incidents opened by frames captured in [t0, t1], how
-    many of those have no command yet, and how many waited for their speaker (left out: that
-    wait is the loudspeaker saying another warning, not the pipeline)."""
-    from streams.contract.timeutil import from_iso
-
-    latencies, unanswered, queued = [], 0, 0
-    for iid, (v, _) in seen.started.items():
-        det = seen.dets.get((v["camera_id"], int(v.get("seq", -1))))
-        # a sighting while its (camera, zone, category) still has an incident open opens none
-        if iid not in seen.opened or det is None or not t0 <= from_iso(det[0]["captured_at"]) <= t1:
-            continue
-        if iid in seen.queued:
-            queued += 1
-            continue
-        hops = seen.hops(iid)
-        if hops is None:
-            unanswered += 1
-        else:
-            latencies.append(hops["total"])
-    return latencies, unanswered, queued
 
 
 def _header() -> str:

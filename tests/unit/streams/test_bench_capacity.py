@@ -14,8 +14,9 @@ from prometheus_client import CollectorRegistry, generate_latest
 from detectors.pipeline import CameraStats
 from streams import role_metrics
 from streams.config import parse_config
-from streams.dev.bench import capacity
-from streams.dev.bench.capacity import Step, curve_svg, failure, frame_counts, stat_cpu_ticks
+from streams.dev.bench import capacity, steps
+from streams.dev.bench.steps import Step, failure, frame_counts, stat_cpu_ticks
+from streams.dev.bench.svg_curve import curve_svg
 from streams.dev.demo.camserver import Footage
 from streams.role_health import _Collector
 
@@ -54,7 +55,7 @@ def test_failure(s: Step, reason: str | None) -> None:
 
 
 @pytest.mark.parametrize(
-    ("steps", "expected"),
+    ("measured", "expected"),
     [
         ([step(1), step(2), step(4, p99=2500.0), step(8)], 2),  # stops at the first failure
         ([step(1), step(2, dropped=0.5), step(4)], 1),  # a later pass does not count
@@ -64,9 +65,9 @@ def test_failure(s: Step, reason: str | None) -> None:
     ],
 )
 def test_capacity_is_the_largest_step_before_the_first_failure(
-    steps: list[Step], expected: int | None
+    measured: list[Step], expected: int | None
 ) -> None:
-    best = capacity.capacity(steps, 2000.0, 0.01)
+    best = steps.capacity(measured, 2000.0, 0.01)
     assert (best.cameras if best else None) == expected
 
 
@@ -163,7 +164,7 @@ def test_stat_cpu_ticks_reads_utime_and_stime_past_an_odd_command_name() -> None
 def test_cpu_seconds_counts_this_process() -> None:
     import os
 
-    assert capacity.cpu_seconds([os.getpid()]) > 0
+    assert steps.cpu_seconds([os.getpid()]) > 0
 
 
 def test_bench_config_is_a_valid_configuration_with_a_zone_grid(tmp_path: Path) -> None:
@@ -187,6 +188,10 @@ def test_bench_config_is_a_valid_configuration_with_a_zone_grid(tmp_path: Path) 
         assert area == pytest.approx(1.0, abs=1e-3)
     labels = {label for c in cfg.categories.values() for label in c.labels}
     assert {"person", "car"} <= labels
+    for key in ("lawn", "illegal_parking"):
+        cat = cfg.categories[key]
+        # the frames a dwell spans at 1 fps are enough for the warning (else: an operator's review)
+        assert cat.warn_min_frames <= cat.dwell_s * 1.0 + 1
 
 
 def test_clips_name_the_missing_file() -> None:
