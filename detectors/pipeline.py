@@ -73,6 +73,7 @@ class CameraStats:
     inferred: int = 0
     skipped: int = 0
     snapshots: int = 0
+    missed: int = 0  # sampling slots that passed without a frame (the sampler's ``missed``)
 
 
 class CameraPipeline:
@@ -107,7 +108,9 @@ class CameraPipeline:
 
     def admit(self, frame: Frame) -> GateDecision | None:
         """The gate's decision if this frame should go to the model, else None."""
-        if not self.sampler.take(frame.media_t):
+        taken = self.sampler.take(frame.media_t)
+        self.stats.missed = self.sampler.missed
+        if not taken:
             return None
         self.stats.sampled += 1
         decision = (

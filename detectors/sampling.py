@@ -17,6 +17,9 @@ class Sampler:
         self.period = 0.0 if fps is None else 1.0 / fps
         self._next: float | None = None
         self.taken = 0  # frames accepted (a counter for /metrics)
+        # slots that passed with no frame taken for them: the source paused, or the
+        # detector's loop fell behind (the reader keeps only the newest frame)
+        self.missed = 0
 
     def take(self, media_t: float) -> bool:
         tolerance = self.period * 1e-3
@@ -26,6 +29,9 @@ class Sampler:
             return False
         self._next = media_t + self.period if self._next is None else self._next + self.period
         if self._next <= media_t:
-            self._next = media_t + self.period  # behind after a gap: do not burst to catch up
+            # behind after a gap: count the slots that passed, and do not burst to catch up
+            if self.period > 0:
+                self.missed += int((media_t - self._next + tolerance) // self.period) + 1
+            self._next = media_t + self.period
         self.taken += 1
         return True

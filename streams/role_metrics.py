@@ -1,7 +1,8 @@
 """The roles' own counters for ``/metrics``, read from the roles' stats at each scrape
 (custom collectors, as the worker's: nothing is copied into prometheus_client's objects).
 
-    citywatch_frames_total{role,camera,stage}   sampled / inferred / skipped (still) / queued
+    citywatch_frames_total{role,camera,stage}   sampled / inferred / skipped (still) / missed
+                                                (sampling slots no frame was taken for) / queued
     citywatch_inference_seconds_total{role}     time in the detector
     citywatch_frames_dropped_total{role}        records dropped while Kafka did not take them
     citywatch_publish_buffer_records{role}      records waiting for Kafka
@@ -23,6 +24,7 @@ class _Stats(Protocol):
     sampled: int
     inferred: int
     skipped: int
+    missed: int
 
 
 class _Pipeline(Protocol):
@@ -52,7 +54,12 @@ def detector(
         )
         for camera, p in sorted(dict(pipelines()).items()):
             s = p.stats
-            for stage, value in (("sampled", s.sampled), ("inferred", s.inferred), ("skipped", s.skipped)):
+            for stage, value in (
+                ("sampled", s.sampled),
+                ("inferred", s.inferred),
+                ("skipped", s.skipped),
+                ("missed", s.missed),
+            ):
                 frames.add_metric([role, camera, stage], float(value))
         for camera, value in sorted((queued() if queued else {}).items()):
             frames.add_metric([role, camera, "queued"], float(value))

@@ -15,6 +15,10 @@ BENCHES: dict[str, tuple[str, str]] = {
         "worker records/s vs a raw consumer, detection-to-warning latency",
     ),
     "e2e": ("streams.dev.bench.e2e", "camera to loudspeaker command and dispatch case, per hop"),
+    "capacity": (
+        "streams.dev.bench.capacity",
+        "how many busy cameras one machine serves: p99 to loudspeaker, dropped frames, CPU per camera",
+    ),
     "sensors": (
         "streams.dev.bench.sensors",
         "per-reading cost of a sensor window from 100 to 100,000 readings",

@@ -125,6 +125,11 @@ class EmbeddedBroker:
     def running(self) -> bool:
         return self._proc is not None and self._proc.poll() is None
 
+    @property
+    def pid(self) -> int | None:
+        """The broker process's id while it was started (benchmarks read its CPU time)."""
+        return None if self._proc is None else self._proc.pid
+
     def _output(self) -> str:
         if self._log is None:
             return ""

@@ -118,7 +118,7 @@ def test_alert_rules_and_prometheus_config_pass_promtool() -> None:
 
 
 class _Stats:
-    sampled = inferred = skipped = 1
+    sampled = inferred = skipped = missed = 1
 
 
 class _Pipeline:

@@ -18,20 +18,28 @@ and the model's own inference time of those frames is reported beside it.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import signal
 import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from streams.commands.bench import result_line
+from streams.dev.bench.stack import (
+    Observed,
+    bench_yaml,
+    pct,
+    role_env,
+    start_role,
+    stop_roles,
+    watching_consumer,
+    worker_argv,
+)
 
 if TYPE_CHECKING:
     from kafka import KafkaConsumer
@@ -51,24 +59,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--imgsz", type=int, default=320, help="inference size (default 320)")
     parser.add_argument("--timeout", type=float, default=300, help="give up after S seconds (default 300)")
-
-
-BENCH_YAML = """\
-version: 1
-site: {{name: e2e bench, timezone: Asia/Shanghai}}
-model: {{name: yolo11n, imgsz: {imgsz}, conf: 0.35, batch: 1}}
-evidence: {{dir: {var}/evidence, retention_days: 1, max_mb: 100}}
-kafka: {{partitions: 4}}
-categories:
-{categories}  camera_offline: {{code: "900101", name: 摄像头离线, warn: false, dispatch: false}}
-units: [{{id: unit-1, level: street}}]
-grids: [{{id: grid-1, unit: unit-1}}]
-health: {{degraded_for_s: 3600, status_timeout_s: 3600, blip_s: 3600}}
-speakers:
-{speakers}
-cameras:
-{cameras}
-"""
 
 
 # the cycling cameras' bus leaves before the grace deadline; the holding cameras' stays
@@ -91,68 +81,26 @@ CATEGORY_TIMING = {
 
 
 def _config(var: Path, urls: dict[str, str], holding: set[str], imgsz: int, fps: float) -> str:
-    speakers = []
-    cameras = []
+    cameras = {}
     for cam, url in urls.items():
-        speakers.append(
-            f"  - {{id: spk-{cam}, min_interval_s: 0, max_per_hour: 10000, chime: false, "
-            f"driver: {{type: file, dir: '{var.as_posix()}/speaker'}}}}"
-        )
         category = "holding" if cam in holding else "cycling"
-        cameras.append(
-            f"  - {{id: {cam}, source: '{url}', location: {{address: bench {cam}}}, grid: grid-1, "
-            f"speaker: spk-{cam}, detect_fps: {fps:g}, stationary_recheck_s: {1 / fps:g}, "
-            f"snapshot_interval_s: 3600, "
+        cameras[cam] = (
+            url,
+            f"detect_fps: {fps:g}, stationary_recheck_s: {1 / fps:g}, snapshot_interval_s: 3600, "
             f"zones: [{{id: lane, polygon: [[0, 0.45], [1, 0.45], [1, 0.9], [0, 0.9]], "
-            f"categories: [{category}]}}]}}"
+            f"categories: [{category}]}}]",
         )
-    categories = "".join(CATEGORY_YAML.format(name=n, timing=t) for n, t in CATEGORY_TIMING.items())
-    return BENCH_YAML.format(
-        var=var.as_posix(),
-        imgsz=imgsz,
-        categories=categories,
-        speakers="\n".join(speakers),
-        cameras="\n".join(cameras),
+    return bench_yaml(
+        var,
+        site="e2e bench",
+        model=f"{{name: yolo11n, imgsz: {imgsz}, conf: 0.35, batch: 1}}",
+        categories="".join(CATEGORY_YAML.format(name=n, timing=t) for n, t in CATEGORY_TIMING.items()),
+        cameras=cameras,
     )
 
 
-def pct(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    k = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
-    return ordered[k]
-
-
-Seen = dict[str, tuple[dict[str, Any], float]]  # key -> (record, broker timestamp in seconds)
-WATCHED = ("detections", "violations", "alerts", "loudspeaker", "dispatch")
-
-
 @dataclass
-class Observed:
-    """What the bench read from the watched topics, by incident (detections by camera and seq)."""
-
-    dets: dict[tuple[str, int], tuple[dict[str, Any], float]] = field(default_factory=dict)
-    started: Seen = field(default_factory=dict)  # incident id -> (started violation, broker ts)
-    opened: dict[str, float] = field(default_factory=dict)
-    commands: dict[str, float] = field(default_factory=dict)
-    cases: Seen = field(default_factory=dict)
-
-    def add(self, suffix: str, v: dict[str, Any], ts: float) -> None:
-        from streams.contract.ids import make_id
-
-        if suffix == "detections":
-            self.dets[(v["camera_id"], int(v["seq"]))] = (v, ts)
-        elif suffix == "violations" and v["state"] == "started":
-            iid = make_id("inc", v["camera_id"], v["zone_id"], v["category"], v["since"])
-            self.started[iid] = (v, ts)
-        elif suffix == "alerts" and v["state"] == "open":
-            self.opened.setdefault(v["incident_id"], ts)
-        elif suffix == "loudspeaker" and v.get("incident_id"):
-            self.commands.setdefault(v["incident_id"], ts)
-        elif suffix == "dispatch":
-            self.cases.setdefault(v["incident_id"], (v, ts))
-
+class E2EObserved(Observed):
     def measured(self) -> int:
         """Warning incidents of cycling cameras with a command."""
         started = self.started
@@ -184,13 +132,13 @@ def run(args: argparse.Namespace) -> int:
     stop = threading.Event()
     cycler = threading.Thread(target=_cycle, args=(cams, names, holding, args.cameras, stop), daemon=True)
     cycler.start()
-    consumer = _watching_consumer(broker.bootstrap, topics)
+    consumer = watching_consumer(broker.bootstrap, topics)
     try:
         seen = _observe(consumer, topics, procs, tmp, args)
     finally:
         stop.set()
         consumer.close()
-        _stop_roles(procs)
+        stop_roles(procs)
         cams.stop()
         broker.stop()
     rows, dispatch_ms = _latencies(seen)
@@ -202,40 +150,15 @@ def run(args: argparse.Namespace) -> int:
 
 def _start_roles(tmp: Path, cfg_path: Path, bootstrap: str, topics: Topics) -> list[subprocess.Popen[bytes]]:
     """The worker, the detector and the loudspeaker gateway, as in production."""
-    env = {
-        **os.environ,
-        "CITYWATCH_KAFKA": bootstrap,
-        "CITYWATCH_TOPIC_PREFIX": topics.prefix,
-        "YOLO_OFFLINE": "1",
-    }
-    procs = []
-    for role in (
-        ["worker", "--config", str(cfg_path), "--no-web", "--datadir", str(tmp / "faust")],
-        ["edge", "--config", str(cfg_path)],
-        ["speaker", "--config", str(cfg_path)],
-    ):
-        log = (tmp / f"{role[0]}.log").open("ab")
-        procs.append(
-            subprocess.Popen(  # noqa: S603 - our own CLI
-                [sys.executable, "-m", "streams.cli", "--log-level", "WARNING", *role],
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+    env = role_env(bootstrap, topics)
+    return [
+        start_role(tmp, argv, env)
+        for argv in (
+            worker_argv(cfg_path, tmp),
+            ["edge", "--config", str(cfg_path)],
+            ["speaker", "--config", str(cfg_path)],
         )
-    return procs
-
-
-def _stop_roles(procs: list[subprocess.Popen[bytes]]) -> None:
-    for p in procs:
-        if p.poll() is None:
-            os.killpg(p.pid, signal.SIGTERM)
-    for p in procs:
-        try:
-            p.wait(20)
-        except subprocess.TimeoutExpired:
-            os.killpg(p.pid, signal.SIGKILL)
+    ]
 
 
 def _cycle(
@@ -253,28 +176,18 @@ def _cycle(
         stop.wait(0.05)
 
 
-def _watching_consumer(bootstrap: str, topics: Topics) -> KafkaConsumer:
-    from streams.kafka_io import assign_all, standalone_consumer
-
-    consumer = standalone_consumer(bootstrap, "citywatch-bench", fetch_max_wait_ms=50)
-    assign_all(consumer, [topics.name(s) for s in WATCHED], from_beginning=True)
-    return consumer
-
-
 def _observe(
     consumer: KafkaConsumer,
     topics: Topics,
     procs: list[subprocess.Popen[bytes]],
     tmp: Path,
     args: argparse.Namespace,
-) -> Observed:
+) -> E2EObserved:
     """Read until enough incidents are measured, a process exits or the time is up."""
-    seen = Observed()
+    seen = E2EObserved()
     deadline = time.monotonic() + args.timeout
     while time.monotonic() < deadline:
-        for records in consumer.poll(timeout_ms=200).values():
-            for r in records:
-                seen.add(r.topic.removeprefix(topics.prefix), json.loads(r.value), r.timestamp / 1000.0)
+        seen.read(consumer, topics)
         if seen.measured() >= args.incidents + args.cameras and len(seen.cases) >= args.holding:
             break
         if any(p.poll() is not None for p in procs):
@@ -283,7 +196,7 @@ def _observe(
     return seen
 
 
-def _latencies(seen: Observed) -> tuple[list[dict[str, float]], list[float]]:
+def _latencies(seen: E2EObserved) -> tuple[list[dict[str, float]], list[float]]:
     """Per-hop milliseconds of each measured incident, and grace deadline to dispatch case."""
     from streams.contract.timeutil import from_iso
 
@@ -291,38 +204,15 @@ def _latencies(seen: Observed) -> tuple[list[dict[str, float]], list[float]]:
     first: dict[str, str] = {}
     for iid, (v, _) in sorted(seen.started.items(), key=lambda kv: kv[1][0]["at"]):
         first.setdefault(v["camera_id"], iid)
-    rows = []
-    for iid, (v, _) in seen.started.items():
-        if iid in first.values() or iid not in seen.commands or iid not in seen.opened:
-            continue
-        det = seen.dets.get((v["camera_id"], int(v.get("seq", -1))))
-        if det is not None:
-            rows.append(_hops(det, seen.opened[iid], seen.commands[iid]))
+    rows = [
+        hops for iid in seen.started if iid not in first.values() and (hops := seen.hops(iid)) is not None
+    ]
     dispatch_ms = [
         (ts - from_iso(v["created_at"])) * 1000
         for iid, (v, ts) in seen.cases.items()
         if iid not in first.values()
     ] or [(ts - from_iso(v["created_at"])) * 1000 for v, ts in seen.cases.values()]
     return rows, dispatch_ms
-
-
-def _hops(det: tuple[dict[str, Any], float], opened: float, command: float) -> dict[str, float]:
-    from streams.contract.timeutil import from_iso
-
-    d, dts = det
-    cap = from_iso(d["captured_at"])
-    detected = from_iso(d["detected_at"])
-    total = (command - cap) * 1000
-    inference = float(d.get("inference_ms") or 0.0)
-    return {
-        "total": total,
-        "inference": inference,
-        "overhead": total - inference,
-        "detect": (detected - cap) * 1000,
-        "publish": (dts - detected) * 1000,
-        "incidents": (opened - dts) * 1000,
-        "loudspeaker": (command - opened) * 1000,
-    }
 
 
 def _report_nothing(tmp: Path) -> int:

@@ -1,7 +1,8 @@
 """Simulated street cameras: MJPEG over HTTP on 127.0.0.1, one path per camera.
 
 The detector reads them like any HTTP camera (OpenCV's FFmpeg backend); the demo
-switches what each one shows.
+switches what each one shows. A camera can play a recorded clip instead (``Footage``:
+its frames in a loop at the clip's own rate), as the capacity benchmark's do.
 """
 
 from __future__ import annotations
@@ -10,9 +11,13 @@ import http.server
 import logging
 import threading
 import time
+from dataclasses import dataclass
+from pathlib import Path
 
 import cv2
+import numpy as np
 
+from streams.contract.errors import SourceError
 from streams.dev.demo.scene import Image, Scene
 
 logger = logging.getLogger(__name__)
@@ -26,17 +31,19 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         name = self.path.strip("/").removesuffix(".mjpg")
-        if name not in self.server.cams.scenes:
+        cams = self.server.cams
+        if name not in cams.scenes and name not in cams.footage:
             self.send_error(404, f"no camera {name!r}")
             return
         self.send_response(200)
         self.send_header("Content-Type", "multipart/x-mixed-replace; boundary=frame")
         self.send_header("Cache-Control", "no-store")
         self.end_headers()
-        period = 1.0 / self.server.cams.fps
+        period = 1.0 / (cams.footage[name].fps if name in cams.footage else cams.fps)
+        due = time.monotonic()
         try:
-            while not self.server.cams.stopping.is_set():
-                data = self.server.cams.jpeg(name)
+            while not cams.stopping.is_set():
+                data = cams.jpeg(name)
                 self.wfile.write(
                     b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: "
                     + str(len(data)).encode()
@@ -45,7 +52,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                     + b"\r\n"
                 )
                 self.wfile.flush()
-                time.sleep(period)
+                # paced by a schedule, so the time spent writing does not slow the rate
+                due = max(due + period, time.monotonic() - period)
+                time.sleep(max(0.0, due - time.monotonic()))
         except (BrokenPipeError, ConnectionResetError):
             pass
 
@@ -55,15 +64,57 @@ class _Server(http.server.ThreadingHTTPServer):
     cams: CameraServer
 
 
+@dataclass(frozen=True)
+class Footage:
+    """A clip's frames as JPEG, played in a loop at ``fps``, ``offset_s`` into it at the start."""
+
+    frames: tuple[bytes, ...]
+    fps: float
+    offset_s: float = 0.0
+
+    def at(self, t: float) -> bytes:
+        """The frame showing ``t`` seconds after the camera started."""
+        return self.frames[int((t + self.offset_s) * self.fps) % len(self.frames)]
+
+
+def load_footage(path: Path) -> Footage:
+    """Every frame of a video file, JPEG-encoded once (serving them then costs no encoding)."""
+    if not path.is_file():
+        raise SourceError(f"video file {path} not found")
+    cap = cv2.VideoCapture(str(path))
+    try:
+        fps = float(cap.get(cv2.CAP_PROP_FPS) or 0.0)
+        frames = []
+        while True:
+            ok, image = cap.read()
+            if not ok or image is None:
+                break
+            frames.append(_encode(np.asarray(image, dtype=np.uint8)))
+    finally:
+        cap.release()
+    if not frames:
+        raise SourceError(f"cannot read any frame of {path}: is it a video file OpenCV can decode?")
+    return Footage(tuple(frames), fps if 0 < fps < 1000 else 25.0)
+
+
 class CameraServer:
-    """Serves ``http://127.0.0.1:PORT/<camera>.mjpg`` for every scene; ``show`` switches a camera.
+    """Serves ``http://127.0.0.1:PORT/<camera>.mjpg`` for every scene and every footage;
+    ``show`` switches a scene's camera.
 
     ``port`` 0 takes a free one; ``stop`` cuts every client off, and a new server on the
     same port brings the cameras back (how tests cut a live stream)."""
 
-    def __init__(self, scenes: dict[str, Scene], fps: float = 5.0, port: int = 0) -> None:
+    def __init__(
+        self,
+        scenes: dict[str, Scene],
+        fps: float = 5.0,
+        port: int = 0,
+        footage: dict[str, Footage] | None = None,
+    ) -> None:
         self.scenes = scenes
+        self.footage = footage or {}
         self.fps = fps
+        self._started = time.monotonic()
         self.stopping = threading.Event()
         self._lock = threading.Lock()
         self._showing: dict[str, str] = dict.fromkeys(scenes, "violation")
@@ -95,6 +146,8 @@ class CameraServer:
             return self._showing[name]
 
     def jpeg(self, name: str) -> bytes:
+        if name in self.footage:
+            return self.footage[name].at(time.monotonic() - self._started)
         with self._lock:
             return self._jpeg[(name, self._showing[name])]
 

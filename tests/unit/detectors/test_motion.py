@@ -105,3 +105,27 @@ def test_sampler_restarts_when_a_looped_file_starts_again() -> None:
     sampler = Sampler(2.0)
     assert [sampler.take(t) for t in (0.0, 0.5, 1.0)] == [True, True, True]
     assert sampler.take(0.0)
+
+
+@pytest.mark.parametrize(
+    ("times", "missed"),
+    [
+        ([0.0, 1.0, 2.0, 3.0], 0),  # every slot had its frame
+        ([0.0, 1.0, 2.3, 3.1], 0),  # late but within the slot
+        ([0.0, 1.5, 3.0], 1),  # a loop slower than the rate: one slot of four passed with no frame
+        ([0.0, 5.0], 4),  # slots 1, 2, 3 and 4 passed while nothing was taken; 5 took one
+        ([0.0, 0.2, 0.4, 1.0], 0),  # frames between slots are not wanted, not missed
+    ],
+)
+def test_sampler_counts_the_slots_that_passed_without_a_frame(times: list[float], missed: int) -> None:
+    sampler = Sampler(1.0)
+    for t in times:
+        sampler.take(t)
+    assert sampler.missed == missed
+
+
+def test_a_looped_file_starting_again_misses_nothing() -> None:
+    sampler = Sampler(1.0)
+    for t in (0.0, 1.0, 2.0, 0.0, 1.0):
+        assert sampler.take(t)
+    assert sampler.missed == 0

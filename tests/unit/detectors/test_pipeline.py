@@ -111,3 +111,13 @@ def test_bad_frames_are_named() -> None:
             assert message in str(exc)
         else:
             raise AssertionError("decode_frame accepted a bad frame")
+
+
+def test_the_cameras_stats_count_the_sampling_slots_the_loop_missed() -> None:
+    cfg = parse_config(CONFIG)  # detect_fps 2 (the default)
+    pipe = CameraPipeline(cfg.cameras[0], cfg, StaticTracker(), model_name="yolo11n", gate=False)
+    image = np.zeros((100, 200, 3), np.uint8)
+    # the loop took frames at 0, 0.5 and then only at 2.0: slots 1.0 and 1.5 passed without one
+    for seq, t in enumerate((0.0, 0.5, 2.0)):
+        assert pipe.admit(Frame("cam-1", seq, image, 1e9 + t, t, t)) is not None
+    assert (pipe.stats.sampled, pipe.stats.missed) == (3, 2)
