@@ -56,6 +56,7 @@ class CameraReader:
         self.camera_id = camera_id
         self._sampler = None if sample_fps is None else Sampler(sample_fps)
         self._last_picture_t: float | None = None
+        self._between_pictures = 0  # frames since the last picture the source did not decode
         self._sparse_warned = False
         self._factory = factory
         self.realtime = realtime
@@ -227,6 +228,8 @@ class CameraReader:
             self._lossless = not self.realtime and not source.live
             if source.picture_ready:
                 self._check_pictures(t)
+            else:
+                self._between_pictures += 1
             if image is None:
                 self._count_skipped()
             else:
@@ -234,10 +237,11 @@ class CameraReader:
         return False
 
     def _check_pictures(self, media_t: float) -> None:
-        """Say once when a source gives pictures (key frames) further apart than the sampling
-        period: detection then gets fewer frames than detect_fps asks for."""
+        """Say once when a source that decodes only some frames (key frames) gives pictures
+        further apart than the sampling period: detection then gets fewer than it asks for."""
         last, self._last_picture_t = self._last_picture_t, media_t
-        if self._sampler is None or self._sparse_warned or last is None:
+        between, self._between_pictures = self._between_pictures, 0
+        if self._sampler is None or self._sparse_warned or last is None or not between:
             return
         gap = media_t - last
         if gap > 1.5 * self._sampler.period:

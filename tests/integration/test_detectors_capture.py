@@ -46,8 +46,8 @@ def capturing(
     counter = {"sent": 0, "held": 0}
 
     class Counting(Sampler):
-        def take(self, media_t: float) -> bool:
-            ok = super().take(media_t) and not counter["held"]
+        def take(self, media_t: float, *, picked: bool = False) -> bool:
+            ok = super().take(media_t, picked=picked) and not counter["held"]
             counter["sent"] += ok
             return ok
 

@@ -13,6 +13,7 @@ import pytest
 from detectors.reader import CameraReader
 from detectors.runtime import probe, start_readers, stop_readers
 from detectors.sampling import Sampler
+from detectors.sources import StillSource, open_source
 from detectors.types import Frame, Image
 from streams.config.models import Camera, Location
 from streams.contract.errors import SourceError
@@ -143,6 +144,14 @@ def test_sparse_key_frames_are_reported_once(caplog: pytest.LogCaptureFixture) -
     assert warnings[0].startswith("cam-k: pictures come 4.00s apart")
 
 
+def test_a_slow_source_is_not_taken_for_sparse_key_frames(caplog: pytest.LogCaptureFixture) -> None:
+    # a 1 fps camera sampled at 2 fps: every frame is a picture, and nothing to say about key frames
+    source = NumberedSource(10, 1.0)
+    got = drain(CameraReader("cam", lambda: source, realtime=False, sample_fps=2.0).start())
+    assert [f.seq for f in got] == list(range(10))
+    assert "pictures come" not in caplog.text
+
+
 def test_frames_not_sampled_count_for_sequence_and_last_seq() -> None:
     source = NumberedSource(90, 30.0)
     reader = CameraReader("cam", lambda: source, realtime=False, sample_fps=1.0).start()
@@ -253,3 +262,27 @@ def test_missing_substream_file_is_named_at_start(tmp_path: Path) -> None:
     main = write_clip(tmp_path / "main.avi", (64, 48), frames=2)
     with pytest.raises(SourceError, match=r"cannot open substream .*fix its substream:"):
         probe(camera(main, str(tmp_path / "no-such-sub.avi")))
+
+
+def test_key_frames_need_a_file_or_stream(tmp_path: Path) -> None:
+    with pytest.raises(SourceError, match="not a local device; use decode: sampled"):
+        open_source("device:0", "keyframes")
+    with pytest.raises(SourceError, match="not found"):
+        open_source(str(tmp_path / "missing.mp4"), "keyframes").open()
+    assert isinstance(open_source(str(tmp_path / "still.jpg"), "keyframes"), StillSource)
+
+
+def test_key_frame_source_reads_every_frame_of_an_all_key_clip(tmp_path: Path) -> None:
+    # every MJPG frame is a key frame: each one grabbed is a picture, at the clip's media times
+    clip = write_clip(tmp_path / "keys.avi", (64, 48), frames=6, fps=6.0)
+    source = open_source(clip, "keyframes")
+    source.open()
+    try:
+        got = []
+        while (frame := source.read()) is not None:
+            got.append((frame[1], frame[0].shape, int(frame[0][0, 0, 0])))
+    finally:
+        source.close()
+    assert [t for t, _, _ in got] == pytest.approx([i / 6.0 for i in range(6)])
+    assert {shape for _, shape, _ in got} == {(48, 64, 3)}
+    assert [v for _, _, v in got] == sorted(v for _, _, v in got)  # grey levels rise frame by frame
