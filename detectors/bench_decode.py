@@ -20,7 +20,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from streams.config.models import DecodeMode
+from streams.config.camera import DecodeMode
 from streams.contract.errors import UsageError
 
 DEFAULT_CLIP = Path(__file__).resolve().parents[1].parent / "shared" / "media" / "street-shopfronts.mp4"

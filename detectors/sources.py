@@ -13,8 +13,8 @@ import cv2
 import numpy as np
 
 from detectors.types import Image
+from streams.config.camera import DecodeMode
 from streams.config.camera_source import is_stream
-from streams.config.models import DecodeMode
 from streams.contract.errors import SourceError
 from streams.redact import redact
 

@@ -16,7 +16,6 @@ from streams.config.base import Id as Id
 from streams.config.base import Point as Point
 from streams.config.base import TimeRange as TimeRange
 from streams.config.camera import Camera as Camera
-from streams.config.camera import DecodeMode as DecodeMode
 from streams.config.camera import Location as Location
 from streams.config.camera import Zone as Zone
 from streams.config.kafka import Kafka

@@ -16,7 +16,7 @@ from detectors.reader import CameraReader
 from detectors.sampling import Sampler
 from detectors.sources import OpenCVSource, open_source
 from detectors.types import Frame, Image
-from streams.config.models import DecodeMode
+from streams.config.camera import DecodeMode
 
 from ..conftest import MEDIA
 
