@@ -281,8 +281,9 @@ def _pipeline_pass(
     from detectors.evidence import EvidenceStore
     from detectors.pipeline import DetectionLoop, RunLimits, StatusReporter, run_edge
     from detectors.publish import KafkaPublisher
+    from detectors.reader import CameraReader
     from detectors.runtime import camera_pipeline
-    from detectors.sources import CameraReader, open_source
+    from detectors.sources import open_source
     from streams.contract.topics import Topics
     from streams.kafka_io import ensure_topics
 

@@ -15,8 +15,8 @@ import cv2
 
 from detectors.pipeline import RunLimits, StatusReporter, run_rounds
 from detectors.publish import Publisher
+from detectors.reader import CameraReader
 from detectors.sampling import Sampler
-from detectors.sources import CameraReader
 from detectors.types import Frame
 from streams.contract.timeutil import to_iso
 from streams.contract.topics import Topics
@@ -55,7 +55,7 @@ def run_capture(
     def step(sent: int) -> int:
         for camera_id, reader in readers.items():
             frame = reader.take()
-            if frame is None or not samplers[camera_id].take(frame.media_t):
+            if frame is None or not samplers[camera_id].take(frame.media_t, picked=frame.sampled):
                 continue
             publisher.send(topics.frames, camera_id, encode_jpeg(frame, quality), frame_headers(frame))
             sent += 1

@@ -23,8 +23,8 @@ from detectors.health import PublisherHealth, camera_status
 from detectors.model import Detector, timed_detect
 from detectors.motion import GateDecision, MotionGate
 from detectors.publish import Publisher
+from detectors.reader import CameraReader
 from detectors.sampling import Sampler
-from detectors.sources import CameraReader
 from detectors.tracking import Tracker
 from detectors.types import Boxes, Frame
 from detectors.zones import zones_of
@@ -108,7 +108,7 @@ class CameraPipeline:
 
     def admit(self, frame: Frame) -> GateDecision | None:
         """The gate's decision if this frame should go to the model, else None."""
-        taken = self.sampler.take(frame.media_t)
+        taken = self.sampler.take(frame.media_t, picked=frame.sampled)
         self.stats.missed = self.sampler.missed
         if not taken:
             return None

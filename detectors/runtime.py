@@ -8,8 +8,10 @@ import threading
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from detectors.sources import CameraReader, is_stream, open_source
+from detectors.reader import CameraReader
+from detectors.sources import open_source
 from streams.config import Camera, Config
+from streams.config.camera_source import is_stream
 from streams.contract.errors import BrokerError, KafkaSecurityError, SourceError
 from streams.redact import redact
 
@@ -35,21 +37,30 @@ def prepare_topics(bootstrap: str, topics: list[str], partitions: int) -> None:
         logger.warning("cannot create topics now (%s); records are buffered until Kafka answers", exc)
 
 
+def detection_source(camera: Camera) -> tuple[str, str]:
+    """The source detection reads (its ``substream`` where set, else its ``source``) and the
+    configuration key that names it."""
+    if camera.substream is not None:
+        return camera.substream, "substream"
+    return camera.source, "source"
+
+
 def probe(camera: Camera) -> None:
     """Open a file or image source once so a wrong path fails at start-up, naming camera and source.
 
     Streams and devices are not probed: they may come up later, and their
     readers reconnect with backoff."""
-    if is_stream(camera.source) or camera.source.startswith("device:"):
-        open_source(camera.source)  # only checks the spelling of device:N
+    spec, key = detection_source(camera)
+    if is_stream(spec) or spec.startswith("device:"):
+        open_source(spec, camera.decode)  # only checks the spelling of device:N
         return
-    source = open_source(camera.source)
+    source = open_source(spec, camera.decode)
     try:
         source.open()
     except SourceError as exc:
         raise SourceError(
-            f"camera {camera.id}: cannot open source {redact(camera.source)!r} ({redact(str(exc))}); "
-            "fix its source: in the configuration (a video file, an image, rtsp://, http(s):// or device:N)"
+            f"camera {camera.id}: cannot open {key} {redact(spec)!r} ({redact(str(exc))}); "
+            f"fix its {key}: in the configuration (a video file, an image, rtsp://, http(s):// or device:N)"
         ) from None
     finally:
         source.close()
@@ -60,6 +71,8 @@ def start_readers(
 ) -> dict[str, CameraReader]:
     """A started reader per camera whose source can be opened; the others are logged and left out.
 
+    Each reads the camera's ``detection_source`` and, unless ``decode: all``, makes pictures
+    only of the frames its ``detect_fps`` takes (with ``keyframes``, among its key frames).
     Raises ``SourceError`` (listing every camera) only if no camera can start."""
     readers: dict[str, CameraReader] = {}
     problems: list[str] = []
@@ -70,14 +83,15 @@ def start_readers(
             logger.error("%s: %s", camera.id, exc)
             problems.append(str(exc))
             continue
-        spec = camera.source
+        spec, _key = detection_source(camera)
         readers[camera.id] = CameraReader(
             camera.id,
-            lambda spec=spec: open_source(spec),  # type: ignore[misc]
+            lambda spec=spec, decode=camera.decode: open_source(spec, decode),  # type: ignore[misc]
             realtime=realtime,
             loop=loop,
             wake=wake,
             retry_missing_files=False,
+            sample_fps=None if camera.decode == "all" else camera.detect_fps,
         ).start()
     if not readers:
         raise SourceError("no camera could start:\n" + "\n".join(problems))

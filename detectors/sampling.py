@@ -21,11 +21,15 @@ class Sampler:
         # detector's loop fell behind (the reader keeps only the newest frame)
         self.missed = 0
 
-    def take(self, media_t: float) -> bool:
+    def take(self, media_t: float, *, picked: bool = False) -> bool:
+        """Whether the frame at ``media_t`` is taken. ``picked``: a sampler on this schedule
+        upstream already chose it (a reader that decodes only sampled frames, ``Frame.sampled``):
+        it is taken, and the schedule goes on from it, even when frames between were lost to a
+        slow consumer."""
         tolerance = self.period * 1e-3
         if self._next is not None and media_t < self._next - self.period - tolerance:
             self._next = None  # the clock went back (a looped file restarted): start over
-        if self._next is not None and media_t < self._next - tolerance:
+        if not picked and self._next is not None and media_t < self._next - tolerance:
             return False
         self._next = media_t + self.period if self._next is None else self._next + self.period
         if self._next <= media_t:

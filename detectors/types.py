@@ -21,6 +21,9 @@ class Frame:
     captured_at: float  # wall-clock epoch seconds (goes into the record)
     mono: float  # time.monotonic() at capture (latency measurements)
     media_t: float  # seconds on the source's own clock (sampling)
+    # picked by its reader at the camera's detect_fps (frames between were not decoded):
+    # samplers downstream take it without judging it again
+    sampled: bool = False
 
     @property
     def size(self) -> tuple[int, int]:

@@ -10,6 +10,10 @@ from streams.commands import add_module_parsers
 # name -> (module with add_arguments/run, one-line help)
 BENCHES: dict[str, tuple[str, str]] = {
     "detector": ("detectors.bench", "detector pipeline vs raw model fps, latency, motion-gate skip rate"),
+    "decode": (
+        "detectors.bench_decode",
+        "CPU per sampled frame: decoding every frame vs only sampled ones vs key frames only",
+    ),
     "streams": (
         "streams.dev.bench.streams",
         "worker records/s vs a raw consumer, detection-to-warning latency",

@@ -8,21 +8,21 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
+# re-exported: the sections with their own modules
+from streams.config.base import Base as Base
+from streams.config.base import Id as Id
+from streams.config.base import Point as Point
+from streams.config.base import TimeRange as TimeRange
+from streams.config.camera import Camera as Camera
+from streams.config.camera import Location as Location
+from streams.config.camera import Zone as Zone
 from streams.config.kafka import Kafka
-from streams.config.site import Site as Site  # re-exported: the site section has its own module
+from streams.config.site import Site as Site
 from streams.config.store import Store
-from streams.config.timerange import check_range
 
-TimeRange = Annotated[str, AfterValidator(check_range)]
-Id = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")]
-Point = Annotated[list[float], Field(min_length=2, max_length=2)]
 ClockKind = Literal["working", "wall"]
-
-
-class Base(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class ModelConfig(Base):
@@ -266,66 +266,6 @@ class Grid(Base):
     id: Id
     name: str = ""
     unit: str = Field(description="Patrol unit responsible for this street grid")
-
-
-class Location(Base):
-    address: str = Field(min_length=1)
-    shop: str = ""
-    lat: float | None = Field(None, ge=-90, le=90)
-    lon: float | None = Field(None, ge=-180, le=180)
-
-
-class Zone(Base):
-    id: Id
-    name: str = ""
-    polygon: list[Point] = Field(description="Normalised [x, y] points, 0..1, at least 3")
-    categories: list[str] = Field(min_length=1)
-    active_hours: TimeRange | None = Field(
-        None, description="Only count violations in these hours (overrides the category's)"
-    )
-    anchor: Literal["bottom_center", "center"] = Field(
-        "bottom_center", description="Point of a box that must lie in the zone"
-    )
-    labels: list[str] | None = Field(None, description="Only these labels count in this zone")
-    min_score: float = Field(0.25, ge=0, le=1)
-    min_area: float = Field(0.0, ge=0, le=1, description="Smallest box, fraction of the frame")
-    max_area: float = Field(1.0, gt=0, le=1, description="Largest box, fraction of the frame")
-    learn_fixtures_s: float | None = Field(
-        None,
-        ge=0,
-        description="Seconds of a learning period when the zone has no stored fixtures yet: objects "
-        "(any label) seen in place through it become the zone's fixtures (benches, planters) and never "
-        "count; 0: no learning (default: the camera's learn_fixtures_s)",
-    )
-
-    def learn_period(self, camera_default: float) -> float:
-        """Seconds of this zone's fixture learning period (0: none), given its camera's default."""
-        return camera_default if self.learn_fixtures_s is None else self.learn_fixtures_s
-
-
-class Camera(Base):
-    id: Id
-    name: str = ""
-    source: str = Field(description="File path, rtsp:// or http(s):// URL, or device:N")
-    location: Location
-    grid: str
-    speaker: str | None = None
-    enabled: bool = True
-    detect_fps: float = Field(2, gt=0, le=60, description="Frames per second sent to the model")
-    stationary_recheck_s: float = Field(
-        10, gt=0, description="Re-detect at least this often even without motion"
-    )
-    motion_threshold: float = Field(
-        0.002, ge=0, le=1, description="Fraction of changed pixels that counts as motion"
-    )
-    snapshot_interval_s: float = Field(30, gt=0, description="At most one evidence JPEG per zone")
-    learn_fixtures_s: float = Field(
-        0,
-        ge=0,
-        description="Default learning period of its zones' fixtures, in seconds (0: no learning); see "
-        "fixtures: and `citywatch fixtures`",
-    )
-    zones: list[Zone] = Field(default_factory=list)
 
 
 class Sensor(Base):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 
+from streams.config.camera_source import source_kind
 from streams.config.geometry import self_intersection
 from streams.config.models import Config
 from streams.config.yamlmap import Loc
@@ -127,6 +128,42 @@ def _speaker_and_grid(
     grids = [g.id for g in cfg.grids]
     if grid not in grids:
         yield undefined((section, index, "grid"), f"{what} names grid", grid, "grids", grids)
+
+
+def verify_camera_substreams(cfg: Config) -> Iterator[Finding]:
+    """A substream is another stream of the same camera: not its source again, not a device,
+    and of the same kind as its source (two stream URLs, or two recorded files)."""
+    for ci, cam in enumerate(cfg.cameras):
+        sub = cam.substream
+        if sub is None:
+            continue
+        loc: Loc = ("cameras", ci, "substream")
+        fix = "give the camera's lower-resolution stream (e.g. the NVR's sub stream) or remove substream"
+        main_kind, sub_kind = source_kind(cam.source), source_kind(sub)
+        if not sub.strip():
+            yield loc, f"camera {cam.id}: substream is empty; {fix}"
+        elif sub.strip() == cam.source.strip():
+            yield loc, f"camera {cam.id}: substream is the same as its source; {fix}"
+        elif main_kind == "device" or sub_kind == "device":
+            yield loc, f"camera {cam.id}: a local device (device:N) has no substream; remove substream"
+        elif main_kind != sub_kind:
+            yield (
+                loc,
+                f"camera {cam.id}: substream is a {sub_kind} but its source is a {main_kind}; "
+                f"a substream is the same camera's second stream: {fix}",
+            )
+
+
+def verify_camera_decode(cfg: Config) -> Iterator[Finding]:
+    """``decode: keyframes`` needs a video file or stream to read (PyAV), not a local device."""
+    for ci, cam in enumerate(cfg.cameras):
+        spec = cam.substream if cam.substream is not None else cam.source
+        if cam.decode == "keyframes" and source_kind(spec) == "device":
+            yield (
+                ("cameras", ci, "decode"),
+                f"camera {cam.id}: decode: keyframes reads video files and streams, not a local "
+                "device (device:N); use decode: sampled",
+            )
 
 
 def verify_grid_units_defined(cfg: Config) -> Iterator[Finding]:
@@ -340,6 +377,8 @@ CHECKS: list[Callable[[Config], Iterator[Finding]]] = [
     verify_zone_polygons,
     verify_zone_labels_counted,
     verify_camera_references,
+    verify_camera_substreams,
+    verify_camera_decode,
     verify_grid_units_defined,
     verify_unit_escalation,
     verify_speaker_drivers,

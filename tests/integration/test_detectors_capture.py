@@ -13,8 +13,9 @@ from ultralytics.utils import ASSETS
 from detectors.capture import run_capture
 from detectors.pipeline import RunLimits, StatusReporter
 from detectors.publish import Ack, Headers, KafkaPublisher
+from detectors.reader import CameraReader
 from detectors.sampling import Sampler
-from detectors.sources import CameraReader, open_source
+from detectors.sources import open_source
 from streams.backoff import Backoff
 from streams.contract.records import CameraStatus, decode
 from streams.contract.topics import Topics
@@ -45,8 +46,8 @@ def capturing(
     counter = {"sent": 0, "held": 0}
 
     class Counting(Sampler):
-        def take(self, media_t: float) -> bool:
-            ok = super().take(media_t) and not counter["held"]
+        def take(self, media_t: float, *, picked: bool = False) -> bool:
+            ok = super().take(media_t, picked=picked) and not counter["held"]
             counter["sent"] += ok
             return ok
 

@@ -10,7 +10,8 @@ import time
 import pytest
 
 from detectors.health import PublisherHealth, camera_status
-from detectors.sources import CameraReader, FrameSource, OpenCVSource
+from detectors.reader import CameraReader
+from detectors.sources import FrameSource, OpenCVSource
 from detectors.types import Image
 from streams.backoff import Backoff
 from streams.contract.records import CameraStatus, decode
