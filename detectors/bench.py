@@ -300,6 +300,13 @@ def _compare_backends(args: argparse.Namespace, cfg: Config, frames: list[Image]
         for _ in range(3):
             detector.warmup()
             detector.detect(images[:1])
+    # ultralytics letterboxes to the smallest stride multiple (e.g. 384x640 for 16:9) where the
+    # model takes any shape, and to imgsz x imgsz where it does not (INT8 on an AMX CPU runs at
+    # a fixed shape): the work per frame differs with it
+    sizes = ", ".join(
+        f"{d.backend} {'x'.join(map(str, d.model_input(images[0]).shape[2:]))}" for d in detectors
+    )
+    print(f"input     the first frame as each runtime's network gets it (h x w): {sizes}")
     boxes, times = run_in_turn(detectors, images)
     p50 = [_percentile(t, 50) for t in times]
     p99 = [_percentile(t, 99) for t in times]

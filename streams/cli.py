@@ -78,7 +78,7 @@ def configure_logging(level: str) -> None:
         datefmt="%H:%M:%S",
         stream=sys.stderr,
     )
-    for noisy in ("kafka", "aiokafka", "ultralytics", "alembic"):
+    for noisy in ("kafka", "aiokafka", "ultralytics", "alembic", "nncf"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
     kafka_logs.install(logging.getLogger().handlers)
 
