@@ -29,7 +29,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -42,8 +42,6 @@ if TYPE_CHECKING:
     from detectors.pipeline import CameraPipeline, CameraStats
     from detectors.types import Boxes, Frame, Image
     from streams.config.models import Config, ModelConfig
-
-Backend = Literal["onnxruntime", "openvino"]
 
 logger = logging.getLogger(__name__)
 
@@ -88,7 +86,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=int,
         default=24,
         metavar="N",
-        help="frames of each source for the onnxruntime/openvino comparison (default 24; 0: skip it)",
+        help="frames of each source for the runtimes' comparison (default 24; 0: skip it)",
     )
     parser.add_argument(
         "--quantize",
