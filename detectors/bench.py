@@ -1,10 +1,12 @@
 """Detector benchmark: the same frames of one clip (or still) through the model alone and through
 the whole edge pipeline (reader, motion gate, YOLO, tracking, zones, evidence, Kafka), in one run.
 
-First the two runtimes of the model side by side (``model.backend``): ONNX Runtime and OpenVINO
-FP32 on the same frames (the first of the source, of each ``--compare-source`` and ultralytics'
-sample photos), called in turn frame by frame so a change in machine load hits both alike: the
-per-frame latency of each and the share of ONNX Runtime's detections OpenVINO finds too.
+First the runtimes of the model side by side (``model.backend``): ONNX Runtime, OpenVINO FP32
+and, when ``citywatch model quantize`` has made it (or with ``--quantize``), OpenVINO INT8 on the
+same frames (the first of the source, of each ``--compare-source`` and ultralytics' sample
+photos), called in turn frame by frame so a change in machine load hits all alike: the per-frame
+latency of each, the share of ONNX Runtime's detections OpenVINO FP32 finds too, and the share
+of OpenVINO FP32's detections INT8 finds too.
 
 Reports pipeline fps, raw model fps and their ratio, per-frame latency from capture to the
 broker's acknowledgement of the record (p50/p99, and the part beyond inference), and the
@@ -22,23 +24,24 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+from detectors.quantize import DEFAULT_FRAMES
 from streams.commands import add_kafka_argument
 from streams.redact import redact
 
 if TYPE_CHECKING:
     from detectors.model import Detector
     from detectors.pipeline import CameraPipeline, CameraStats
-    from detectors.types import Frame, Image
-    from streams.config.models import Config
-
-Backend = Literal["onnxruntime", "openvino"]
+    from detectors.types import Boxes, Frame, Image
+    from streams.config.models import Config, ModelConfig
 
 logger = logging.getLogger(__name__)
 
@@ -83,7 +86,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=int,
         default=24,
         metavar="N",
-        help="frames of each source for the onnxruntime/openvino comparison (default 24; 0: skip it)",
+        help="frames of each source for the runtimes' comparison (default 24; 0: skip it)",
+    )
+    parser.add_argument(
+        "--quantize",
+        action="store_true",
+        help="make the INT8 model first (on the source and each --compare-source), replacing a cached "
+        "one; without it the INT8 model is compared when `citywatch model quantize` has made it",
+    )
+    parser.add_argument(
+        "--quantize-frames",
+        type=int,
+        default=DEFAULT_FRAMES,
+        metavar="N",
+        help=f"calibration frames for --quantize (default {DEFAULT_FRAMES})",
+    )
+    parser.add_argument(
+        "--cache-dir",
+        default=None,
+        metavar="DIR",
+        help="directory of the OpenVINO models (default: model.cache_dir's default, var/models)",
     )
     parser.add_argument(
         "--compare-source",
@@ -100,24 +122,28 @@ def _percentile(values: list[float], q: float) -> float:
     return float(np.percentile(np.asarray(values), q)) if values else float("nan")
 
 
-def _bench_config(
-    source: str, model: str, imgsz: int, detect_fps: float | None, evidence_dir: str, backend: Backend
-) -> Config:
+def _bench_config(args: argparse.Namespace, evidence_dir: str) -> Config:
     from streams.config.models import Camera, Category, Config, Evidence, Location, ModelConfig, Site, Zone
 
     camera = Camera(
         id="bench",
-        source=source,
+        source=args.source,
         location=Location(address="bench"),
         grid="bench",
-        detect_fps=min(60.0, detect_fps or 60.0),
+        detect_fps=min(60.0, args.detect_fps or 60.0),
         zones=[
             Zone(id="frame", polygon=[[0, 0], [1, 0], [1, 1], [0, 1]], categories=["catalogue"]),
         ],
     )
     return Config(
         site=Site(name="bench"),
-        model=ModelConfig(name=model, imgsz=imgsz, batch=1, backend=backend),
+        model=ModelConfig(
+            name=args.model,
+            imgsz=args.imgsz,
+            batch=1,
+            backend=args.backend,
+            **({"cache_dir": args.cache_dir} if args.cache_dir else {}),
+        ),
         evidence=Evidence(dir=evidence_dir),
         categories={"catalogue": Category(code="000000", name="catalogue", labels=CATALOGUE_LABELS)},
         cameras=[camera],
@@ -168,7 +194,7 @@ def run(args: argparse.Namespace) -> int:
 
     with ExitStack() as stack:
         evidence_dir = stack.enter_context(tempfile.TemporaryDirectory(prefix="citywatch-bench-"))
-        cfg = _bench_config(args.source, args.model, args.imgsz, args.detect_fps, evidence_dir, args.backend)
+        cfg = _bench_config(args, evidence_dir)
         probe(cfg.cameras[0])
         frames = _read_frames(args.source, args.frames)
         h, w = frames[0].shape[:2]
@@ -216,41 +242,83 @@ def _comparison_frames(args: argparse.Namespace, frames: list[Image]) -> list[Im
     return out
 
 
+def run_in_turn(
+    detectors: Sequence[Detector], images: Sequence[Image]
+) -> tuple[list[list[Boxes]], list[list[float]]]:
+    """Each picture through every detector, one after another, the first of them rotating from
+    picture to picture so none always runs on a cache another warmed; each detector's boxes and
+    per-picture milliseconds."""
+    from detectors.model import timed_detect
+
+    boxes: list[list[Boxes]] = [[] for _ in detectors]
+    times: list[list[float]] = [[] for _ in detectors]
+    for n, image in enumerate(images):
+        for j in range(len(detectors)):
+            k = (n + j) % len(detectors)
+            [found], ms = timed_detect(detectors[k], [image])
+            boxes[k].append(found)
+            times[k].append(ms)
+    return boxes, times
+
+
+def _int8_config(args: argparse.Namespace, cfg: Config) -> ModelConfig | None:
+    """The bench model's INT8 configuration when its INT8 model is in the cache (made first with
+    --quantize), else None."""
+    from detectors.quantize import CalibrationSource, int8_model, quantize
+    from streams.contract.errors import ModelError
+
+    int8 = cfg.model.model_copy(update={"backend": "openvino", "precision": "int8"})
+    if args.quantize:
+        sources = [CalibrationSource(s, "--source") for s in [args.source, *args.compare_source]]
+        _, counts = quantize(int8, sources, args.quantize_frames, now=datetime.now(UTC))
+        print(
+            f"quantize  calibrated on {sum(n for _, n in counts)} frames of the source and --compare-source"
+        )
+    try:
+        int8_model(int8)
+    except ModelError as exc:
+        print(f"int8      not compared: {exc}")
+        return None
+    return int8
+
+
 def _compare_backends(args: argparse.Namespace, cfg: Config, frames: list[Image]) -> dict[str, float | int]:
-    """Latency of each runtime and OpenVINO's agreement with ONNX Runtime, printed and returned
-    as RESULT values."""
+    """Latency of each runtime, OpenVINO FP32's agreement with ONNX Runtime and, where the INT8
+    model is cached, INT8's with OpenVINO FP32; printed and returned as RESULT values."""
     from detectors.agreement import agreement
-    from detectors.model import UltralyticsDetector, timed_detect
-    from detectors.types import Boxes
+    from detectors.model import UltralyticsDetector
 
     images = _comparison_frames(args, frames)
-    names: tuple[Backend, Backend] = ("onnxruntime", "openvino")
-    detectors = [UltralyticsDetector(cfg.model.model_copy(update={"backend": b})) for b in names]
+    configs = [cfg.model.model_copy(update={"backend": b}) for b in ("onnxruntime", "openvino")]
+    int8 = _int8_config(args, cfg)
+    if int8 is not None:
+        configs.append(int8)
+    detectors = [UltralyticsDetector(c) for c in configs]
     for detector in detectors:
         for _ in range(3):
             detector.warmup()
             detector.detect(images[:1])
-    boxes: list[list[Boxes]] = [[], []]
-    times: list[list[float]] = [[], []]
-    for n, image in enumerate(images):
-        order = (0, 1) if n % 2 == 0 else (1, 0)  # neither runtime always runs on a cache the other warmed
-        for k in order:
-            [found], ms = timed_detect(detectors[k], [image])
-            boxes[k].append(found)
-            times[k].append(ms)
-    agree = agreement(boxes[0], boxes[1])
+    # ultralytics letterboxes to the smallest stride multiple (e.g. 384x640 for 16:9) where the
+    # model takes any shape, and to imgsz x imgsz where it does not (INT8 on an AMX CPU runs at
+    # a fixed shape): the work per frame differs with it
+    sizes = ", ".join(
+        f"{d.backend} {'x'.join(map(str, d.model_input(images[0]).shape[2:]))}" for d in detectors
+    )
+    print(f"input     the first frame as each runtime's network gets it (h x w): {sizes}")
+    boxes, times = run_in_turn(detectors, images)
     p50 = [_percentile(t, 50) for t in times]
     p99 = [_percentile(t, 99) for t in times]
-    for k, name in enumerate(names):
+    for k, detector in enumerate(detectors):
         print(
-            f"backend   {name:<11} {len(images)} frames: p50 {p50[k]:.1f} ms, p99 {p99[k]:.1f} ms, "
-            f"{sum(len(b) for b in boxes[k])} detections"
+            f"backend   {detector.backend:<13} {len(images)} frames: p50 {p50[k]:.1f} ms, "
+            f"p99 {p99[k]:.1f} ms, {sum(len(b) for b in boxes[k])} detections"
         )
+    agree = agreement(boxes[0], boxes[1])
     print(
         f"agreement openvino finds {agree.matched} of onnxruntime's {agree.total} detections "
         f"(same label, IoU >= 0.5): {agree.share:.3f}; speedup {p50[0] / p50[1]:.2f}x at p50"
     )
-    return {
+    out: dict[str, float | int] = {
         "ort_p50_ms": p50[0],
         "ort_p99_ms": p99[0],
         "ov_p50_ms": p50[1],
@@ -259,6 +327,21 @@ def _compare_backends(args: argparse.Namespace, cfg: Config, frames: list[Image]
         "agreement": agree.share,
         "compared": agree.total,
     }
+    if int8 is not None:
+        agree8 = agreement(boxes[1], boxes[2])
+        print(
+            f"agreement int8 finds {agree8.matched} of openvino fp32's {agree8.total} detections "
+            f"(same label, IoU >= 0.5): {agree8.share:.3f}; speedup {p50[0] / p50[2]:.2f}x over "
+            f"onnxruntime, {p50[1] / p50[2]:.2f}x over openvino fp32 at p50"
+        )
+        out |= {
+            "int8_p50_ms": p50[2],
+            "int8_p99_ms": p99[2],
+            "int8_speedup": p50[0] / p50[2],
+            "int8_agreement": agree8.share,
+            "int8_compared": agree8.total,
+        }
+    return out
 
 
 def _raw_pass(detector: Detector, frames: list[Image]) -> float:

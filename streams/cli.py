@@ -34,7 +34,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "edge": ("detectors.commands.edge", "cameras to detections in one process (capture + detect)"),
     "capture": ("detectors.commands.capture", "cameras to citywatch.frames (JPEG), never blocking on Kafka"),
     "detect": ("detectors.commands.detect", "citywatch.frames to detections, as a consumer group"),
-    "model": ("detectors.commands.model", "model info: the weights' class names, without inference"),
+    "model": (
+        "detectors.commands.model",
+        "the model: info (class names, without inference), quantize (the INT8 OpenVINO model)",
+    ),
     "fixtures": (
         "detectors.commands.fixtures",
         "a camera's fixtures (benches, planters): list, add, remove, learn",
@@ -75,7 +78,7 @@ def configure_logging(level: str) -> None:
         datefmt="%H:%M:%S",
         stream=sys.stderr,
     )
-    for noisy in ("kafka", "aiokafka", "ultralytics", "alembic"):
+    for noisy in ("kafka", "aiokafka", "ultralytics", "alembic", "nncf"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
     kafka_logs.install(logging.getLogger().handlers)
 

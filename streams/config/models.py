@@ -19,44 +19,13 @@ from streams.config.camera import Camera as Camera
 from streams.config.camera import Location as Location
 from streams.config.camera import Zone as Zone
 from streams.config.kafka import Kafka
+from streams.config.model import ModelConfig as ModelConfig
 from streams.config.site import Site as Site
 from streams.config.store import Store
 
 ClockKind = Literal["working", "wall"]
 
 
-class ModelConfig(Base):
-    name: str = Field(
-        "yolo11n",
-        description="'yolo11n' (the packaged YOLO11n ONNX) or a path to .pt/.onnx/OpenVINO weights",
-    )
-    imgsz: int = Field(640, ge=32, le=4096, description="Inference size in pixels")
-    conf: float = Field(0.25, gt=0, lt=1, description="Minimum detection confidence")
-    iou: float = Field(0.45, gt=0, lt=1, description="NMS IoU threshold")
-    batch: int = Field(4, ge=1, le=64, description="Most frames of several cameras per call")
-    labels: list[str] | None = Field(
-        None, description="Only keep these labels (default: every label a category uses)"
-    )
-    backend: Literal["onnxruntime", "openvino"] = Field(
-        "onnxruntime",
-        description="Runtime of an .onnx model: 'onnxruntime', or 'openvino' (converted to OpenVINO IR, "
-        "FP32, on first use and cached under cache_dir). An OpenVINO directory runs on OpenVINO either way",
-    )
-    cache_dir: str = Field(
-        "var/models",
-        description="Directory of the converted OpenVINO models, one <name>_openvino_model/ each "
-        "(created with its parents; relative to the working directory)",
-    )
-
-    @model_validator(mode="after")
-    def verify_backend_weights(self) -> ModelConfig:
-        if self.backend == "openvino" and self.name.lower().endswith(".pt"):
-            raise ValueError(
-                f"model.backend openvino runs ONNX or OpenVINO models, not the PyTorch weights {self.name}: "
-                "export them first (`yolo export model=WEIGHTS.pt format=onnx`) and set model.name to the "
-                ".onnx, or set model.backend to onnxruntime"
-            )
-        return self
 
 
 class Evidence(Base):

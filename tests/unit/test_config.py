@@ -207,6 +207,31 @@ CASES = [
         "model",
         "export them first (`yolo export model=WEIGHTS.pt format=onnx`)",
     ),
+    (
+        "unknown model precision",
+        "  batch: 4\n",
+        "  batch: 4\n  backend: openvino\n  precision: int9\n",
+        "int9",
+        "model.precision",
+        "should be 'fp32' or 'int8' (got 'int9': did you mean int8?)",
+    ),
+    (
+        "int8 without the openvino backend",
+        "  batch: 4\n",
+        "  batch: 4\n  precision: int8\n",
+        "model:",
+        "model",
+        "model.precision int8 runs on OpenVINO, and model.backend is onnxruntime: set model.backend to "
+        "openvino (then make the INT8 model with `citywatch model quantize`), or set model.precision to fp32",
+    ),
+    (
+        "int8 of an OpenVINO directory",
+        "  name: yolo11n ",
+        "  backend: openvino\n  precision: int8\n  name: var/models/best_openvino_model ",
+        "model:",
+        "model",
+        "model.precision int8 quantises ONNX weights, and model.name is var/models/best_openvino_model",
+    ),
 ]
 
 
