@@ -26,8 +26,6 @@ from streams.config.store import Store
 ClockKind = Literal["working", "wall"]
 
 
-
-
 class Evidence(Base):
     dir: str = Field(
         "evidence",
