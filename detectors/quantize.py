@@ -122,7 +122,7 @@ def shares(frames: int, sources: int) -> list[int]:
 def _frame_count(spec: str) -> int | None:
     import cv2
 
-    from detectors.sources import is_stream
+    from streams.config.camera_source import is_stream
 
     if is_stream(spec) or spec.startswith("device:"):
         return None
