@@ -383,7 +383,7 @@ def _report(args: argparse.Namespace, steps: list[Step], tmp: Path) -> int:
         print(
             "fps/cam: sampled frames a second per camera; dropped: sampling slots no frame was "
             "taken for; incidents: answered / opened without a command in time / queued behind their "
-            "speaker's previous warning (left out); cpu/cam: cores "
+            "speaker's previous warning or suppressed by the policy (left out); cpu/cam: cores "
             "of broker, edge, worker and speaker together, per camera"
         )
     best = capacity(steps, args.max_p99_ms, args.max_dropped)

@@ -49,6 +49,9 @@ class Observed:
     cases: Seen = field(default_factory=dict)
     # incidents whose warning first waited for its speaker to finish another (policy "queued")
     queued: set[str] = field(default_factory=set)
+    # incidents whose warning the policy did not send at all (policy "suppressed": a repeat
+    # within its cool-down, quiet hours, the speaker's hourly budget)
+    suppressed: set[str] = field(default_factory=set)
 
     def add(self, suffix: str, v: dict[str, Any], ts: float) -> None:
         from streams.contract.ids import make_id
@@ -66,6 +69,8 @@ class Observed:
             self.cases.setdefault(v["incident_id"], (v, ts))
         elif suffix == "broadcast-decisions" and v.get("incident_id") and v["decision"] == "queued":
             self.queued.add(v["incident_id"])
+        elif suffix == "broadcast-decisions" and v.get("incident_id") and v["decision"] == "suppressed":
+            self.suppressed.add(v["incident_id"])
 
     def read(self, consumer: KafkaConsumer, topics: Topics, timeout_ms: int = 200) -> None:
         """One poll of the watching consumer into these records."""

@@ -85,8 +85,9 @@ def stat_cpu_ticks(stat: str) -> int:
 
 def window_incidents(seen: Observed, t0: float, t1: float) -> tuple[list[float], int, int]:
     """Capture -> loudspeaker ms of the incidents opened by frames captured in [t0, t1], how
-    many of those have no command yet, and how many waited for their speaker (left out: that
-    wait is the loudspeaker saying another warning, not the pipeline)."""
+    many of those have no command yet, and how many waited for their speaker or were not
+    warned by the policy's choice (left out: that wait is the loudspeaker saying another
+    warning, and a suppressed warning is the policy's rule, not the pipeline)."""
     from streams.contract.timeutil import from_iso
 
     latencies, unanswered, queued = [], 0, 0
@@ -95,7 +96,7 @@ def window_incidents(seen: Observed, t0: float, t1: float) -> tuple[list[float],
         # a sighting while its (camera, zone, category) still has an incident open opens none
         if iid not in seen.opened or det is None or not t0 <= from_iso(det[0]["captured_at"]) <= t1:
             continue
-        if iid in seen.queued:
+        if iid in seen.queued or iid in seen.suppressed:
             queued += 1
             continue
         hops = seen.hops(iid)

@@ -206,3 +206,34 @@ def test_footage_plays_in_a_loop_from_its_offset() -> None:
     assert [clip.at(t) for t in (0.0, 0.49, 0.5, 1.0, 1.5)] == [b"a", b"a", b"b", b"c", b"a"]
     later = Footage(clip.frames, fps=2.0, offset_s=0.5)
     assert later.at(0.0) == b"b"
+
+
+def test_a_step_counts_answered_unanswered_and_left_out_incidents_of_its_window() -> None:
+    from streams.contract.ids import make_id
+    from streams.dev.bench.stack import Observed
+
+    seen = Observed()
+    since = "2026-12-01T08:00:00.000Z"
+
+    def incident(n: int, captured: str) -> str:
+        cam = f"cam-{n}"
+        seen.add(
+            "detections", {"camera_id": cam, "seq": 7, "captured_at": captured, "detected_at": captured}, 1.0
+        )
+        violation = {"camera_id": cam, "zone_id": "z", "category": "lawn", "since": since, "state": "started"}
+        seen.add("violations", {**violation, "seq": 7}, 1.0)
+        iid = make_id("inc", cam, "z", "lawn", since)
+        seen.add("alerts", {"incident_id": iid, "state": "open"}, 1.0)
+        return iid
+
+    inside, outside = "2026-12-01T08:00:10.000Z", "2026-12-01T08:01:10.000Z"
+    answered = incident(1, inside)
+    seen.add("loudspeaker", {"incident_id": answered}, 1.7648e9)
+    incident(2, inside)  # no command: unanswered
+    seen.add("broadcast-decisions", {"incident_id": incident(3, inside), "decision": "queued"}, 1.0)
+    seen.add("broadcast-decisions", {"incident_id": incident(4, inside), "decision": "suppressed"}, 1.0)
+    incident(5, outside)  # captured after the window: not this step's
+
+    t0, t1 = 1_796_112_000.0, 1_796_112_030.0  # 2026-12-01 08:00:00 .. 08:00:30 UTC
+    latencies, unanswered, left_out = steps.window_incidents(seen, t0, t1)
+    assert (len(latencies), unanswered, left_out) == (1, 1, 2)
