@@ -59,6 +59,7 @@ TRACK_SPAN = 1_000_000  # ids per zone
 
 BoxT = tuple[float, float, float, float]  # normalised x1, y1, x2, y2
 BoolGrid = npt.NDArray[np.bool_]
+Times = npt.NDArray[np.float64]  # epoch seconds need more than float32 (2 min steps)
 
 
 @dataclass(frozen=True)
@@ -147,7 +148,7 @@ class ZoneStatic:
         self._learn_from: float | None = None
         self._not_before = at
         # per block of the rect: when it became foreground (NaN: it is not), clear looks since
-        self._since: FloatArray = np.full(self._inside.shape, np.nan, np.float32)
+        self._since: Times = np.full(self._inside.shape, np.nan, np.float64)
         self._misses: npt.NDArray[np.uint8] = np.zeros(self._inside.shape, np.uint8)
         self._unsettled_from: float | None = None
         self._last_t: float | None = None
@@ -216,7 +217,7 @@ class ZoneStatic:
             self._reference = np.asarray(np.median(np.stack(self._stack), axis=0), np.float32)
             self._stack = []
             shape = self._inside.shape
-            self._since = np.full(shape, np.nan, np.float32)
+            self._since = np.full(shape, np.nan, np.float64)
             self._misses = np.zeros(shape, np.uint8)
             self._last_t = t
 
