@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import math
 import threading
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -145,6 +146,7 @@ class ZoneStatic:
         """Forget the reference and the objects; learn again from frames at or after ``at``."""
         self._reference: FloatArray | None = None
         self._stack: list[FloatArray] = []
+        self._unknown: BoolGrid = np.zeros(self._inside.shape, np.bool_)  # never seen unmasked
         self._learn_from: float | None = None
         self._not_before = at
         # per block of the rect: when it became foreground (NaN: it is not), clear looks since
@@ -185,16 +187,22 @@ class ZoneStatic:
             return []
         y0, y1, x0, x1 = self._rect
         crop = grey[y0 * BLOCK : y1 * BLOCK, x0 * BLOCK : x1 * BLOCK]
+        around = masked[y0:y1, x0:x1]
         reference = self._reference
         if reference is None:
-            self._learn(crop, t)
+            self._learn(crop, t, around)
             return []
         dt = 0.0 if self._last_t is None else max(0.0, t - self._last_t)
         self._last_t = t
         aligned = self._align(reference, crop)
         if aligned is None:
             return self._unsettled(t)
-        mask = masked[y0:y1, x0:x1] & self._inside
+        # blocks hidden by people through all the learning: their first clear look is the reference
+        seen = self._unknown & ~around
+        if seen.any():
+            reference[pixels(seen)] = aligned[pixels(seen)]
+            self._unknown = np.asarray(self._unknown & ~seen, np.bool_)
+        mask = (around | self._unknown) & self._inside
         valid = self._inside & ~mask
         structure, luminance = block_difference(aligned, reference, valid)
         changed = (structure > self.t_struct) | (luminance > self.t_lum)
@@ -207,14 +215,23 @@ class ZoneStatic:
         strength = np.maximum(structure / self.t_struct, luminance / self.t_lum)
         return self._objects(t, width, height, strength)
 
-    def _learn(self, crop: FloatArray, t: float) -> None:
+    def _learn(self, crop: FloatArray, t: float, masked: BoolGrid) -> None:
+        """Keep the picture, people and vehicles left out (a person standing through the learning
+        would stay in the reference and leave a ghost); the reference is the median."""
         if self._learn_from is None:
             self._learn_from = t
         if len(self._stack) >= LEARN_FRAMES:
             self._stack = self._stack[::2]  # keep the period's spread, not just its start
-        self._stack.append(crop.copy())
+        self._stack.append(np.where(pixels(masked), np.float32(np.nan), crop).astype(np.float32))
         if t - self._learn_from >= self.settings.learn_s:
-            self._reference = np.asarray(np.median(np.stack(self._stack), axis=0), np.float32)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)  # blocks masked in every picture
+                median = np.nanmedian(np.stack(self._stack), axis=0)
+            gh, gw = self._inside.shape
+            self._unknown = np.asarray(
+                np.isnan(median).reshape(gh, BLOCK, gw, BLOCK).any(axis=(1, 3)), np.bool_
+            )
+            self._reference = np.asarray(np.where(np.isnan(median), crop, median), np.float32)
             self._stack = []
             shape = self._inside.shape
             self._since = np.full(shape, np.nan, np.float64)
@@ -256,8 +273,8 @@ class ZoneStatic:
         rate = min(1.0, dt / self.settings.adapt_s)
         if rate <= 0.0 or not quiet.any():
             return
-        pixels = np.kron(quiet, np.ones((BLOCK, BLOCK), np.bool_))
-        reference[pixels] += rate * (aligned[pixels] - reference[pixels])
+        where = pixels(quiet)
+        reference[where] += rate * (aligned[where] - reference[where])
 
     def _objects(self, t: float, width: int, height: int, strength: FloatArray) -> list[StaticObject]:
         since = self._since
@@ -311,6 +328,11 @@ class ZoneStatic:
             )
         self._tracks = tracks
         return out
+
+
+def pixels(grid: BoolGrid) -> BoolGrid:
+    """A block grid as a mask of the working copy's pixels."""
+    return np.asarray(np.repeat(np.repeat(grid, BLOCK, axis=0), BLOCK, axis=1), np.bool_)
 
 
 def _rounded(box: BoxT) -> BoxT:

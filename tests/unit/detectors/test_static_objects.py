@@ -107,6 +107,17 @@ def test_a_person_standing_over_it_is_not_an_object() -> None:
     assert got[40]
 
 
+def test_a_person_standing_through_the_learning_leaves_no_ghost() -> None:
+    def scene(t: float) -> tuple[np.ndarray, list[tuple[str, so.BoxT]]]:
+        if t >= 6:  # the person walks off after the learning period
+            return picture(t), []
+        image = picture(t)
+        image[110:290, 280:400] = (30, 30, 60)  # a dark coat where the pavement will show
+        return image, [("person", (280 / W, 110 / H, 400 / W, 290 / H))]
+
+    assert not any(run(camera_static(), scene, 40).values())
+
+
 @pytest.mark.parametrize(("gain", "offset"), [(0.6, 0.0), (1.4, 0.0), (1.0, 40.0), (0.8, -20.0)])
 def test_a_global_change_of_light_is_nothing(gain: float, offset: float) -> None:
     # the light changes at once, then stays (the worst case for a background)
