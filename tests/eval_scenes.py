@@ -317,7 +317,7 @@ BIKE: Box = (0.212, 0.735, 0.328, 0.95)  # a man pushing a bicycle
 MAN: Box = (0.885, 0.44, 0.95, 0.695)  # a man with a folded umbrella and a bag
 PAIR: Box = (0.515, 0.095, 0.59, 0.255)  # two people talking, far away
 
-BOX_AT = (0.2, 0.52)  # on the shop-front walkway (zone shopfront-left)
+BOX_AT = (0.33, 0.66)  # in the middle of the pedestrian street (zone street-middle)
 BAG_AT = (0.76, 0.76)  # beside the black litter bin (zone bin-side)
 LOT_BOX_AT = (0.85, 0.55)  # the right of the lot, where no car drives in the clip
 PUT_DOWN_S = 6.0  # after the fixtures' learning period and the first seconds of reference
@@ -362,7 +362,7 @@ def _brightening() -> Edit:
 
 
 def _box_carried() -> Edit:
-    """A man carries a box along the walkway from 5 s to 13 s without putting it down."""
+    """A man carries a box across the street (zone street-middle) from 5 s to 13 s."""
     man = cut(frame_at(STREET, 120), MAN)
     box = cardboard_box(44)
 
@@ -370,7 +370,7 @@ def _box_carried() -> Edit:
         if not 5.0 <= t < 13.0:
             return image
         k = (t - 5.0) / 8.0
-        x, y = 0.02 + 0.26 * k, 0.50 - 0.30 * k  # top-left of the man, up the walkway
+        x, y = 0.12 + 0.50 * k, 0.45 - 0.05 * k  # top-left of the man, from pavement to pavement
         out = paste(image, man, (x, y))
         return place(out, box, (x + 0.03, y + 0.15), shadow=0.0)  # held at his waist
 
@@ -378,7 +378,7 @@ def _box_carried() -> Edit:
 
 
 def _box_stays() -> Edit:
-    return placed_from(PUT_DOWN_S, cardboard_box(70), BOX_AT)
+    return placed_from(PUT_DOWN_S, cardboard_box(60), BOX_AT)
 
 
 def _bag_stays() -> Edit:
@@ -438,7 +438,7 @@ NO_VIOLATION: dict[str, Scene] = {
             "cam-street-all",
         ),
         Scene(
-            "box_carried: a man carries a box up the walkway from 5 s to 13 s",
+            "box_carried: a man carries a box across the street from 5 s to 13 s",
             STREET,
             20,
             _box_carried,
@@ -458,7 +458,7 @@ VIOLATION: dict[str, Scene] = {
     s.what.split(":")[0]: s
     for s in (
         Scene(
-            "box_stays: a cardboard box put down on the walkway at 6 s and left there",
+            "box_stays: a cardboard box put down in the middle of the pedestrian street at 6 s and left there",
             STREET,
             20,
             _box_stays,
