@@ -297,3 +297,12 @@ def test_zone_settings_without_a_static_category_are_refused() -> None:
         parse_config(bad)
     with pytest.raises(ConfigError, match="sensitivity"):
         parse_config(CONFIG.replace("static_after_s: 10}", "static_after_s: 10, sensitivity: 2}"))
+
+
+def test_the_bench_times_every_frame_after_the_learning_round() -> None:
+    from detectors.bench_static import measure
+
+    cs = camera_static(learn_s=1)
+    times = measure(cs, [picture(t) for t in range(4)], rounds=2)
+    assert len(times) == 8 and all(ms > 0 for ms in times)
+    assert not cs.zones["z"].learning
