@@ -192,6 +192,12 @@ class ZoneStatic:
         if reference is None:
             self._learn(crop, t, around)
             return []
+        if self._last_t is not None and t < self._last_t:
+            # the clock stepped back: move what was seen onto the new clock, ages kept
+            back = self._last_t - t
+            self._since -= back
+            self._tracks = [_Track(tr.id, tr.box, tr.first_seen - back) for tr in self._tracks]
+            self._unsettled_from = None if self._unsettled_from is None else self._unsettled_from - back
         dt = 0.0 if self._last_t is None else max(0.0, t - self._last_t)
         self._last_t = t
         aligned = self._align(reference, crop)

@@ -306,3 +306,30 @@ def test_the_bench_times_every_frame_after_the_learning_round() -> None:
     times = measure(cs, [picture(t) for t in range(4)], rounds=2)
     assert len(times) == 8 and all(ms > 0 for ms in times)
     assert not cs.zones["z"].learning
+
+
+def test_a_failing_static_step_costs_its_objects_not_the_record(caplog: pytest.LogCaptureFixture) -> None:
+    cfg = parse_config(CONFIG)
+    pipe = CameraPipeline(cfg.cameras[0], cfg, NoTracker(), model_name="yolo11n")
+
+    def broken(*_: object) -> list[StaticObject]:
+        raise ValueError("boom")
+
+    pipe.static.update = broken  # type: ignore[method-assign,union-attr]
+    frame = Frame("cam-1", 1, picture(0), 1_790_000_000.0, 0.0, 0.0)
+    seen = Boxes(
+        np.array([[10, 10, 50, 50]], np.float32),
+        np.array([0.9], np.float32),
+        np.zeros(1, np.float32),
+        ("chair",),
+    )
+    rec = pipe.record(frame, seen, inference_ms=1.0, decision=GateDecision(True, 0, "recheck"), now=0)
+    assert [o.label for o in rec.objects] == ["chair"] and pipe.stats.static_errors == 1
+    assert "cam-1: static-object step failed on frame 1" in caplog.text
+
+
+def test_a_clock_that_goes_back_does_not_postpone_an_object() -> None:
+    cs = camera_static()
+    run(cs, lambda t: (picture(t, box=t >= 8), []), 30)
+    # the clock steps back an hour: the box, there all along, is still reported at once
+    assert cs.update(picture(31, box=True), 1000.0 - 3600.0, [])
