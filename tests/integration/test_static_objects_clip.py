@@ -5,8 +5,9 @@ pavement of street-shopfronts.mp4 from 3 s to the end; people walk past and next
 tests/data/static-cameras.yaml (learn 2 s, static after 3 s) the camera pipeline must publish a
 ``static_object`` in zone right-pavement from 6 s on, never before and never in the other zone,
 and nothing on the clip without the box. ``citywatch eval`` (the same pipeline, rules and
-incidents) must then open the exposed_garbage incident, and none on the plain clip. The clip is
-10 s, taken at 10 fps and 960x540, sampled at 2 fps: about 20 model calls per run.
+incidents) must then open the exposed_garbage incident, and none on the plain clip; and
+``citywatch edge`` reading the clip at its own pace must publish the box on the broker. The clip
+is 10 s, taken at 10 fps and 960x540, sampled at 2 fps: about 20 model calls per run.
 """
 
 from __future__ import annotations
@@ -21,9 +22,12 @@ import numpy as np
 import pytest
 
 from streams.config import load_config
+from streams.contract.records import Detection, decode
+from streams.contract.timeutil import from_iso
 from streams.dev.eval_clip import clip_frames
+from streams.kafka_io import read_topic
 
-from ..conftest import MEDIA, REPO
+from ..conftest import MEDIA, REPO, KafkaEnv
 
 cv2 = pytest.importorskip("cv2")
 
@@ -158,3 +162,39 @@ def test_citywatch_eval_opens_the_garbage_incident_only_for_the_box(tmp_path: Pa
     assert got["recall"] == ("1" if with_box else "n/a"), out
     if with_box:
         assert got["precision"] == "1", out
+
+
+def test_citywatch_edge_publishes_the_box_on_the_broker(kafka: KafkaEnv, tmp_path: Path) -> None:
+    clip = write_clip(tmp_path / "street.mp4", with_box=True)
+    text = CONFIG.read_text(encoding="utf-8").replace("source: street-shopfronts.mp4", f"source: {clip}")
+    text = text.replace("dir: var/eval/evidence", f"dir: {tmp_path / 'evidence'}")
+    config = tmp_path / "cameras.yaml"
+    config.write_text(text, encoding="utf-8")
+    proc = subprocess.run(
+        [sys.executable, "-m", "streams.cli", "edge", "--config", str(config), "--duration", "60"],
+        env=kafka.env(),
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    records = sorted(
+        (
+            decode(Detection, m.value or b"")
+            for m in read_topic(kafka.bootstrap, kafka.topics.detections, from_beginning=True, timeout_s=3)
+        ),
+        key=lambda r: r.seq,
+    )
+    assert records, "no detection records"
+    start = from_iso(records[0].captured_at)
+    static_after = load_config(CONFIG).camera(CAMERA).static_objects.static_after_s
+    found = [(r, o) for r in records for o in r.objects if o.label == "static_object"]
+    assert found, [r.objects for r in records]
+    for record, obj in found:
+        assert obj.zones == ["right-pavement"], obj
+        extra = obj.model_extra or {}
+        first = from_iso(extra["first_seen"])
+        # seen after the learning period, reported only once it stayed static_after_s
+        assert first >= start + 2.0 and from_iso(record.captured_at) - first >= static_after - 1e-3, obj
+    assert len({o.track_id for _, o in found}) == 1
