@@ -129,6 +129,26 @@ def test_a_global_change_of_light_is_nothing(gain: float, offset: float) -> None
     assert not any(got.values())
 
 
+@pytest.mark.parametrize(("factor", "soft_px"), [(0.8, 0), (0.7, 9), (0.55, 25)])
+def test_a_shadow_that_falls_and_stays_is_nothing(factor: float, soft_px: int) -> None:
+    """A shadow (an awning, a parked lorry's) darkens part of the zone by ``factor`` with an edge
+    blurred over about ``soft_px``: no object. (A hard-edged shadow darker than about 0.7 leaves
+    strips along its edge: README, limits.)"""
+    shade = np.zeros((H, W), np.float32)
+    shade[100:300, 150:450] = 1.0
+    if soft_px:
+        shade = cv2.GaussianBlur(shade, (0, 0), soft_px)
+    gain = (1.0 - (1.0 - factor) * shade)[..., None]
+
+    def scene(t: float) -> tuple[np.ndarray, list[tuple[str, so.BoxT]]]:
+        image = picture(t)
+        if t >= 8:
+            image = np.clip(image.astype(np.float32) * gain, 0, 255).astype(np.uint8)
+        return image, []
+
+    assert not any(run(camera_static(), scene, 40).values())
+
+
 def test_slow_light_change_is_followed_and_the_box_still_found() -> None:
     got = run(camera_static(), lambda t: (picture(t, box=t >= 20, gain=1.0 - 0.006 * t), []), 60)
     assert not any(objs for t, objs in got.items() if t < 30) and got[60]
