@@ -84,6 +84,7 @@ class CameraStats:
     skipped: int = 0
     snapshots: int = 0
     missed: int = 0  # sampling slots that passed without a frame (the sampler's ``missed``)
+    static_errors: int = 0  # frames on which the static-object step failed
 
 
 class CameraPipeline:
@@ -154,11 +155,30 @@ class CameraPipeline:
                 )
             )
         if self.static is not None:
-            seen = [(o.label, (o.box[0], o.box[1], o.box[2], o.box[3])) for o in out]
-            out += [self._static_object(s) for s in self.static.update(frame.image, frame.captured_at, seen)]
+            out += self._static_objects(frame, out)
         if self.fixtures is not None:
             return self.fixtures.apply(frame.captured_at, out)
         return out
+
+    def _static_objects(self, frame: Frame, seen: list[DetectedObject]) -> list[DetectedObject]:
+        """The static-object step on this frame; a failure of it costs its objects, not the record."""
+        if self.static is None:
+            return []
+        boxes = [(o.label, (o.box[0], o.box[1], o.box[2], o.box[3])) for o in seen]
+        try:
+            found = self.static.update(frame.image, frame.captured_at, boxes)
+        except Exception:  # a bug in one step must not stop the camera's detections
+            self.stats.static_errors += 1
+            if self.stats.static_errors % 100 == 1:
+                logger.exception(
+                    "%s: static-object step failed on frame %s (%d failures so far); the frame's other "
+                    "objects are published",
+                    self.camera.id,
+                    frame.seq,
+                    self.stats.static_errors,
+                )
+            return []
+        return [self._static_object(s) for s in found]
 
     def _static_object(self, found: StaticObject) -> DetectedObject:
         box = list(found.box)

@@ -43,6 +43,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
+from detectors.fixtures import iou
 from detectors.motion import small_grey
 from detectors.types import FloatArray, Image
 from detectors.zones import point_in_polygon
@@ -107,14 +108,6 @@ def shift_between(reference: FloatArray, current: FloatArray) -> tuple[float, fl
     window = cv2.createHanningWindow((reference.shape[1], reference.shape[0]), cv2.CV_32F)
     (dx, dy), _ = cv2.phaseCorrelate(reference, current, window)
     return float(dx), float(dy)
-
-
-def _iou(a: BoxT, b: BoxT) -> float:
-    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
 
 
 @dataclass
@@ -192,6 +185,12 @@ class ZoneStatic:
         if reference is None:
             self._learn(crop, t, around)
             return []
+        if self._last_t is not None and t < self._last_t:
+            # the clock stepped back: move what was seen onto the new clock, ages kept
+            back = self._last_t - t
+            self._since -= back
+            self._tracks = [_Track(tr.id, tr.box, tr.first_seen - back) for tr in self._tracks]
+            self._unsettled_from = None if self._unsettled_from is None else self._unsettled_from - back
         dt = 0.0 if self._last_t is None else max(0.0, t - self._last_t)
         self._last_t = t
         aligned = self._align(reference, crop)
@@ -312,8 +311,8 @@ class ZoneStatic:
         """Keep each object's track id (and first sighting) while its box stays in place."""
         previous, tracks, out = list(self._tracks), [], []
         for box, first, score in found:
-            best = max(previous, key=lambda tr: _iou(tr.box, box), default=None)
-            if best is not None and _iou(best.box, box) >= 0.3:
+            best = max(previous, key=lambda tr: iou(tr.box, box), default=None)
+            if best is not None and iou(best.box, box) >= 0.3:
                 previous.remove(best)
                 track = _Track(best.id, box, min(best.first_seen, first))
             else:
@@ -439,6 +438,6 @@ class CameraStatic:
                 boxes = [box for label, box in detections if label in s.mask_labels]
                 grids[key] = masked_blocks(boxes, grey.shape[1], grey.shape[0], s.mask_margin)
             for obj in zs.update(grey, t, grids[key]):
-                if all(_iou(obj.box, seen.box) < 0.5 for seen in out):
+                if all(iou(obj.box, seen.box) < 0.5 for seen in out):
                     out.append(obj)
         return out

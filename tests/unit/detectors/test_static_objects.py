@@ -129,6 +129,26 @@ def test_a_global_change_of_light_is_nothing(gain: float, offset: float) -> None
     assert not any(got.values())
 
 
+@pytest.mark.parametrize(("factor", "soft_px"), [(0.8, 0), (0.7, 9), (0.55, 25)])
+def test_a_shadow_that_falls_and_stays_is_nothing(factor: float, soft_px: int) -> None:
+    """A shadow (an awning, a parked lorry's) darkens part of the zone by ``factor`` with an edge
+    blurred over about ``soft_px``: no object. (A hard-edged shadow darker than about 0.7 leaves
+    strips along its edge: README, limits.)"""
+    shade = np.zeros((H, W), np.float32)
+    shade[100:300, 150:450] = 1.0
+    if soft_px:
+        shade = cv2.GaussianBlur(shade, (0, 0), soft_px)
+    gain = (1.0 - (1.0 - factor) * shade)[..., None]
+
+    def scene(t: float) -> tuple[np.ndarray, list[tuple[str, so.BoxT]]]:
+        image = picture(t)
+        if t >= 8:
+            image = np.clip(image.astype(np.float32) * gain, 0, 255).astype(np.uint8)
+        return image, []
+
+    assert not any(run(camera_static(), scene, 40).values())
+
+
 def test_slow_light_change_is_followed_and_the_box_still_found() -> None:
     got = run(camera_static(), lambda t: (picture(t, box=t >= 20, gain=1.0 - 0.006 * t), []), 60)
     assert not any(objs for t, objs in got.items() if t < 30) and got[60]
@@ -297,3 +317,39 @@ def test_zone_settings_without_a_static_category_are_refused() -> None:
         parse_config(bad)
     with pytest.raises(ConfigError, match="sensitivity"):
         parse_config(CONFIG.replace("static_after_s: 10}", "static_after_s: 10, sensitivity: 2}"))
+
+
+def test_the_bench_times_every_frame_after_the_learning_round() -> None:
+    from detectors.bench_static import measure
+
+    cs = camera_static(learn_s=1)
+    times = measure(cs, [picture(t) for t in range(4)], rounds=2)
+    assert len(times) == 8 and all(ms > 0 for ms in times)
+    assert not cs.zones["z"].learning
+
+
+def test_a_failing_static_step_costs_its_objects_not_the_record(caplog: pytest.LogCaptureFixture) -> None:
+    cfg = parse_config(CONFIG)
+    pipe = CameraPipeline(cfg.cameras[0], cfg, NoTracker(), model_name="yolo11n")
+
+    def broken(*_: object) -> list[StaticObject]:
+        raise ValueError("boom")
+
+    pipe.static.update = broken  # type: ignore[method-assign,union-attr]
+    frame = Frame("cam-1", 1, picture(0), 1_790_000_000.0, 0.0, 0.0)
+    seen = Boxes(
+        np.array([[10, 10, 50, 50]], np.float32),
+        np.array([0.9], np.float32),
+        np.zeros(1, np.float32),
+        ("chair",),
+    )
+    rec = pipe.record(frame, seen, inference_ms=1.0, decision=GateDecision(True, 0, "recheck"), now=0)
+    assert [o.label for o in rec.objects] == ["chair"] and pipe.stats.static_errors == 1
+    assert "cam-1: static-object step failed on frame 1" in caplog.text
+
+
+def test_a_clock_that_goes_back_does_not_postpone_an_object() -> None:
+    cs = camera_static()
+    run(cs, lambda t: (picture(t, box=t >= 8), []), 30)
+    # the clock steps back an hour: the box, there all along, is still reported at once
+    assert cs.update(picture(31, box=True), 1000.0 - 3600.0, [])
