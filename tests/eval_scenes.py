@@ -458,7 +458,7 @@ VIOLATION: dict[str, Scene] = {
     s.what.split(":")[0]: s
     for s in (
         Scene(
-            "box_stays: a cardboard box put down in the middle of the pedestrian street at 6 s and left there",
+            "box_stays: a cardboard box put down in the middle of the street at 6 s and left there",
             STREET,
             20,
             _box_stays,
