@@ -231,3 +231,14 @@ def test_the_sample_lawn_category_warns_by_day_only(sample_config_text: str) -> 
     [problem] = [p for p in problems_for(text) if p.path == "categories.lawn_trampling.warn_hours"]
     assert problem.line == text.count("\n", 0, text.index("7am-9pm")) + 1
     assert "write e.g. '08:00-22:00'" in problem.message
+
+
+def test_check_summary_shows_the_warning_hours(sample_config_text: str) -> None:
+    from streams.commands.check import summary
+    from streams.config import parse_config
+
+    text = summary(parse_config(sample_config_text, "cameras.yaml"), "cameras.yaml")
+    [lawn] = [line for line in text.splitlines() if " lawn_trampling " in line and "dwell" in line]
+    assert lawn.endswith("warns 07:00-21:00")
+    assert "cam-hp-01" in text and "lawn[lawn_trampling]" in text
+    assert not any("warns" in line for line in text.splitlines() if " bike_parking " in line)
