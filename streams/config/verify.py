@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from streams.config.camera_source import source_kind
 from streams.config.geometry import self_intersection
 from streams.config.models import Config
+from streams.config.timerange import in_range
 from streams.config.yamlmap import Loc
 
 Finding = tuple[Loc, str]
@@ -231,6 +232,40 @@ def verify_category_timing(cfg: Config) -> Iterator[Finding]:
             )
 
 
+def _minutes(time_range: str) -> set[int]:
+    return {m for m in range(24 * 60) if in_range(time_range, m)}
+
+
+def verify_category_warn_hours(cfg: Config) -> Iterator[Finding]:
+    """warn_hours only makes sense on a category that warns, and some of them must fall in the hours
+    the category counts violations (its active_hours and those of the zones that use it)."""
+    for key, cat in cfg.categories.items():
+        if cat.warn_hours is None:
+            continue
+        if not cat.warn:
+            yield (
+                ("categories", key, "warn_hours"),
+                f"category {key} has warn_hours {cat.warn_hours!r} but warn: false, so it never warns: "
+                "remove warn_hours, or set warn: true to warn in those hours",
+            )
+            continue
+        counted = [
+            (f"camera {cam.id} zone {zone.id}", zone.active_hours or cat.active_hours)
+            for cam in cfg.cameras
+            for zone in cam.zones
+            if key in zone.categories
+        ] or [(f"category {key}", cat.active_hours)]
+        warned = _minutes(cat.warn_hours)
+        for where, hours in counted:
+            if hours is not None and not warned & _minutes(hours):
+                yield (
+                    ("categories", key, "warn_hours"),
+                    f"category {key} warns only in {cat.warn_hours}, but {where} counts it only in "
+                    f"{hours} (active_hours), wholly outside them, so its incidents there are never "
+                    "warned: widen warn_hours, or remove it and set warn: false if no warning is meant",
+                )
+
+
 def verify_min_scores_labels(cfg: Config) -> Iterator[Finding]:
     """A per-label threshold names one of the category's labels (else it is a typo that does nothing)."""
     for key, cat in cfg.categories.items():
@@ -389,6 +424,7 @@ CHECKS: list[Callable[[Config], Iterator[Finding]]] = [
     verify_sensor_rules,
     verify_health_categories,
     verify_min_scores_labels,
+    verify_category_warn_hours,
 ]
 
 
