@@ -18,11 +18,12 @@ import yaml
 
 from detectors.model import model_label, resolve_weights
 from detectors.openvino_ir import onnx_metadata
+from streams.config.camera import STATIC_LABEL
 from streams.contract.errors import ModelError
 
-# Labels the detector produces besides the model's classes. None yet: no part of the
-# detector derives labels of its own (a static-object detector would add "static_object").
-DETECTOR_LABELS: frozenset[str] = frozenset()
+# Labels the detector produces besides the model's classes: "static_object", something that
+# appeared in a zone and stayed (detectors/static_objects.py)
+DETECTOR_LABELS: frozenset[str] = frozenset({STATIC_LABEL})
 
 
 def _names(value: Any, where: str) -> list[str]:

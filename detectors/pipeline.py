@@ -20,15 +20,18 @@ import numpy as np
 from detectors.evidence import EvidenceStore, SnapshotPolicy, annotate
 from detectors.fixture_store import KeptFixtures
 from detectors.health import PublisherHealth, camera_status
+from detectors.labels import DETECTOR_LABELS
 from detectors.model import Detector, timed_detect
 from detectors.motion import GateDecision, MotionGate
 from detectors.publish import Publisher
 from detectors.reader import CameraReader
 from detectors.sampling import Sampler
+from detectors.static_objects import CameraStatic, StaticObject, static_zones
 from detectors.tracking import Tracker
 from detectors.types import Boxes, Frame
 from detectors.zones import zones_of
 from streams.config import Camera, Config
+from streams.config.camera import STATIC_LABEL
 from streams.contract.records import DetectedObject, Detection
 from streams.contract.timeutil import to_iso
 from streams.contract.topics import Topics
@@ -37,10 +40,17 @@ logger = logging.getLogger(__name__)
 
 
 def published_labels(cfg: Config) -> set[str]:
-    """Labels worth publishing: ``model.labels`` if set, else every category's labels plus person."""
+    """Labels the model is asked for: ``model.labels`` if set, else every category's labels plus
+    person; with the labels whose boxes the static-object step masks (people, vehicles) when a
+    zone counts ``static_object``, and without the detector's own labels (not the model's)."""
     if cfg.model.labels:
-        return set(cfg.model.labels)
-    return {label for cat in cfg.categories.values() for label in cat.labels} | {"person"}
+        labels = set(cfg.model.labels)
+    else:
+        labels = {label for cat in cfg.categories.values() for label in cat.labels} | {"person"}
+    for camera in cfg.cameras:
+        for zone in static_zones(cfg, camera):
+            labels |= set((zone.static_objects or camera.static_objects).mask_labels)
+    return labels - DETECTOR_LABELS
 
 
 def relevant_labels(cfg: Config, camera: Camera) -> dict[str, frozenset[str]]:
@@ -74,6 +84,7 @@ class CameraStats:
     skipped: int = 0
     snapshots: int = 0
     missed: int = 0  # sampling slots that passed without a frame (the sampler's ``missed``)
+    static_errors: int = 0  # frames on which the static-object step failed
 
 
 class CameraPipeline:
@@ -104,6 +115,9 @@ class CameraPipeline:
         self.policy = SnapshotPolicy(camera.snapshot_interval_s, relevant_labels(cfg, camera))
         # fixtures (benches, planters) and zones still learning theirs are taken out of ``zones``
         self.fixtures = fixtures
+        # class-agnostic static objects, for cameras with a zone counting static_object (else None);
+        # ``static.recapture(zone_id, at)`` relearns a zone's background ("it is clean now")
+        self.static = CameraStatic.for_camera(cfg, camera)
         self.stats = CameraStats()
 
     def admit(self, frame: Frame) -> GateDecision | None:
@@ -140,9 +154,43 @@ class CameraPipeline:
                     zones=zones_of(label, score, box, self.camera.zones),
                 )
             )
+        if self.static is not None:
+            out += self._static_objects(frame, out)
         if self.fixtures is not None:
             return self.fixtures.apply(frame.captured_at, out)
         return out
+
+    def _static_objects(self, frame: Frame, seen: list[DetectedObject]) -> list[DetectedObject]:
+        """The static-object step on this frame; a failure of it costs its objects, not the record."""
+        if self.static is None:
+            return []
+        boxes = [(o.label, (o.box[0], o.box[1], o.box[2], o.box[3])) for o in seen]
+        try:
+            found = self.static.update(frame.image, frame.captured_at, boxes)
+        except Exception:  # a bug in one step must not stop the camera's detections
+            self.stats.static_errors += 1
+            if self.stats.static_errors % 100 == 1:
+                logger.exception(
+                    "%s: static-object step failed on frame %s (%d failures so far); the frame's other "
+                    "objects are published",
+                    self.camera.id,
+                    frame.seq,
+                    self.stats.static_errors,
+                )
+            return []
+        return [self._static_object(s) for s in found]
+
+    def _static_object(self, found: StaticObject) -> DetectedObject:
+        box = list(found.box)
+        return DetectedObject(
+            track_id=found.track_id,
+            label=STATIC_LABEL,
+            score=found.score,
+            box=box,
+            zones=zones_of(STATIC_LABEL, found.score, box, self.camera.zones),
+            area=found.area,
+            first_seen=to_iso(found.first_seen),
+        )
 
     def record(
         self, frame: Frame, boxes: Boxes, *, inference_ms: float, decision: GateDecision, now: float

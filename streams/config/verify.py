@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 
+from streams.config.camera import STATIC_LABEL
 from streams.config.camera_source import source_kind
 from streams.config.geometry import self_intersection
 from streams.config.models import Config
@@ -292,6 +293,27 @@ def verify_zone_category_labels(cfg: Config) -> Iterator[Finding]:
                     )
 
 
+def verify_zone_static_objects(cfg: Config) -> Iterator[Finding]:
+    """A zone's own static_objects settings need a category of the zone counting static_object."""
+    for ci, cam in enumerate(cfg.cameras):
+        for zi, zone in enumerate(cam.zones):
+            if zone.static_objects is None:
+                continue
+            counted = {
+                lab for key in zone.categories for lab in getattr(cfg.categories.get(key), "labels", [])
+            }
+            if zone.labels is not None:
+                counted &= set(zone.labels)
+            if STATIC_LABEL not in counted:
+                yield (
+                    ("cameras", ci, "zones", zi, "static_objects"),
+                    f"camera {cam.id} zone {zone.id} has static_objects settings, but none of its "
+                    f"categories ({', '.join(zone.categories)}) counts the label {STATIC_LABEL!r}, so "
+                    f"they do nothing: add {STATIC_LABEL} to one of those categories' labels, or remove "
+                    "the settings",
+                )
+
+
 def verify_sensors(cfg: Config) -> Iterator[Finding]:
     """Sensor ids are unique (and not camera ids: both key incident books); grid and speaker exist."""
     yield from _duplicates([s.id for s in cfg.sensors], ("sensors",), "sensor")
@@ -411,6 +433,7 @@ CHECKS: list[Callable[[Config], Iterator[Finding]]] = [
     verify_zone_categories_defined,
     verify_zone_polygons,
     verify_zone_labels_counted,
+    verify_zone_static_objects,
     verify_camera_references,
     verify_camera_substreams,
     verify_camera_decode,

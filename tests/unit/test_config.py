@@ -330,21 +330,17 @@ def test_check_command_missing_file(tmp_path: Path) -> None:
 
 # -- labels the model cannot produce (`citywatch check` reads the model's class names) --------
 
-BIN_CORNER = """      - id: walkway
-        name: 人行道
-        polygon: [[0.05, 0.5], [0.95, 0.5], [0.95, 1.0], [0.05, 1.0]]
-        categories: [out_of_store_business, bike_parking]
-      - id: bin-corner
-        polygon: [[0.7, 0.3], [0.95, 0.3], [0.95, 0.5], [0.7, 0.5]]
-        categories: [exposed_garbage, piled_materials]
-"""
 
-
-def with_bin_corner(text: str) -> str:
-    start = text.index("      - id: walkway\n")
-    end = text.index("categories: [out_of_store_business, bike_parking]\n", start)
-    end += len("categories: [out_of_store_business, bike_parking]\n")
-    return text[:start] + BIN_CORNER + text[end:]
+def with_custom_labels(text: str) -> str:
+    """The sample with a custom model's labels for piled materials and garbage (no static_object)."""
+    piled = text.index("  piled_materials:\n")
+    text = text[:piled] + text[piled:].replace("labels: [static_object]", "labels: [goods, box]", 1)
+    garbage = text.index("  exposed_garbage:\n")
+    text = text[:garbage] + text[garbage:].replace("labels: [static_object]", "labels: [garbage]", 1)
+    # a zone's own static-object settings need a category counting static_object
+    settings = "        static_objects: {learn_s: 30, static_after_s: 300, min_area: 0.01}\n"
+    assert settings in text
+    return text.replace(settings, "")
 
 
 def test_sample_claims_no_category_the_model_cannot_produce(sample_config_text: str) -> None:
@@ -356,13 +352,16 @@ def test_sample_claims_no_category_the_model_cannot_produce(sample_config_text: 
     assert model == "yolo11n" and len(classes) == 80 and "car" in classes  # read from the ONNX metadata
     assert list(verify_labels_producible(cfg, model=model, classes=classes, own=DETECTOR_LABELS)) == []
     used = {k for cam in cfg.cameras for z in cam.zones for k in z.categories}
-    assert {"exposed_garbage", "piled_materials"} <= set(cfg.categories)  # still defined ...
-    assert not {"exposed_garbage", "piled_materials"} & used  # ... but on no camera
+    assert {"exposed_garbage", "piled_materials"} <= used  # on a camera, through static_object
+    assert cfg.categories["exposed_garbage"].labels == ["static_object"]
+    # the model alone cannot produce them: the detector's own label is what makes them count
+    found = {loc for loc, _ in verify_labels_producible(cfg, model=model, classes=classes)}
+    assert found == {("categories", k, "labels", 0) for k in ("exposed_garbage", "piled_materials")}
 
 
 def test_check_reports_every_label_the_model_cannot_produce(tmp_path: Path, sample_config_text: str) -> None:
     bad = tmp_path / "cameras.yaml"
-    text = with_bin_corner(sample_config_text)
+    text = with_custom_labels(sample_config_text)
     text = text.replace("  batch: 4\n", "  batch: 4\n  labels: [car, bicycel]\n", 1)
     bad.write_text(text, encoding="utf-8")
     parse_config(text)  # valid but for the labels: only the model says which can be produced
@@ -370,14 +369,14 @@ def test_check_reports_every_label_the_model_cannot_produce(tmp_path: Path, samp
     assert result.returncode == 1, result.stdout
     err = result.stderr
     assert "4 problems" in err
-    for label, needle, path in [
-        ("garbage", "labels: [garbage]", "categories.exposed_garbage.labels[0]"),
-        ("goods", "labels: [goods, box]", "categories.piled_materials.labels[0]"),
-        ("box", "labels: [goods, box]", "categories.piled_materials.labels[1]"),
+    for label, needle, path, zone in [
+        ("garbage", "labels: [garbage]", "categories.exposed_garbage.labels[0]", "bin-corner"),
+        ("goods", "labels: [goods, box]", "categories.piled_materials.labels[0]", "wall-side"),
+        ("box", "labels: [goods, box]", "categories.piled_materials.labels[1]", "wall-side"),
     ]:
         line = f"{bad}:{line_of(text, needle)}: {path}:"
         [msg] = [m for m in err.splitlines() if m.startswith(line)]
-        assert f"label {label!r}" in msg and "cam-xh-01/bin-corner" in msg
+        assert f"label {label!r}" in msg and f"cam-xh-01/{zone}" in msg
         assert "model yolo11n has 80 classes (person, bicycle, car" in msg  # the model and its classes
         assert "toothbrush" in msg
     [model_msg] = [m for m in err.splitlines() if f"{bad}:{line_of(text, 'bicycel')}: model.labels[1]:" in m]
@@ -388,7 +387,7 @@ def test_check_reports_every_label_the_model_cannot_produce(tmp_path: Path, samp
 def test_labels_of_the_detector_itself_count_as_producible(sample_config_text: str) -> None:
     from streams.config.verify import verify_labels_producible
 
-    cfg = parse_config(with_bin_corner(sample_config_text))
+    cfg = parse_config(with_custom_labels(sample_config_text))
     classes = ["person", "car"]
     found = {loc for loc, _ in verify_labels_producible(cfg, model="m", classes=classes, own=["garbage"])}
     assert ("categories", "exposed_garbage", "labels", 0) not in found

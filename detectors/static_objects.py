@@ -1,0 +1,443 @@
+"""Class-agnostic static objects: what appeared in a zone and stayed there (pure).
+
+The packaged model has no class for piled materials or bags of garbage. This
+step finds them the classic way: each zone whose categories count the label
+``static_object`` learns a reference picture of itself empty (the median of
+the frames of its first ``learn_s`` seconds, or of those after an operator's
+``recapture``), and compares every frame it is given with it, block by block
+(8x8 pixels of a small grey copy):
+
+- *structure*: a normalised cross-correlation with a noise floor (the structure
+  term of SSIM), blind to gain and offset, so light getting brighter or
+  darker does not count; flat-on-flat is alike, an edge where there was none
+  is not;
+- *luminance*: the log ratio of the block's mean to the reference's, after
+  dividing out the zone's median ratio (the global light change); only large
+  ratios count, so soft shadows do not.
+
+A block that differs is foreground. Boxes of people and vehicles (the model's,
+widened by ``mask_margin``) are masked: they explain the change, and are not
+counted. Foreground that stays ``static_after_s`` seconds becomes an object:
+the connected blocks' box, its area, the time it was first seen, and a track
+id kept while it stays in place. The reference adapts slowly (``adapt_s``)
+where nothing is foreground or masked, following the day's light. Camera shake
+is aligned away by phase correlation (shifts up to ``max_shift``); a larger
+shift, or a frame where most of the zone changed, is skipped, and after
+``relearn_after_s`` of such frames the zone learns again.
+
+Times are the frames' ``captured_at`` (epoch seconds, or media time in
+``citywatch eval``). Every state is bounded: one reference and one block grid
+per zone, at most ``LEARN_FRAMES`` pictures while learning, ``max_objects``
+objects per zone, ``MAX_REQUESTS`` pending recaptures.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+from detectors.fixtures import iou
+from detectors.motion import small_grey
+from detectors.types import FloatArray, Image
+from detectors.zones import point_in_polygon
+from streams.config import Camera, Config, Zone
+from streams.config.camera import STATIC_LABEL, StaticObjects
+from streams.contract.errors import UsageError
+
+BLOCK = 8  # pixels of the working copy per compared block
+LEARN_FRAMES = 9  # pictures kept while learning (thinned to every other one when full)
+MISSES = 2  # clear looks in a row that end a foreground block (one noisy frame does not)
+NOISE_VAR = 16.0  # grey-level variance of sensor noise and compression (4 levels)
+MAX_REQUESTS = 64  # recaptures pending between two frames
+TRACK_BASE = 1_000_000_000  # static objects' track ids start here, far above the model's tracker
+TRACK_SPAN = 1_000_000  # ids per zone
+
+BoxT = tuple[float, float, float, float]  # normalised x1, y1, x2, y2
+BoolGrid = npt.NDArray[np.bool_]
+Times = npt.NDArray[np.float64]  # epoch seconds need more than float32 (2 min steps)
+
+
+@dataclass(frozen=True)
+class StaticObject:
+    """One object that appeared in a zone and stayed."""
+
+    track_id: int
+    zone_id: str
+    box: BoxT  # normalised to the frame
+    area: float  # fraction of the frame
+    first_seen: float  # when its first block changed (the frames' time base)
+    score: float  # how clearly it differs, 0..1 (0.5: just at the threshold)
+
+
+def thresholds(sensitivity: float) -> tuple[float, float]:
+    """(structure, luminance) dissimilarity above which a block counts as changed."""
+    return 0.6 - 0.4 * sensitivity, 0.2 + 0.8 * (1.0 - sensitivity)
+
+
+def _block_means(a: FloatArray, gh: int, gw: int) -> FloatArray:
+    return np.asarray(a.reshape(gh, BLOCK, gw, BLOCK).mean(axis=(1, 3)), np.float32)
+
+
+def block_difference(
+    current: FloatArray, reference: FloatArray, valid: BoolGrid
+) -> tuple[FloatArray, FloatArray]:
+    """Per block (structure, luminance) dissimilarity of two aligned pictures of the same size
+    (multiples of ``BLOCK``). The zone's light change (the median ratio of means over ``valid``
+    blocks) is divided out of the luminance term."""
+    gh, gw = current.shape[0] // BLOCK, current.shape[1] // BLOCK
+    mc, mr = _block_means(current, gh, gw), _block_means(reference, gh, gw)
+    vc = np.maximum(_block_means(current * current, gh, gw) - mc * mc, 0.0)
+    vr = np.maximum(_block_means(reference * reference, gh, gw) - mr * mr, 0.0)
+    cov = _block_means(current * reference, gh, gw) - mc * mr
+    structure = 1.0 - (cov + NOISE_VAR) / np.sqrt((vc + NOISE_VAR) * (vr + NOISE_VAR))
+    ratio = np.log((mc + 8.0) / (mr + 8.0))
+    gain = float(np.median(ratio[valid])) if valid.any() else 0.0
+    luminance = np.abs(ratio - gain)
+    return np.asarray(structure, np.float32), np.asarray(luminance, np.float32)
+
+
+def shift_between(reference: FloatArray, current: FloatArray) -> tuple[float, float]:
+    """(dx, dy) in pixels by which ``current`` is moved against ``reference`` (phase correlation)."""
+    window = cv2.createHanningWindow((reference.shape[1], reference.shape[0]), cv2.CV_32F)
+    (dx, dy), _ = cv2.phaseCorrelate(reference, current, window)
+    return float(dx), float(dy)
+
+
+@dataclass
+class _Track:
+    id: int
+    box: BoxT
+    first_seen: float
+
+
+class ZoneStatic:
+    """One zone's reference, block states and objects (see the module docstring)."""
+
+    def __init__(self, zone: Zone, settings: StaticObjects, index: int) -> None:
+        self.zone = zone
+        self.settings = settings
+        self.t_struct, self.t_lum = thresholds(settings.sensitivity)
+        self._id_base = TRACK_BASE + index * TRACK_SPAN
+        self._next_id = 0
+        self._size = (0, 0)  # working (width, height) the geometry is for
+        self._rect = (0, 0, 0, 0)  # block rows y0:y1, columns x0:x1 around the zone
+        self._inside: BoolGrid = np.zeros((0, 0), np.bool_)  # blocks of the rect inside the zone
+        self.recapture(-math.inf)
+
+    @property
+    def learning(self) -> bool:
+        return self._reference is None
+
+    def recapture(self, at: float) -> None:
+        """Forget the reference and the objects; learn again from frames at or after ``at``."""
+        self._reference: FloatArray | None = None
+        self._stack: list[FloatArray] = []
+        self._unknown: BoolGrid = np.zeros(self._inside.shape, np.bool_)  # never seen unmasked
+        self._learn_from: float | None = None
+        self._not_before = at
+        # per block of the rect: when it became foreground (NaN: it is not), clear looks since
+        self._since: Times = np.full(self._inside.shape, np.nan, np.float64)
+        self._misses: npt.NDArray[np.uint8] = np.zeros(self._inside.shape, np.uint8)
+        self._unsettled_from: float | None = None
+        self._last_t: float | None = None
+        self._tracks: list[_Track] = []
+
+    def _geometry(self, width: int, height: int) -> bool:
+        """Block rect and zone mask for this working size; False if the zone covers no block."""
+        if self._size == (width, height):
+            return self._inside.size > 0
+        self._size = (width, height)
+        gh, gw = height // BLOCK, width // BLOCK
+        grid = np.zeros((gh, gw), np.bool_)
+        for by in range(gh):
+            for bx in range(gw):
+                x, y = (bx + 0.5) * BLOCK / width, (by + 0.5) * BLOCK / height
+                grid[by, bx] = point_in_polygon(x, y, self.zone.polygon)
+        rows, cols = np.flatnonzero(grid.any(axis=1)), np.flatnonzero(grid.any(axis=0))
+        if rows.size == 0:
+            self._inside = np.zeros((0, 0), np.bool_)
+            return False
+        self._rect = (int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1)
+        y0, y1, x0, x1 = self._rect
+        self._inside = grid[y0:y1, x0:x1]
+        self.recapture(self._not_before)  # a new picture size: what was learnt does not fit
+        return True
+
+    def update(self, grey: FloatArray, t: float, masked: BoolGrid) -> list[StaticObject]:
+        """One frame: ``grey`` is the working copy (float32), ``masked`` its block grid of masked
+        blocks. Returns the zone's static objects now."""
+        height, width = grey.shape
+        if not self._geometry(width, height):
+            return []
+        if t < self._not_before:
+            return []
+        y0, y1, x0, x1 = self._rect
+        crop = grey[y0 * BLOCK : y1 * BLOCK, x0 * BLOCK : x1 * BLOCK]
+        around = masked[y0:y1, x0:x1]
+        reference = self._reference
+        if reference is None:
+            self._learn(crop, t, around)
+            return []
+        if self._last_t is not None and t < self._last_t:
+            # the clock stepped back: move what was seen onto the new clock, ages kept
+            back = self._last_t - t
+            self._since -= back
+            self._tracks = [_Track(tr.id, tr.box, tr.first_seen - back) for tr in self._tracks]
+            self._unsettled_from = None if self._unsettled_from is None else self._unsettled_from - back
+        dt = 0.0 if self._last_t is None else max(0.0, t - self._last_t)
+        self._last_t = t
+        aligned = self._align(reference, crop)
+        if aligned is None:
+            return self._unsettled(t)
+        # blocks hidden by people through all the learning: their first clear look is the reference
+        seen = self._unknown & ~around
+        if seen.any():
+            reference[pixels(seen)] = aligned[pixels(seen)]
+            self._unknown = np.asarray(self._unknown & ~seen, np.bool_)
+        mask = (around | self._unknown) & self._inside
+        valid = self._inside & ~mask
+        structure, luminance = block_difference(aligned, reference, valid)
+        changed = (structure > self.t_struct) | (luminance > self.t_lum)
+        zone_blocks = int(np.count_nonzero(valid))
+        if zone_blocks and np.count_nonzero(changed & valid) > self.settings.max_changed * zone_blocks:
+            return self._unsettled(t)
+        self._unsettled_from = None
+        self._track_blocks(changed & valid, mask, t)
+        self._adapt(reference, aligned, ~changed & ~mask & np.isnan(self._since), dt)
+        strength = np.maximum(structure / self.t_struct, luminance / self.t_lum)
+        return self._objects(t, width, height, strength)
+
+    def _learn(self, crop: FloatArray, t: float, masked: BoolGrid) -> None:
+        """Keep the picture, people and vehicles left out (a person standing through the learning
+        would stay in the reference and leave a ghost); the reference is the median."""
+        if self._learn_from is None:
+            self._learn_from = t
+        if len(self._stack) >= LEARN_FRAMES:
+            self._stack = self._stack[::2]  # keep the period's spread, not just its start
+        self._stack.append(np.where(pixels(masked), np.float32(np.nan), crop).astype(np.float32))
+        if t - self._learn_from >= self.settings.learn_s:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)  # blocks masked in every picture
+                median = np.nanmedian(np.stack(self._stack), axis=0)
+            gh, gw = self._inside.shape
+            self._unknown = np.asarray(
+                np.isnan(median).reshape(gh, BLOCK, gw, BLOCK).any(axis=(1, 3)), np.bool_
+            )
+            self._reference = np.asarray(np.where(np.isnan(median), crop, median), np.float32)
+            self._stack = []
+            shape = self._inside.shape
+            self._since = np.full(shape, np.nan, np.float64)
+            self._misses = np.zeros(shape, np.uint8)
+            self._last_t = t
+
+    def _align(self, reference: FloatArray, crop: FloatArray) -> FloatArray | None:
+        """``crop`` moved onto ``reference``, or None when it moved more than ``max_shift``."""
+        limit = self.settings.max_shift * self._size[0]
+        dx, dy = shift_between(reference, crop)
+        if math.hypot(dx, dy) > max(limit, 0.5):
+            return None if limit > 0 else crop
+        if abs(dx) < 0.25 and abs(dy) < 0.25:
+            return crop
+        back = np.array([[1.0, 0.0, -dx], [0.0, 1.0, -dy]], np.float32)
+        return np.asarray(
+            cv2.warpAffine(crop, back, (crop.shape[1], crop.shape[0]), borderMode=cv2.BORDER_REPLICATE),
+            np.float32,
+        )
+
+    def _unsettled(self, t: float) -> list[StaticObject]:
+        """A frame that cannot be compared: skip it; relearn after ``relearn_after_s`` of them."""
+        if self._unsettled_from is None:
+            self._unsettled_from = t
+        elif t - self._unsettled_from >= self.settings.relearn_after_s:
+            self.recapture(t)
+        return []
+
+    def _track_blocks(self, foreground: BoolGrid, mask: BoolGrid, t: float) -> None:
+        since, misses = self._since, self._misses
+        since[foreground & np.isnan(since)] = t
+        misses[foreground] = 0
+        clear = self._inside & ~foreground & ~mask
+        misses[clear] = np.minimum(misses[clear] + 1, MISSES)
+        since[clear & (misses >= MISSES)] = np.nan
+
+    def _adapt(self, reference: FloatArray, aligned: FloatArray, quiet: BoolGrid, dt: float) -> None:
+        """Move ``reference`` towards the frame where nothing is foreground or masked."""
+        rate = min(1.0, dt / self.settings.adapt_s)
+        if rate <= 0.0 or not quiet.any():
+            return
+        where = pixels(quiet)
+        reference[where] += rate * (aligned[where] - reference[where])
+
+    def _objects(self, t: float, width: int, height: int, strength: FloatArray) -> list[StaticObject]:
+        since = self._since
+        with np.errstate(invalid="ignore"):
+            static = self._inside & (t - since >= self.settings.static_after_s)
+        if not static.any():
+            self._tracks = []
+            return []
+        grid = static.astype(np.uint8)
+        # an object's flat inside may look like the ground it covers: join its edges
+        grid = cv2.morphologyEx(grid, cv2.MORPH_CLOSE, np.ones((3, 3), np.uint8)) & self._inside.astype(
+            np.uint8
+        )
+        count, labels, stats, _ = cv2.connectedComponentsWithStats(grid, connectivity=8)
+        y0, _, x0, _ = self._rect
+        found: list[tuple[BoxT, float, float]] = []
+        for i in range(1, count):
+            bx, by, bw, bh = (int(v) for v in stats[i, :4])
+            box = (
+                (x0 + bx) * BLOCK / width,
+                (y0 + by) * BLOCK / height,
+                min(1.0, (x0 + bx + bw) * BLOCK / width),
+                min(1.0, (y0 + by + bh) * BLOCK / height),
+            )
+            if (box[2] - box[0]) * (box[3] - box[1]) < self.settings.min_area:
+                continue
+            part = (labels == i) & static
+            first = float(np.nanmin(since[part])) if part.any() else t
+            score = float(np.clip(0.5 * float(np.mean(strength[part])) if part.any() else 0.5, 0.0, 1.0))
+            found.append((box, first, score))
+        found.sort(key=lambda f: (f[0][2] - f[0][0]) * (f[0][3] - f[0][1]), reverse=True)
+        return self._match(found[: self.settings.max_objects])
+
+    def _match(self, found: list[tuple[BoxT, float, float]]) -> list[StaticObject]:
+        """Keep each object's track id (and first sighting) while its box stays in place."""
+        previous, tracks, out = list(self._tracks), [], []
+        for box, first, score in found:
+            best = max(previous, key=lambda tr: iou(tr.box, box), default=None)
+            if best is not None and iou(best.box, box) >= 0.3:
+                previous.remove(best)
+                track = _Track(best.id, box, min(best.first_seen, first))
+            else:
+                track = _Track(self._id_base + self._next_id, box, first)
+                self._next_id = (self._next_id + 1) % TRACK_SPAN
+            tracks.append(track)
+            area = (box[2] - box[0]) * (box[3] - box[1])
+            out.append(
+                StaticObject(
+                    track.id, self.zone.id, _rounded(box), round(area, 5), track.first_seen, round(score, 4)
+                )
+            )
+        self._tracks = tracks
+        return out
+
+
+def pixels(grid: BoolGrid) -> BoolGrid:
+    """A block grid as a mask of the working copy's pixels."""
+    return np.asarray(np.repeat(np.repeat(grid, BLOCK, axis=0), BLOCK, axis=1), np.bool_)
+
+
+def _rounded(box: BoxT) -> BoxT:
+    return (round(box[0], 5), round(box[1], 5), round(box[2], 5), round(box[3], 5))
+
+
+def static_zones(cfg: Config, camera: Camera) -> list[Zone]:
+    """The camera's zones that count the ``static_object`` label (through a category, and the
+    zone's own label filter)."""
+    out = []
+    for zone in camera.zones:
+        labels = {
+            lab for key in zone.categories if key in cfg.categories for lab in cfg.categories[key].labels
+        }
+        if zone.labels is not None:
+            labels &= set(zone.labels)
+        if STATIC_LABEL in labels:
+            out.append(zone)
+    return out
+
+
+def uses_static_objects(cfg: Config) -> bool:
+    """Whether any camera zone counts ``static_object`` (the model must then find its masks)."""
+    return any(static_zones(cfg, camera) for camera in cfg.cameras)
+
+
+def masked_blocks(boxes: Sequence[BoxT], width: int, height: int, margin: float) -> BoolGrid:
+    """Block grid of a ``width`` x ``height`` working copy: True under any box widened by ``margin``
+    (a fraction of the box's size on each side)."""
+    gh, gw = height // BLOCK, width // BLOCK
+    grid = np.zeros((gh, gw), np.bool_)
+    for x1, y1, x2, y2 in boxes:
+        mx, my = (x2 - x1) * margin, (y2 - y1) * margin
+        bx1 = max(0, math.floor((x1 - mx) * width / BLOCK))
+        by1 = max(0, math.floor((y1 - my) * height / BLOCK))
+        bx2 = min(gw, math.ceil((x2 + mx) * width / BLOCK))
+        by2 = min(gh, math.ceil((y2 + my) * height / BLOCK))
+        if bx2 > bx1 and by2 > by1:
+            grid[by1:by2, bx1:bx2] = True
+    return grid
+
+
+def working_copy(image: Image, width: int) -> FloatArray:
+    """The grey working copy of a BGR picture, cut to whole blocks."""
+    grey = small_grey(image, width)
+    h, w = (grey.shape[0] // BLOCK) * BLOCK, (grey.shape[1] // BLOCK) * BLOCK
+    return np.asarray(grey[:h, :w], np.float32)
+
+
+class CameraStatic:
+    """One camera's static-object zones. ``update`` per frame; ``recapture`` from any thread."""
+
+    def __init__(self, camera_id: str, zones: Sequence[tuple[Zone, StaticObjects]]) -> None:
+        if not zones:
+            raise ValueError(f"camera {camera_id}: no zone counts {STATIC_LABEL}")
+        self.camera_id = camera_id
+        self.zones = {zone.id: ZoneStatic(zone, settings, i) for i, (zone, settings) in enumerate(zones)}
+        self._lock = threading.Lock()
+        self._requests: list[tuple[str | None, float]] = []
+
+    @classmethod
+    def for_camera(cls, cfg: Config, camera: Camera) -> CameraStatic | None:
+        """The camera's static-object step, or None when none of its zones counts ``static_object``."""
+        zones = static_zones(cfg, camera)
+        if not zones:
+            return None
+        return cls(camera.id, [(z, z.static_objects or camera.static_objects) for z in zones])
+
+    def recapture(self, zone_id: str | None, at: float) -> None:
+        """The zone (None: every static-object zone of the camera) is clean now: it learns its
+        background again from the frames captured at or after ``at``. Safe from another thread;
+        applied at the next frame. ``UsageError`` for a zone that finds no static objects."""
+        if zone_id is not None and zone_id not in self.zones:
+            known = ", ".join(self.zones)
+            raise UsageError(
+                f"camera {self.camera_id} has no zone {zone_id!r} that counts {STATIC_LABEL} "
+                f"(those that do: {known}); recapture one of them, or all with no zone"
+            )
+        with self._lock:
+            if len(self._requests) >= MAX_REQUESTS:
+                self._requests = [(None, max(r[1] for r in self._requests))]
+            self._requests.append((zone_id, at))
+
+    def update(self, image: Image, t: float, detections: Sequence[tuple[str, BoxT]]) -> list[StaticObject]:
+        """One frame (BGR) at time ``t`` with the model's (label, normalised box) pairs: those of a
+        zone's ``mask_labels`` explain changes (people, vehicles). Returns the static objects of
+        every zone, an object seen by two overlapping zones once (the first zone's)."""
+        with self._lock:
+            requests, self._requests = self._requests, []
+        for zone_id, at in requests:
+            for zid, zs in self.zones.items():
+                if zone_id is None or zid == zone_id:
+                    zs.recapture(at)
+        copies: dict[int, FloatArray] = {}
+        grids: dict[tuple[int, float, tuple[str, ...]], BoolGrid] = {}
+        out: list[StaticObject] = []
+        for zs in self.zones.values():
+            s = zs.settings
+            if s.width not in copies:
+                copies[s.width] = working_copy(image, s.width)
+            grey = copies[s.width]
+            key = (s.width, s.mask_margin, tuple(s.mask_labels))
+            if key not in grids:
+                boxes = [box for label, box in detections if label in s.mask_labels]
+                grids[key] = masked_blocks(boxes, grey.shape[1], grey.shape[0], s.mask_margin)
+            for obj in zs.update(grey, t, grids[key]):
+                if all(iou(obj.box, seen.box) < 0.5 for seen in out):
+                    out.append(obj)
+        return out
