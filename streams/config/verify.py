@@ -5,14 +5,15 @@ from __future__ import annotations
 import difflib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 
-from streams.config.camera import STATIC_LABEL
-from streams.config.camera_source import source_kind
 from streams.config.geometry import self_intersection
 from streams.config.models import Config
 from streams.config.timerange import in_range
-from streams.config.yamlmap import Loc
-
-Finding = tuple[Loc, str]
+from streams.config.verify_camera import (
+    verify_camera_decode,
+    verify_camera_substreams,
+    verify_zone_static_objects,
+)
+from streams.config.yamlmap import Finding, Loc
 
 
 def _did_you_mean(name: str, known: Iterable[str], cutoff: float = 0.6) -> str:
@@ -130,42 +131,6 @@ def _speaker_and_grid(
     grids = [g.id for g in cfg.grids]
     if grid not in grids:
         yield undefined((section, index, "grid"), f"{what} names grid", grid, "grids", grids)
-
-
-def verify_camera_substreams(cfg: Config) -> Iterator[Finding]:
-    """A substream is another stream of the same camera: not its source again, not a device,
-    and of the same kind as its source (two stream URLs, or two recorded files)."""
-    for ci, cam in enumerate(cfg.cameras):
-        sub = cam.substream
-        if sub is None:
-            continue
-        loc: Loc = ("cameras", ci, "substream")
-        fix = "give the camera's lower-resolution stream (e.g. the NVR's sub stream) or remove substream"
-        main_kind, sub_kind = source_kind(cam.source), source_kind(sub)
-        if not sub.strip():
-            yield loc, f"camera {cam.id}: substream is empty; {fix}"
-        elif sub.strip() == cam.source.strip():
-            yield loc, f"camera {cam.id}: substream is the same as its source; {fix}"
-        elif main_kind == "device" or sub_kind == "device":
-            yield loc, f"camera {cam.id}: a local device (device:N) has no substream; remove substream"
-        elif main_kind != sub_kind:
-            yield (
-                loc,
-                f"camera {cam.id}: substream is a {sub_kind} but its source is a {main_kind}; "
-                f"a substream is the same camera's second stream: {fix}",
-            )
-
-
-def verify_camera_decode(cfg: Config) -> Iterator[Finding]:
-    """``decode: keyframes`` needs a video file or stream to read (PyAV), not a local device."""
-    for ci, cam in enumerate(cfg.cameras):
-        spec = cam.substream if cam.substream is not None else cam.source
-        if cam.decode == "keyframes" and source_kind(spec) == "device":
-            yield (
-                ("cameras", ci, "decode"),
-                f"camera {cam.id}: decode: keyframes reads video files and streams, not a local "
-                "device (device:N); use decode: sampled",
-            )
 
 
 def verify_grid_units_defined(cfg: Config) -> Iterator[Finding]:
@@ -291,27 +256,6 @@ def verify_zone_category_labels(cfg: Config) -> Iterator[Finding]:
                         f"camera {cam.id} zone {zone.id} uses category {key!r}, which has no labels:; "
                         "give the category the model labels that count as it, or use another category",
                     )
-
-
-def verify_zone_static_objects(cfg: Config) -> Iterator[Finding]:
-    """A zone's own static_objects settings need a category of the zone counting static_object."""
-    for ci, cam in enumerate(cfg.cameras):
-        for zi, zone in enumerate(cam.zones):
-            if zone.static_objects is None:
-                continue
-            counted = {
-                lab for key in zone.categories for lab in getattr(cfg.categories.get(key), "labels", [])
-            }
-            if zone.labels is not None:
-                counted &= set(zone.labels)
-            if STATIC_LABEL not in counted:
-                yield (
-                    ("cameras", ci, "zones", zi, "static_objects"),
-                    f"camera {cam.id} zone {zone.id} has static_objects settings, but none of its "
-                    f"categories ({', '.join(zone.categories)}) counts the label {STATIC_LABEL!r}, so "
-                    f"they do nothing: add {STATIC_LABEL} to one of those categories' labels, or remove "
-                    "the settings",
-                )
 
 
 def verify_sensors(cfg: Config) -> Iterator[Finding]:
