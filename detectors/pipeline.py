@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -26,12 +27,15 @@ from detectors.publish import Publisher
 from detectors.reader import CameraReader
 from detectors.sampling import Sampler
 from detectors.tracking import Tracker
-from detectors.types import Boxes, Frame
+from detectors.types import BackgroundModel, Boxes, Frame
 from detectors.zones import zones_of
 from streams.config import Camera, Config
 from streams.contract.records import DetectedObject, Detection
 from streams.contract.timeutil import to_iso
 from streams.contract.topics import Topics
+
+if TYPE_CHECKING:
+    from detectors.camera_commands import CommandInbox
 
 logger = logging.getLogger(__name__)
 
@@ -104,7 +108,17 @@ class CameraPipeline:
         self.policy = SnapshotPolicy(camera.snapshot_interval_s, relevant_labels(cfg, camera))
         # fixtures (benches, planters) and zones still learning theirs are taken out of ``zones``
         self.fixtures = fixtures
+        # the static-object reference backgrounds of the camera's zones; None: no zone has one
+        self.static: BackgroundModel | None = None
         self.stats = CameraStats()
+
+    def recapture_background(self, zone_id: str | None, at: float) -> bool:
+        """An operator said ``zone_id`` (None: every zone) is clean at ``at``: take its reference
+        background again. False when this camera keeps no background (nothing was done)."""
+        if self.static is None:
+            return False
+        self.static.recapture(zone_id, at)
+        return True
 
     def admit(self, frame: Frame) -> GateDecision | None:
         """The gate's decision if this frame should go to the model, else None."""
@@ -286,12 +300,16 @@ def run_edge(
     limits: RunLimits,
     wake: threading.Event,
     batch_size: int,
+    commands: CommandInbox | None = None,
 ) -> int:
-    """Camera readers -> detector -> detections until the limits say stop or every source ended.
+    """Camera readers -> detector -> detections until the limits say stop or every source ended;
+    operators' camera commands are applied between rounds.
 
     Returns the number of frames sampled."""
 
     def step(sampled: int) -> int:
+        if commands is not None:
+            commands.drain(loop.pipelines, time.time())
         pending: list[tuple[Frame, GateDecision]] = []
         for camera_id, reader in readers.items():
             frame = reader.take()

@@ -284,6 +284,21 @@ class BroadcastDecision(Record):
     at: Timestamp
 
 
+class CameraCommand(Record):
+    """Extension of v1: an operator's command to the detector of one camera, on
+    citywatch.camera-commands. ``recapture_background``: the zone (``zone_id``; null: every
+    zone of the camera) is clean now, so its static-object reference background is taken
+    again from the frames that follow."""
+
+    command_id: NonEmpty
+    camera_id: NonEmpty
+    zone_id: Annotated[str, Field(min_length=1)] | None
+    action: Literal["recapture_background"]
+    requested_by: NonEmpty
+    reason: str = ""
+    requested_at: Timestamp
+
+
 class DeadLetter(Record):
     topic: str
     partition: int
@@ -332,6 +347,7 @@ BY_TOPIC: dict[str, type[Record]] = {
     "dispatch-updates": DispatchUpdate,
     "deadletter": DeadLetter,
     "broadcast-decisions": BroadcastDecision,
+    "camera-commands": CameraCommand,
 }
 
 
