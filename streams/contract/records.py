@@ -285,15 +285,10 @@ class BroadcastDecision(Record):
 
 
 class CameraCommand(Record):
-    """Extension of v1: an operator's command to the detector of one camera, on
-    citywatch.camera-commands. ``recapture_background``: the zone (``zone_id``; null: every
-    zone of the camera) is clean now, so its static-object reference background is taken
-    again from the frames that follow."""
-
     command_id: NonEmpty
     camera_id: NonEmpty
-    zone_id: Annotated[str, Field(min_length=1)] | None
-    action: Literal["recapture_background"]
+    zone_id: NonEmpty | None = Field(description="the zone; null: every zone of the camera")
+    action: Literal["recapture_background"] = Field(description="the zone is clean: re-take its background")
     requested_by: NonEmpty
     reason: str = ""
     requested_at: Timestamp
