@@ -202,6 +202,7 @@ class CommandListener:
                 self.stop.wait(delay)
         if consumer is None:
             return
+        logger.info("%s: reading camera commands from %s", self.role, self.topic)
         self.ready.set()
         guard = PollGuard(f"{self.role} camera commands", self.stop)
         try:

@@ -32,6 +32,15 @@ from ..web_support import bearer, make_state, run_client
 pytestmark = [pytest.mark.integration]
 
 WAIT_S = 30
+OLD = {
+    "v": 1,
+    "command_id": "camcmd-old",
+    "camera_id": "cam-b",
+    "zone_id": "pile",
+    "action": "recapture_background",
+    "requested_by": "zhang",
+    "reason": "",
+}
 
 
 @dataclass
@@ -124,16 +133,7 @@ def test_the_cli_recaptures_every_zone_and_bad_or_old_commands_are_not_applied(
     kafka: KafkaEnv, detector: Detector, tmp_path: Path
 ) -> None:
     topic = kafka.topics.camera_commands
-    old = {
-        "v": 1,
-        "command_id": "camcmd-old",
-        "camera_id": "cam-b",
-        "zone_id": "pile",
-        "action": "recapture_background",
-        "requested_by": "zhang",
-        "reason": "",
-        "requested_at": to_iso(time.time() - 1200),
-    }
+    old = {**OLD, "requested_at": to_iso(time.time() - 1200)}
     produce(kafka.bootstrap, topic, [("cam-b", b'{"v": 1, "camera_id": "cam-b"}'), ("cam-b", old)])
     config = write_config(tmp_path / "cameras.yaml", web_site(tmp_path / "evidence"))
     done = citywatch(
@@ -158,3 +158,46 @@ def test_the_cli_recaptures_every_zone_and_bad_or_old_commands_are_not_applied(
     )
     assert refused.returncode == 1
     assert "zone kerb of camera cam-b has no reference background to re-capture" in refused.stderr
+
+
+@pytest.mark.model
+@pytest.mark.slow
+def test_the_real_edge_role_reads_the_command_of_its_camera(kafka: KafkaEnv, tmp_path: Path) -> None:
+    """``citywatch edge`` with the real model: it reads the command its camera gets and, with
+    no static-object model in it yet, says so and counts it (``no_background``)."""
+    from streams.dev.demo.scene import asset
+
+    from .test_role_health import get, health_port, metric, stop
+    from .test_roles_start import env_for, spawn
+
+    district = web_site(tmp_path / "evidence")
+    for cam in district["cameras"]:
+        cam["source"] = str(asset("bus.jpg"))
+    config = write_config(tmp_path / "cameras.yaml", district)
+    log = tmp_path / "edge.log"
+    args = ("edge", "--config", str(config), "--camera", "cam-b", "--loop", "--health-port", "0")
+    proc = spawn(tmp_path, env_for(kafka), log, *args)
+    try:
+        port = health_port(log, proc)
+        assert wait_for(lambda: "edge: reading camera commands from" in log.read_text(), 120), log.read_text()
+        # a command for a camera this edge does not read (sent raw: the CLI refuses cam-a, which
+        # has no background zone), then the command of its own camera, through the CLI
+        other = {**OLD, "command_id": "camcmd-a", "camera_id": "cam-a", "requested_at": to_iso(time.time())}
+        produce(kafka.bootstrap, kafka.topics.camera_commands, [("cam-a", other)])
+        sent = citywatch(
+            kafka.env(), "zone", "recapture", "--config", str(config), "--camera", "cam-b", "--zone", "pile"
+        )
+        assert sent.returncode == 0, sent.stderr[-2000:]
+
+        def counted(camera: str, outcome: str) -> float:
+            return metric(
+                port, "citywatch_camera_commands_total", role="edge", camera=camera, outcome=outcome
+            )
+
+        assert wait_for(lambda: counted("cam-b", "no_background") == 1, 60), get(port, "/metrics")[1]
+        assert wait_for(lambda: counted("", "not_here") == 1, 30), get(port, "/metrics")[1]
+        text = log.read_text()
+        assert "cam-b: " in text and "asked to re-capture the background of zone pile" in text
+        assert "keeps no static-object background" in text
+    finally:
+        stop(proc)
