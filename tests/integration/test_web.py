@@ -623,19 +623,25 @@ def test_an_operator_recaptures_a_clean_zones_background_from_the_board(
         login(driver, base, TOKENS["operator"])
         wait.until(lambda d: d.find_element("id", "live").text == "live")
 
-        # piled materials in cam-b's pile zone (a static-object zone) and, for contrast, a car at its kerb
+        # piled materials in cam-b's pile zone (a static-object zone) and, for contrast, a car at its
+        # kerb (which may update the kerb incident an earlier test left open: one open incident per zone)
         now = time.time()
         since = to_iso(now - 2)
         seen = {"v": 1, "camera_id": "cam-b", "state": "started", "since": since, "at": to_iso(now)}
         pile = {**seen, "zone_id": "pile", "category": "piled_materials", "labels": ["static_object"]}
         kerb = {**seen, "zone_id": "kerb", "category": "illegal_parking", "labels": ["car"]}
         produce(web_worker.bootstrap, t.violations, [("cam-b", pile), ("cam-b", kerb)])
+
+        def open_incident(zone: str) -> str | None:
+            status, body = http("GET", f"{base}/api/incidents?camera=cam-b&open=1", token=TOKENS["viewer"])
+            found = [i["incident_id"] for i in body.get("incidents", []) if i.get("zone_id") == zone]
+            return found[0] if status == 200 and found else None
+
+        assert wait_for(lambda: open_incident("pile") and open_incident("kerb"), START_TIMEOUT, 0.2)
+        assert open_incident("pile") == make_id("inc", "cam-b", "pile", "piled_materials", since)
         card = '#incidents .card[data-incident-id="{}"]'
-        pile_card = card.format(make_id("inc", "cam-b", "pile", "piled_materials", since))
-        kerb_card = card.format(make_id("inc", "cam-b", "kerb", "illegal_parking", since))
-        WebDriverWait(driver, START_TIMEOUT, 0.1).until(
-            lambda d: state_of(d, pile_card) and state_of(d, kerb_card)
-        )
+        pile_card, kerb_card = card.format(open_incident("pile")), card.format(open_incident("kerb"))
+        wait.until(lambda d: state_of(d, pile_card) and state_of(d, kerb_card))
 
         # the kerb has no background to re-capture: no button
         click(driver, kerb_card)
