@@ -6,6 +6,8 @@ is dead-lettered) and the metric."""
 from __future__ import annotations
 
 import json
+import threading
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,11 +23,13 @@ from detectors.camera_commands import (
     CommandInbox,
     CommandListener,
 )
-from detectors.pipeline import CameraPipeline
+from detectors.detect import run_detect
+from detectors.pipeline import CameraPipeline, DetectionLoop, RunLimits, StatusReporter, run_edge
 from streams import role_metrics
 from streams.config import parse_config
 from streams.contract.records import CameraCommand, DeadLetter, decode
 from streams.contract.timeutil import from_iso, to_iso
+from streams.contract.topics import Topics
 
 from .test_pipeline import CONFIG, StaticTracker
 
@@ -218,3 +222,41 @@ def test_the_metric_counts_commands_by_camera_and_outcome() -> None:
 class FakePublisherStats:
     buffered = 0
     dropped = 0
+
+
+class NoDetector:
+    name = "none"
+
+    def detect(self, images: Any) -> Any:
+        raise AssertionError("no frame should reach the model here")
+
+
+class Rounds:
+    """RunLimits' heartbeat: stops the loop after ``n`` rounds."""
+
+    def __init__(self, limits: RunLimits, n: int) -> None:
+        self.limits, self.left = limits, n
+
+    def __call__(self) -> None:
+        self.left -= 1
+        if self.left < 0:
+            self.limits.stop.set()
+
+
+def test_the_edge_and_detect_loops_apply_waiting_commands_between_rounds() -> None:
+    topics = Topics("t.")
+    for role in ("edge", "detect"):
+        background = FakeBackground()
+        loop = DetectionLoop({"cam-1": pipeline(background)}, NoDetector(), FakePublisher(), topics)  # type: ignore[arg-type]
+        inbox = CommandInbox()
+        sent = from_iso(to_iso(time.time()))  # the loops judge a command's age by the wall clock
+        inbox.put(cmd(1, at=sent))
+        limits = RunLimits()
+        limits.on_round = Rounds(limits, 2)
+        if role == "edge":  # no camera readers: one round, then every source has ended
+            status = StatusReporter({}, FakePublisher(), topics, health=lambda: None)  # type: ignore[arg-type,return-value]
+            run_edge({}, loop, status, limits, threading.Event(), 1, inbox)
+        else:
+            run_detect(FakeConsumer([]), lambda camera_id: None, loop, limits, 1, inbox)
+        assert background.calls == [("walkway", sent)], role
+        assert inbox.handler.counts[("cam-1", APPLIED)] == 1
