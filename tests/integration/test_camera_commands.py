@@ -163,8 +163,9 @@ def test_the_cli_recaptures_every_zone_and_bad_or_old_commands_are_not_applied(
 @pytest.mark.model
 @pytest.mark.slow
 def test_the_real_edge_role_reads_the_command_of_its_camera(kafka: KafkaEnv, tmp_path: Path) -> None:
-    """``citywatch edge`` with the real model: it reads the command its camera gets and, with
-    no static-object model in it yet, says so and counts it (``no_background``)."""
+    """``citywatch edge`` with the real model: it reads the command its camera gets, has the
+    zone's static-object background taken again and counts it (``applied``); a command for a
+    camera it does not read is counted ``not_here``."""
     from streams.dev.demo.scene import asset
 
     from .test_role_health import get, health_port, metric, stop
@@ -194,10 +195,9 @@ def test_the_real_edge_role_reads_the_command_of_its_camera(kafka: KafkaEnv, tmp
                 port, "citywatch_camera_commands_total", role="edge", camera=camera, outcome=outcome
             )
 
-        assert wait_for(lambda: counted("cam-b", "no_background") == 1, 60), get(port, "/metrics")[1]
+        assert wait_for(lambda: counted("cam-b", "applied") == 1, 60), get(port, "/metrics")[1]
         assert wait_for(lambda: counted("", "not_here") == 1, 30), get(port, "/metrics")[1]
         text = log.read_text()
-        assert "cam-b: " in text and "asked to re-capture the background of zone pile" in text
-        assert "keeps no static-object background" in text
+        assert "cam-b: " in text and "re-capturing the background of zone pile" in text
     finally:
         stop(proc)
