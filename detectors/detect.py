@@ -12,7 +12,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import cv2
 import numpy as np
@@ -21,6 +21,9 @@ from detectors.motion import GateDecision
 from detectors.pipeline import CameraPipeline, DetectionLoop, RunLimits
 from detectors.types import Frame
 from streams.contract.timeutil import from_iso
+
+if TYPE_CHECKING:
+    from detectors.camera_commands import CommandInbox
 
 logger = logging.getLogger(__name__)
 
@@ -90,12 +93,16 @@ def run_detect(
     loop: DetectionLoop,
     limits: RunLimits,
     batch_size: int,
+    commands: CommandInbox | None = None,
 ) -> int:
-    """Poll frames, run them through the detector, publish detections; return frames handled."""
+    """Poll frames, run them through the detector, publish detections; return frames handled.
+    Operators' camera commands are applied between polls, to the cameras this worker has."""
     handled = 0
     pipelines: dict[str, CameraPipeline] = dict(loop.pipelines)
     loop.pipelines = pipelines
     while not limits.done(handled):
+        if commands is not None:
+            commands.drain(pipelines, time.time())
         polled = consumer.poll(timeout_ms=200)
         raws = [
             RawFrame(

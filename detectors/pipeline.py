@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -26,15 +27,19 @@ from detectors.motion import GateDecision, MotionGate
 from detectors.publish import Publisher
 from detectors.reader import CameraReader
 from detectors.sampling import Sampler
-from detectors.static_objects import CameraStatic, StaticObject, static_zones
+from detectors.static_objects import CameraStatic, StaticObject
 from detectors.tracking import Tracker
 from detectors.types import Boxes, Frame
 from detectors.zones import zones_of
 from streams.config import Camera, Config
 from streams.config.camera import STATIC_LABEL
+from streams.config.static import static_zones
 from streams.contract.records import DetectedObject, Detection
 from streams.contract.timeutil import to_iso
 from streams.contract.topics import Topics
+
+if TYPE_CHECKING:
+    from detectors.camera_commands import CommandInbox
 
 logger = logging.getLogger(__name__)
 
@@ -119,6 +124,14 @@ class CameraPipeline:
         # ``static.recapture(zone_id, at)`` relearns a zone's background ("it is clean now")
         self.static = CameraStatic.for_camera(cfg, camera)
         self.stats = CameraStats()
+
+    def recapture_background(self, zone_id: str | None, at: float) -> bool:
+        """An operator said ``zone_id`` (None: every zone) is clean at ``at``: take its reference
+        background again. False when this camera keeps no background (nothing was done)."""
+        if self.static is None:
+            return False
+        self.static.recapture(zone_id, at)
+        return True
 
     def admit(self, frame: Frame) -> GateDecision | None:
         """The gate's decision if this frame should go to the model, else None."""
@@ -334,12 +347,16 @@ def run_edge(
     limits: RunLimits,
     wake: threading.Event,
     batch_size: int,
+    commands: CommandInbox | None = None,
 ) -> int:
-    """Camera readers -> detector -> detections until the limits say stop or every source ended.
+    """Camera readers -> detector -> detections until the limits say stop or every source ended;
+    operators' camera commands are applied between rounds.
 
     Returns the number of frames sampled."""
 
     def step(sampled: int) -> int:
+        if commands is not None:
+            commands.drain(loop.pipelines, time.time())
         pending: list[tuple[Frame, GateDecision]] = []
         for camera_id, reader in readers.items():
             frame = reader.take()

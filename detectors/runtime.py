@@ -16,11 +16,13 @@ from streams.contract.errors import BrokerError, KafkaSecurityError, SourceError
 from streams.redact import redact
 
 if TYPE_CHECKING:
+    from detectors.camera_commands import CommandListener
     from detectors.evidence import EvidenceStore
     from detectors.fixture_store import KeptFixtures
     from detectors.model import UltralyticsDetector
     from detectors.pipeline import CameraPipeline
-    from detectors.publish import KafkaPublisher
+    from detectors.publish import KafkaPublisher, Publisher
+    from streams.contract.topics import Topics
 
 logger = logging.getLogger(__name__)
 
@@ -144,3 +146,12 @@ def close_publisher(publisher: KafkaPublisher, bootstrap: str, role: str, what: 
     if not publisher.flush(10):
         logger.warning("%s: %d %s could not be delivered to %s", role, publisher.buffered, what, bootstrap)
     publisher.close()
+
+
+def command_listener(role: str, bootstrap: str, topics: Topics, publisher: Publisher) -> CommandListener:
+    """A started listener for operators' camera commands (its inbox is drained by the role's loop)."""
+    from detectors.camera_commands import CommandInbox, CommandListener
+
+    return CommandListener(
+        bootstrap, topics.camera_commands, topics.deadletter, CommandInbox(), publisher, role=role
+    ).start()

@@ -49,6 +49,7 @@ from detectors.types import FloatArray, Image
 from detectors.zones import point_in_polygon
 from streams.config import Camera, Config, Zone
 from streams.config.camera import STATIC_LABEL, StaticObjects
+from streams.config.static import static_zones
 from streams.contract.errors import UsageError
 
 BLOCK = 8  # pixels of the working copy per compared block
@@ -336,21 +337,6 @@ def pixels(grid: BoolGrid) -> BoolGrid:
 
 def _rounded(box: BoxT) -> BoxT:
     return (round(box[0], 5), round(box[1], 5), round(box[2], 5), round(box[3], 5))
-
-
-def static_zones(cfg: Config, camera: Camera) -> list[Zone]:
-    """The camera's zones that count the ``static_object`` label (through a category, and the
-    zone's own label filter)."""
-    out = []
-    for zone in camera.zones:
-        labels = {
-            lab for key in zone.categories if key in cfg.categories for lab in cfg.categories[key].labels
-        }
-        if zone.labels is not None:
-            labels &= set(zone.labels)
-        if STATIC_LABEL in labels:
-            out.append(zone)
-    return out
 
 
 def uses_static_objects(cfg: Config) -> bool:

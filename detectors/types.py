@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -66,3 +67,12 @@ class Boxes:
         out[:, 2] = self.xyxy[:, 2] - self.xyxy[:, 0]
         out[:, 3] = self.xyxy[:, 3] - self.xyxy[:, 1]
         return out
+
+
+class BackgroundModel(Protocol):
+    """A camera's static-object reference backgrounds, one per zone that counts ``static_object``."""
+
+    def recapture(self, zone_id: str | None, at: float) -> None:
+        """Take the background of ``zone_id`` (None: every zone) again from the frames after ``at``
+        (wall-clock epoch seconds): an operator said the zone is clean now."""
+        ...

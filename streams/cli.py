@@ -53,6 +53,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "export": ("streams.commands.export", "export the case record's cases of a period as CSV or XLSX"),
     "patrol": ("streams.commands.patrol", "terminal patrol app: a unit's cases, accept / arrive / resolve"),
     "broadcast": ("streams.commands.broadcast", "an operator's broadcast; prints the policy's decision"),
+    "zone": (
+        "streams.commands.zone",
+        "a camera zone: recapture (it is clean now: the detector takes its background again)",
+    ),
     "schemas": ("streams.commands.schemas", "write docs/schemas/<topic>.json from the record models"),
 }
 

@@ -6,6 +6,10 @@
     citywatch_inference_seconds_total{role}     time in the detector
     citywatch_frames_dropped_total{role}        records dropped while Kafka did not take them
     citywatch_publish_buffer_records{role}      records waiting for Kafka
+    citywatch_camera_commands_total{role,camera,outcome}
+                                                operators' camera commands: applied / no_background /
+                                                stale / duplicate; not_here (camera "") for cameras
+                                                of other processes
     citywatch_speaker_commands_total{status}    played / failed / expired (acks published)
     citywatch_role_deadletters_total{role}      records a role dead-lettered
     citywatch_store_rows_written_total          rows the store wrote
@@ -45,6 +49,7 @@ def detector(
     publisher: _Publisher,
     inference_ms: Callable[[], float] | None = None,
     queued: Callable[[], Mapping[str, int]] | None = None,
+    commands: Callable[[], Mapping[tuple[str, str], int]] | None = None,
 ) -> Callable[[], Iterator[Metric]]:
     """edge, capture and detect: frames by camera and stage, inference time, drops, buffer."""
 
@@ -80,6 +85,15 @@ def detector(
         )
         buffer.add_metric([role], float(publisher.buffered))
         yield buffer
+        if commands is not None:
+            handled = CounterMetricFamily(
+                "citywatch_camera_commands",
+                "Operators' camera commands (background re-captures) by camera and outcome",
+                labels=["role", "camera", "outcome"],
+            )
+            for (camera, outcome), value in sorted(dict(commands()).items()):
+                handled.add_metric([role, camera, outcome], float(value))
+            yield handled
 
     return collect
 

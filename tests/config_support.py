@@ -187,9 +187,22 @@ def feeds_config() -> Config:
     return parse(feeds_site(), "feeds-test.yaml")
 
 
+PILE = {"id": "pile", "polygon": [[0, 0], [0.5, 0], [0.5, 0.5], [0, 0.5]], "categories": ["piled_materials"]}
+
+
 def web_site(evidence_dir: Path, web: dict[str, Any] | None = None) -> Site:
-    """The streams district with its evidence under ``evidence_dir`` and ``web`` settings."""
-    return streams_site() | {"evidence": {"dir": str(evidence_dir)}} | ({"web": web} if web else {})
+    """The streams district with its evidence under ``evidence_dir`` and ``web`` settings; cam-b
+    also watches a zone for piled materials (the static-object label), whose reference
+    background an operator may re-capture."""
+    out = streams_site() | {"evidence": {"dir": str(evidence_dir)}} | ({"web": web} if web else {})
+    out["categories"]["piled_materials"] = {
+        "code": "200507",
+        "name": "乱堆物堆料",
+        "labels": ["static_object"],
+        **_FAST,
+    }
+    out["cameras"][1]["zones"].append(PILE)
+    return out
 
 
 def problems_for(text: str) -> list[ConfigProblem]:

@@ -97,6 +97,15 @@ VALID: dict[str, dict[str, Any]] = {
         "requested_by": "op",
         "at": TS,
     },
+    "CameraCommand": {
+        "command_id": "camcmd-1",
+        "camera_id": "cam-1",
+        "zone_id": "pile",
+        "action": "recapture_background",
+        "requested_by": "op",
+        "reason": "",
+        "requested_at": TS,
+    },
 }
 KINDS = sorted(set(BY_TOPIC.values()), key=lambda k: k.__name__)
 

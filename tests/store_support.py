@@ -103,6 +103,13 @@ def decision(n: int) -> r.BroadcastDecision:
     return r.BroadcastDecision(**_by_policy(n), **fields, at=to_iso(T0 + n + 1))
 
 
+def camera_command(n: int) -> r.CameraCommand:
+    """An operator's "zone clean now" for incident ``n``'s zone (every other one: all zones)."""
+    fields = {"command_id": f"camcmd-{n}", "camera_id": "cam-a", "zone_id": "z-1" if n % 2 == 0 else None}
+    fields |= {"action": "recapture_background", "requested_by": "zhang", "reason": f"inc-{n} swept"}
+    return r.CameraCommand(**fields, requested_at=to_iso(T0 + n + 6))
+
+
 def scenario(incidents: int) -> list[tuple[str, str, r.Record]]:
     """(topic suffix, key, record) of ``incidents`` incidents' closed loops, with an escalation
     re-sending case 0 to another unit and every alert re-sent once (a redelivery)."""
@@ -119,6 +126,7 @@ def scenario(incidents: int) -> list[tuple[str, str, r.Record]]:
         out.append(
             ("dispatch-updates", f"case-{n}", update(n, "resolved", 5, photo=f"evidence/patrol/case-{n}.jpg"))
         )
+        out.append(("camera-commands", "cam-a", camera_command(n)))
     out.append(("dispatch", "u-district", dispatch(0, unit="u-district", at=4)))
     return out
 
@@ -134,6 +142,7 @@ def expected_counts(incidents: int) -> dict[str, int]:
         "loudspeaker_commands": incidents,
         "loudspeaker_acks": incidents,
         "broadcast_decisions": incidents,
+        "camera_commands": incidents,
         "incident_daily": 0,
         "pruned_incidents": 0,
     }

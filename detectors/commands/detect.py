@@ -29,14 +29,16 @@ def run(args: argparse.Namespace) -> int:
     from detectors.detect import frame_consumer, run_detect
     from detectors.pipeline import DetectionLoop, RunLimits
     from detectors.publish import KafkaPublisher
-    from detectors.runtime import close_publisher, prepare_topics, warm_detector
+    from detectors.runtime import close_publisher, command_listener, prepare_topics, warm_detector
     from streams import role_metrics
     from streams.role_health import serve
 
     role = load_role(args)
     cfg, topics = role.cfg, role.topics
     detector = warm_detector(cfg)
-    prepare_topics(role.bootstrap, [topics.frames, topics.detections], cfg.kafka.partitions)
+    prepare_topics(
+        role.bootstrap, [topics.frames, topics.detections, topics.camera_commands], cfg.kafka.partitions
+    )
     pipeline_for = PipelineFor(role, detector.name)
     health = role_health(args, "detect", role.bootstrap, [topics.frames, topics.detections])
     limits = RunLimits(args.duration, args.max_frames)
@@ -51,18 +53,24 @@ def run(args: argparse.Namespace) -> int:
     if health is not None:
         limits.on_round = lambda: health.round(consumer)
     server = None
+    commands = command_listener("detect", role.bootstrap, topics, publisher)
     try:
         loop = DetectionLoop({}, detector, publisher, topics)
         metrics = role_metrics.detector(
-            "detect", lambda: loop.pipelines, publisher, lambda: loop.inference_ms_total
+            "detect",
+            lambda: loop.pipelines,
+            publisher,
+            lambda: loop.inference_ms_total,
+            commands=lambda: commands.inbox.handler.counts,
         )
         server = serve(args, health, [metrics])
         with stop_on_signals(limits.stop):
-            handled = run_detect(consumer, pipeline_for, loop, limits, cfg.model.batch)
+            handled = run_detect(consumer, pipeline_for, loop, limits, cfg.model.batch, commands.inbox)
         logger.info("detect: %d frames handled", handled)
     finally:
         if server is not None:
             server.close()
+        commands.close()
         consumer.close()
         close_publisher(publisher, role.bootstrap, "detect")
     return 0

@@ -31,6 +31,7 @@ def run(args: argparse.Namespace) -> int:
     from detectors.runtime import (
         camera_pipeline,
         close_publisher,
+        command_listener,
         prepare_topics,
         start_readers,
         stop_readers,
@@ -42,7 +43,11 @@ def run(args: argparse.Namespace) -> int:
     role = load_role(args)
     cfg, cameras, topics = role.cfg, role.cameras, role.topics
     detector = warm_detector(cfg)
-    prepare_topics(role.bootstrap, [topics.detections, topics.camera_status], cfg.kafka.partitions)
+    prepare_topics(
+        role.bootstrap,
+        [topics.detections, topics.camera_status, topics.camera_commands],
+        cfg.kafka.partitions,
+    )
     evidence = EvidenceStore(cfg.evidence)
     fixtures = {c.id: KeptFixtures.open(c, cfg) for c in cameras}
     health = role_health(args, "edge", role.bootstrap, [topics.detections, topics.camera_status])
@@ -51,6 +56,7 @@ def run(args: argparse.Namespace) -> int:
     publisher = KafkaPublisher(role.bootstrap)
     readers = {}
     server = None
+    commands = command_listener("edge", role.bootstrap, topics, publisher)
     try:
         readers = start_readers(cameras, realtime=not args.fast, loop=args.loop, wake=wake)
         pipelines = {
@@ -59,11 +65,17 @@ def run(args: argparse.Namespace) -> int:
             if c.id in readers
         }
         loop = DetectionLoop(pipelines, detector, publisher, topics)
-        metrics = role_metrics.detector("edge", lambda: pipelines, publisher, lambda: loop.inference_ms_total)
+        metrics = role_metrics.detector(
+            "edge",
+            lambda: pipelines,
+            publisher,
+            lambda: loop.inference_ms_total,
+            commands=lambda: commands.inbox.handler.counts,
+        )
         server = serve(args, health, [metrics])
         status = StatusReporter(readers, publisher, topics)
         with stop_on_signals(limits.stop):
-            sampled = run_edge(readers, loop, status, limits, wake, cfg.model.batch)
+            sampled = run_edge(readers, loop, status, limits, wake, cfg.model.batch, commands.inbox)
         for camera_id, p in pipelines.items():
             s = p.stats
             logger.info(
@@ -78,6 +90,7 @@ def run(args: argparse.Namespace) -> int:
     finally:
         if server is not None:
             server.close()
+        commands.close()
         stop_readers(readers)
         close_publisher(publisher, role.bootstrap, "edge")
     return 0

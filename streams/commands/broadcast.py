@@ -136,7 +136,13 @@ def _answers(bootstrap: str) -> bool:
 
 
 def _send(bootstrap: str, topic: str, request: dict[str, Any]) -> None:
-    """Produce the request and wait for the broker's acknowledgement."""
+    send_acknowledged(bootstrap, topic, str(request["speaker_id"]), request, "citywatch-broadcast", "request")
+
+
+def send_acknowledged(
+    bootstrap: str, topic: str, key: str, value: dict[str, Any], client_id: str, what: str
+) -> None:
+    """Produce one record (an operator's ``what``) and wait for the broker's acknowledgement."""
     from kafka.errors import KafkaError
 
     from streams.contract.errors import BrokerError
@@ -145,20 +151,20 @@ def _send(bootstrap: str, topic: str, request: dict[str, Any]) -> None:
 
     out = producer(
         bootstrap,
-        client_id="citywatch-broadcast",
+        client_id=client_id,
         enable_idempotence=False,
         max_block_ms=int(ACK_TIMEOUT_S * 1000),
     )
     try:
         sent = out.send(
             topic,
-            key=str(request["speaker_id"]).encode("utf-8"),
-            value=json.dumps(request, ensure_ascii=False).encode("utf-8"),
+            key=key.encode("utf-8"),
+            value=json.dumps(value, ensure_ascii=False).encode("utf-8"),
         )
         sent.get(timeout=ACK_TIMEOUT_S)  # the broker's acknowledgement, or KafkaError
     except KafkaError as exc:
         raise BrokerError(
-            f"Kafka at {bootstrap} did not acknowledge the request within {ACK_TIMEOUT_S:g}s "
+            f"Kafka at {bootstrap} did not acknowledge the {what} within {ACK_TIMEOUT_S:g}s "
             f"({exc}); it was not sent: try again once the broker is up"
         ) from None
     finally:

@@ -86,9 +86,10 @@ def summary(cfg: Config, path: str) -> str:
         f"categories ({len(cfg.categories)}):",
     ]
     for key, cat in cfg.categories.items():
+        warns = f"  warns {cat.warn_hours}" if cat.warn and cat.warn_hours else ""
         lines.append(
             f"  {cat.code} {key:<24} {cat.name}  dwell {cat.dwell_s:g}s  grace {cat.grace_s:g}s"
-            f"  SLA {cat.sla_s / 60:g} min ({cat.clock_kind()})"
+            f"  SLA {cat.sla_s / 60:g} min ({cat.clock_kind()}){warns}"
         )
     lines.append("thresholds (lowest score that counts; warning needs N frames seen):")
     for key, cat in cfg.categories.items():

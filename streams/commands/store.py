@@ -1,5 +1,5 @@
 """The case record: consumes alerts, dispatch, dispatch-updates, loudspeaker,
-loudspeaker-acks and broadcast-decisions (consumer group <prefix>store) and keeps their whole
+loudspeaker-acks, broadcast-decisions and camera-commands (consumer group <prefix>store) and keeps their whole
 history in a relational database (SQLite, PostgreSQL or MySQL/MariaDB), migrated to the latest
 schema on start. Writes are idempotent and offsets are committed after the database commits:
 a restart or a replay changes nothing already stored. Malformed records go to deadletter."""

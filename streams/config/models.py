@@ -161,6 +161,12 @@ class Category(Base):
         None, description="Only count violations in these hours (default: always)"
     )
     warn: bool = Field(True, description="Send an automatic loudspeaker warning")
+    warn_hours: TimeRange | None = Field(
+        None,
+        description="Automatic warnings only in these hours, local time in site.timezone, e.g. "
+        "'07:00-21:00' (default: any hour). Outside them the category keeps watching: an incident "
+        "opens and goes on as with warn: false (dispatched after grace_s when the category dispatches)",
+    )
     dispatch: bool = Field(True, description="Dispatch a case when the grace period runs out")
     template: str = Field(
         "",

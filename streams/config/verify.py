@@ -5,13 +5,15 @@ from __future__ import annotations
 import difflib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 
-from streams.config.camera import STATIC_LABEL
-from streams.config.camera_source import source_kind
 from streams.config.geometry import self_intersection
 from streams.config.models import Config
-from streams.config.yamlmap import Loc
-
-Finding = tuple[Loc, str]
+from streams.config.timerange import in_range
+from streams.config.verify_camera import (
+    verify_camera_decode,
+    verify_camera_substreams,
+    verify_zone_static_objects,
+)
+from streams.config.yamlmap import Finding, Loc
 
 
 def _did_you_mean(name: str, known: Iterable[str], cutoff: float = 0.6) -> str:
@@ -131,42 +133,6 @@ def _speaker_and_grid(
         yield undefined((section, index, "grid"), f"{what} names grid", grid, "grids", grids)
 
 
-def verify_camera_substreams(cfg: Config) -> Iterator[Finding]:
-    """A substream is another stream of the same camera: not its source again, not a device,
-    and of the same kind as its source (two stream URLs, or two recorded files)."""
-    for ci, cam in enumerate(cfg.cameras):
-        sub = cam.substream
-        if sub is None:
-            continue
-        loc: Loc = ("cameras", ci, "substream")
-        fix = "give the camera's lower-resolution stream (e.g. the NVR's sub stream) or remove substream"
-        main_kind, sub_kind = source_kind(cam.source), source_kind(sub)
-        if not sub.strip():
-            yield loc, f"camera {cam.id}: substream is empty; {fix}"
-        elif sub.strip() == cam.source.strip():
-            yield loc, f"camera {cam.id}: substream is the same as its source; {fix}"
-        elif main_kind == "device" or sub_kind == "device":
-            yield loc, f"camera {cam.id}: a local device (device:N) has no substream; remove substream"
-        elif main_kind != sub_kind:
-            yield (
-                loc,
-                f"camera {cam.id}: substream is a {sub_kind} but its source is a {main_kind}; "
-                f"a substream is the same camera's second stream: {fix}",
-            )
-
-
-def verify_camera_decode(cfg: Config) -> Iterator[Finding]:
-    """``decode: keyframes`` needs a video file or stream to read (PyAV), not a local device."""
-    for ci, cam in enumerate(cfg.cameras):
-        spec = cam.substream if cam.substream is not None else cam.source
-        if cam.decode == "keyframes" and source_kind(spec) == "device":
-            yield (
-                ("cameras", ci, "decode"),
-                f"camera {cam.id}: decode: keyframes reads video files and streams, not a local "
-                "device (device:N); use decode: sampled",
-            )
-
-
 def verify_grid_units_defined(cfg: Config) -> Iterator[Finding]:
     units = [u.id for u in cfg.units]
     for gi, grid in enumerate(cfg.grids):
@@ -232,6 +198,40 @@ def verify_category_timing(cfg: Config) -> Iterator[Finding]:
             )
 
 
+def _minutes(time_range: str) -> set[int]:
+    return {m for m in range(24 * 60) if in_range(time_range, m)}
+
+
+def verify_category_warn_hours(cfg: Config) -> Iterator[Finding]:
+    """warn_hours only makes sense on a category that warns, and some of them must fall in the hours
+    the category counts violations (its active_hours and those of the zones that use it)."""
+    for key, cat in cfg.categories.items():
+        if cat.warn_hours is None:
+            continue
+        if not cat.warn:
+            yield (
+                ("categories", key, "warn_hours"),
+                f"category {key} has warn_hours {cat.warn_hours!r} but warn: false, so it never warns: "
+                "remove warn_hours, or set warn: true to warn in those hours",
+            )
+            continue
+        counted = [
+            (f"camera {cam.id} zone {zone.id}", zone.active_hours or cat.active_hours)
+            for cam in cfg.cameras
+            for zone in cam.zones
+            if key in zone.categories
+        ] or [(f"category {key}", cat.active_hours)]
+        warned = _minutes(cat.warn_hours)
+        for where, hours in counted:
+            if hours is not None and not warned & _minutes(hours):
+                yield (
+                    ("categories", key, "warn_hours"),
+                    f"category {key} warns only in {cat.warn_hours}, but {where} counts it only in "
+                    f"{hours} (active_hours), wholly outside them, so its incidents there are never "
+                    "warned: widen warn_hours, or remove it and set warn: false if no warning is meant",
+                )
+
+
 def verify_min_scores_labels(cfg: Config) -> Iterator[Finding]:
     """A per-label threshold names one of the category's labels (else it is a typo that does nothing)."""
     for key, cat in cfg.categories.items():
@@ -256,27 +256,6 @@ def verify_zone_category_labels(cfg: Config) -> Iterator[Finding]:
                         f"camera {cam.id} zone {zone.id} uses category {key!r}, which has no labels:; "
                         "give the category the model labels that count as it, or use another category",
                     )
-
-
-def verify_zone_static_objects(cfg: Config) -> Iterator[Finding]:
-    """A zone's own static_objects settings need a category of the zone counting static_object."""
-    for ci, cam in enumerate(cfg.cameras):
-        for zi, zone in enumerate(cam.zones):
-            if zone.static_objects is None:
-                continue
-            counted = {
-                lab for key in zone.categories for lab in getattr(cfg.categories.get(key), "labels", [])
-            }
-            if zone.labels is not None:
-                counted &= set(zone.labels)
-            if STATIC_LABEL not in counted:
-                yield (
-                    ("cameras", ci, "zones", zi, "static_objects"),
-                    f"camera {cam.id} zone {zone.id} has static_objects settings, but none of its "
-                    f"categories ({', '.join(zone.categories)}) counts the label {STATIC_LABEL!r}, so "
-                    f"they do nothing: add {STATIC_LABEL} to one of those categories' labels, or remove "
-                    "the settings",
-                )
 
 
 def verify_sensors(cfg: Config) -> Iterator[Finding]:
@@ -412,6 +391,7 @@ CHECKS: list[Callable[[Config], Iterator[Finding]]] = [
     verify_sensor_rules,
     verify_health_categories,
     verify_min_scores_labels,
+    verify_category_warn_hours,
 ]
 
 

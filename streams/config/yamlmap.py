@@ -8,6 +8,7 @@ from typing import Any
 import yaml
 
 Loc = tuple[int | str, ...]
+Finding = tuple[Loc, str]  # where in the file, and what is wrong there
 
 
 @dataclass

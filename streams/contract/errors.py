@@ -10,6 +10,8 @@
     ├── ModelError                  detection weights cannot be loaded
     ├── WebError                    a web request is refused, or the web tokens/settings are wrong
     ├── UsageError                  a command-line option names something the configuration lacks
+    ├── CameraCommandError          a camera command names a camera or zone that is not there (404)
+    │                               or that cannot take it (409)
     ├── FixturesError               a camera's stored fixtures file cannot be read or written
     ├── StoreError                  the case record's database is misnamed, unreachable or refuses
     ├── QueryError                  a history query's parameters are wrong (HTTP 400)
@@ -91,6 +93,15 @@ class WebError(CitywatchError):
 
 class UsageError(CitywatchError):
     """A command-line option is inconsistent or names an id that is not in the configuration."""
+
+
+class CameraCommandError(CitywatchError):
+    """A camera command cannot be sent: ``status`` 404 (no such camera or zone) or 409 (the
+    zone cannot take it, e.g. no static-object background to re-capture)."""
+
+    def __init__(self, message: str, status: int) -> None:
+        self.status = status
+        super().__init__(message)
 
 
 class FixturesError(CitywatchError):

@@ -284,6 +284,16 @@ class BroadcastDecision(Record):
     at: Timestamp
 
 
+class CameraCommand(Record):
+    command_id: NonEmpty
+    camera_id: NonEmpty
+    zone_id: NonEmpty | None = Field(description="the zone; null: every zone of the camera")
+    action: Literal["recapture_background"] = Field(description="the zone is clean: re-take its background")
+    requested_by: NonEmpty
+    reason: str = ""
+    requested_at: Timestamp
+
+
 class DeadLetter(Record):
     topic: str
     partition: int
@@ -332,6 +342,7 @@ BY_TOPIC: dict[str, type[Record]] = {
     "dispatch-updates": DispatchUpdate,
     "deadletter": DeadLetter,
     "broadcast-decisions": BroadcastDecision,
+    "camera-commands": CameraCommand,
 }
 
 

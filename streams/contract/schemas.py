@@ -40,6 +40,7 @@ TOPIC_MODELS: dict[str, Any] = {
     "dispatch-updates": records.DispatchUpdate,
     "deadletter": records.DeadLetter,
     "broadcast-decisions": records.BroadcastDecision,
+    "camera-commands": records.CameraCommand,
     "internal.incident-inputs": internal.IncidentInput,
     "internal.speaker-intents": internal.SpeakerInput,
     "internal.case-index": internal.CaseIndexInput,

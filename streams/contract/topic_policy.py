@@ -52,6 +52,7 @@ POLICIES: dict[str, Policy] = {
     "dispatch-updates": Policy(DELETE, 30 * DAY_MS, "accepted, arrived, resolved: each one counts"),
     "deadletter": Policy(DELETE, 30 * DAY_MS, "kept until someone reads it"),
     "broadcast-decisions": Policy(DELETE, 7 * DAY_MS, "one decision per request: events"),
+    "camera-commands": Policy(DELETE, 7 * DAY_MS, "operators' commands to the detectors: events"),
     "internal.incident-inputs": Policy(DELETE, 7 * DAY_MS, "worker input: events re-keyed by camera"),
     "internal.speaker-intents": Policy(DELETE, 7 * DAY_MS, "worker input: warnings to decide"),
     "internal.case-index": Policy(DELETE, 30 * DAY_MS, "a case's index and its expiry: both count"),

@@ -25,6 +25,7 @@ SUFFIXES: dict[str, str] = {
     "deadletter": "source topic",
     # extensions of v1 (new topics; nothing existing changes)
     "broadcast-decisions": "speaker_id",
+    "camera-commands": "camera_id",
 }
 
 # Internal topics of the worker: co-partitioned re-keyings, not for other apps.
@@ -119,6 +120,10 @@ class Topics:
     @property
     def broadcast_decisions(self) -> str:
         return self.prefix + "broadcast-decisions"
+
+    @property
+    def camera_commands(self) -> str:
+        return self.prefix + "camera-commands"
 
     @property
     def incident_inputs(self) -> str:

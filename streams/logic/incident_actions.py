@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from streams.config.models import Category
+from streams.config.timerange import in_range
 from streams.contract.ids import make_id
 from streams.contract.records import Alert, DispatchCase
 from streams.contract.timeutil import to_iso
@@ -24,6 +25,7 @@ from streams.logic.incident_book import (
 )
 from streams.logic.incident_config import ConfigIndex
 from streams.logic.lifecycle import OPEN_STATES
+from streams.logic.rules import minute_of_day
 
 
 def transition(
@@ -170,7 +172,7 @@ def escalate(inc: Incident, at: float, ctx: ConfigIndex, effects: list[Effect], 
 def request_warning(inc: Incident, at: float, ctx: ConfigIndex, effects: list[Effect]) -> None:
     cat = ctx.cfg.categories.get(inc.category)
     speaker = ctx.speaker_of(inc.subject)
-    reason = _no_warning(inc, cat, speaker)
+    reason = _no_warning(inc, cat, speaker, at, ctx.cfg.site.timezone)
     if reason is not None or speaker is None or cat is None:
         transition(inc, at, inc.state, "policy", f"no warning: {reason}", effects, ctx)
         return
@@ -185,10 +187,23 @@ def request_warning(inc: Incident, at: float, ctx: ConfigIndex, effects: list[Ef
     warn(inc, at, ctx, effects, speaker=speaker, request_id=command_id, by="citywatch")
 
 
-def _no_warning(inc: Incident, cat: Category | None, speaker: str | None) -> str | None:
-    """Why the incident gets no automatic warning, or None when it may have one."""
+def outside_warn_hours(cat: Category, at: float, timezone: str) -> str | None:
+    """Why a warning of ``cat`` at event time ``at`` is out of its ``warn_hours`` (local time in
+    ``timezone``), or None when the category may warn then."""
+    if cat.warn_hours is None or in_range(cat.warn_hours, minute_of_day(at, timezone)):
+        return None
+    return f"outside the category's warning hours {cat.warn_hours}"
+
+
+def _no_warning(
+    inc: Incident, cat: Category | None, speaker: str | None, at: float, timezone: str
+) -> str | None:
+    """Why the incident gets no automatic warning at ``at``, or None when it may have one."""
     if cat is None or not cat.warn:
         return "category has no automatic warning"
+    hours = outside_warn_hours(cat, at, timezone)
+    if hours is not None:
+        return hours
     if speaker is None:
         return f"{observer(inc)} has no loudspeaker"
     if inc.held:
@@ -267,8 +282,12 @@ def confirm(
     cat = ctx.cfg.categories.get(inc.category)
     speaker = ctx.speaker_of(inc.subject)
     why = f"confirmed by operator {by}{': ' + reason if reason else ''}"
-    refusal = _no_warning(inc, cat, speaker)
+    refusal = _no_warning(inc, cat, speaker, at, ctx.cfg.site.timezone)
     if refusal is not None or cat is None or speaker is None:
+        if cat is not None and inc.grace_until is None and outside_warn_hours(cat, at, ctx.cfg.site.timezone):
+            # out of its warning hours the incident goes on as one of a category that does not
+            # warn: dispatched once grace (started again now) runs out
+            inc.grace_until = at + cat.grace_s
         transition(inc, at, inc.state, by, f"{why}; no warning: {refusal}", effects, ctx)
         return
     if inc.grace_until is None:  # grace ran out during the review: it starts again from now

@@ -171,6 +171,19 @@ broadcast_decisions = Table(
     _ts("at"),
 )
 
+# operators' commands to a camera's detector (re-capturing a zone's background): who, when, why
+camera_commands = Table(
+    "camera_commands",
+    metadata,
+    _id("command_id", primary_key=True),
+    _id("camera_id", nullable=False, index=True),
+    _id("zone_id", nullable=True),  # null: every zone of the camera
+    Column("action", String(SHORT), nullable=False),
+    _id("requested_by", nullable=False),
+    Column("reason", Text, nullable=False),
+    _ts("requested_at"),
+)
+
 # what retention keeps of the incidents it prunes (``retention.prune``): incidents per day (of
 # their events), category, camera, zone and state; and which incidents it has counted
 incident_daily = Table(

@@ -41,6 +41,7 @@ STORED: dict[str, type[r.Record]] = {
     "loudspeaker": r.LoudspeakerCommand,
     "loudspeaker-acks": r.LoudspeakerAck,
     "broadcast-decisions": r.BroadcastDecision,
+    "camera-commands": r.CameraCommand,
 }
 
 _SEEN_SCALE = 1_000_000  # an alert's version: revision, then history seen, in one integer
@@ -236,6 +237,12 @@ def _decision(d: r.BroadcastDecision) -> list[Row]:
     return [checked("broadcast_decisions", {**values, "at": at}, "BroadcastDecision")]
 
 
+def _camera_command(c: r.CameraCommand) -> list[Row]:
+    values: dict[str, Any] = {"command_id": c.command_id, "camera_id": c.camera_id, "zone_id": c.zone_id}
+    values |= {"action": c.action, "requested_by": c.requested_by, "reason": c.reason}
+    return [checked("camera_commands", {**values, "requested_at": ts(c.requested_at)}, "CameraCommand")]
+
+
 _MAPPERS: dict[type[r.Record], Callable[[Any], list[Row]]] = {
     r.Alert: _alert,
     r.DispatchCase: _case,
@@ -243,6 +250,7 @@ _MAPPERS: dict[type[r.Record], Callable[[Any], list[Row]]] = {
     r.LoudspeakerCommand: _command,
     r.LoudspeakerAck: _ack,
     r.BroadcastDecision: _decision,
+    r.CameraCommand: _camera_command,
 }
 
 

@@ -21,6 +21,10 @@
     GET  /api/broadcasts/{request_id}     its decision, or pending
     GET  /api/units/{unit}/cases          a unit's open cases (readers, that unit's patrol)
     POST /api/cases/{case_id}/updates     accepted | arrived | resolved | rejected (that unit, admin)
+    POST /api/cameras/{camera_id}/zones/{zone_id}/background
+                                          this zone is clean now: re-capture its static-object
+                                          background (operators)
+    POST /api/cameras/{camera_id}/background   the same for every such zone of the camera
     GET  /api/events                      Server-Sent Events: alert, case, update, decision
     GET  /api/reports/kpis                ?from=&to=&by=&charts=&format= the KPI report of the case
                                           record (readers); format=xlsx: the workbook
@@ -32,6 +36,7 @@ ingest in streams/web/ingest.py), which check their caller themselves.
     middleware.py  errors, authentication and CSRF, body limits    bodies.py  what requests bring
     pages.py       login, pages, assets, evidence                  info.py    health, metrics, whoami, options
     incidents.py   incidents and cases                             broadcasts.py, live.py (events)
+    camera_commands.py  operators' commands to a camera's detector
     history.py     the case record's incident history
     reports.py     KPI reports of the case record
 
@@ -50,6 +55,7 @@ from streams.contract.errors import WebError
 from streams.web.auth import Principal
 from streams.web.bodies import EXTRA_BODY, with_photo_limit
 from streams.web.broadcasts import get_broadcast, list_broadcasts, send_broadcast
+from streams.web.camera_commands import recapture
 from streams.web.history import get_incident
 from streams.web.incidents import (
     case_update,
@@ -119,6 +125,7 @@ DECISION_READERS = Allow(_readers, "broadcast decisions need a viewer, operator 
 METRICS_READERS = Allow(_readers, "metrics need a viewer, operator or admin token")
 INCIDENT_OPERATORS = Allow(_operators, "incident actions need an operator or admin token")
 BROADCAST_OPERATORS = Allow(_operators, "broadcasts need an operator or admin token")
+CAMERA_OPERATORS = Allow(_operators, "commands to a camera need an operator or admin token")
 UNIT_PAGE_VIEWERS = Allow(_unit_viewers, "this token cannot see unit {unit}")
 UNIT_CASE_VIEWERS = Allow(_unit_viewers, "this token cannot see unit {unit}'s cases")
 CASE_REPORTERS = Allow(reports_on_case, "case {case_id} is not with unit {caller_unit}")
@@ -158,6 +165,8 @@ ROUTES: tuple[Route, ...] = (
     Route("GET",  "/api/broadcasts/{request_id}",         get_broadcast,   DECISION_READERS),
     Route("GET",  "/api/units/{unit}/cases",              unit_cases,      UNIT_CASE_VIEWERS),
     Route("POST", "/api/cases/{case_id}/updates",         case_update,     CASE_REPORTERS),
+    Route("POST", "/api/cameras/{camera_id}/zones/{zone_id}/background", recapture, CAMERA_OPERATORS),
+    Route("POST", "/api/cameras/{camera_id}/background",  recapture,       CAMERA_OPERATORS),
     Route("GET",  "/api/events",                          events,          LIVE_VIEWERS),
     Route("GET",  "/api/reports/kpis",                    kpi_report,      REPORT_READERS),
     Route("GET",  "/api/reports/kpis.xlsx",               kpi_workbook,    REPORT_READERS),

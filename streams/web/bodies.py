@@ -51,6 +51,10 @@ class BroadcastBody(Body):
     force: bool = False
 
 
+class RecaptureBody(Body):
+    reason: str = Field("", max_length=500)
+
+
 class UpdateBody(Body):
     status: Literal["accepted", "arrived", "resolved", "rejected"]
     note: str = Field("", max_length=1000)

@@ -13,6 +13,7 @@ from typing import Any
 
 from aiohttp import web
 
+from streams.clients.camera_commands import background_zones
 from streams.config import Config
 from streams.logic.lifecycle import describe as describe_lifecycle
 from streams.web.auth import Principal
@@ -103,6 +104,8 @@ def cameras(cfg: Config) -> list[dict[str, Any]]:
             "shop": c.location.shop,
             "grid": c.grid,
             "speaker": c.speaker,
+            # zones an operator may re-capture the static-object background of
+            "background_zones": background_zones(cfg, c),
         }
         for c in cfg.cameras
     ]

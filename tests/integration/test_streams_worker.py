@@ -7,8 +7,10 @@ import json
 import signal
 import time
 import uuid
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -16,7 +18,7 @@ from streams.contract.ids import make_id
 from streams.contract.timeutil import to_iso
 from streams.worker.context import APPLIED_BY
 
-from ..config_support import write_config
+from ..config_support import category, streams_site, write_config
 from ..conftest import KafkaEnv
 from ..streams_support import (
     CLOSED_LOOP,
@@ -270,6 +272,80 @@ def test_garbage_on_every_input_topic_is_dead_lettered(kafka: KafkaEnv, worker_e
         assert base64.b64encode(b"not json").decode() in raws
         # nothing else was lost: the valid detections still opened their incident
         assert wait_for(lambda: incident_with(collector.values(t.alerts), "cam-a", "open"), 20)
+    finally:
+        collector.close()
+        stop(worker)
+
+
+def last_local(hour: int, now: float, tz: str = "Asia/Shanghai") -> float:
+    """The most recent ``hour``:00 local time in ``tz`` before ``now``, as event time."""
+    local = datetime.fromtimestamp(now, ZoneInfo(tz))
+    at = local.replace(hour=hour, minute=0, second=0, microsecond=0)
+    if at.timestamp() > now:
+        at -= timedelta(days=1)
+    return at.timestamp()
+
+
+def test_a_lawn_incident_is_warned_by_day_and_dispatched_unwarned_at_night(
+    kafka: KafkaEnv, tmp_path: Path
+) -> None:
+    """warn_hours decides from the detections' own times (recorded last night and this morning,
+    site time), so the worker gives the same answer whenever the test runs."""
+    t = kafka.topics
+    site = streams_site()
+    site["categories"]["lawn_trampling"] = {
+        "code": "200601",
+        "name": "践踏草坪 / 占用绿地",
+        "labels": ["person", "bicycle"],
+        **{k: v for k, v in category("illegal_parking").items() if k.endswith("_s") or k == "inertia"},
+        "warn_hours": "07:00-21:00",
+        "template": "请勿践踏草坪，爱护绿地。",
+    }
+    for cam in site["cameras"]:
+        cam["zones"][0]["categories"] = ["lawn_trampling"]
+    env = {
+        "config": write_config(tmp_path / "lawn.yaml", site),
+        "env": kafka.env(),
+        "datadir": tmp_path / "faust",
+        "log": tmp_path / "worker.log",
+    }
+    worker = start_worker(**env)
+    collector = Collector(kafka.bootstrap, [t.alerts, t.loudspeaker, t.dispatch, t.broadcast_decisions])
+    now = time.time()
+    night, day = last_local(2, now), last_local(10, now)
+    try:
+        # a bicycle on cam-a's lawn at 02:00 and on cam-b's at 10:00, each past dwell and grace
+        produce(
+            kafka.bootstrap,
+            t.detections,
+            [("cam-a", r) for r in presence("cam-a", "storefront", "bicycle", night, 6)]
+            + [("cam-b", r) for r in presence("cam-b", "kerb", "bicycle", day, 6)],
+        )
+
+        def both_dispatched() -> bool:
+            return {c["incident_id"] for c in collector.values(t.dispatch)} >= {
+                a["incident_id"] for a in collector.values(t.alerts)
+            } and len({a["camera_id"] for a in collector.values(t.alerts)}) == 2
+
+        assert wait_for(both_dispatched, JOIN_TIMEOUT), env["log"].read_text()[-3000:]
+        alerts = collector.values(t.alerts)
+        night_id = next(a["incident_id"] for a in alerts if a["camera_id"] == "cam-a")
+        day_id = next(a["incident_id"] for a in alerts if a["camera_id"] == "cam-b")
+        assert wait_for(lambda: collector.values(t.loudspeaker), 10)
+        [command] = collector.values(t.loudspeaker)
+        assert (command["incident_id"], command["speaker_id"]) == (day_id, "spk-b")
+        assert command["text"] == "请勿践踏草坪，爱护绿地。"
+        # the night's incident asked nobody to speak and went to the patrol once grace ran out
+        assert {d["incident_id"] for d in collector.values(t.broadcast_decisions)} == {day_id}
+        notes = [
+            h["note"]
+            for a in collector.values(t.alerts)
+            if a["incident_id"] == night_id
+            for h in a["history"]
+        ]
+        assert "no warning: outside the category's warning hours 07:00-21:00" in notes
+        assert "warned" not in alert_states(collector.values(t.alerts), night_id)
+        assert wait_for(lambda: "warned" in alert_states(collector.values(t.alerts), day_id), 30)
     finally:
         collector.close()
         stop(worker)

@@ -602,3 +602,68 @@ def test_a_review_incident_shows_why_and_an_operators_confirm_warns(
     finally:
         driver.quit()
         speaker.close()
+
+
+@pytest.mark.sysdeps("chromium", "chromedriver")
+def test_an_operator_recaptures_a_clean_zones_background_from_the_board(
+    web_worker: Running, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from selenium.common.exceptions import StaleElementReferenceException
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    monkeypatch.setenv("SE_OFFLINE", "true")
+    base, t = web_worker.base, web_worker.topics
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    commands = Collector(web_worker.bootstrap, [t.camera_commands])
+    driver = chrome(tmp_path, 1920, 1080)
+    try:
+        wait = WebDriverWait(
+            driver, 30, poll_frequency=0.1, ignored_exceptions=[StaleElementReferenceException]
+        )
+        login(driver, base, TOKENS["operator"])
+        wait.until(lambda d: d.find_element("id", "live").text == "live")
+
+        # piled materials in cam-b's pile zone (a static-object zone) and, for contrast, a car at its
+        # kerb (which may update the kerb incident an earlier test left open: one open incident per zone)
+        now = time.time()
+        since = to_iso(now - 2)
+        seen = {"v": 1, "camera_id": "cam-b", "state": "started", "since": since, "at": to_iso(now)}
+        pile = {**seen, "zone_id": "pile", "category": "piled_materials", "labels": ["static_object"]}
+        kerb = {**seen, "zone_id": "kerb", "category": "illegal_parking", "labels": ["car"]}
+        produce(web_worker.bootstrap, t.violations, [("cam-b", pile), ("cam-b", kerb)])
+
+        def open_incident(zone: str) -> str | None:
+            status, body = http("GET", f"{base}/api/incidents?camera=cam-b&open=1", token=TOKENS["viewer"])
+            found = [i["incident_id"] for i in body.get("incidents", []) if i.get("zone_id") == zone]
+            return found[0] if status == 200 and found else None
+
+        assert wait_for(lambda: open_incident("pile") and open_incident("kerb"), START_TIMEOUT, 0.2)
+        assert open_incident("pile") == make_id("inc", "cam-b", "pile", "piled_materials", since)
+        card = '#incidents .card[data-incident-id="{}"]'
+        pile_card, kerb_card = card.format(open_incident("pile")), card.format(open_incident("kerb"))
+        wait.until(lambda d: state_of(d, pile_card) and state_of(d, kerb_card))
+
+        # the kerb has no background to re-capture: no button
+        click(driver, kerb_card)
+        wait.until(lambda d: "kerb" in text_of(d, "#detail"))
+        assert driver.execute_script("return document.getElementById('bg-recapture')") is None
+
+        # the pile zone has: the operator confirms and sees the command sent
+        click(driver, pile_card)
+        wait.until(lambda d: text_of(d, "#bg-recapture") == "Zone clean now: re-capture background")
+        driver.execute_script("window.confirm = () => true;")  # the confirm dialog, answered yes
+        click(driver, "#bg-recapture")
+        wait.until(lambda d: "sent to the detector of cam-b" in text_of(d, "#bg-result"))
+        driver.save_screenshot(str(SHOTS / "board-recapture.png"))
+        assert wait_for(lambda: commands.values(t.camera_commands), 30, 0.2)
+        [command] = commands.values(t.camera_commands)
+        assert (command["camera_id"], command["zone_id"], command["action"]) == (
+            "cam-b",
+            "pile",
+            "recapture_background",
+        )
+        assert command["requested_by"] == "zhang"
+        assert command["command_id"] in text_of(driver, "#bg-result")
+    finally:
+        driver.quit()
+        commands.close()

@@ -132,12 +132,38 @@
     };
     const closed = cw.inStates("final_states", inc.state);
     return el("div", {},
+      backgroundBar(inc),
       el("div", { class: "actions" },
         needsReview(inc) && el("button", { class: "btn ok", type: "button", dataset: { action: "confirm" }, title: "the violation is real: send the warning", onclick: () => act("confirm") }, "Confirm and warn"),
         el("button", { class: "btn", type: "button", dataset: { action: "acknowledge" }, disabled: closed, onclick: () => act("acknowledge") }, "Acknowledge"),
         el("button", { class: "btn primary", type: "button", dataset: { action: "dispatch" }, disabled: !cw.inStates("open_states", inc.state), onclick: () => act("dispatch") }, "Dispatch now"),
         reason,
         el("button", { class: "btn danger", type: "button", dataset: { action: "close" }, disabled: closed, onclick: () => act("close") }, "Close")),
+      out);
+  }
+
+  // The zone of an incident keeps a static-object reference background (piled materials,
+  // exposed garbage): an operator who sees it clean has the detector take it again.
+  function backgroundBar(inc) {
+    const cam = inc.camera_id && options.cameras.find((c) => c.id === inc.camera_id);
+    if (!cam || !inc.zone_id || !(cam.background_zones || []).includes(inc.zone_id)) return null;
+    const out = el("div", { class: "result", id: "bg-result" });
+    const recapture = async () => {
+      const question = `Zone ${inc.zone_id} of camera ${inc.camera_id} is clean now?\n\n` +
+        "The detector takes this zone's reference background again from its next frames; " +
+        "anything still lying there then counts as background.";
+      if (!window.confirm(question)) return;
+      out.className = "result"; out.textContent = "sending…";
+      try {
+        const reason = (document.getElementById("act-reason") || {}).value || "";
+        const path = `/api/cameras/${encodeURIComponent(inc.camera_id)}/zones/${encodeURIComponent(inc.zone_id)}/background`;
+        const res = await api(path, { method: "POST", body: { reason } });
+        out.className = "result sent";
+        out.textContent = `sent to the detector of ${res.camera_id} (${res.command_id}): zone ${res.zone_id}'s background is re-captured from its next frames`;
+      } catch (e) { out.className = "result error"; out.textContent = e.message; }
+    };
+    return el("div", { class: "actions" },
+      el("button", { class: "btn", type: "button", id: "bg-recapture", title: "the zone is clean: take its reference background again", onclick: recapture }, "Zone clean now: re-capture background"),
       out);
   }
 
@@ -150,6 +176,7 @@
     const keepReason = document.getElementById("act-reason");
     const reasonText = keepReason ? keepReason.value : "";
     const keepResult = document.getElementById("act-result");
+    const keepBackground = document.getElementById("bg-result");
     box.replaceChildren(
       el("h2", {}, "Incident ", el("span", { class: "muted" }, inc.incident_id)),
       el("div", { class: "row" }, el("b", {}, `${cat.name || cat.key} (${cat.code || "-"})`), " ", cw.badge(inc.state), " ", needsReview(inc) && reviewBadge()),
@@ -174,6 +201,8 @@
     const reason = document.getElementById("act-reason");
     if (reason) reason.value = reasonText;
     if (keepResult && keepResult.textContent) document.getElementById("act-result").replaceWith(keepResult);
+    const bgResult = document.getElementById("bg-result");
+    if (keepBackground && keepBackground.textContent && bgResult) bgResult.replaceWith(keepBackground);
   }
 
   function render() { renderCounts(); renderList(); renderDetail(); }

@@ -192,7 +192,7 @@ def test_the_migration_fills_case_dispatches_from_the_cases_stored_before(tmp_pa
             "due_at": "2026-05-26T03:00:00.000Z", "record": {}}  # fmt: skip
     with engine.begin() as conn:
         conn.execute(insert(schema.cases), [case])
-    assert database.upgrade(engine) == "0003"
+    assert database.upgrade(engine) == "0004"
     with engine.connect() as conn:
         (row,) = conn.execute(select(schema.case_dispatches)).mappings()
     assert (row["case_id"], row["unit_id"], row["level"], row["due_at"]) == (

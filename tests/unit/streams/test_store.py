@@ -14,7 +14,17 @@ from streams.config.store import DEFAULT_URL
 from streams.contract.errors import RecordError, StoreError
 from streams.store import database, schema, upsert, writer
 
-from ...store_support import STATES, alert, counts, dispatch, expected_counts, scenario, snapshot, update
+from ...store_support import (
+    STATES,
+    alert,
+    camera_command,
+    counts,
+    dispatch,
+    expected_counts,
+    scenario,
+    snapshot,
+    update,
+)
 
 
 @pytest.fixture
@@ -76,6 +86,16 @@ def test_an_update_keeps_its_photo_path() -> None:
         ("alerts", alert(1, 2).to_bytes().replace(b'"warned"', b'"melted"'), "state"),
         ("dispatch", dispatch(1).to_bytes().replace(b'"case-1"', b'"' + b"c" * 300 + b'"'), "case_id"),
         ("dispatch-updates", None, "<payload>"),
+        (
+            "camera-commands",
+            camera_command(1).to_bytes().replace(b'"recapture_background"', b'"x"'),
+            "action",
+        ),
+        (
+            "camera-commands",
+            camera_command(1).to_bytes().replace(b'"zhang"', b'"' + b"z" * 300 + b'"'),
+            "requested_by",
+        ),
     ],
 )
 def test_a_record_that_cannot_be_stored_is_a_record_error_naming_the_field(
@@ -84,6 +104,22 @@ def test_a_record_that_cannot_be_stored_is_a_record_error_naming_the_field(
     with pytest.raises(RecordError) as err:
         writer.rows_of(suffix, raw)
     assert err.value.field == field
+
+
+def test_a_camera_command_is_kept_with_who_asked_when_and_why() -> None:
+    [row] = writer.rows_of("camera-commands", camera_command(3).to_bytes())
+    assert (row.table, row.values) == (
+        "camera_commands",
+        {
+            "command_id": "camcmd-3",
+            "camera_id": "cam-a",
+            "zone_id": None,
+            "action": "recapture_background",
+            "requested_by": "zhang",
+            "reason": "inc-3 swept",
+            "requested_at": camera_command(3).requested_at,
+        },
+    )
 
 
 def test_merge_keeps_one_row_per_key_the_newest_where_versioned() -> None:
@@ -120,7 +156,7 @@ def test_the_escalated_case_is_the_latest_dispatch(engine: Engine) -> None:
 
 
 def test_the_migrations_make_exactly_the_tables(engine: Engine) -> None:
-    assert database.current(engine) == "0003"
+    assert database.current(engine) == "0004"
     with engine.connect() as conn:
         assert compare_metadata(MigrationContext.configure(conn), schema.metadata) == []
 

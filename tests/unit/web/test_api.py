@@ -11,13 +11,23 @@ from typing import Any
 
 import pytest
 
+from streams.contract.records import CameraCommand, decode
 from streams.contract.timeutil import from_iso
 from streams.logic.worktime import SlaClocks
 from streams.web.board import Board, Event
 from streams.web.state import WebState
 
 from ...config_support import streams_config
-from ...web_support import JPEG, FakePublisher, SseEvent, alert, bearer, make_state, read_sse, run_client
+from ...web_support import (
+    JPEG,
+    FakePublisher,
+    SseEvent,
+    alert,
+    bearer,
+    make_state,
+    read_sse,
+    run_client,
+)
 
 ROLES = ["none", "viewer", "operator", "admin", "patrol_a", "patrol_d", "ingest"]
 READ = {
@@ -83,6 +93,15 @@ MATRIX: list[tuple[str, str, Any, dict[str, int]]] = [
     ("GET", "/api/units/unit-a/cases", None, UNIT_A),
     ("POST", "/api/cases/case-1/updates", {"status": "accepted", "note": "on my way"}, PATROL_A),
     ("GET", "/metrics", None, READ),
+    # this zone is clean now: operators have the detector re-capture its reference background
+    ("POST", "/api/cameras/cam-b/zones/pile/background", {"reason": "swept"}, OPERATE),
+    ("POST", "/api/cameras/cam-b/zones/pile/background", None, OPERATE),
+    ("POST", "/api/cameras/cam-b/background", None, OPERATE),
+    # unknown camera or zone: 404, a zone without a static-object category: 409 (to operators)
+    ("POST", "/api/cameras/cam-zz/zones/pile/background", None, {**OPERATE, "operator": 404, "admin": 404}),
+    ("POST", "/api/cameras/cam-b/zones/nope/background", None, {**OPERATE, "operator": 404, "admin": 404}),
+    ("POST", "/api/cameras/cam-b/zones/kerb/background", None, {**OPERATE, "operator": 409, "admin": 409}),
+    ("POST", "/api/cameras/cam-a/background", None, {**OPERATE, "operator": 409, "admin": 409}),
     ("GET", "/api/reports/kpis?from=2026-05-01&to=2026-06-01&by=unit", None, READ),
     (
         "GET",
@@ -341,6 +360,9 @@ BAD_INPUT: list[tuple[str, str, Any, str]] = [
     ("POST", "/api/incidents/inc-2/actions", {"action": "close"}, "reason"),
     ("POST", "/api/incidents/inc-2/actions", {"action": "close", "reason": 5}, "reason"),
     ("POST", "/api/incidents/inc-2/actions", {"action": "acknowledge", "extra": 1}, "extra"),
+    ("POST", "/api/cameras/cam-b/zones/pile/background", {"reason": "x" * 501}, "reason"),
+    ("POST", "/api/cameras/cam-b/zones/pile/background", {"zone": "pile"}, "extra"),
+    ("POST", "/api/cameras/cam-b/zones/pile/background", "not json", "not JSON"),
     ("POST", "/api/broadcasts", {"text": "hi"}, "speaker_id or camera_id"),
     ("POST", "/api/broadcasts", {"speaker_id": "spk-a", "camera_id": "cam-a", "text": "x"}, "exactly one"),
     ("POST", "/api/broadcasts", {"speaker_id": "spk-a"}, "text or template"),
@@ -403,6 +425,27 @@ CONFLICTS: list[tuple[str, Any, int, str]] = [
     ("/api/incidents/inc-1/actions", {"action": "dispatch"}, 409, "already dispatched"),
     ("/api/incidents/inc-closed/actions", {"action": "close", "reason": "again"}, 409, "closed"),
     ("/api/cases/case-404/updates", {"status": "accepted"}, 404, "no case"),
+    (
+        "/api/cameras/cam-zz/zones/pile/background",
+        {},
+        404,
+        "unknown camera 'cam-zz'; known cameras: cam-a, cam-b",
+    ),
+    (
+        "/api/cameras/cam-b/zones/nope/background",
+        {},
+        404,
+        "camera cam-b has no zone 'nope'; its zones: kerb, pile",
+    ),
+    (
+        "/api/cameras/cam-b/zones/kerb/background",
+        {},
+        409,
+        "zone kerb of camera cam-b has no reference background to re-capture: none of its categories "
+        "(illegal_parking) counts the label 'static_object' (piled materials, exposed garbage); "
+        "zones of cam-b that have one: pile",
+    ),
+    ("/api/cameras/cam-a/background", {}, 409, "camera cam-a has no zone with a reference background"),
     # only an open incident waiting for review is confirmed
     ("/api/incidents/inc-2/actions", {"action": "confirm"}, 409, "does not wait for review (it is warned)"),
     ("/api/incidents/inc-1/actions", {"action": "confirm"}, 409, "does not wait for review"),
@@ -612,6 +655,53 @@ def test_broadcast_by_camera_goes_to_its_speaker_and_its_decision_is_reported(tm
     assert value["requested_by"] == "zhang" and value["camera_id"] == "cam-b"
     assert pending["status"] == "pending"
     assert (done["status"], done["reason"]) == ("suppressed", "quiet hours")
+
+
+def test_a_zone_clean_now_sends_a_camera_command_keyed_by_camera(tmp_path: Path) -> None:
+    state = make_state(tmp_path, now=lambda: from_iso("2026-05-26T02:14:03.120Z"))
+    publisher = state.publisher
+    assert isinstance(publisher, FakePublisher)
+
+    async def scenario(client: Any) -> list[tuple[int, dict[str, Any]]]:
+        out = []
+        for path, body in (
+            ("/api/cameras/cam-b/zones/pile/background", {"reason": " swept at 10:00 "}),
+            ("/api/cameras/cam-b/background", None),
+        ):
+            res = await client.post(path, json=body, headers=bearer("operator"))
+            out.append((res.status, await res.json()))
+        return out
+
+    [(status, one), (status_all, every)] = run_client(state, scenario)
+    assert (status, status_all) == (202, 202)
+    [(topic, key, value), (_, key_all, value_all)] = publisher.sent
+    assert (topic, key, key_all) == ("t.citywatch.camera-commands", "cam-b", "cam-b")
+    assert decode(CameraCommand, value).model_dump() == {
+        "v": 1,
+        "command_id": value["command_id"],
+        "camera_id": "cam-b",
+        "zone_id": "pile",
+        "action": "recapture_background",
+        "requested_by": "zhang",
+        "reason": "swept at 10:00",
+        "requested_at": "2026-05-26T02:14:03.120Z",
+    }
+    assert one == {"status": "sent", **value}
+    assert value_all["zone_id"] is None and every["zone_id"] is None
+    assert value_all["command_id"] != value["command_id"]
+
+
+def test_options_name_the_zones_with_a_background_to_recapture(tmp_path: Path) -> None:
+    state = make_state(tmp_path)
+
+    async def scenario(client: Any) -> dict[str, Any]:
+        res = await client.get("/api/options", headers=bearer("viewer"))
+        data: dict[str, Any] = await res.json()
+        return data
+
+    cameras = {c["id"]: c for c in run_client(state, scenario)["cameras"]}
+    assert cameras["cam-a"]["background_zones"] == []
+    assert cameras["cam-b"]["background_zones"] == ["pile"]
 
 
 def test_resolved_with_a_photo_stores_it_in_the_evidence_directory(tmp_path: Path) -> None:
