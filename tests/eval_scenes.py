@@ -320,6 +320,7 @@ PAIR: Box = (0.515, 0.095, 0.59, 0.255)  # two people talking, far away
 BOX_AT = (0.33, 0.66)  # in the middle of the pedestrian street (zone street-middle)
 BAG_AT = (0.76, 0.76)  # beside the black litter bin (zone bin-side)
 LOT_BOX_AT = (0.85, 0.55)  # the right of the lot, where no car drives in the clip
+LAWN_AT = (0.80, 0.40)  # top-left of a person on the lot's green belt (zone lawn of cam-lot-lawn)
 PUT_DOWN_S = 6.0  # after the fixtures' learning period and the first seconds of reference
 
 
@@ -375,6 +376,11 @@ def _box_carried() -> Edit:
         return place(out, box, (x + 0.03, y + 0.15), shadow=0.0)  # held at his waist
 
     return edit
+
+
+def _lawn_person(end: float) -> Edit:
+    """The man of the street clip (scaled to the lot) stands on the lot's green belt from 8 s."""
+    return between(8.0, end, cut(frame_at(STREET, 120), MAN, 0.8), LAWN_AT)
 
 
 def _box_stays() -> Edit:
@@ -451,6 +457,13 @@ NO_VIOLATION: dict[str, Scene] = {
             lambda: shake(10.0, 20.0, 3.0),
             "cam-lot-all",
         ),
+        Scene(
+            "lawn_person_passes: a man stands on the lot's green belt from 8 s to 11 s, before its 5 s dwell",
+            LOT,
+            30.1,
+            lambda: _lawn_person(11.0),
+            "cam-lot-lawn",
+        ),
     )
 }
 
@@ -480,6 +493,22 @@ VIOLATION: dict[str, Scene] = {
             _lot_box_stays,
             "cam-lot-all",
             "lot-box-stays.truth.jsonl",
+        ),
+    )
+}
+
+
+# people on a lawn (lawn_trampling): warned by day, opened without a warning at night
+LAWN: dict[str, Scene] = {
+    s.what.split(":")[0]: s
+    for s in (
+        Scene(
+            "lawn_person_stays: a man stands on the lot's green belt from 8 s to the end",
+            LOT,
+            30.1,
+            lambda: _lawn_person(99.0),
+            "cam-lot-lawn",
+            "lot-lawn-person.truth.jsonl",
         ),
     )
 }

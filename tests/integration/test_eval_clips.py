@@ -43,13 +43,14 @@ def result(cmd_out: str) -> dict[str, str]:
     return dict(kv.split("=", 1) for kv in last.split()[1:])
 
 
-def citywatch_eval(camera: str, clip: Path, truth: Path) -> tuple[dict[str, str], str]:
+def citywatch_eval(camera: str, clip: Path, truth: Path, *extra: str) -> tuple[dict[str, str], str]:
     if not clip.is_file():
         pytest.skip(f"footage {clip} is missing")
     proc = subprocess.run(
         [
             *(sys.executable, "-m", "streams.cli", "--log-level", "WARNING", "eval"),
             *("--config", str(CONFIG), "--camera", camera, "--clip", str(clip), "--truth", str(truth)),
+            *extra,
         ],
         capture_output=True,
         text=True,
