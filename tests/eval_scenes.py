@@ -320,6 +320,8 @@ PAIR: Box = (0.515, 0.095, 0.59, 0.255)  # two people talking, far away
 BOX_AT = (0.33, 0.66)  # in the middle of the pedestrian street (zone street-middle)
 BAG_AT = (0.76, 0.76)  # beside the black litter bin (zone bin-side)
 LOT_BOX_AT = (0.85, 0.55)  # the right of the lot, where no car drives in the clip
+BUS: Box = (4 / 810, 229 / 1080, 796 / 810, 728 / 1080)  # the bus in ultralytics' bus.jpg
+BUS_AT = (0.30, 0.35)  # top-left of the bus in the lot (zone no-stopping of cam-lot, cam-lot-all)
 LAWN_AT = (0.80, 0.40)  # top-left of a person on the lot's green belt (zone lawn of cam-lot-lawn)
 PUT_DOWN_S = 6.0  # after the fixtures' learning period and the first seconds of reference
 
@@ -381,6 +383,17 @@ def _box_carried() -> Edit:
 def _lawn_person(end: float) -> Edit:
     """The man of the street clip (scaled to the lot) stands on the lot's green belt from 8 s."""
     return between(8.0, end, cut(frame_at(STREET, 120), MAN, 0.8), LAWN_AT)
+
+
+def _bus(end: float) -> Edit:
+    """The bus of ultralytics' bus.jpg (seen from the side, people in front of it) stops in the
+    middle of the lot from 8 s; the model reads it as a bus, and it masks the static-object step."""
+    from ultralytics.utils import ASSETS
+
+    image = cv2.imread(str(ASSETS / "bus.jpg"))
+    if image is None:
+        raise FileNotFoundError(f"{ASSETS / 'bus.jpg'} is missing")
+    return between(8.0, end, cut(image, BUS, 0.28), BUS_AT)
 
 
 def _box_stays() -> Edit:
@@ -458,6 +471,13 @@ NO_VIOLATION: dict[str, Scene] = {
             "cam-lot-all",
         ),
         Scene(
+            "lot_bus_passes: a bus stops in the lot from 8 s to 12 s, before its 6 s dwell",
+            LOT,
+            30.1,
+            lambda: _bus(12.0),
+            "cam-lot-all",
+        ),
+        Scene(
             "lawn_person_passes: a man stands on the lot's green belt from 8 s to 11 s, before its 5 s dwell",
             LOT,
             30.1,
@@ -497,6 +517,21 @@ VIOLATION: dict[str, Scene] = {
     )
 }
 
+
+# a vehicle that stays (illegal_parking), on the camera that also watches static objects
+PARKED: dict[str, Scene] = {
+    s.what.split(":")[0]: s
+    for s in (
+        Scene(
+            "lot_bus_stops: a bus stops in the middle of the lot at 8 s and stays",
+            LOT,
+            30.1,
+            lambda: _bus(99.0),
+            "cam-lot-all",
+            "lot-bus-stops.truth.jsonl",
+        ),
+    )
+}
 
 # people on a lawn (lawn_trampling): warned by day, opened without a warning at night
 LAWN: dict[str, Scene] = {

@@ -1,8 +1,10 @@
-"""`citywatch eval` of people on a lawn (lawn_trampling, 园林绿化) with the real model: a man
-who stands on the lot's green belt past the dwell is found; by day the loudspeaker warns him,
-at night (outside the category's ``warn_hours``) the incident opens without a warning.
+"""`citywatch eval` of people and vehicles that stay, with the real model: a bus that stops in
+the lot's no-stopping zone is found (and, a vehicle, opens no piled_materials on the camera that
+also watches static objects); a man who stands on the lot's green belt (lawn_trampling, 园林绿化)
+past the dwell is found, warned by day and, at night (outside the category's ``warn_hours``),
+opened without a warning.
 
-The man who leaves before the dwell is a no-violation scene of test_eval_clips.py.
+The bus and the man who leave before their dwell are no-violation scenes of test_eval_clips.py.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from ..eval_scenes import LAWN
+from ..eval_scenes import LAWN, PARKED
 from .test_eval_clips import DATA, citywatch_eval, needs
 
 pytestmark = [pytest.mark.integration, pytest.mark.model]
@@ -41,3 +43,17 @@ def test_a_person_who_stays_on_the_lawn_is_found_and_warned_only_by_day(
     assert ("LOUDSPEAKER" in out) is warned, out
     assert (" warned " in out) is warned, out
     assert ("no warning: outside the category's warning hours 07:00-21:00" in out) is not warned, out
+
+
+def test_a_bus_that_stops_in_the_lot_is_found_and_is_no_static_object(tmp_path: Path) -> None:
+    scene = PARKED["lot_bus_stops"]
+    assert scene.truth is not None
+    needs(scene.footage.path)
+    got, out = citywatch_eval(scene.camera, scene.make(tmp_path / "lot_bus_stops.mp4"), DATA / scene.truth)
+    assert got == FOUND, out
+    rows = {
+        line.split()[0]: line.split()[1:4]
+        for line in out.splitlines()
+        if line.startswith(("illegal", "piled"))
+    }
+    assert rows == {"illegal_parking": ["1", "1", "1"], "piled_materials": ["0", "0", "0"]}, out
