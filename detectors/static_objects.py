@@ -21,9 +21,14 @@ counted. Foreground that stays ``static_after_s`` seconds becomes an object:
 the connected blocks' box, its area, the time it was first seen, and a track
 id kept while it stays in place. The reference adapts slowly (``adapt_s``)
 where nothing is foreground or masked, following the day's light. Camera shake
-is aligned away by phase correlation (shifts up to ``max_shift``); a larger
-shift, or a frame where most of the zone changed, is skipped, and after
-``relearn_after_s`` of such frames the zone learns again.
+is measured once per frame for the whole camera: phase correlation of the whole
+working copy (people and vehicles blanked) against the camera's anchor picture,
+rounded to whole pixels (sub-pixel readings are noise, not shake). Each zone
+reads its crop that far away (shifts up to ``max_shift`` from where it learnt);
+blocks whose pixels the shift takes outside the picture are not compared, not
+learnt and not reported. A larger shift, or a frame where most of the zone
+changed, is skipped, and after ``relearn_after_s`` of such frames the zone
+learns again (the anchor is taken again when every zone is learning).
 
 Times are the frames' ``captured_at`` (epoch seconds, or media time in
 ``citywatch eval``). Every state is bounded: one reference and one block grid
@@ -111,6 +116,24 @@ def shift_between(reference: FloatArray, current: FloatArray) -> tuple[float, fl
     return float(dx), float(dy)
 
 
+def shifted_crop(
+    grey: FloatArray, rect: tuple[int, int, int, int], dx: int, dy: int
+) -> tuple[FloatArray, BoolGrid]:
+    """The block ``rect`` (rows y0:y1, columns x0:x1) of ``grey`` read ``dx``, ``dy`` pixels away,
+    and its grid of blocks that needed pixels outside the picture (filled with the nearest edge)."""
+    y0, y1, x0, x1 = (v * BLOCK for v in rect)
+    height, width = grey.shape
+    sy0, sy1, sx0, sx1 = y0 + dy, y1 + dy, x0 + dx, x1 + dx
+    if sy0 >= 0 and sx0 >= 0 and sy1 <= height and sx1 <= width:
+        return grey[sy0:sy1, sx0:sx1], np.zeros((rect[1] - rect[0], rect[3] - rect[2]), np.bool_)
+    rows = np.clip(np.arange(sy0, sy1), 0, height - 1)
+    cols = np.clip(np.arange(sx0, sx1), 0, width - 1)
+    crop = np.asarray(grey[np.ix_(rows, cols)], np.float32)
+    row_in = ((np.arange(sy0, sy1) >= 0) & (np.arange(sy0, sy1) < height)).reshape(-1, BLOCK).all(axis=1)
+    col_in = ((np.arange(sx0, sx1) >= 0) & (np.arange(sx0, sx1) < width)).reshape(-1, BLOCK).all(axis=1)
+    return crop, np.asarray(~(row_in[:, None] & col_in[None, :]), np.bool_)
+
+
 @dataclass
 class _Track:
     id: int
@@ -149,6 +172,13 @@ class ZoneStatic:
         self._unsettled_from: float | None = None
         self._last_t: float | None = None
         self._tracks: list[_Track] = []
+        # the camera's shift (against its anchor) when the zone began learning: its reference's place
+        self._origin: tuple[float, float] | None = None
+
+    def reanchor(self, dx: float, dy: float) -> None:
+        """The camera's anchor moved by (dx, dy): keep the reference's place in the new one."""
+        if self._origin is not None:
+            self._origin = (self._origin[0] - dx, self._origin[1] - dy)
 
     def _geometry(self, width: int, height: int) -> bool:
         """Block rect and zone mask for this working size; False if the zone covers no block."""
@@ -171,18 +201,33 @@ class ZoneStatic:
         self.recapture(self._not_before)  # a new picture size: what was learnt does not fit
         return True
 
-    def update(self, grey: FloatArray, t: float, masked: BoolGrid) -> list[StaticObject]:
+    def update(
+        self, grey: FloatArray, t: float, masked: BoolGrid, shift: tuple[float, float] = (0.0, 0.0)
+    ) -> list[StaticObject]:
         """One frame: ``grey`` is the working copy (float32), ``masked`` its block grid of masked
-        blocks. Returns the zone's static objects now."""
+        blocks, ``shift`` the camera's (dx, dy) against its anchor, working pixels. Returns the
+        zone's static objects now."""
         height, width = grey.shape
         if not self._geometry(width, height):
             return []
         if t < self._not_before:
             return []
-        y0, y1, x0, x1 = self._rect
-        crop = grey[y0 * BLOCK : y1 * BLOCK, x0 * BLOCK : x1 * BLOCK]
-        around = masked[y0:y1, x0:x1]
+        if self._origin is None:
+            self._origin = shift
+        dx, dy = shift[0] - self._origin[0], shift[1] - self._origin[1]
+        limit = self.settings.max_shift * width
+        if limit <= 0:
+            dx = dy = 0.0  # no alignment asked for
+        moved = math.hypot(dx, dy) > max(limit, 0.5)
         reference = self._reference
+        if reference is None and moved:  # the camera moved while learning: begin again from here
+            self._stack, self._learn_from, self._origin = [], None, shift
+            dx = dy = 0.0
+        elif moved:
+            return self._unsettled(t)
+        crop, outside = shifted_crop(grey, self._rect, round(dx), round(dy))
+        y0, y1, x0, x1 = self._rect
+        around = masked[y0:y1, x0:x1] | outside  # pixels the shift brought in from outside: unseen
         if reference is None:
             self._learn(crop, t, around)
             return []
@@ -194,9 +239,7 @@ class ZoneStatic:
             self._unsettled_from = None if self._unsettled_from is None else self._unsettled_from - back
         dt = 0.0 if self._last_t is None else max(0.0, t - self._last_t)
         self._last_t = t
-        aligned = self._align(reference, crop)
-        if aligned is None:
-            return self._unsettled(t)
+        aligned = crop
         # blocks hidden by people through all the learning: their first clear look is the reference
         seen = self._unknown & ~around
         if seen.any():
@@ -213,7 +256,7 @@ class ZoneStatic:
         self._track_blocks(changed & valid, mask, t)
         self._adapt(reference, aligned, ~changed & ~mask & np.isnan(self._since), dt)
         strength = np.maximum(structure / self.t_struct, luminance / self.t_lum)
-        return self._objects(t, width, height, strength)
+        return self._objects(t, width, height, strength, outside)
 
     def _learn(self, crop: FloatArray, t: float, masked: BoolGrid) -> None:
         """Keep the picture, people and vehicles left out (a person standing through the learning
@@ -237,20 +280,6 @@ class ZoneStatic:
             self._since = np.full(shape, np.nan, np.float64)
             self._misses = np.zeros(shape, np.uint8)
             self._last_t = t
-
-    def _align(self, reference: FloatArray, crop: FloatArray) -> FloatArray | None:
-        """``crop`` moved onto ``reference``, or None when it moved more than ``max_shift``."""
-        limit = self.settings.max_shift * self._size[0]
-        dx, dy = shift_between(reference, crop)
-        if math.hypot(dx, dy) > max(limit, 0.5):
-            return None if limit > 0 else crop
-        if abs(dx) < 0.25 and abs(dy) < 0.25:
-            return crop
-        back = np.array([[1.0, 0.0, -dx], [0.0, 1.0, -dy]], np.float32)
-        return np.asarray(
-            cv2.warpAffine(crop, back, (crop.shape[1], crop.shape[0]), borderMode=cv2.BORDER_REPLICATE),
-            np.float32,
-        )
 
     def _unsettled(self, t: float) -> list[StaticObject]:
         """A frame that cannot be compared: skip it; relearn after ``relearn_after_s`` of them."""
@@ -276,18 +305,20 @@ class ZoneStatic:
         where = pixels(quiet)
         reference[where] += rate * (aligned[where] - reference[where])
 
-    def _objects(self, t: float, width: int, height: int, strength: FloatArray) -> list[StaticObject]:
+    def _objects(
+        self, t: float, width: int, height: int, strength: FloatArray, outside: BoolGrid
+    ) -> list[StaticObject]:
         since = self._since
         with np.errstate(invalid="ignore"):
-            static = self._inside & (t - since >= self.settings.static_after_s)
+            static = self._inside & ~outside & (t - since >= self.settings.static_after_s)
         if not static.any():
             self._tracks = []
             return []
         grid = static.astype(np.uint8)
         # an object's flat inside may look like the ground it covers: join its edges
-        grid = cv2.morphologyEx(grid, cv2.MORPH_CLOSE, np.ones((3, 3), np.uint8)) & self._inside.astype(
-            np.uint8
-        )
+        grid = cv2.morphologyEx(grid, cv2.MORPH_CLOSE, np.ones((3, 3), np.uint8)) & (
+            self._inside & ~outside
+        ).astype(np.uint8)
         count, labels, stats, _ = cv2.connectedComponentsWithStats(grid, connectivity=8)
         y0, _, x0, _ = self._rect
         found: list[tuple[BoxT, float, float]] = []
@@ -377,6 +408,33 @@ class CameraStatic:
         self.zones = {zone.id: ZoneStatic(zone, settings, i) for i, (zone, settings) in enumerate(zones)}
         self._lock = threading.Lock()
         self._requests: list[tuple[str | None, float]] = []
+        # per working width: the anchor picture the camera's shift is measured against, its masked blocks
+        self._anchors: dict[int, tuple[FloatArray, BoolGrid]] = {}
+        self.last_shift: dict[int, tuple[float, float]] = {}  # per working width, this frame's
+
+    def _shift(self, width: int, grey: FloatArray, moving: BoolGrid) -> tuple[float, float]:
+        """The camera's shift of this working copy against its anchor (whole picture, ``moving``
+        blocks blanked in both). While every zone is learning the anchor is this picture."""
+        anchor = self._anchors.get(width)
+        if anchor is not None and anchor[0].shape != grey.shape:
+            anchor = None
+        zones = [zs for zs in self.zones.values() if zs.settings.width == width]
+        if anchor is None:
+            self._anchors[width] = (grey.copy(), moving)
+            return 0.0, 0.0
+        blank = pixels(anchor[1] | moving)
+        if blank.any():
+            a = np.where(blank, np.float32(anchor[0].mean()), anchor[0])
+            c = np.where(blank, np.float32(grey.mean()), grey)
+        else:
+            a, c = anchor[0], grey
+        dx, dy = shift_between(np.asarray(a, np.float32), np.asarray(c, np.float32))
+        if all(zs.learning for zs in zones):  # nothing learnt yet to keep in place: follow the camera
+            for zs in zones:
+                zs.reanchor(dx, dy)
+            self._anchors[width] = (grey.copy(), moving)
+            return 0.0, 0.0
+        return dx, dy
 
     @classmethod
     def for_camera(cls, cfg: Config, camera: Camera) -> CameraStatic | None:
@@ -411,19 +469,29 @@ class CameraStatic:
             for zid, zs in self.zones.items():
                 if zone_id is None or zid == zone_id:
                     zs.recapture(at)
-        copies: dict[int, FloatArray] = {}
+        copies: dict[int, tuple[FloatArray, tuple[float, float]]] = {}
         grids: dict[tuple[int, float, tuple[str, ...]], BoolGrid] = {}
         out: list[StaticObject] = []
         for zs in self.zones.values():
             s = zs.settings
             if s.width not in copies:
-                copies[s.width] = working_copy(image, s.width)
-            grey = copies[s.width]
+                grey = working_copy(image, s.width)
+                labels = {label for z in self.zones.values() for label in z.settings.mask_labels}
+                margin = max(z.settings.mask_margin for z in self.zones.values())
+                moving = masked_blocks(
+                    [box for label, box in detections if label in labels],
+                    grey.shape[1],
+                    grey.shape[0],
+                    margin,
+                )
+                copies[s.width] = (grey, self._shift(s.width, grey, moving))
+                self.last_shift[s.width] = copies[s.width][1]
+            grey, shift = copies[s.width]
             key = (s.width, s.mask_margin, tuple(s.mask_labels))
             if key not in grids:
                 boxes = [box for label, box in detections if label in s.mask_labels]
                 grids[key] = masked_blocks(boxes, grey.shape[1], grey.shape[0], s.mask_margin)
-            for obj in zs.update(grey, t, grids[key]):
+            for obj in zs.update(grey, t, grids[key], shift):
                 if all(iou(obj.box, seen.box) < 0.5 for seen in out):
                     out.append(obj)
         return out
