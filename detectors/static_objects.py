@@ -202,12 +202,18 @@ class ZoneStatic:
         return True
 
     def update(
-        self, grey: FloatArray, t: float, masked: BoolGrid, shift: tuple[float, float] = (0.0, 0.0)
+        self,
+        grey: FloatArray,
+        t: float,
+        masked: BoolGrid,
+        shift: tuple[float, float] = (0.0, 0.0),
+        size: tuple[int, int] | None = None,
     ) -> list[StaticObject]:
         """One frame: ``grey`` is the working copy (float32), ``masked`` its block grid of masked
-        blocks, ``shift`` the camera's (dx, dy) against its anchor, working pixels. Returns the
+        blocks, ``shift`` the camera's (dx, dy) against its anchor, working pixels, ``size`` the
+        copy's (width, height) before it was cut to whole blocks (default: its own). Returns the
         zone's static objects now."""
-        height, width = grey.shape
+        width, height = size if size is not None else (grey.shape[1], grey.shape[0])
         if not self._geometry(width, height):
             return []
         if t < self._not_before:
@@ -391,11 +397,12 @@ def masked_blocks(boxes: Sequence[BoxT], width: int, height: int, margin: float)
     return grid
 
 
-def working_copy(image: Image, width: int) -> FloatArray:
-    """The grey working copy of a BGR picture, cut to whole blocks."""
+def working_copy(image: Image, width: int) -> tuple[FloatArray, tuple[int, int]]:
+    """The grey working copy of a BGR picture, cut to whole blocks, and its (width, height) before
+    the cut: the scale of normalised coordinates (a cut row is not the frame's bottom)."""
     grey = small_grey(image, width)
     h, w = (grey.shape[0] // BLOCK) * BLOCK, (grey.shape[1] // BLOCK) * BLOCK
-    return np.asarray(grey[:h, :w], np.float32)
+    return np.asarray(grey[:h, :w], np.float32), (grey.shape[1], grey.shape[0])
 
 
 class CameraStatic:
@@ -469,29 +476,24 @@ class CameraStatic:
             for zid, zs in self.zones.items():
                 if zone_id is None or zid == zone_id:
                     zs.recapture(at)
-        copies: dict[int, tuple[FloatArray, tuple[float, float]]] = {}
+        copies: dict[int, tuple[FloatArray, tuple[int, int], tuple[float, float]]] = {}
         grids: dict[tuple[int, float, tuple[str, ...]], BoolGrid] = {}
         out: list[StaticObject] = []
         for zs in self.zones.values():
             s = zs.settings
             if s.width not in copies:
-                grey = working_copy(image, s.width)
+                grey, size = working_copy(image, s.width)
                 labels = {label for z in self.zones.values() for label in z.settings.mask_labels}
                 margin = max(z.settings.mask_margin for z in self.zones.values())
-                moving = masked_blocks(
-                    [box for label, box in detections if label in labels],
-                    grey.shape[1],
-                    grey.shape[0],
-                    margin,
-                )
-                copies[s.width] = (grey, self._shift(s.width, grey, moving))
-                self.last_shift[s.width] = copies[s.width][1]
-            grey, shift = copies[s.width]
+                moving = masked_blocks([box for label, box in detections if label in labels], *size, margin)
+                copies[s.width] = (grey, size, self._shift(s.width, grey, moving))
+                self.last_shift[s.width] = copies[s.width][2]
+            grey, size, shift = copies[s.width]
             key = (s.width, s.mask_margin, tuple(s.mask_labels))
             if key not in grids:
                 boxes = [box for label, box in detections if label in s.mask_labels]
-                grids[key] = masked_blocks(boxes, grey.shape[1], grey.shape[0], s.mask_margin)
-            for obj in zs.update(grey, t, grids[key], shift):
+                grids[key] = masked_blocks(boxes, *size, s.mask_margin)
+            for obj in zs.update(grey, t, grids[key], shift, size):
                 if all(iou(obj.box, seen.box) < 0.5 for seen in out):
                     out.append(obj)
         return out

@@ -450,3 +450,21 @@ def test_the_camera_shift_ignores_people_walking_and_sub_pixel_noise() -> None:
     cs.update(picture(7, shift=(2, 4)), 1007.0, [])  # 4 px right, 2 down at 640: 2 and 1 at 320
     dx, dy = cs.last_shift[320]
     assert round(dx) == 2 and round(dy) == 1
+
+
+def test_an_object_found_at_a_zones_lower_edge_counts_in_that_zone() -> None:
+    """The zone compares the blocks whose centres it holds, so the box (whole blocks) may end
+    below its polygon: the box's foot is outside, yet the object counts in the zone that found it
+    (and only there: the walkway above holds neither its foot nor found it)."""
+    edge = CONFIG.replace("[0.9, 0.95], [0.1, 0.95]", "[0.9, 0.69], [0.1, 0.69]")
+    cfg = parse_config(edge)
+    pipe = CameraPipeline(cfg.cameras[0], cfg, NoTracker(), model_name="yolo11n")
+    objects = []
+    for t in range(0, 25):
+        frame = Frame("cam-1", t, picture(t, box=t >= 8), 1_790_000_000.0 + t, 0.0, float(t))
+        objects = pipe.objects(frame, Boxes.empty())
+    [obj] = objects
+    # its foot lies below the zone's lower edge: the last block row inside ends at row 128 of the
+    # 180-row working copy (normalised by the copy's height before it is cut to 176 rows)
+    assert obj.box[3] == pytest.approx(128 / 180, abs=1e-4) and obj.box[3] > 0.69
+    assert obj.label == "static_object" and obj.zones == ["corner"]
