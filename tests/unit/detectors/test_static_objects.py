@@ -468,3 +468,14 @@ def test_an_object_found_at_a_zones_lower_edge_counts_in_that_zone() -> None:
     # 180-row working copy (normalised by the copy's height before it is cut to 176 rows)
     assert obj.box[3] == pytest.approx(128 / 180, abs=1e-4) and obj.box[3] > 0.69
     assert obj.label == "static_object" and obj.zones == ["corner"]
+
+
+def test_measuring_a_shift_leaves_the_pictures_as_they_were() -> None:
+    """OpenCV windows a view it is given in place: a crop of the working copy would come back
+    darkened towards its edges (and then be compared)."""
+    grey = so.working_copy(picture(0), 320)[0]
+    before = grey.copy()
+    reference = grey[40:120, 64:192].copy()
+    so.shift_between(reference, grey[40:120, 64:192])
+    so.shift_between(grey[8:168], grey[8:168])
+    assert np.array_equal(grey, before)
