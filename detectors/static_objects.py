@@ -116,21 +116,14 @@ def _window(width: int, height: int) -> FloatArray:
 
 
 def _fast_length(n: int) -> int:
-    """The largest length up to ``n`` whose only prime factors are 2, 3 and 5 (a fast DFT)."""
-    while n > 1:
-        m = n
-        for p in (2, 3, 5):
-            while m % p == 0:
-                m //= p
-        if m == 1:
-            return n
-        n -= 1
-    return n
+    """The largest power of two up to ``n``: OpenCV's DFT is several times faster there (a
+    320x176 phase correlation costs about 1.2 ms, its middle 256x128 0.2 ms)."""
+    return 1 << (max(1, n).bit_length() - 1)
 
 
 def shift_between(reference: FloatArray, current: FloatArray) -> tuple[float, float]:
     """(dx, dy) in pixels by which ``current`` is moved against ``reference`` (phase correlation,
-    on their middle cut to a size the DFT is fast at: 176 rows cost twice 160)."""
+    on their middle cut to a size the DFT is fast at)."""
     height, width = reference.shape
     h, w = _fast_length(height), _fast_length(width)
     y, x = (height - h) // 2, (width - w) // 2
