@@ -21,8 +21,9 @@ counted. Foreground that stays ``static_after_s`` seconds becomes an object:
 the connected blocks' box, its area, the time it was first seen, and a track
 id kept while it stays in place. The reference adapts slowly (``adapt_s``)
 where nothing is foreground or masked, following the day's light. Camera shake
-is measured once per frame for the whole camera: phase correlation of the whole
-working copy (people and vehicles blanked) against the camera's anchor picture,
+is measured once per frame for the whole camera: phase correlation of the working
+copy's middle (cut to powers of two: 256x128 of 320x176; people and vehicles
+blanked) against the camera's anchor picture,
 rounded to whole pixels (sub-pixel readings are noise, not shake). Each zone
 reads its crop that far away (shifts up to ``max_shift`` from where it learnt);
 blocks whose pixels the shift takes outside the picture are not compared, not
@@ -437,8 +438,8 @@ class CameraStatic:
         self.last_shift: dict[int, tuple[float, float]] = {}  # per working width, this frame's
 
     def _shift(self, width: int, grey: FloatArray, moving: BoolGrid) -> tuple[float, float]:
-        """The camera's shift of this working copy against its anchor (whole picture, ``moving``
-        blocks blanked in both). While every zone is learning the anchor is this picture."""
+        """The camera's shift of this working copy against its anchor (its middle, ``moving`` blocks
+        blanked in both). While every zone is learning the anchor is this picture."""
         anchor = self._anchors.get(width)
         if anchor is not None and anchor[0].shape != grey.shape:
             anchor = None
