@@ -355,7 +355,7 @@ def test_a_clock_that_goes_back_does_not_postpone_an_object() -> None:
     assert cs.update(picture(31, box=True), 1000.0 - 3600.0, [])
 
 
-# -- camera shift: measured on the whole picture, blocks shifted out of it are not compared --------
+# -- camera shift: measured on the picture's middle; blocks shifted out of it are not compared -------
 
 WIDE = np.asarray(
     cv2.resize(
@@ -425,7 +425,7 @@ def small_zone_picture(t: float, *, box: bool) -> np.ndarray:
 
 
 def test_a_small_zone_settles_and_finds_its_object_on_a_still_camera() -> None:
-    """The shift is the camera's, measured on the whole picture: the object filling much of a
+    """The shift is the camera's, measured on the picture's middle: the object filling much of a
     small zone's crop does not read as a shake of it."""
     zone = Zone(id="small", polygon=SMALL_ZONE, categories=["c"])
     cs = CameraStatic("cam-1", [(zone, StaticObjects(learn_s=4, static_after_s=10, min_area=0.001))])
