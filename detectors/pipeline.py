@@ -30,7 +30,7 @@ from detectors.sampling import Sampler
 from detectors.static_objects import CameraStatic, StaticObject
 from detectors.tracking import Tracker
 from detectors.types import Boxes, Frame
-from detectors.zones import zones_of
+from detectors.zones import passes_filters, zones_of
 from streams.config import Camera, Config
 from streams.config.camera import STATIC_LABEL
 from streams.config.static import static_zones
@@ -193,6 +193,16 @@ class CameraPipeline:
             return []
         return [self._static_object(s) for s in found]
 
+    def _static_zones(self, found: StaticObject, box: list[float]) -> list[str]:
+        """The zones a static object counts in: those that hold its anchor, and always the zone that
+        found it (within its polygon) when its filters pass, even if the box's foot falls outside."""
+        held = set(zones_of(STATIC_LABEL, found.score, box, self.camera.zones))
+        return [
+            z.id
+            for z in self.camera.zones
+            if z.id in held or (z.id == found.zone_id and passes_filters(STATIC_LABEL, found.score, box, z))
+        ]
+
     def _static_object(self, found: StaticObject) -> DetectedObject:
         box = list(found.box)
         return DetectedObject(
@@ -200,7 +210,7 @@ class CameraPipeline:
             label=STATIC_LABEL,
             score=found.score,
             box=box,
-            zones=zones_of(STATIC_LABEL, found.score, box, self.camera.zones),
+            zones=self._static_zones(found, box),
             area=found.area,
             first_seen=to_iso(found.first_seen),
         )

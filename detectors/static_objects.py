@@ -21,14 +21,21 @@ counted. Foreground that stays ``static_after_s`` seconds becomes an object:
 the connected blocks' box, its area, the time it was first seen, and a track
 id kept while it stays in place. The reference adapts slowly (``adapt_s``)
 where nothing is foreground or masked, following the day's light. Camera shake
-is aligned away by phase correlation (shifts up to ``max_shift``); a larger
-shift, or a frame where most of the zone changed, is skipped, and after
-``relearn_after_s`` of such frames the zone learns again.
+is measured once per frame for the whole camera: phase correlation of the working
+copy's middle (cut to powers of two: 256x128 of 320x176; people and vehicles
+blanked) against the camera's anchor picture,
+rounded to whole pixels (sub-pixel readings are noise, not shake). Each zone
+reads its crop that far away (shifts up to ``max_shift`` from where it learnt);
+blocks whose pixels the shift takes outside the picture are not compared, not
+learnt and not reported. A larger shift, or a frame where most of the zone
+changed, is skipped, and after ``relearn_after_s`` of such frames the zone
+learns again (the anchor is taken again when every zone is learning).
 
 Times are the frames' ``captured_at`` (epoch seconds, or media time in
 ``citywatch eval``). Every state is bounded: one reference and one block grid
 per zone, at most ``LEARN_FRAMES`` pictures while learning, ``max_objects``
-objects per zone, ``MAX_REQUESTS`` pending recaptures.
+objects per zone, ``MAX_REQUESTS`` pending recaptures. The block pictures (working copy,
+per-block dissimilarity, the shift, crops read a shift away) are ``detectors.static_blocks``.
 """
 
 from __future__ import annotations
@@ -44,7 +51,12 @@ import numpy as np
 import numpy.typing as npt
 
 from detectors.fixtures import iou
-from detectors.motion import small_grey
+from detectors.static_blocks import BLOCK, BoolGrid, block_difference, pixels
+from detectors.static_blocks import BoxT as BoxT  # re-exported: the step's public names
+from detectors.static_blocks import masked_blocks as masked_blocks
+from detectors.static_blocks import shift_between as shift_between
+from detectors.static_blocks import shifted_crop as shifted_crop
+from detectors.static_blocks import working_copy as working_copy
 from detectors.types import FloatArray, Image
 from detectors.zones import point_in_polygon
 from streams.config import Camera, Config, Zone
@@ -52,16 +64,12 @@ from streams.config.camera import STATIC_LABEL, StaticObjects
 from streams.config.static import static_zones
 from streams.contract.errors import UsageError
 
-BLOCK = 8  # pixels of the working copy per compared block
 LEARN_FRAMES = 9  # pictures kept while learning (thinned to every other one when full)
 MISSES = 2  # clear looks in a row that end a foreground block (one noisy frame does not)
-NOISE_VAR = 16.0  # grey-level variance of sensor noise and compression (4 levels)
 MAX_REQUESTS = 64  # recaptures pending between two frames
 TRACK_BASE = 1_000_000_000  # static objects' track ids start here, far above the model's tracker
 TRACK_SPAN = 1_000_000  # ids per zone
 
-BoxT = tuple[float, float, float, float]  # normalised x1, y1, x2, y2
-BoolGrid = npt.NDArray[np.bool_]
 Times = npt.NDArray[np.float64]  # epoch seconds need more than float32 (2 min steps)
 
 
@@ -80,35 +88,6 @@ class StaticObject:
 def thresholds(sensitivity: float) -> tuple[float, float]:
     """(structure, luminance) dissimilarity above which a block counts as changed."""
     return 0.6 - 0.4 * sensitivity, 0.2 + 0.8 * (1.0 - sensitivity)
-
-
-def _block_means(a: FloatArray, gh: int, gw: int) -> FloatArray:
-    return np.asarray(a.reshape(gh, BLOCK, gw, BLOCK).mean(axis=(1, 3)), np.float32)
-
-
-def block_difference(
-    current: FloatArray, reference: FloatArray, valid: BoolGrid
-) -> tuple[FloatArray, FloatArray]:
-    """Per block (structure, luminance) dissimilarity of two aligned pictures of the same size
-    (multiples of ``BLOCK``). The zone's light change (the median ratio of means over ``valid``
-    blocks) is divided out of the luminance term."""
-    gh, gw = current.shape[0] // BLOCK, current.shape[1] // BLOCK
-    mc, mr = _block_means(current, gh, gw), _block_means(reference, gh, gw)
-    vc = np.maximum(_block_means(current * current, gh, gw) - mc * mc, 0.0)
-    vr = np.maximum(_block_means(reference * reference, gh, gw) - mr * mr, 0.0)
-    cov = _block_means(current * reference, gh, gw) - mc * mr
-    structure = 1.0 - (cov + NOISE_VAR) / np.sqrt((vc + NOISE_VAR) * (vr + NOISE_VAR))
-    ratio = np.log((mc + 8.0) / (mr + 8.0))
-    gain = float(np.median(ratio[valid])) if valid.any() else 0.0
-    luminance = np.abs(ratio - gain)
-    return np.asarray(structure, np.float32), np.asarray(luminance, np.float32)
-
-
-def shift_between(reference: FloatArray, current: FloatArray) -> tuple[float, float]:
-    """(dx, dy) in pixels by which ``current`` is moved against ``reference`` (phase correlation)."""
-    window = cv2.createHanningWindow((reference.shape[1], reference.shape[0]), cv2.CV_32F)
-    (dx, dy), _ = cv2.phaseCorrelate(reference, current, window)
-    return float(dx), float(dy)
 
 
 @dataclass
@@ -149,6 +128,13 @@ class ZoneStatic:
         self._unsettled_from: float | None = None
         self._last_t: float | None = None
         self._tracks: list[_Track] = []
+        # the camera's shift (against its anchor) when the zone began learning: its reference's place
+        self._origin: tuple[float, float] | None = None
+
+    def reanchor(self, dx: float, dy: float) -> None:
+        """The camera's anchor moved by (dx, dy): keep the reference's place in the new one."""
+        if self._origin is not None:
+            self._origin = (self._origin[0] - dx, self._origin[1] - dy)
 
     def _geometry(self, width: int, height: int) -> bool:
         """Block rect and zone mask for this working size; False if the zone covers no block."""
@@ -171,18 +157,39 @@ class ZoneStatic:
         self.recapture(self._not_before)  # a new picture size: what was learnt does not fit
         return True
 
-    def update(self, grey: FloatArray, t: float, masked: BoolGrid) -> list[StaticObject]:
+    def update(
+        self,
+        grey: FloatArray,
+        t: float,
+        masked: BoolGrid,
+        shift: tuple[float, float] = (0.0, 0.0),
+        size: tuple[int, int] | None = None,
+    ) -> list[StaticObject]:
         """One frame: ``grey`` is the working copy (float32), ``masked`` its block grid of masked
-        blocks. Returns the zone's static objects now."""
-        height, width = grey.shape
+        blocks, ``shift`` the camera's (dx, dy) against its anchor, working pixels, ``size`` the
+        copy's (width, height) before it was cut to whole blocks (default: its own). Returns the
+        zone's static objects now."""
+        width, height = size if size is not None else (grey.shape[1], grey.shape[0])
         if not self._geometry(width, height):
             return []
         if t < self._not_before:
             return []
-        y0, y1, x0, x1 = self._rect
-        crop = grey[y0 * BLOCK : y1 * BLOCK, x0 * BLOCK : x1 * BLOCK]
-        around = masked[y0:y1, x0:x1]
+        if self._origin is None:
+            self._origin = shift
+        dx, dy = shift[0] - self._origin[0], shift[1] - self._origin[1]
+        limit = self.settings.max_shift * width
+        if limit <= 0:
+            dx = dy = 0.0  # no alignment asked for
+        moved = math.hypot(dx, dy) > max(limit, 0.5)
         reference = self._reference
+        if reference is None and moved:  # the camera moved while learning: begin again from here
+            self._stack, self._learn_from, self._origin = [], None, shift
+            dx = dy = 0.0
+        elif moved:
+            return self._unsettled(t)
+        crop, outside = shifted_crop(grey, self._rect, round(dx), round(dy))
+        y0, y1, x0, x1 = self._rect
+        around = masked[y0:y1, x0:x1] | outside  # pixels the shift brought in from outside: unseen
         if reference is None:
             self._learn(crop, t, around)
             return []
@@ -194,9 +201,7 @@ class ZoneStatic:
             self._unsettled_from = None if self._unsettled_from is None else self._unsettled_from - back
         dt = 0.0 if self._last_t is None else max(0.0, t - self._last_t)
         self._last_t = t
-        aligned = self._align(reference, crop)
-        if aligned is None:
-            return self._unsettled(t)
+        aligned = crop
         # blocks hidden by people through all the learning: their first clear look is the reference
         seen = self._unknown & ~around
         if seen.any():
@@ -213,7 +218,7 @@ class ZoneStatic:
         self._track_blocks(changed & valid, mask, t)
         self._adapt(reference, aligned, ~changed & ~mask & np.isnan(self._since), dt)
         strength = np.maximum(structure / self.t_struct, luminance / self.t_lum)
-        return self._objects(t, width, height, strength)
+        return self._objects(t, width, height, strength, outside)
 
     def _learn(self, crop: FloatArray, t: float, masked: BoolGrid) -> None:
         """Keep the picture, people and vehicles left out (a person standing through the learning
@@ -237,20 +242,6 @@ class ZoneStatic:
             self._since = np.full(shape, np.nan, np.float64)
             self._misses = np.zeros(shape, np.uint8)
             self._last_t = t
-
-    def _align(self, reference: FloatArray, crop: FloatArray) -> FloatArray | None:
-        """``crop`` moved onto ``reference``, or None when it moved more than ``max_shift``."""
-        limit = self.settings.max_shift * self._size[0]
-        dx, dy = shift_between(reference, crop)
-        if math.hypot(dx, dy) > max(limit, 0.5):
-            return None if limit > 0 else crop
-        if abs(dx) < 0.25 and abs(dy) < 0.25:
-            return crop
-        back = np.array([[1.0, 0.0, -dx], [0.0, 1.0, -dy]], np.float32)
-        return np.asarray(
-            cv2.warpAffine(crop, back, (crop.shape[1], crop.shape[0]), borderMode=cv2.BORDER_REPLICATE),
-            np.float32,
-        )
 
     def _unsettled(self, t: float) -> list[StaticObject]:
         """A frame that cannot be compared: skip it; relearn after ``relearn_after_s`` of them."""
@@ -276,18 +267,20 @@ class ZoneStatic:
         where = pixels(quiet)
         reference[where] += rate * (aligned[where] - reference[where])
 
-    def _objects(self, t: float, width: int, height: int, strength: FloatArray) -> list[StaticObject]:
+    def _objects(
+        self, t: float, width: int, height: int, strength: FloatArray, outside: BoolGrid
+    ) -> list[StaticObject]:
         since = self._since
         with np.errstate(invalid="ignore"):
-            static = self._inside & (t - since >= self.settings.static_after_s)
+            static = self._inside & ~outside & (t - since >= self.settings.static_after_s)
         if not static.any():
             self._tracks = []
             return []
         grid = static.astype(np.uint8)
         # an object's flat inside may look like the ground it covers: join its edges
-        grid = cv2.morphologyEx(grid, cv2.MORPH_CLOSE, np.ones((3, 3), np.uint8)) & self._inside.astype(
-            np.uint8
-        )
+        grid = cv2.morphologyEx(grid, cv2.MORPH_CLOSE, np.ones((3, 3), np.uint8)) & (
+            self._inside & ~outside
+        ).astype(np.uint8)
         count, labels, stats, _ = cv2.connectedComponentsWithStats(grid, connectivity=8)
         y0, _, x0, _ = self._rect
         found: list[tuple[BoxT, float, float]] = []
@@ -330,11 +323,6 @@ class ZoneStatic:
         return out
 
 
-def pixels(grid: BoolGrid) -> BoolGrid:
-    """A block grid as a mask of the working copy's pixels."""
-    return np.asarray(np.repeat(np.repeat(grid, BLOCK, axis=0), BLOCK, axis=1), np.bool_)
-
-
 def _rounded(box: BoxT) -> BoxT:
     return (round(box[0], 5), round(box[1], 5), round(box[2], 5), round(box[3], 5))
 
@@ -342,29 +330,6 @@ def _rounded(box: BoxT) -> BoxT:
 def uses_static_objects(cfg: Config) -> bool:
     """Whether any camera zone counts ``static_object`` (the model must then find its masks)."""
     return any(static_zones(cfg, camera) for camera in cfg.cameras)
-
-
-def masked_blocks(boxes: Sequence[BoxT], width: int, height: int, margin: float) -> BoolGrid:
-    """Block grid of a ``width`` x ``height`` working copy: True under any box widened by ``margin``
-    (a fraction of the box's size on each side)."""
-    gh, gw = height // BLOCK, width // BLOCK
-    grid = np.zeros((gh, gw), np.bool_)
-    for x1, y1, x2, y2 in boxes:
-        mx, my = (x2 - x1) * margin, (y2 - y1) * margin
-        bx1 = max(0, math.floor((x1 - mx) * width / BLOCK))
-        by1 = max(0, math.floor((y1 - my) * height / BLOCK))
-        bx2 = min(gw, math.ceil((x2 + mx) * width / BLOCK))
-        by2 = min(gh, math.ceil((y2 + my) * height / BLOCK))
-        if bx2 > bx1 and by2 > by1:
-            grid[by1:by2, bx1:bx2] = True
-    return grid
-
-
-def working_copy(image: Image, width: int) -> FloatArray:
-    """The grey working copy of a BGR picture, cut to whole blocks."""
-    grey = small_grey(image, width)
-    h, w = (grey.shape[0] // BLOCK) * BLOCK, (grey.shape[1] // BLOCK) * BLOCK
-    return np.asarray(grey[:h, :w], np.float32)
 
 
 class CameraStatic:
@@ -377,6 +342,33 @@ class CameraStatic:
         self.zones = {zone.id: ZoneStatic(zone, settings, i) for i, (zone, settings) in enumerate(zones)}
         self._lock = threading.Lock()
         self._requests: list[tuple[str | None, float]] = []
+        # per working width: the anchor picture the camera's shift is measured against, its masked blocks
+        self._anchors: dict[int, tuple[FloatArray, BoolGrid]] = {}
+        self.last_shift: dict[int, tuple[float, float]] = {}  # per working width, this frame's
+
+    def _shift(self, width: int, grey: FloatArray, moving: BoolGrid) -> tuple[float, float]:
+        """The camera's shift of this working copy against its anchor (its middle, ``moving`` blocks
+        blanked in both). While every zone is learning the anchor is this picture."""
+        anchor = self._anchors.get(width)
+        if anchor is not None and anchor[0].shape != grey.shape:
+            anchor = None
+        zones = [zs for zs in self.zones.values() if zs.settings.width == width]
+        if anchor is None:
+            self._anchors[width] = (grey.copy(), moving)
+            return 0.0, 0.0
+        blank = pixels(anchor[1] | moving)
+        if blank.any():
+            a = np.where(blank, np.float32(anchor[0].mean()), anchor[0])
+            c = np.where(blank, np.float32(grey.mean()), grey)
+        else:
+            a, c = anchor[0], grey
+        dx, dy = shift_between(np.asarray(a, np.float32), np.asarray(c, np.float32))
+        if all(zs.learning for zs in zones):  # nothing learnt yet to keep in place: follow the camera
+            for zs in zones:
+                zs.reanchor(dx, dy)
+            self._anchors[width] = (grey.copy(), moving)
+            return 0.0, 0.0
+        return dx, dy
 
     @classmethod
     def for_camera(cls, cfg: Config, camera: Camera) -> CameraStatic | None:
@@ -411,19 +403,24 @@ class CameraStatic:
             for zid, zs in self.zones.items():
                 if zone_id is None or zid == zone_id:
                     zs.recapture(at)
-        copies: dict[int, FloatArray] = {}
+        copies: dict[int, tuple[FloatArray, tuple[int, int], tuple[float, float]]] = {}
         grids: dict[tuple[int, float, tuple[str, ...]], BoolGrid] = {}
         out: list[StaticObject] = []
         for zs in self.zones.values():
             s = zs.settings
             if s.width not in copies:
-                copies[s.width] = working_copy(image, s.width)
-            grey = copies[s.width]
+                grey, size = working_copy(image, s.width)
+                labels = {label for z in self.zones.values() for label in z.settings.mask_labels}
+                margin = max(z.settings.mask_margin for z in self.zones.values())
+                moving = masked_blocks([box for label, box in detections if label in labels], *size, margin)
+                copies[s.width] = (grey, size, self._shift(s.width, grey, moving))
+                self.last_shift[s.width] = copies[s.width][2]
+            grey, size, shift = copies[s.width]
             key = (s.width, s.mask_margin, tuple(s.mask_labels))
             if key not in grids:
                 boxes = [box for label, box in detections if label in s.mask_labels]
-                grids[key] = masked_blocks(boxes, grey.shape[1], grey.shape[0], s.mask_margin)
-            for obj in zs.update(grey, t, grids[key]):
+                grids[key] = masked_blocks(boxes, *size, s.mask_margin)
+            for obj in zs.update(grey, t, grids[key], shift, size):
                 if all(iou(obj.box, seen.box) < 0.5 for seen in out):
                     out.append(obj)
         return out

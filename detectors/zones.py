@@ -49,14 +49,19 @@ def box_area(box: Box) -> float:
     return max(0.0, x2 - x1) * max(0.0, y2 - y1)
 
 
-def in_zone(label: str, score: float, box: Box, zone: Zone) -> bool:
-    """Whether an object counts in ``zone``: its filters pass and its anchor lies inside."""
+def passes_filters(label: str, score: float, box: Box, zone: Zone) -> bool:
+    """Whether an object passes ``zone``'s filters (labels, score, area), wherever it is."""
     if zone.labels is not None and label not in zone.labels:
         return False
     if score < zone.min_score:
         return False
     area = box_area(box)
-    if area < zone.min_area or area > zone.max_area:
+    return zone.min_area <= area <= zone.max_area
+
+
+def in_zone(label: str, score: float, box: Box, zone: Zone) -> bool:
+    """Whether an object counts in ``zone``: its filters pass and its anchor lies inside."""
+    if not passes_filters(label, score, box, zone):
         return False
     x, y = anchor_point(box, zone.anchor)
     return point_in_polygon(x, y, zone.polygon)

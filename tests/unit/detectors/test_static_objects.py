@@ -353,3 +353,129 @@ def test_a_clock_that_goes_back_does_not_postpone_an_object() -> None:
     run(cs, lambda t: (picture(t, box=t >= 8), []), 30)
     # the clock steps back an hour: the box, there all along, is still reported at once
     assert cs.update(picture(31, box=True), 1000.0 - 3600.0, [])
+
+
+# -- camera shift: measured on the picture's middle; blocks shifted out of it are not compared -------
+
+WIDE = np.asarray(
+    cv2.resize(
+        np.random.default_rng(5).integers(50, 210, (H // 6, (W + 96) // 6, 3), dtype=np.uint8),
+        (W + 96, H),
+        interpolation=cv2.INTER_CUBIC,
+    ),
+    np.uint8,
+)  # the scene beyond the picture's right edge, where a panning camera goes
+
+
+def drifting(t: float, px_per_s: float, *, box: bool = False) -> np.ndarray:
+    """The camera pans right by ``px_per_s`` (sub-pixel steps): the scene slides left and new
+    ground comes in at the right edge."""
+    rng = np.random.default_rng(int(t * 1000) + 11)
+    scene = WIDE.astype(np.float32)
+    if box:
+        x1, y1, x2, y2 = (int(v * s) for v, s in zip(OBJECT, (W, H, W, H), strict=True))
+        scene[y1:y2, x1:x2] = (60, 110, 160)
+        scene[y1 : y1 + 4, x1:x2] = (40, 80, 120)
+    pan = np.array([[1.0, 0.0, -px_per_s * t], [0.0, 1.0, 0.0]], np.float32)
+    view = cv2.warpAffine(scene, pan, (W, H), flags=cv2.INTER_LINEAR)
+    return np.clip(view + rng.normal(0, 2.0, view.shape), 0, 255).astype(np.uint8)
+
+
+def right_zone_static(**settings: Any) -> CameraStatic:
+    """A zone that reaches the picture's right edge (where a drift brings in new ground)."""
+    defaults: dict[str, Any] = {"learn_s": 4, "static_after_s": 10}
+    zone = Zone(id="z", polygon=[[0.3, 0.3], [1.0, 0.3], [1.0, 0.95], [0.3, 0.95]], categories=["c"])
+    return CameraStatic("cam-1", [(zone, StaticObjects(**(defaults | settings)))])
+
+
+def test_a_slow_drift_leaves_no_object_in_the_strip_it_uncovers() -> None:
+    # 0.3 px/s of 640: 1.5 % of the width in 32 s (the lot footage's drift), 6 px at 320 by 40 s
+    got = run(right_zone_static(), lambda t: (drifting(t, 0.3), []), 40)
+    assert not any(got.values())
+
+
+def test_a_slow_drift_still_finds_the_object() -> None:
+    got = run(right_zone_static(), lambda t: (drifting(t, 0.3, box=t >= 8), []), 40)
+    assert all(got[t] for t in got if t >= 18)
+    assert got[40][0].box[2] < 0.7  # the box, not the edge strip
+
+
+def test_shifted_crop_marks_the_blocks_read_outside_the_picture() -> None:
+    grey = np.arange(64 * 48, dtype=np.float32).reshape(48, 64)
+    crop, outside = so.shifted_crop(grey, (1, 5, 4, 8), 0, 0)  # rows 8:40, columns 32:64
+    assert crop.shape == (32, 32) and not outside.any() and crop[0, 0] == grey[8, 32]
+    crop, outside = so.shifted_crop(grey, (1, 5, 4, 8), 3, -1)  # 3 px right, 1 px up
+    assert crop.shape == (32, 32) and crop[0, 0] == grey[7, 35]
+    assert outside[:, -1].all() and not outside[:, :-1].any()  # the last column of blocks ran off
+    crop, outside = so.shifted_crop(grey, (0, 6, 0, 8), -2, -9)
+    assert outside[:2].all() and outside[:, 0].all() and not outside[2:, 1:].any()
+
+
+SMALL_ZONE = [[0.62, 0.55], [0.82, 0.55], [0.82, 0.77], [0.62, 0.77]]  # 0.20 x 0.22 of the frame
+SMALL_BOX = (0.68, 0.6, 0.77, 0.72)
+
+
+def small_zone_picture(t: float, *, box: bool) -> np.ndarray:
+    image = picture(t)
+    if box:
+        x1, y1, x2, y2 = (int(v * s) for v, s in zip(SMALL_BOX, (W, H, W, H), strict=True))
+        image[y1:y2, x1:x2] = (60, 110, 160)
+        image[y1 : y1 + 3, x1:x2] = (40, 80, 120)
+    return image
+
+
+def test_a_small_zone_settles_and_finds_its_object_on_a_still_camera() -> None:
+    """The shift is the camera's, measured on the picture's middle: the object filling much of a
+    small zone's crop does not read as a shake of it."""
+    zone = Zone(id="small", polygon=SMALL_ZONE, categories=["c"])
+    cs = CameraStatic("cam-1", [(zone, StaticObjects(learn_s=4, static_after_s=10, min_area=0.001))])
+    got = run(cs, lambda t: (small_zone_picture(t, box=t >= 8), []), 40)
+    assert not any(objs for t, objs in got.items() if t < 18)
+    assert all(got[t] for t in got if t >= 18)
+    box = got[40][0].box  # (the zone's rows are few: the joined box may reach its edges)
+    assert box[0] == pytest.approx(SMALL_BOX[0], abs=0.03) and box[2] == pytest.approx(SMALL_BOX[2], abs=0.03)
+    assert box[1] <= SMALL_BOX[1] + 0.03 and box[3] >= SMALL_BOX[3] - 0.03
+    assert cs.last_shift[320] == (0.0, 0.0) or max(map(abs, cs.last_shift[320])) < 0.5
+
+
+def test_the_camera_shift_ignores_people_walking_and_sub_pixel_noise() -> None:
+    cs = camera_static()
+    for t in range(0, 6):
+        cs.update(picture(t), 1000.0 + t, [])
+    image = picture(6)
+    image[60:300, 40:200] = (30, 30, 60)  # a large dark coat passing
+    cs.update(image, 1006.0, [("person", (40 / W, 60 / H, 200 / W, 300 / H))])
+    dx, dy = cs.last_shift[320]
+    assert abs(dx) < 0.5 and abs(dy) < 0.5
+    cs.update(picture(7, shift=(2, 4)), 1007.0, [])  # 4 px right, 2 down at 640: 2 and 1 at 320
+    dx, dy = cs.last_shift[320]
+    assert round(dx) == 2 and round(dy) == 1
+
+
+def test_an_object_found_at_a_zones_lower_edge_counts_in_that_zone() -> None:
+    """The zone compares the blocks whose centres it holds, so the box (whole blocks) may end
+    below its polygon: the box's foot is outside, yet the object counts in the zone that found it
+    (and only there: the walkway above holds neither its foot nor found it)."""
+    edge = CONFIG.replace("[0.9, 0.95], [0.1, 0.95]", "[0.9, 0.69], [0.1, 0.69]")
+    cfg = parse_config(edge)
+    pipe = CameraPipeline(cfg.cameras[0], cfg, NoTracker(), model_name="yolo11n")
+    objects = []
+    for t in range(0, 25):
+        frame = Frame("cam-1", t, picture(t, box=t >= 8), 1_790_000_000.0 + t, 0.0, float(t))
+        objects = pipe.objects(frame, Boxes.empty())
+    [obj] = objects
+    # its foot lies below the zone's lower edge: the last block row inside ends at row 128 of the
+    # 180-row working copy (normalised by the copy's height before it is cut to 176 rows)
+    assert obj.box[3] == pytest.approx(128 / 180, abs=1e-4) and obj.box[3] > 0.69
+    assert obj.label == "static_object" and obj.zones == ["corner"]
+
+
+def test_measuring_a_shift_leaves_the_pictures_as_they_were() -> None:
+    """OpenCV windows a view it is given in place: a crop of the working copy would come back
+    darkened towards its edges (and then be compared)."""
+    grey = so.working_copy(picture(0), 320)[0]
+    before = grey.copy()
+    reference = grey[40:120, 64:192].copy()
+    so.shift_between(reference, grey[40:120, 64:192])
+    so.shift_between(grey[8:168], grey[8:168])
+    assert np.array_equal(grey, before)
