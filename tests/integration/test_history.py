@@ -99,7 +99,12 @@ def publish(bootstrap: str, topics: Topics, records: Published) -> None:
 
 def keyed(records: list[tuple[str, r.Record]]) -> Published:
     """The district's records with the contract's keys."""
-    key = {"alerts": "incident_id", "dispatch": "unit_id", "dispatch-updates": "case_id"}
+    key = {
+        "alerts": "incident_id",
+        "dispatch": "unit_id",
+        "dispatch-updates": "case_id",
+        "camera-commands": "camera_id",
+    }
     return [(s, str(getattr(rec, key.get(s, "speaker_id"))), rec.to_bytes()) for s, rec in records]
 
 
