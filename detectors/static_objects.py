@@ -218,7 +218,8 @@ class ZoneStatic:
         self._track_blocks(changed & valid, mask, t)
         self._adapt(reference, aligned, ~changed & ~mask & np.isnan(self._since), dt)
         strength = np.maximum(structure / self.t_struct, luminance / self.t_lum)
-        return self._objects(t, width, height, strength, outside)
+        # a masked block is explained by the person or vehicle over it now, whatever it was before
+        return self._objects(t, width, height, strength, around)
 
     def _learn(self, crop: FloatArray, t: float, masked: BoolGrid) -> None:
         """Keep the picture, people and vehicles left out (a person standing through the learning
@@ -268,18 +269,20 @@ class ZoneStatic:
         reference[where] += rate * (aligned[where] - reference[where])
 
     def _objects(
-        self, t: float, width: int, height: int, strength: FloatArray, outside: BoolGrid
+        self, t: float, width: int, height: int, strength: FloatArray, hidden: BoolGrid
     ) -> list[StaticObject]:
+        """The zone's static objects now, left out the ``hidden`` blocks: those a person or vehicle
+        covers (its masked box), and those a shift brought in from outside the picture."""
         since = self._since
         with np.errstate(invalid="ignore"):
-            static = self._inside & ~outside & (t - since >= self.settings.static_after_s)
+            static = self._inside & ~hidden & (t - since >= self.settings.static_after_s)
         if not static.any():
             self._tracks = []
             return []
         grid = static.astype(np.uint8)
         # an object's flat inside may look like the ground it covers: join its edges
         grid = cv2.morphologyEx(grid, cv2.MORPH_CLOSE, np.ones((3, 3), np.uint8)) & (
-            self._inside & ~outside
+            self._inside & ~hidden
         ).astype(np.uint8)
         count, labels, stats, _ = cv2.connectedComponentsWithStats(grid, connectivity=8)
         y0, _, x0, _ = self._rect

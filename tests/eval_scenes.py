@@ -518,9 +518,7 @@ VIOLATION: dict[str, Scene] = {
 }
 
 
-# a vehicle that stays (illegal_parking). On cam-lot-all, which also watches static objects, the
-# step reports blocks just above and below the bus (outside its mask) as a static_object: an open
-# defect (README, Evaluation), so this scene runs on cam-lot
+# a vehicle that stays (illegal_parking), on the camera that also watches static objects
 PARKED: dict[str, Scene] = {
     s.what.split(":")[0]: s
     for s in (
@@ -529,7 +527,7 @@ PARKED: dict[str, Scene] = {
             LOT,
             30.1,
             lambda: _bus(99.0),
-            "cam-lot",
+            "cam-lot-all",
             "lot-bus-stops.truth.jsonl",
         ),
     )

@@ -107,6 +107,16 @@ def test_a_person_standing_over_it_is_not_an_object() -> None:
     assert got[40]
 
 
+def test_what_a_vehicle_covers_is_not_an_object_even_if_it_changed_before_the_vehicle_was_seen() -> None:
+    # the change is seen one frame before the model finds the vehicle over it (a bus pulling in);
+    # while the bus stands there the blocks it covers are its, however long; when it leaves, what
+    # stays is an object
+    bus = [("bus", PERSON)]
+    got = run(camera_static(), lambda t: (picture(t, box=t >= 8), bus if 9 <= t < 40 else []), 60)
+    assert not any(objs for t, objs in got.items() if t < 40)
+    assert got[40] and got[60]
+
+
 def test_a_person_standing_through_the_learning_leaves_no_ghost() -> None:
     def scene(t: float) -> tuple[np.ndarray, list[tuple[str, so.BoxT]]]:
         if t >= 6:  # the person walks off after the learning period
