@@ -67,7 +67,9 @@ class ConfigWatch:
         try:
             new = load_config(self.path)
         except ConfigError as exc:
-            logger.warning("config: %s changed but has problems; keeping the running zones:\n%s", self.path, exc)
+            logger.warning(
+                "config: %s changed but has problems; keeping the running zones:\n%s", self.path, exc
+            )
             return {}
         changes = zone_changes(self.cfg, new)
         for camera_id in [c for c, zones in changes.items() if not self._categories_known(c, zones)]:
@@ -79,7 +81,9 @@ class ConfigWatch:
                 self.path,
             )
         for camera_id, zones in changes.items():
-            logger.info("%s: zones reloaded from %s: %s", camera_id, self.path, ", ".join(z.id for z in zones))
+            logger.info(
+                "%s: zones reloaded from %s: %s", camera_id, self.path, ", ".join(z.id for z in zones)
+            )
         self.cfg = self._with_zones(changes)
         return changes
 
@@ -96,6 +100,7 @@ class ConfigWatch:
     def _with_zones(self, changes: dict[str, tuple[Zone, ...]]) -> Config:
         """The running configuration with only the changed zones applied."""
         cams = [
-            c.model_copy(update={"zones": list(changes[c.id])}) if c.id in changes else c for c in self.cfg.cameras
+            c.model_copy(update={"zones": list(changes[c.id])}) if c.id in changes else c
+            for c in self.cfg.cameras
         ]
         return self.cfg.model_copy(update={"cameras": cams})

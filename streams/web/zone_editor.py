@@ -54,7 +54,9 @@ def _camera(state: WebState, camera_id: str) -> None:
 
 def _config_path(state: WebState) -> Path:
     if state.config_path is None:
-        raise WebError("this worker was started without a configuration file: zones cannot be edited here", 503)
+        raise WebError(
+            "this worker was started without a configuration file: zones cannot be edited here", 503
+        )
     return state.config_path
 
 

@@ -41,6 +41,7 @@ READ = {
 }
 OPERATE = {**READ, "viewer": 403, "operator": 202, "admin": 202}
 EDIT = {**READ, "viewer": 403}
+OPS = ("operator", "admin")
 UNIT_A = {**READ, "patrol_a": 200}
 ANY = {**dict.fromkeys(ROLES, 200), "none": 401}
 PATROL_A = {**READ, "viewer": 403, "operator": 403, "admin": 202, "patrol_a": 202}
@@ -110,8 +111,13 @@ MATRIX: list[tuple[str, str, Any, dict[str, int]]] = [
     ("GET", "/cameras/cam-b/zones/picture.jpg", None, {**EDIT, "operator": 404, "admin": 404}),
     ("GET", "/api/cameras/cam-b/zones", None, EDIT),
     ("POST", "/api/cameras/cam-b/zones", {"zones": [], "save": False}, EDIT),
-    ("POST", "/api/cameras/cam-b/zones", {"zones": [], "save": True}, {**EDIT, "operator": 403, "admin": 403}),
-    ("POST", "/api/cameras/cam-b/zones", {"zones": 3}, {**EDIT, "operator": 400, "admin": 400}),
+    (
+        "POST",
+        "/api/cameras/cam-b/zones",
+        {"zones": [], "save": True},
+        {**EDIT, "operator": 403, "admin": 403},
+    ),
+    ("POST", "/api/cameras/cam-b/zones", {"zones": 3}, {**EDIT, **dict.fromkeys(OPS, 400)}),
     ("GET", "/api/reports/kpis?from=2026-05-01&to=2026-06-01&by=unit", None, READ),
     (
         "GET",
