@@ -93,4 +93,27 @@ def check_zones(text: str, file: str, camera_id: str, zones: Sequence[Any]) -> Z
         out.cfg = parse_config(updated, file)
     except ConfigError as exc:
         out.problems = [zone_problem(p, index, plain) for p in exc.problems]
+        out.problems += _problems_of_the_others(text, file, camera_id, index, plain, out.problems)
     return out
+
+
+def _problems_of_the_others(
+    text: str, file: str, camera_id: str, index: int, zones: list[ZoneData], found: list[ZoneProblem]
+) -> list[ZoneProblem]:
+    """The checks again without the zones that have problems: when a zone does not validate,
+    ``parse_config`` stops before the cross-reference checks, which would then find the other
+    zones' problems (duplicate ids, polygons) only on the next round."""
+    bad = {p.zone for p in found if p.zone is not None}
+    kept = [i for i in range(len(zones)) if i not in bad]
+    if not bad or not kept:
+        return []
+    try:
+        parse_config(replace_zones(text, camera_id, [zones[i] for i in kept]), file)
+    except ConfigError as exc:
+        more = [zone_problem(p, index, [zones[i] for i in kept]) for p in exc.problems]
+        return [
+            ZoneProblem(kept[p.zone], p.zone_id, p.field, p.message)
+            for p in more
+            if p.zone is not None and kept[p.zone] not in bad
+        ]
+    return []

@@ -24,7 +24,7 @@ from typing import Any
 
 import yaml
 from aiohttp import web
-from pydantic import Field, ValidationError
+from pydantic import Field, StrictBool, ValidationError
 
 from detectors.zones import in_zone
 from streams.config.camera import Zone
@@ -44,7 +44,7 @@ READ_ONLY = "set web.config_writable: true to save from the browser; download th
 
 class ZonesBody(Body):
     zones: list[Any] = Field(max_length=200)
-    save: bool = False
+    save: StrictBool = False
 
 
 def _camera(state: WebState, camera_id: str) -> None:
