@@ -109,6 +109,7 @@ def passes_check(running: Running, path: Path) -> str:
 
 @pytest.mark.sysdeps("chromium", "chromedriver")
 def test_draw_check_and_save_a_zone_in_chromium(editor_worker: Running, tmp_path: Path) -> None:
+    from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
     from selenium.webdriver.support.ui import Select, WebDriverWait
@@ -129,6 +130,15 @@ def test_draw_check_and_save_a_zone_in_chromium(editor_worker: Running, tmp_path
         for x, y in [(0.25, 0.25), (0.55, 0.25), (0.55, 0.65), (0.25, 0.65), (0.25, 0.25)]:
             click_at(driver, overlay, x, y)  # the last click, on the first point, closes it
         wait.until(lambda d: d.find_element(By.ID, "z-form").is_displayed())
+        # drag its third vertex down and to the right, then back where it was
+        shape = driver.find_element(By.CSS_SELECTOR, "#z-overlay polygon.selected")
+        drawn = shape.get_attribute("points")
+        vertex = driver.find_element(By.CSS_SELECTOR, '#z-overlay circle.vertex[data-vertex="2"]')
+        ActionChains(driver).drag_and_drop_by_offset(vertex, 40, 30).perform()
+        moved = driver.find_element(By.CSS_SELECTOR, "#z-overlay polygon.selected").get_attribute("points")
+        assert moved != drawn
+        vertex = driver.find_element(By.CSS_SELECTOR, '#z-overlay circle.vertex[data-vertex="2"]')
+        ActionChains(driver).drag_and_drop_by_offset(vertex, -40, -30).perform()
         zone_id = driver.find_element(By.ID, "z-id")
         zone_id.send_keys(Keys.CONTROL, "a")
         zone_id.send_keys("doorway")

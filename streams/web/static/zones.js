@@ -56,7 +56,8 @@
       const cls = insideAny.has(k) ? "det inside" : "det";
       overlay.append(svg("rect", { class: cls, x: x1, y: y1, width: x2 - x1, height: y2 - y1, "data-index": k }));
       const zonesIn = st.inside.map((found, i) => (found && found.includes(k) ? st.zones[i].id : null)).filter(Boolean);
-      const label = svg("text", { class: "det-label", x: x1 + 3, y: y1 + 15 });
+      const font = st.size[0] / 70;
+      const label = svg("text", { class: "det-label", x: x1 + font / 4, y: y1 - font / 3, "font-size": font });
       label.textContent = `${o.label} ${o.score.toFixed(2)}${zonesIn.length ? " in " + zonesIn.join(", ") : ""}`;
       overlay.append(label);
     });
