@@ -361,6 +361,13 @@ class RunLimits:
         return self.max_frames is not None and frames >= self.max_frames
 
 
+def apply_zone_changes(zones: ConfigWatch, pipelines: Mapping[str, CameraPipeline]) -> None:
+    """Zones edited in cameras.yaml since the last look (at most every 2 s), to the cameras here."""
+    for camera_id, changed in zones.poll(time.monotonic()).items():
+        if camera_id in pipelines:
+            pipelines[camera_id].apply_zones(zones.cfg, changed)
+
+
 def run_edge(
     readers: Mapping[str, CameraReader],
     loop: DetectionLoop,
@@ -381,9 +388,7 @@ def run_edge(
         if commands is not None:
             commands.drain(loop.pipelines, time.time())
         if zones is not None:
-            for camera_id, changed in zones.poll(time.monotonic()).items():
-                if camera_id in loop.pipelines:
-                    loop.pipelines[camera_id].apply_zones(zones.cfg, changed)
+            apply_zone_changes(zones, loop.pipelines)
         pending: list[tuple[Frame, GateDecision]] = []
         for camera_id, reader in readers.items():
             frame = reader.take()

@@ -4,6 +4,7 @@ each problem tied to its zone; saved atomically; reloaded from the file by mtime
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -11,14 +12,16 @@ import numpy as np
 import pytest
 import yaml
 
+from detectors.detect import run_detect
 from detectors.motion import GateDecision
-from detectors.pipeline import CameraPipeline
+from detectors.pipeline import CameraPipeline, DetectionLoop, RunLimits, StatusReporter, run_edge
 from detectors.types import Frame
 from streams.config import parse_config
 from streams.config.watch import ConfigWatch, zone_changes
 from streams.config.write import save_config_text
 from streams.config.zone_check import check_zones
 from streams.config.zone_yaml import replace_zones, zones_block
+from streams.contract.topics import Topics
 from streams.web.zone_editor import detections_inside, live_objects
 
 from ...config_support import streams_site, to_yaml
@@ -239,3 +242,26 @@ def test_a_pipeline_counts_objects_in_its_new_zones() -> None:
     new = parse_config(replace_zones(TEXT, "cam-2", [zone()]))
     pipe.apply_zones(new, new.cameras[1].zones)
     assert zones_seen() == [["kerb"]]
+
+
+def test_the_edge_and_detect_loops_apply_edited_zones_between_rounds(tmp_path: Path) -> None:
+    from ..detectors.test_camera_commands import FakeConsumer, FakePublisher, NoDetector, Rounds
+
+    path = tmp_path / "cameras.yaml"
+    topics = Topics("t.")
+    for role in ("edge", "detect"):
+        _rewrite(path, TEXT, 1_000_000_000)
+        cfg = parse_config(TEXT)
+        watch = ConfigWatch(path, cfg, every_s=0)
+        pipe = CameraPipeline(cfg.cameras[1], cfg, StaticTracker(), model_name="yolo11n")
+        loop = DetectionLoop({"cam-2": pipe}, NoDetector(), FakePublisher(), topics)  # type: ignore[arg-type]
+        _rewrite(path, replace_zones(TEXT, "cam-2", [zone()]), 2_000_000_000)
+        limits = RunLimits()
+        limits.on_round = Rounds(limits, 2)
+        if role == "edge":
+            status = StatusReporter({}, FakePublisher(), topics, health=lambda: None)  # type: ignore[arg-type,return-value]
+            run_edge({}, loop, status, limits, threading.Event(), 1, None, watch)
+        else:
+            run_detect(FakeConsumer([]), lambda camera_id: None, loop, limits, 1, None, watch)
+        assert [z.id for z in pipe.camera.zones] == ["kerb"], role
+        assert pipe.policy.relevant == {"kerb": frozenset({"car"})}
