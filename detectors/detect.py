@@ -18,12 +18,13 @@ import cv2
 import numpy as np
 
 from detectors.motion import GateDecision
-from detectors.pipeline import CameraPipeline, DetectionLoop, RunLimits
+from detectors.pipeline import CameraPipeline, DetectionLoop, RunLimits, apply_zone_changes
 from detectors.types import Frame
 from streams.contract.timeutil import from_iso
 
 if TYPE_CHECKING:
     from detectors.camera_commands import CommandInbox
+    from streams.config.watch import ConfigWatch
 
 logger = logging.getLogger(__name__)
 
@@ -94,15 +95,19 @@ def run_detect(
     limits: RunLimits,
     batch_size: int,
     commands: CommandInbox | None = None,
+    zones: ConfigWatch | None = None,
 ) -> int:
     """Poll frames, run them through the detector, publish detections; return frames handled.
-    Operators' camera commands are applied between polls, to the cameras this worker has."""
+    Operators' camera commands, and zones edited in cameras.yaml (``zones``), are applied
+    between polls, to the cameras this worker has."""
     handled = 0
     pipelines: dict[str, CameraPipeline] = dict(loop.pipelines)
     loop.pipelines = pipelines
     while not limits.done(handled):
         if commands is not None:
             commands.drain(pipelines, time.time())
+        if zones is not None:
+            apply_zone_changes(zones, pipelines)
         polled = consumer.poll(timeout_ms=200)
         raws = [
             RawFrame(
@@ -121,9 +126,13 @@ def run_detect(
         handled += len(raws)
         batch: list[tuple[Frame, GateDecision]] = []
         for raw in fresh:
-            pipeline = pipelines.get(raw.camera_id) or pipeline_for(raw.camera_id)
+            pipeline = pipelines.get(raw.camera_id)
             if pipeline is None:
-                continue
+                pipeline = pipeline_for(raw.camera_id)
+                if pipeline is None:
+                    continue
+                if zones is not None:  # made from the configuration of the start: the zones of now
+                    pipeline.apply_zones(zones.cfg, zones.cfg.camera(raw.camera_id).zones)
             pipelines[raw.camera_id] = pipeline
             try:
                 frame = decode_frame(raw)

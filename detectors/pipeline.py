@@ -31,9 +31,10 @@ from detectors.static_objects import CameraStatic, StaticObject
 from detectors.tracking import Tracker
 from detectors.types import Boxes, Frame
 from detectors.zones import passes_filters, zones_of
-from streams.config import Camera, Config
+from streams.config import Camera, Config, Zone
 from streams.config.camera import STATIC_LABEL
 from streams.config.static import static_zones
+from streams.config.watch import ConfigWatch
 from streams.contract.records import DetectedObject, Detection
 from streams.contract.timeutil import to_iso
 from streams.contract.topics import Topics
@@ -124,6 +125,16 @@ class CameraPipeline:
         # ``static.recapture(zone_id, at)`` relearns a zone's background ("it is clean now")
         self.static = CameraStatic.for_camera(cfg, camera)
         self.stats = CameraStats()
+
+    def apply_zones(self, cfg: Config, zones: Sequence[Zone]) -> None:
+        """cameras.yaml has new zones for this camera (streams/config/watch.py): membership and
+        snapshots follow them from the next frame; the static-object step is rebuilt (its zones
+        learn their backgrounds again) only when the zones counting static_object changed."""
+        old_static = static_zones(cfg, self.camera)
+        self.camera = self.camera.model_copy(update={"zones": list(zones)})
+        self.policy.relevant = relevant_labels(cfg, self.camera)
+        if static_zones(cfg, self.camera) != old_static:
+            self.static = CameraStatic.for_camera(cfg, self.camera)
 
     def recapture_background(self, zone_id: str | None, at: float) -> bool:
         """An operator said ``zone_id`` (None: every zone) is clean at ``at``: take its reference
@@ -350,6 +361,13 @@ class RunLimits:
         return self.max_frames is not None and frames >= self.max_frames
 
 
+def apply_zone_changes(zones: ConfigWatch, pipelines: Mapping[str, CameraPipeline]) -> None:
+    """Zones edited in cameras.yaml since the last look (at most every 2 s), to the cameras here."""
+    for camera_id, changed in zones.poll(time.monotonic()).items():
+        if camera_id in pipelines:
+            pipelines[camera_id].apply_zones(zones.cfg, changed)
+
+
 def run_edge(
     readers: Mapping[str, CameraReader],
     loop: DetectionLoop,
@@ -358,15 +376,19 @@ def run_edge(
     wake: threading.Event,
     batch_size: int,
     commands: CommandInbox | None = None,
+    zones: ConfigWatch | None = None,
 ) -> int:
     """Camera readers -> detector -> detections until the limits say stop or every source ended;
-    operators' camera commands are applied between rounds.
+    operators' camera commands, and zones edited in cameras.yaml (``zones``), are applied between
+    rounds.
 
     Returns the number of frames sampled."""
 
     def step(sampled: int) -> int:
         if commands is not None:
             commands.drain(loop.pipelines, time.time())
+        if zones is not None:
+            apply_zone_changes(zones, loop.pipelines)
         pending: list[tuple[Frame, GateDecision]] = []
         for camera_id, reader in readers.items():
             frame = reader.take()

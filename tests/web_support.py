@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import os
 import time
 import urllib.error
 import urllib.request
@@ -202,3 +203,11 @@ def http(
     except (urllib.error.URLError, ConnectionError, TimeoutError):
         return 0, None
     return status, json.loads(raw) if "json" in ctype else raw.decode("utf-8", "replace")
+
+
+def save_screenshot(driver: Any, name: str) -> None:
+    """A screenshot ``name``.png in the CITYWATCH_SCREENSHOTS directory, when it is set."""
+    folder = os.environ.get("CITYWATCH_SCREENSHOTS")
+    if folder:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        driver.save_screenshot(str(Path(folder) / f"{name}.png"))

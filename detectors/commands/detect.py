@@ -31,6 +31,7 @@ def run(args: argparse.Namespace) -> int:
     from detectors.publish import KafkaPublisher
     from detectors.runtime import close_publisher, command_listener, prepare_topics, warm_detector
     from streams import role_metrics
+    from streams.config.watch import ConfigWatch
     from streams.role_health import serve
 
     role = load_role(args)
@@ -65,7 +66,8 @@ def run(args: argparse.Namespace) -> int:
         )
         server = serve(args, health, [metrics])
         with stop_on_signals(limits.stop):
-            handled = run_detect(consumer, pipeline_for, loop, limits, cfg.model.batch, commands.inbox)
+            zones = ConfigWatch(role.path, cfg)  # zones edited in cameras.yaml apply without a restart
+            handled = run_detect(consumer, pipeline_for, loop, limits, cfg.model.batch, commands.inbox, zones)
         logger.info("detect: %d frames handled", handled)
     finally:
         if server is not None:

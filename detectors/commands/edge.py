@@ -38,6 +38,7 @@ def run(args: argparse.Namespace) -> int:
         warm_detector,
     )
     from streams import role_metrics
+    from streams.config.watch import ConfigWatch
     from streams.role_health import serve
 
     role = load_role(args)
@@ -75,7 +76,8 @@ def run(args: argparse.Namespace) -> int:
         server = serve(args, health, [metrics])
         status = StatusReporter(readers, publisher, topics)
         with stop_on_signals(limits.stop):
-            sampled = run_edge(readers, loop, status, limits, wake, cfg.model.batch, commands.inbox)
+            zones = ConfigWatch(role.path, cfg)  # zones edited in cameras.yaml apply without a restart
+            sampled = run_edge(readers, loop, status, limits, wake, cfg.model.batch, commands.inbox, zones)
         for camera_id, p in pipelines.items():
             s = p.stats
             logger.info(

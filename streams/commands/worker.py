@@ -39,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
     import faust
 
     from streams import kafka_security
-    from streams.config import load_config
+    from streams.config import load_config, resolve_path
     from streams.contract.topic_policy import plan
     from streams.contract.topics import Topics
     from streams.kafka_io import ensure_topics
@@ -60,6 +60,7 @@ def run(args: argparse.Namespace) -> int:
         web_port=None if args.no_web else args.web_port,
         datadir=args.datadir,
         db=args.db,
+        config_path=resolve_path(args.config),
     )
     watch = resilience.install(worker, bootstrap)
     if not args.no_restore:

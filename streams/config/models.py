@@ -75,6 +75,12 @@ class Web(Base):
     max_photos_per_case: int = Field(
         6, ge=1, description="Patrol photos accepted per case (on arrived and resolved updates)"
     )
+    config_writable: bool = Field(
+        False,
+        description="Whether the zone editor (/cameras/{id}/zones) may save cameras.yaml (operators, "
+        "admin); the previous version is kept as cameras.yaml.bak, and workers and detectors reload "
+        "zones from the file within seconds",
+    )
     photos_max_mb: float = Field(
         1024,
         gt=0,

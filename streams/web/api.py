@@ -25,6 +25,11 @@
                                           this zone is clean now: re-capture its static-object
                                           background (operators)
     POST /api/cameras/{camera_id}/background   the same for every such zone of the camera
+    GET  /cameras/{camera_id}/zones       zone editor page (operators; streams/web/zone_editor.py)
+    GET  /cameras/{camera_id}/zones/picture.jpg   the camera's latest frame (operators)
+    GET  /api/cameras/{camera_id}/zones   its zones, the categories, the latest detections (operators)
+    POST /api/cameras/{camera_id}/zones   check edited zones as `citywatch check` does; save them
+                                          when web.config_writable (operators)
     GET  /api/events                      Server-Sent Events: alert, case, update, decision
     GET  /api/reports/kpis                ?from=&to=&by=&charts=&format= the KPI report of the case
                                           record (readers); format=xlsx: the workbook
@@ -81,6 +86,7 @@ from streams.web.pages import (
 )
 from streams.web.reports import kpi_report, kpi_workbook
 from streams.web.state import STATE_KEY, WebState, who
+from streams.web.zone_editor import get_zones, post_zones, zone_editor_page, zone_picture
 
 Check = Callable[[Principal, web.Request], bool]
 
@@ -132,6 +138,7 @@ CASE_REPORTERS = Allow(reports_on_case, "case {case_id} is not with unit {caller
 EVIDENCE_VIEWERS = Allow(sees_evidence, "a patrol sees only its own cases' pictures")
 LIVE_VIEWERS = Allow(_readers_and_patrols, "live events need a token with a role")
 REPORT_READERS = Allow(_readers, "reports need a viewer, operator or admin token")
+ZONE_EDITORS = Allow(_operators, "the zone editor needs an operator or admin token")
 
 
 @dataclass(frozen=True)
@@ -167,6 +174,10 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", "/api/cases/{case_id}/updates",         case_update,     CASE_REPORTERS),
     Route("POST", "/api/cameras/{camera_id}/zones/{zone_id}/background", recapture, CAMERA_OPERATORS),
     Route("POST", "/api/cameras/{camera_id}/background",  recapture,       CAMERA_OPERATORS),
+    Route("GET",  "/cameras/{camera_id}/zones",           zone_editor_page, ZONE_EDITORS),
+    Route("GET",  "/cameras/{camera_id}/zones/picture.jpg", zone_picture,  ZONE_EDITORS),
+    Route("GET",  "/api/cameras/{camera_id}/zones",       get_zones,       ZONE_EDITORS),
+    Route("POST", "/api/cameras/{camera_id}/zones",       post_zones,      ZONE_EDITORS),
     Route("GET",  "/api/events",                          events,          LIVE_VIEWERS),
     Route("GET",  "/api/reports/kpis",                    kpi_report,      REPORT_READERS),
     Route("GET",  "/api/reports/kpis.xlsx",               kpi_workbook,    REPORT_READERS),

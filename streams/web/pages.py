@@ -55,7 +55,7 @@ def home(principal: Principal) -> str:
     return f"/patrol/{principal.unit}" if principal.role == "patrol" else "/"
 
 
-def _page(name: str) -> web.Response:
+def page(name: str) -> web.Response:
     return web.Response(
         body=_asset(name), content_type="text/html", charset="utf-8", headers={"Cache-Control": "no-store"}
     )
@@ -124,16 +124,16 @@ async def board_page(request: web.Request) -> web.StreamResponse:
     principal = who(request)
     if principal.role == "patrol":
         raise web.HTTPFound(home(principal))
-    return _page("board.html")
+    return page("board.html")
 
 
 async def patrol_page(request: web.Request) -> web.Response:
     known_unit(request.app[STATE_KEY], request.match_info["unit"])
-    return _page("patrol.html")
+    return page("patrol.html")
 
 
 async def reports_page(request: web.Request) -> web.Response:
-    return _page("reports.html")
+    return page("reports.html")
 
 
 async def vendor_asset(request: web.Request) -> web.Response:

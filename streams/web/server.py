@@ -199,6 +199,7 @@ def install(worker: Worker) -> None:
         publisher=WorkerPublisher(worker),
         latency=latency,
         extra_routes=list(worker.web_routes),
+        config_path=worker.config_path,
     )
     state.history = HistoryReader(database_url(worker.db, cfg.store.url))
     state.case_record = LazyEngine(database_url(worker.db, cfg.store.url))  # reports

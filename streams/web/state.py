@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
 from aiohttp import web
@@ -58,6 +59,7 @@ class WebState:
     feed_report: Callable[[], dict[str, Any]] = dict  # how the board's reader started (/healthz)
     # the case record's engine, opened on first use (reports); default: the configured database
     case_record: Callable[[], Engine] | None = None
+    config_path: Path | None = None  # the worker's cameras.yaml (the zone editor reads and saves it)
     logins: LoginLimiter = field(init=False)  # from web.login_attempts_per_min
 
     def __post_init__(self) -> None:

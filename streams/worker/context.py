@@ -13,6 +13,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
 import faust
@@ -78,6 +79,7 @@ class Worker:
     dead: Callable[[Any, str], Awaitable[None]]
     topic: Callable[[str], faust.TopicT]
     web_port: int | None = None
+    config_path: Path | None = None  # the file cfg came from (zone editor, zone reload); None: none
     db: str | None = None  # the case record's URL (--db); None: CITYWATCH_DB, store.url or the default
     # (method, path, aiohttp handler) added by the feeds; the web server mounts them behind its token check
     web_routes: list[tuple[str, str, Any]] = field(default_factory=list)

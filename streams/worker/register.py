@@ -12,6 +12,7 @@ from typing import Any
 import faust
 
 from streams.config import Config
+from streams.config.watch import POLL_S, ConfigWatch
 from streams.contract.topics import Topics
 from streams.logic import incidents as inc
 from streams.logic.rules import CameraState, camera_rules
@@ -26,6 +27,7 @@ from streams.worker.agents import (
     policy,
     sensors,
     ticker,
+    zone_reload,
 )
 from streams.worker.cache import StateCache, forget_on_revoke
 from streams.worker.context import Outputs, Stats, Tables, Worker, WorkerContext
@@ -142,6 +144,7 @@ def create_worker(
     datadir: str | Path = "var/faust",
     app_id: str | None = None,
     db: str | None = None,
+    config_path: str | Path | None = None,
 ) -> Worker:
     """Build the Faust app with its agents, tables and timers for one configuration.
 
@@ -160,6 +163,9 @@ def create_worker(
     )
     ctx = build_context(app, cfg, topics)
     agents = register_core(ctx)
+    if config_path is not None:  # zones edited in cameras.yaml apply without a restart
+        watch = ConfigWatch(config_path, cfg)
+        app.timer(interval=POLL_S, name="zone_reload")(partial(zone_reload.tick, ctx, watch))
     t = ctx.tables
     worker = Worker(
         app=app,
@@ -175,6 +181,7 @@ def create_worker(
         topic=ctx.topic,
         web_port=web_port,
         db=db,
+        config_path=Path(config_path) if config_path is not None else None,
     )
     install_feeds(ctx, worker)
     install_web(worker)

@@ -17,7 +17,7 @@ from streams.logic.worktime import SlaClocks
 from streams.web.board import Board, Event
 from streams.web.state import WebState
 
-from ...config_support import streams_config
+from ...config_support import streams_config, web_site, write_config
 from ...web_support import (
     JPEG,
     FakePublisher,
@@ -40,6 +40,8 @@ READ = {
     "ingest": 403,
 }
 OPERATE = {**READ, "viewer": 403, "operator": 202, "admin": 202}
+EDIT = {**READ, "viewer": 403}
+OPS = ("operator", "admin")
 UNIT_A = {**READ, "patrol_a": 200}
 ANY = {**dict.fromkeys(ROLES, 200), "none": 401}
 PATROL_A = {**READ, "viewer": 403, "operator": 403, "admin": 202, "patrol_a": 202}
@@ -52,6 +54,7 @@ EVIDENCE_REL = "cam-a/20260526/cam-a-00000001-021403120.jpg"
 
 def seeded(tmp_path: Path) -> WebState:
     state = make_state(tmp_path)
+    state.config_path = write_config(tmp_path / "cameras.yaml", web_site(state.evidence.root))
     picture = state.evidence.root / EVIDENCE_REL
     picture.parent.mkdir(parents=True)
     picture.write_bytes(JPEG)
@@ -102,6 +105,19 @@ MATRIX: list[tuple[str, str, Any, dict[str, int]]] = [
     ("POST", "/api/cameras/cam-b/zones/nope/background", None, {**OPERATE, "operator": 404, "admin": 404}),
     ("POST", "/api/cameras/cam-b/zones/kerb/background", None, {**OPERATE, "operator": 409, "admin": 409}),
     ("POST", "/api/cameras/cam-a/background", None, {**OPERATE, "operator": 409, "admin": 409}),
+    # the zone editor: operators check zones; saving needs web.config_writable (403 without it)
+    ("GET", "/cameras/cam-b/zones", None, EDIT),
+    ("GET", "/cameras/cam-zz/zones", None, {**EDIT, "operator": 404, "admin": 404}),
+    ("GET", "/cameras/cam-b/zones/picture.jpg", None, {**EDIT, "operator": 404, "admin": 404}),
+    ("GET", "/api/cameras/cam-b/zones", None, EDIT),
+    ("POST", "/api/cameras/cam-b/zones", {"zones": [], "save": False}, EDIT),
+    (
+        "POST",
+        "/api/cameras/cam-b/zones",
+        {"zones": [], "save": True},
+        {**EDIT, "operator": 403, "admin": 403},
+    ),
+    ("POST", "/api/cameras/cam-b/zones", {"zones": 3}, {**EDIT, **dict.fromkeys(OPS, 400)}),
     ("GET", "/api/reports/kpis?from=2026-05-01&to=2026-06-01&by=unit", None, READ),
     (
         "GET",
