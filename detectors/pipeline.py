@@ -40,6 +40,7 @@ from streams.contract.topics import Topics
 
 if TYPE_CHECKING:
     from detectors.camera_commands import CommandInbox
+    from detectors.live import LiveSnapshots
 
 logger = logging.getLogger(__name__)
 
@@ -124,6 +125,7 @@ class CameraPipeline:
         # ``static.recapture(zone_id, at)`` relearns a zone's background ("it is clean now")
         self.static = CameraStatic.for_camera(cfg, camera)
         self.stats = CameraStats()
+        self.last_objects: list[DetectedObject] = []  # the latest record's (the live picture's sidecar)
 
     def recapture_background(self, zone_id: str | None, at: float) -> bool:
         """An operator said ``zone_id`` (None: every zone) is clean at ``at``: take its reference
@@ -233,6 +235,7 @@ class CameraPipeline:
                 logger.error(
                     "%s: cannot write evidence under %s: %s", self.camera.id, self.evidence.root, exc
                 )
+        self.last_objects = objects
         return Detection(
             camera_id=self.camera.id,
             seq=frame.seq,
@@ -327,6 +330,10 @@ class StatusReporter:
         if due:
             self._next = now_mono + self.interval_s
 
+    def reported(self, camera_id: str) -> str | None:
+        """The status last reported for a camera (None: none yet)."""
+        return self._last.get(camera_id)
+
 
 @dataclass
 class RunLimits:
@@ -358,9 +365,11 @@ def run_edge(
     wake: threading.Event,
     batch_size: int,
     commands: CommandInbox | None = None,
+    live: LiveSnapshots | None = None,
 ) -> int:
     """Camera readers -> detector -> detections until the limits say stop or every source ended;
-    operators' camera commands are applied between rounds.
+    operators' camera commands are applied between rounds; each round's frames are offered to
+    ``live`` (the camera wall's pictures) after the detector's records of them.
 
     Returns the number of frames sampled."""
 
@@ -368,6 +377,7 @@ def run_edge(
         if commands is not None:
             commands.drain(loop.pipelines, time.time())
         pending: list[tuple[Frame, GateDecision]] = []
+        taken: list[Frame] = []
         for camera_id, reader in readers.items():
             frame = reader.take()
             if frame is None:
@@ -376,10 +386,17 @@ def run_edge(
             before = pipeline.stats.sampled
             decision = pipeline.admit(frame)
             sampled += pipeline.stats.sampled - before
+            if pipeline.stats.sampled > before:
+                taken.append(frame)
             if decision is not None:
                 pending.append((frame, decision))
         for start in range(0, len(pending), batch_size):
             loop.process(pending[start : start + batch_size])
+        if live is not None:
+            for frame in taken:
+                live.sampled(frame.camera_id, frame.mono)
+                objects = loop.pipelines[frame.camera_id].last_objects
+                live.offer(frame, objects, status.reported(frame.camera_id))
         return sampled
 
     return run_rounds(readers, status, limits, wake, step)
