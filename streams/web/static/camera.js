@@ -79,8 +79,8 @@
       if (form) form.hidden = true;
       return;
     }
-    $("speaker").replaceChildren(el("div", {}, el("b", { id: "speaker-id" }, cam.speaker)),
-      !form && el("div", { class: "muted" }, "Broadcasts need an operator token."));
+    $("speaker").replaceChildren(el("div", {}, el("b", { id: "speaker-id" }, cam.speaker),
+      !form && el("div", { class: "muted" }, "Broadcasts need an operator token.")));
     if (form) form.hidden = false;
   }
 

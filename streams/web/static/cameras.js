@@ -20,7 +20,7 @@
   function tile(cam) {
     let node = tiles.get(cam.id);
     if (!node) {
-      node = el("a", { class: "tile", href: `/cameras/${encodeURIComponent(cam.id)}`, dataset: { camera: cam.id } }, camview.picture(cam), caption(cam));
+      node = el("a", { class: "tile", href: `/cameras/${encodeURIComponent(cam.id)}`, dataset: { camera: cam.id } }, el("div", { class: "pic-frame" }, camview.picture(cam)), caption(cam));
       tiles.set(cam.id, node);
     } else {
       camview.render(node.querySelector(".pic"), cam);

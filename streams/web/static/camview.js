@@ -35,7 +35,12 @@ const camview = (() => {
 
   function render(box, cam) {
     const size = cam.frame_size;
-    if (size && size[0] > 0 && size[1] > 0) box.style.aspectRatio = `${size[0]} / ${size[1]}`;
+    if (size && size[0] > 0 && size[1] > 0) {
+      // the frame's own shape, so that the 0..1 overlay lies on the picture; a tall frame is
+      // narrowed to keep the box within data-max-vh of the window's height
+      box.style.aspectRatio = `${size[0]} / ${size[1]}`;
+      box.style.maxWidth = `calc(${box.dataset.maxVh || 45}vh * ${size[0]} / ${size[1]})`;
+    }
     let img = box.querySelector("img");
     if (cam.snapshot_url) {
       if (!img) {
