@@ -29,6 +29,7 @@ import numpy as np
 from detectors.types import Image
 from streams.config import Zone
 from streams.config.models import Evidence
+from streams.config.verify_camera import RESERVED_CAMERA_IDS
 from streams.contract.records import DetectedObject
 from streams.contract.timeutil import to_iso
 
@@ -163,8 +164,8 @@ def annotate(
 
 _DAY = re.compile(r"^\d{8}$")
 # folders under evidence.dir that other parts of citywatch own: the web's patrol photos, the
-# cameras' live pictures (detectors/live.py, overwritten in place)
-OTHERS = frozenset({"patrol", "live"})
+# cameras' live pictures (detectors/live.py, overwritten in place); no camera may have these ids
+OTHERS = RESERVED_CAMERA_IDS
 
 
 class EvidenceStore:
