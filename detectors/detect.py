@@ -24,6 +24,7 @@ from streams.contract.timeutil import from_iso
 
 if TYPE_CHECKING:
     from detectors.camera_commands import CommandInbox
+    from detectors.live import LiveSnapshots
     from streams.config.watch import ConfigWatch
 
 logger = logging.getLogger(__name__)
@@ -96,10 +97,12 @@ def run_detect(
     batch_size: int,
     commands: CommandInbox | None = None,
     zones: ConfigWatch | None = None,
+    live: LiveSnapshots | None = None,
 ) -> int:
     """Poll frames, run them through the detector, publish detections; return frames handled.
     Operators' camera commands, and zones edited in cameras.yaml (``zones``), are applied
-    between polls, to the cameras this worker has."""
+    between polls, to the cameras this worker has; the frames are offered to ``live`` (the
+    camera wall's pictures) after their records."""
     handled = 0
     pipelines: dict[str, CameraPipeline] = dict(loop.pipelines)
     loop.pipelines = pipelines
@@ -125,6 +128,7 @@ def run_detect(
             logger.debug("detect: skipped %d older frames to keep up", skipped)
         handled += len(raws)
         batch: list[tuple[Frame, GateDecision]] = []
+        taken: list[Frame] = []
         for raw in fresh:
             pipeline = pipelines.get(raw.camera_id)
             if pipeline is None:
@@ -140,8 +144,13 @@ def run_detect(
                 logger.warning("%s: bad frame on the frames topic: %s", raw.camera_id, exc)
                 continue
             decision = pipeline.admit(frame)
+            taken.append(frame)
             if decision is not None:
                 batch.append((frame, decision))
         for start in range(0, len(batch), batch_size):
             loop.process(batch[start : start + batch_size])
+        if live is not None:
+            for frame in taken:  # capture sent only sampled frames; its camera-status is its own
+                live.sampled(frame.camera_id, frame.mono)
+                live.offer(frame, pipelines[frame.camera_id].last_objects, None)
     return handled

@@ -9,8 +9,8 @@ frame beside it as ``<name>.orig.jpg``).
 
 Camera evidence is ``DIR/CAMERA/YYYYMMDD/CAMERA-SEQ-TIME.jpg``. Pruning (age,
 then ``max_mb``) considers only files of that layout, so what others keep under
-the same directory (the web's patrol photos in ``DIR/patrol/``) has its own
-budget and is never deleted here.
+the same directory (the web's patrol photos in ``DIR/patrol/``, the cameras' live
+pictures in ``DIR/live/``) has its own budget and is never deleted here.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ import numpy as np
 from detectors.types import Image
 from streams.config import Zone
 from streams.config.models import Evidence
+from streams.config.verify_camera import RESERVED_CAMERA_IDS
 from streams.contract.records import DetectedObject
 from streams.contract.timeutil import to_iso
 
@@ -162,7 +163,9 @@ def annotate(
 
 
 _DAY = re.compile(r"^\d{8}$")
-OTHERS = frozenset({"patrol"})  # folders under evidence.dir that other parts of citywatch own
+# folders under evidence.dir that other parts of citywatch own: the web's patrol photos, the
+# cameras' live pictures (detectors/live.py, overwritten in place); no camera may have these ids
+OTHERS = RESERVED_CAMERA_IDS
 
 
 class EvidenceStore:

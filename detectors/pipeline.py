@@ -41,6 +41,7 @@ from streams.contract.topics import Topics
 
 if TYPE_CHECKING:
     from detectors.camera_commands import CommandInbox
+    from detectors.live import LiveSnapshots
 
 logger = logging.getLogger(__name__)
 
@@ -125,6 +126,7 @@ class CameraPipeline:
         # ``static.recapture(zone_id, at)`` relearns a zone's background ("it is clean now")
         self.static = CameraStatic.for_camera(cfg, camera)
         self.stats = CameraStats()
+        self.last_objects: list[DetectedObject] = []  # the latest record's (the live picture's sidecar)
 
     def apply_zones(self, cfg: Config, zones: Sequence[Zone]) -> None:
         """cameras.yaml has new zones for this camera (streams/config/watch.py): membership and
@@ -244,6 +246,7 @@ class CameraPipeline:
                 logger.error(
                     "%s: cannot write evidence under %s: %s", self.camera.id, self.evidence.root, exc
                 )
+        self.last_objects = objects
         return Detection(
             camera_id=self.camera.id,
             seq=frame.seq,
@@ -338,6 +341,10 @@ class StatusReporter:
         if due:
             self._next = now_mono + self.interval_s
 
+    def reported(self, camera_id: str) -> str | None:
+        """The status last reported for a camera (None: none yet)."""
+        return self._last.get(camera_id)
+
 
 @dataclass
 class RunLimits:
@@ -377,10 +384,12 @@ def run_edge(
     batch_size: int,
     commands: CommandInbox | None = None,
     zones: ConfigWatch | None = None,
+    live: LiveSnapshots | None = None,
 ) -> int:
     """Camera readers -> detector -> detections until the limits say stop or every source ended;
     operators' camera commands, and zones edited in cameras.yaml (``zones``), are applied between
-    rounds.
+    rounds; each round's frames are offered to ``live`` (the camera wall's pictures) after the
+    detector's records of them.
 
     Returns the number of frames sampled."""
 
@@ -390,6 +399,7 @@ def run_edge(
         if zones is not None:
             apply_zone_changes(zones, loop.pipelines)
         pending: list[tuple[Frame, GateDecision]] = []
+        taken: list[Frame] = []
         for camera_id, reader in readers.items():
             frame = reader.take()
             if frame is None:
@@ -398,10 +408,17 @@ def run_edge(
             before = pipeline.stats.sampled
             decision = pipeline.admit(frame)
             sampled += pipeline.stats.sampled - before
+            if pipeline.stats.sampled > before:
+                taken.append(frame)
             if decision is not None:
                 pending.append((frame, decision))
         for start in range(0, len(pending), batch_size):
             loop.process(pending[start : start + batch_size])
+        if live is not None:
+            for frame in taken:
+                live.sampled(frame.camera_id, frame.mono)
+                objects = loop.pipelines[frame.camera_id].last_objects
+                live.offer(frame, objects, status.reported(frame.camera_id))
         return sampled
 
     return run_rounds(readers, status, limits, wake, step)

@@ -205,9 +205,45 @@ def http(
     return status, json.loads(raw) if "json" in ctype else raw.decode("utf-8", "replace")
 
 
-def save_screenshot(driver: Any, name: str) -> None:
-    """A screenshot ``name``.png in the CITYWATCH_SCREENSHOTS directory, when it is set."""
-    folder = os.environ.get("CITYWATCH_SCREENSHOTS")
-    if folder:
-        Path(folder).mkdir(parents=True, exist_ok=True)
-        driver.save_screenshot(str(Path(folder) / f"{name}.png"))
+# ---------------------------------------------------------------- camera wall and screenshots
+
+
+def write_live(evidence_dir: Path, camera_id: str, picture: bytes | None, record: dict[str, Any]) -> None:
+    """A camera's live picture (``None``: only its sidecar) and sidecar, as the edge writes them
+    (detectors/live.py: ``<evidence.dir>/live/<camera_id>.jpg`` then ``.json``)."""
+    folder = evidence_dir / "live"
+    folder.mkdir(parents=True, exist_ok=True)
+    if picture is not None:
+        (folder / f"{camera_id}.jpg").write_bytes(picture)
+    (folder / f"{camera_id}.json").write_text(json.dumps(record, ensure_ascii=False), "utf-8")
+
+
+def live_sidecar(
+    camera_id: str, captured_at: str, *, status: str = "online", **fields: Any
+) -> dict[str, Any]:
+    """A live picture's sidecar (detectors/live.py ``sidecar``) with one bench in a zone."""
+    return {
+        "v": 1,
+        "camera_id": camera_id,
+        "captured_at": captured_at,
+        "frame_size": [640, 360],
+        "fps": 2.0,
+        "status": status,
+        "objects": [{"label": "bench", "score": 0.8, "box": [0.1, 0.6, 0.3, 0.9], "zones": ["storefront"]}],
+        **fields,
+    }
+
+
+SCREENSHOTS_ENV = "CITYWATCH_SCREENSHOTS"
+
+
+def save_screenshot(driver: Any, name: str) -> Path | None:
+    """Save the browser's window as ``<$CITYWATCH_SCREENSHOTS>/<name>.png`` when that variable is
+    set (the directory is created); do nothing otherwise. Returns the file written, if any."""
+    folder = os.environ.get(SCREENSHOTS_ENV)
+    if not folder:
+        return None
+    path = Path(folder) / (name if name.endswith(".png") else f"{name}.png")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    driver.save_screenshot(str(path))
+    return path

@@ -27,6 +27,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from detectors.detect import frame_consumer, run_detect
+    from detectors.live import LiveSnapshots
     from detectors.pipeline import DetectionLoop, RunLimits
     from detectors.publish import KafkaPublisher
     from detectors.runtime import close_publisher, command_listener, prepare_topics, warm_detector
@@ -65,9 +66,13 @@ def run(args: argparse.Namespace) -> int:
             commands=lambda: commands.inbox.handler.counts,
         )
         server = serve(args, health, [metrics])
+        # each camera's latest frame for the camera wall (streams/web/cameras.py)
+        live = LiveSnapshots(cfg.evidence.dir, {c.id: c.live_snapshot_s for c in role.cameras})
         with stop_on_signals(limits.stop):
             zones = ConfigWatch(role.path, cfg)  # zones edited in cameras.yaml apply without a restart
-            handled = run_detect(consumer, pipeline_for, loop, limits, cfg.model.batch, commands.inbox, zones)
+            handled = run_detect(
+                consumer, pipeline_for, loop, limits, cfg.model.batch, commands.inbox, zones, live
+            )
         logger.info("detect: %d frames handled", handled)
     finally:
         if server is not None:

@@ -26,6 +26,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from detectors.evidence import EvidenceStore
     from detectors.fixture_store import KeptFixtures
+    from detectors.live import LiveSnapshots
     from detectors.pipeline import DetectionLoop, RunLimits, StatusReporter, run_edge
     from detectors.publish import KafkaPublisher
     from detectors.runtime import (
@@ -75,9 +76,13 @@ def run(args: argparse.Namespace) -> int:
         )
         server = serve(args, health, [metrics])
         status = StatusReporter(readers, publisher, topics)
+        # each camera's latest frame for the camera wall (streams/web/cameras.py)
+        live = LiveSnapshots(cfg.evidence.dir, {c.id: c.live_snapshot_s for c in cameras if c.id in readers})
         with stop_on_signals(limits.stop):
             zones = ConfigWatch(role.path, cfg)  # zones edited in cameras.yaml apply without a restart
-            sampled = run_edge(readers, loop, status, limits, wake, cfg.model.batch, commands.inbox, zones)
+            sampled = run_edge(
+                readers, loop, status, limits, wake, cfg.model.batch, commands.inbox, zones, live
+            )
         for camera_id, p in pipelines.items():
             s = p.stats
             logger.info(

@@ -154,6 +154,12 @@ class Camera(Base):
         0.002, ge=0, le=1, description="Fraction of changed pixels that counts as motion"
     )
     snapshot_interval_s: float = Field(30, gt=0, description="At most one evidence JPEG per zone")
+    live_snapshot_s: float = Field(
+        2,
+        gt=0,
+        description="Seconds between the camera's live pictures for the camera wall "
+        "(<evidence.dir>/live/<camera id>.jpg and .json, overwritten)",
+    )
     learn_fixtures_s: float = Field(
         0,
         ge=0,

@@ -10,6 +10,7 @@ from streams.config.models import Config
 from streams.config.timerange import in_range
 from streams.config.verify_camera import (
     verify_camera_decode,
+    verify_camera_ids_not_reserved,
     verify_camera_substreams,
     verify_zone_static_objects,
 )
@@ -381,6 +382,7 @@ CHECKS: list[Callable[[Config], Iterator[Finding]]] = [
     verify_camera_references,
     verify_camera_substreams,
     verify_camera_decode,
+    verify_camera_ids_not_reserved,
     verify_grid_units_defined,
     verify_unit_escalation,
     verify_speaker_drivers,

@@ -66,3 +66,19 @@ def verify_zone_static_objects(cfg: Config) -> Iterator[Finding]:
                     f"they do nothing: add {STATIC_LABEL} to one of those categories' labels, or remove "
                     "the settings",
                 )
+
+
+# folders under evidence.dir that are not a camera's evidence: the web's patrol photos, the
+# cameras' live pictures (detectors/evidence.py OTHERS, detectors/live.py)
+RESERVED_CAMERA_IDS = frozenset({"patrol", "live"})
+
+
+def verify_camera_ids_not_reserved(cfg: Config) -> Iterator[Finding]:
+    """A camera's evidence folder is ``evidence.dir/<camera id>``: a few names are taken."""
+    for ci, cam in enumerate(cfg.cameras):
+        if cam.id in RESERVED_CAMERA_IDS:
+            yield (
+                ("cameras", ci, "id"),
+                f"camera id {cam.id!r} is reserved (evidence.dir/{cam.id}/ holds "
+                f"{'patrol photos' if cam.id == 'patrol' else 'the live pictures'}); rename the camera",
+            )

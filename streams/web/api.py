@@ -6,6 +6,9 @@
     GET  /                                board page (readers; a patrol is sent to its unit)
     GET  /patrol/{unit}                   patrol page (readers, that unit's patrol)
     GET  /reports                         reports page: KPIs and charts of the case record (readers)
+    GET  /cameras                         camera wall: every camera's live picture, zones, status (readers)
+    GET  /cameras/{camera_id}             one camera: picture, zones, incidents, broadcast (readers)
+    GET  /cameras/{camera_id}/live.jpg    its latest live picture (readers; 404 none yet; no-store)
     GET  /static/{name}                   page assets (any token)
     GET  /static/vendor/{name}            vendored libraries (Apache ECharts; any token)
     GET  /evidence/{path}                 evidence pictures (readers; a patrol: its cases' pictures)
@@ -21,6 +24,9 @@
     GET  /api/broadcasts/{request_id}     its decision, or pending
     GET  /api/units/{unit}/cases          a unit's open cases (readers, that unit's patrol)
     POST /api/cases/{case_id}/updates     accepted | arrived | resolved | rejected (that unit, admin)
+    GET  /api/cameras                     every camera: status, fps, picture link, zones, objects,
+                                          open incidents (readers)
+    GET  /api/cameras/{camera_id}         the same for one camera (readers)
     POST /api/cameras/{camera_id}/zones/{zone_id}/background
                                           this zone is clean now: re-capture its static-object
                                           background (operators)
@@ -42,6 +48,7 @@ ingest in streams/web/ingest.py), which check their caller themselves.
     pages.py       login, pages, assets, evidence                  info.py    health, metrics, whoami, options
     incidents.py   incidents and cases                             broadcasts.py, live.py (events)
     camera_commands.py  operators' commands to a camera's detector
+    cameras.py     the camera wall: cameras with their live pictures (detectors/live.py)
     history.py     the case record's incident history
     reports.py     KPI reports of the case record
 
@@ -61,6 +68,7 @@ from streams.web.auth import Principal
 from streams.web.bodies import EXTRA_BODY, with_photo_limit
 from streams.web.broadcasts import get_broadcast, list_broadcasts, send_broadcast
 from streams.web.camera_commands import recapture
+from streams.web.cameras import get_camera, list_cameras, live_picture
 from streams.web.history import get_incident
 from streams.web.incidents import (
     case_update,
@@ -74,6 +82,8 @@ from streams.web.live import events
 from streams.web.middleware import Handler, auth_middleware, body_middleware, errors_middleware
 from streams.web.pages import (
     board_page,
+    camera_page,
+    cameras_page,
     evidence_file,
     login_form,
     login_submit,
@@ -139,6 +149,7 @@ EVIDENCE_VIEWERS = Allow(sees_evidence, "a patrol sees only its own cases' pictu
 LIVE_VIEWERS = Allow(_readers_and_patrols, "live events need a token with a role")
 REPORT_READERS = Allow(_readers, "reports need a viewer, operator or admin token")
 ZONE_EDITORS = Allow(_operators, "the zone editor needs an operator or admin token")
+CAMERA_READERS = Allow(_readers, "the camera wall needs a viewer, operator or admin token")
 
 
 @dataclass(frozen=True)
@@ -158,6 +169,9 @@ ROUTES: tuple[Route, ...] = (
     Route("GET",  "/",                                    board_page,      BOARD_PAGE),
     Route("GET",  "/patrol/{unit}",                       patrol_page,     UNIT_PAGE_VIEWERS),
     Route("GET",  "/reports",                             reports_page,    REPORT_READERS),
+    Route("GET",  "/cameras",                             cameras_page,    CAMERA_READERS),
+    Route("GET",  "/cameras/{camera_id}",                 camera_page,     CAMERA_READERS),
+    Route("GET",  "/cameras/{camera_id}/live.jpg",        live_picture,    CAMERA_READERS),
     Route("GET",  "/static/{name}",                       static_asset,    ANY_TOKEN),
     Route("GET",  "/static/vendor/{name}",                vendor_asset,    ANY_TOKEN),
     Route("GET",  "/evidence/{path:.+}",                  evidence_file,   EVIDENCE_VIEWERS),
@@ -172,6 +186,8 @@ ROUTES: tuple[Route, ...] = (
     Route("GET",  "/api/broadcasts/{request_id}",         get_broadcast,   DECISION_READERS),
     Route("GET",  "/api/units/{unit}/cases",              unit_cases,      UNIT_CASE_VIEWERS),
     Route("POST", "/api/cases/{case_id}/updates",         case_update,     CASE_REPORTERS),
+    Route("GET",  "/api/cameras",                         list_cameras,    CAMERA_READERS),
+    Route("GET",  "/api/cameras/{camera_id}",             get_camera,      CAMERA_READERS),
     Route("POST", "/api/cameras/{camera_id}/zones/{zone_id}/background", recapture, CAMERA_OPERATORS),
     Route("POST", "/api/cameras/{camera_id}/background",  recapture,       CAMERA_OPERATORS),
     Route("GET",  "/cameras/{camera_id}/zones",           zone_editor_page, ZONE_EDITORS),

@@ -1,4 +1,5 @@
-"""The pages and files of the command centre: login, board, patrol view, assets, evidence pictures.
+"""The pages and files of the command centre: login, board, patrol view, camera wall, assets,
+evidence pictures.
 
 Who may open each one is declared in the route table (streams/web/api.py);
 a handler here checks only what the table cannot (the unit exists, the file exists).
@@ -134,6 +135,17 @@ async def patrol_page(request: web.Request) -> web.Response:
 
 async def reports_page(request: web.Request) -> web.Response:
     return page("reports.html")
+
+
+async def cameras_page(request: web.Request) -> web.Response:
+    return page("cameras.html")
+
+
+async def camera_page(request: web.Request) -> web.Response:
+    from streams.web.cameras import known_camera
+
+    known_camera(request.app[STATE_KEY].cfg, request.match_info["camera_id"])
+    return page("camera.html")
 
 
 async def vendor_asset(request: web.Request) -> web.Response:

@@ -6,12 +6,14 @@ frames into detection records. Records are read back from the topics.
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
+import cv2
 import pytest
 from kafka import KafkaAdminClient
 from ultralytics.utils import ASSETS
@@ -114,6 +116,19 @@ def test_detect_turns_captured_frames_into_detections(kafka: KafkaEnv, tmp_path:
     assert len({r.seq for r in records}) == len(records), "a frame was detected twice"
     assert records[0].model_extra and records[0].model_extra["trigger"] == "first"
     assert records[0].snapshot and Path(records[0].snapshot).is_file()
+    # the camera wall's picture of the latest frame, and its sidecar with a record's objects
+    live = tmp_path / "evidence" / "live"
+    assert sorted(p.name for p in live.iterdir()) == ["cam-bus.jpg", "cam-bus.json"]
+    sidecar = json.loads((live / "cam-bus.json").read_text("utf-8"))
+    assert sidecar["camera_id"] == "cam-bus" and sidecar["status"] == "online"
+    assert sidecar["frame_size"] in [r.frame_size for r in records]
+    published = [
+        [{"label": o.label, "score": o.score, "box": o.box, "zones": o.zones} for o in r.objects]
+        for r in records
+    ]
+    assert sidecar["objects"] in published
+    picture = cv2.imread(str(live / "cam-bus.jpg"))
+    assert picture is not None and picture.shape[1] == min(640, sidecar["frame_size"][0])
 
 
 def group_members(bootstrap: str, group: str) -> int:

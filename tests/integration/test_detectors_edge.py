@@ -99,6 +99,28 @@ def test_bus_still_yields_bus_in_its_zone(kafka: KafkaEnv, tmp_path: Path) -> No
     statuses = [decode(CameraStatus, v) for v in read_all(kafka, kafka.topics.camera_status)]
     assert statuses and statuses[0].status == "online"
     assert statuses[-1].status == "offline" or statuses[-1].status == "online"
+    assert_live_picture(tmp_path / "evidence", "cam-bus", records)
+
+
+def assert_live_picture(evidence: Path, camera_id: str, records: list[Detection]) -> None:
+    """The camera's live picture (the frame, at most 640 px wide) and its sidecar, whose objects
+    are those of a detection record; nothing else in evidence/live/."""
+    import cv2
+
+    live = evidence / "live"
+    assert sorted(p.name for p in live.iterdir()) == [f"{camera_id}.jpg", f"{camera_id}.json"]
+    picture = cv2.imread(str(live / f"{camera_id}.jpg"))
+    assert picture is not None and picture.shape == (853, 640, 3)  # 810 x 1080 scaled to 640 wide
+    sidecar = json.loads((live / f"{camera_id}.json").read_text("utf-8"))
+    assert sidecar["v"] == 1 and sidecar["camera_id"] == camera_id
+    assert sidecar["frame_size"] == [810, 1080] and sidecar["status"] in ("online", "degraded")
+    assert sidecar["fps"] >= 0 and sidecar["captured_at"].endswith("Z")
+    published = [
+        [{"label": o.label, "score": o.score, "box": o.box, "zones": o.zones} for o in r.objects]
+        for r in records
+    ]
+    assert sidecar["objects"] in published
+    assert any(o["label"] == "bus" and o["zones"] == ["bus-lane"] for o in sidecar["objects"])
 
 
 @pytest.mark.skipif(not (MEDIA / "street-shopfronts.mp4").is_file(), reason="needs ../shared/media")
@@ -152,7 +174,8 @@ def test_edge_started_in_an_empty_directory_creates_its_evidence_dir(kafka: Kafk
 
     evidence = run / "var" / "deep" / "evidence"
     originals = sorted(evidence.rglob("*.orig.jpg"))
-    annotated = [p for p in evidence.rglob("*.jpg") if p not in originals]
+    live = evidence / "live"  # the camera wall's picture, beside the evidence
+    annotated = [p for p in evidence.rglob("*.jpg") if p not in originals and p.parent != live]
     assert len(annotated) == 1 and len(originals) == 1, sorted(evidence.rglob("*"))
     assert originals[0].name == annotated[0].name.removesuffix(".jpg") + ".orig.jpg"
     frame = cv2.imread(str(originals[0]))
@@ -162,3 +185,4 @@ def test_edge_started_in_an_empty_directory_creates_its_evidence_dir(kafka: Kafk
     records = [decode(Detection, v) for v in read_all(kafka, kafka.topics.detections)]
     # records name evidence as configured (relative to the working directory, like the web reads it)
     assert [run / r.snapshot for r in records if r.snapshot] == [annotated[0]]
+    assert_live_picture(evidence, "cam-bus", records)

@@ -192,6 +192,22 @@ CASES = [
         "should be 'all', 'sampled' or 'keyframes' (got 'sample': did you mean sampled?)",
     ),
     (
+        "camera id of a folder evidence.dir keeps for something else",
+        "  - id: cam-hp-02\n",
+        "  - id: live\n",
+        "  - id: live\n",
+        "cameras[1].id",
+        "camera id 'live' is reserved (evidence.dir/live/ holds the live pictures); rename the camera",
+    ),
+    (
+        "live pictures of no interval",
+        "    source: var/demo/cam-hp-02.mp4\n",
+        "    source: var/demo/cam-hp-02.mp4\n    live_snapshot_s: 0\n",
+        "    live_snapshot_s: 0\n",
+        "cameras[1].live_snapshot_s",
+        "greater than 0",
+    ),
+    (
         "key frames of a local device",
         "    source: var/demo/cam-hp-02.mp4\n",
         "    source: device:0\n    decode: keyframes\n",

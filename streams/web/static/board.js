@@ -8,7 +8,8 @@
   const incidents = new Map();
   const decisions = new Map();
   let options = null;
-  let selected = null;
+  // ?incident=ID (links from the camera pages): that incident is shown, closed ones too
+  let selected = new URLSearchParams(location.search).get("incident");
   let waitingFor = null; // request_id of the broadcast this page sent last
   const fresh = new Set();
 
@@ -220,6 +221,8 @@
     incidents.clear();
     const seen = new Date().toISOString();
     for (const inc of data.incidents) incidents.set(inc.incident_id, { ...inc, seen_at: seen });
+    const picked = selected && incidents.get(selected);
+    if (picked && cw.inStates("final_states", picked.state)) $("f-open").checked = false;
     render();
     const recent = await api("/api/broadcasts?limit=30");
     decisions.clear();
