@@ -1,4 +1,5 @@
-"""The pages and files of the command centre: login, board, patrol view, assets, evidence pictures.
+"""The pages and files of the command centre: login, board, patrol view, reports, map, assets,
+evidence pictures.
 
 Who may open each one is declared in the route table (streams/web/api.py);
 a handler here checks only what the table cannot (the unit exists, the file exists).
@@ -136,8 +137,12 @@ async def reports_page(request: web.Request) -> web.Response:
     return _page("reports.html")
 
 
+async def map_page(request: web.Request) -> web.Response:
+    return _page("map.html")
+
+
 async def vendor_asset(request: web.Request) -> web.Response:
-    """A vendored library (static/vendor/: Apache ECharts, with its LICENSE and NOTICE); it does
+    """A vendored library (static/vendor/: Apache ECharts, Leaflet, with their licences); it does
     not change between releases, so browsers may keep it a day."""
     return _served("vendor/" + request.match_info["name"], "public, max-age=86400")
 
