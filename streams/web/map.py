@@ -16,7 +16,7 @@ from typing import Any
 from aiohttp import web
 
 from streams.config import Config
-from streams.config.models import Location, Speaker
+from streams.config.models import Camera, Location, Sensor, Speaker
 from streams.logic.lifecycle import FINAL_STATES
 from streams.web.state import STATE_KEY
 
@@ -25,11 +25,18 @@ Item = dict[str, Any]
 UNKNOWN = "unknown"  # a camera or sensor whose state the web does not know (drawn neutral)
 
 
-def _placed(item: Item, lat: float | None, lon: float | None, unplaced: list[Item], kind: str) -> Item | None:
-    if lat is None or lon is None:
-        unplaced.append({"kind": kind, **item})
-        return None
-    return {**item, "lat": lat, "lon": lon}
+Entry = tuple[Item, float | None, float | None]  # a feature and its lat, lon (None: not known)
+
+
+def _split(kind: str, entries: list[Entry], unplaced: list[Item]) -> list[Item]:
+    """The features with a lat/lon, placed; the others go to ``unplaced`` with their kind."""
+    placed = []
+    for item, lat, lon in entries:
+        if lat is None or lon is None:
+            unplaced.append({"kind": kind, **item})
+        else:
+            placed.append({**item, "lat": lat, "lon": lon})
+    return placed
 
 
 def _subject_states(cfg: Config, incidents: Iterable[Item]) -> tuple[dict[str, str], dict[str, int]]:
@@ -62,64 +69,18 @@ def map_view(
     health, counts = _subject_states(cfg, open_incidents)
     known = camera_status or {}
     unplaced: list[Item] = []
-    where: dict[str, tuple[float | None, float | None]] = {}
-
-    cameras = []
-    for cam in cfg.cameras:
-        loc = cam.location
-        where[cam.id] = (loc.lat, loc.lon)
-        item: Item = {
-            "id": cam.id,
-            "name": cam.name,
-            "address": _address(loc),
-            "grid": cam.grid,
-            "speaker": cam.speaker,
-            "status": health.get(cam.id) or known.get(cam.id) or UNKNOWN,
-            "open_incidents": counts.get(cam.id, 0),
-        }
-        placed = _placed(item, loc.lat, loc.lon, unplaced, "camera")
-        if placed is not None:
-            cameras.append(placed)
-
-    sensors = []
-    for sensor in cfg.sensors:
-        loc = sensor.location
-        where[sensor.id] = (loc.lat, loc.lon)
-        reading: Item = {
-            "id": sensor.id,
-            "name": sensor.name,
-            "kind": sensor.kind,
-            "address": _address(loc),
-            "grid": sensor.grid,
-            "status": health.get(sensor.id) or (UNKNOWN if sensor.enabled else "disabled"),
-            "open_incidents": counts.get(sensor.id, 0),
-        }
-        placed = _placed(reading, loc.lat, loc.lon, unplaced, "sensor")
-        if placed is not None:
-            sensors.append(placed)
-
-    speakers = []
-    for spk in cfg.speakers:
-        placed = _placed(*_speaker(cfg, spk), unplaced, "speaker")
-        if placed is not None:
-            speakers.append(placed)
-
+    cameras = _split("camera", [_camera(c, health, known, counts) for c in cfg.cameras], unplaced)
+    sensors = _split("sensor", [_sensor(s, health, counts) for s in cfg.sensors], unplaced)
+    speakers = _split("speaker", [_speaker(cfg, s) for s in cfg.speakers], unplaced)
     grids = [
         {"id": g.id, "name": g.name, "unit": g.unit, "polygon": [list(p) for p in g.polygon]}
         for g in cfg.grids
         if g.polygon is not None
     ]
-
-    placed_incidents = []
-    for inc in sorted(open_incidents, key=lambda i: str(i.get("updated_at") or ""), reverse=True):
-        marker = incident_marker(inc)
-        lat, lon = marker.pop("lat"), marker.pop("lon")
-        if lat is None or lon is None:  # at its camera (or sensor) where the record has no place
-            lat, lon = where.get(_subject(inc), (None, None))
-        placed = _placed(marker, lat, lon, unplaced, "incident")
-        if placed is not None:
-            placed_incidents.append(placed)
-
+    where = {c.id: (c.location.lat, c.location.lon) for c in cfg.cameras}
+    where |= {s.id: (s.location.lat, s.location.lon) for s in cfg.sensors}
+    latest_first = sorted(open_incidents, key=lambda i: str(i.get("updated_at") or ""), reverse=True)
+    placed_incidents = _split("incident", [_incident(i, where) for i in latest_first], unplaced)
     return {
         "tiles": cfg.web.map_tiles,
         "attribution": cfg.web.map_attribution,
@@ -129,10 +90,48 @@ def map_view(
         "grids": grids,
         "incidents": placed_incidents,
         "unplaced": unplaced,
+        "final_states": list(FINAL_STATES),  # a live incident in one of these leaves the map
     }
 
 
-def _speaker(cfg: Config, spk: Speaker) -> tuple[Item, float | None, float | None]:
+def _camera(
+    cam: Camera, health: Mapping[str, str], known: Mapping[str, str], counts: Mapping[str, int]
+) -> Entry:
+    item = {
+        "id": cam.id,
+        "name": cam.name,
+        "address": _address(cam.location),
+        "grid": cam.grid,
+        "speaker": cam.speaker,
+        "status": health.get(cam.id) or known.get(cam.id) or UNKNOWN,
+        "open_incidents": counts.get(cam.id, 0),
+    }
+    return item, cam.location.lat, cam.location.lon
+
+
+def _sensor(sensor: Sensor, health: Mapping[str, str], counts: Mapping[str, int]) -> Entry:
+    item = {
+        "id": sensor.id,
+        "name": sensor.name,
+        "kind": sensor.kind,
+        "address": _address(sensor.location),
+        "grid": sensor.grid,
+        "status": health.get(sensor.id) or (UNKNOWN if sensor.enabled else "disabled"),
+        "open_incidents": counts.get(sensor.id, 0),
+    }
+    return item, sensor.location.lat, sensor.location.lon
+
+
+def _incident(inc: Item, where: Mapping[str, tuple[float | None, float | None]]) -> Entry:
+    """An incident where its record says, else at its camera (or sensor)."""
+    marker = incident_marker(inc)
+    lat, lon = marker.pop("lat"), marker.pop("lon")
+    if lat is None or lon is None:
+        lat, lon = where.get(_subject(inc), (None, None))
+    return marker, lat, lon
+
+
+def _speaker(cfg: Config, spk: Speaker) -> Entry:
     """A speaker where its location says, else where the first camera that uses it is."""
     users = [c for c in cfg.cameras if c.speaker == spk.id]
     item: Item = {"id": spk.id, "name": spk.name, "cameras": [c.id for c in users]}
