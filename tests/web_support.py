@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import os
 import time
 import urllib.error
 import urllib.request
@@ -202,3 +203,15 @@ def http(
     except (urllib.error.URLError, ConnectionError, TimeoutError):
         return 0, None
     return status, json.loads(raw) if "json" in ctype else raw.decode("utf-8", "replace")
+
+
+def save_screenshot(driver: Any, name: str) -> Path | None:
+    """A screenshot of the browser as ``<name>.png`` in the CITYWATCH_SCREENSHOTS directory, when
+    that is set (made if missing); else none is taken. Returns the file written."""
+    folder = os.environ.get("CITYWATCH_SCREENSHOTS")
+    if not folder:
+        return None
+    path = Path(folder) / f"{name}.png"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    driver.save_screenshot(str(path))
+    return path

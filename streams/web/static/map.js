@@ -21,11 +21,13 @@ window.citywatchMap = (() => {
   };
   const KIND_NAMES = { camera: "camera 摄像头", sensor: "sensor 传感器", speaker: "speaker 喇叭", incident: "incident 事件" };
 
-  function icon(kind, id, state) {
+  // beside: drawn up and to the right of its point (a speaker hung where its camera is)
+  function icon(kind, id, state, beside) {
     const group = kind === "incident" ? STATE_GROUP[state] || "other" : state || "unknown";
     const node = el("div", { class: `cw-mk cw-${kind} st-${group}`, dataset: { kind, id, state: state || "" }, title: `${kind} ${id}` });
     const size = kind === "incident" ? 20 : 16;
-    return L.divIcon({ html: node, className: "cw-mk-box", iconSize: [size, size], iconAnchor: [size / 2, size / 2] });
+    const anchor = beside ? [-2, size + 2] : [size / 2, size / 2];
+    return L.divIcon({ html: node, className: "cw-mk-box", iconSize: [size, size], iconAnchor: anchor });
   }
 
   function fact(label, value) { return value ? [el("dt", {}, label), el("dd", {}, value)] : []; }
@@ -64,7 +66,7 @@ window.citywatchMap = (() => {
   function mount(element, options) {
     const opts = options || {};
     element.classList.add("cw-map");
-    const map = L.map(element, { attributionControl: false, zoomControl: true, worldCopyJump: false });
+    const map = L.map(element, { attributionControl: false, zoomControl: true, zoomSnap: 0.25 });
     const layers = { grid: L.layerGroup().addTo(map), camera: L.layerGroup().addTo(map), sensor: L.layerGroup().addTo(map), speaker: L.layerGroup().addTo(map), incident: L.layerGroup().addTo(map) };
     const markers = { camera: new Map(), sensor: new Map(), speaker: new Map(), incident: new Map() };
     const incidents = new Map(); // id -> the latest record seen (live events are compared with it)
@@ -75,14 +77,19 @@ window.citywatchMap = (() => {
 
     function place(kind, item) {
       const known = markers[kind].get(item.id);
-      if (known) { known.setLatLng([item.lat, item.lon]).setIcon(icon(kind, item.id, item.status || item.state)).setPopupContent(popup(kind, item)); return known; }
-      const marker = L.marker([item.lat, item.lon], { icon: icon(kind, item.id, item.status || item.state), zIndexOffset: kind === "incident" ? 1000 : kind === "camera" ? 500 : 0, title: item.name || item.id, keyboard: true });
+      const look = icon(kind, item.id, item.status || item.state, Boolean(item.placed_at));
+      if (known) { known.setLatLng([item.lat, item.lon]).setIcon(look); return known; }
+      const marker = L.marker([item.lat, item.lon], { icon: look, zIndexOffset: kind === "incident" ? 1000 : kind === "camera" ? 500 : 0, title: item.name || item.id, keyboard: true });
       marker.bindPopup(() => popup(kind, marker.item), { maxWidth: 320 });
       layers[kind].addLayer(marker);
       markers[kind].set(item.id, marker);
       return marker;
     }
-    function put(kind, item) { place(kind, item).item = item; }
+    function put(kind, item) {
+      const marker = place(kind, item);
+      marker.item = item;
+      if (marker.isPopupOpen()) marker.getPopup().update(); // its text follows the live record
+    }
     function drop(kind, id) { const m = markers[kind].get(id); if (m) { layers[kind].removeLayer(m); markers[kind].delete(id); } }
 
     function where(subject) { // an incident without its own lat/lon is drawn at its camera or sensor
