@@ -30,7 +30,7 @@
     window.cwMapView = citywatchMap.mount($("map"), {
       indicator: $("live"),
       unplaced: $("unplaced"),
-      onLoad: (data) => { $("unplaced-count").textContent = `(${data.unplaced.length})`; },
+      onUnplaced: (items) => { $("unplaced-count").textContent = `(${items.length})`; },
     });
   }
 

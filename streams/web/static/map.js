@@ -5,7 +5,8 @@
 //
 // options: data (an /api/map answer: not fetched then), live (default true: subscribe to
 // /api/events; false: the embedding page feeds view.alert(incident) itself), indicator (element
-// showing live/reconnecting), unplaced (a <ul> for what has no lat/lon), onLoad(data).
+// showing live/reconnecting), unplaced (a <ul> for what has no lat/lon) and onUnplaced(items)
+// (told whenever that list changes), onLoad(data).
 // view: { map, alert(incident), reload(), show(kind, id) (opens its popup), destroy() }.
 // Without web.map_tiles the map is a plain lat/lon canvas: nothing is asked of any other host.
 // Needs common.js (cw) and Leaflet; text goes in as text nodes, never as HTML.
@@ -77,10 +78,16 @@ window.citywatchMap = (() => {
 
     function place(kind, item) {
       const known = markers[kind].get(item.id);
-      const look = icon(kind, item.id, item.status || item.state, Boolean(item.placed_at));
-      if (known) { known.setLatLng([item.lat, item.lon]).setIcon(look); return known; }
-      const marker = L.marker([item.lat, item.lon], { icon: look, zIndexOffset: kind === "incident" ? 1000 : kind === "camera" ? 500 : 0, title: item.name || item.id, keyboard: true });
+      const state = item.status || item.state, beside = Boolean(item.placed_at);
+      const look = `${state}|${beside}`; // the icon is made again only when it changes (its element is replaced)
+      if (known) {
+        known.setLatLng([item.lat, item.lon]);
+        if (known.look !== look) { known.setIcon(icon(kind, item.id, state, beside)); known.look = look; }
+        return known;
+      }
+      const marker = L.marker([item.lat, item.lon], { icon: icon(kind, item.id, state, beside), zIndexOffset: kind === "incident" ? 1000 : kind === "camera" ? 500 : 0, title: item.name || item.id, keyboard: true });
       marker.bindPopup(() => popup(kind, marker.item), { maxWidth: 320 });
+      marker.look = look;
       layers[kind].addLayer(marker);
       markers[kind].set(item.id, marker);
       return marker;
@@ -103,6 +110,7 @@ window.citywatchMap = (() => {
       opts.unplaced.replaceChildren(...items.map((u) => el("li", { dataset: { kind: u.kind, id: u.id } },
         el("span", { class: "muted" }, u.kind), " ", el("b", {}, u.id), u.name ? ` ${u.name}` : "", u.address ? ` · ${u.address}` : "", u.state ? [" ", cw.badge(u.state)] : "")));
       if (!items.length) opts.unplaced.replaceChildren(el("li", { class: "muted" }, "everything has a place"));
+      if (opts.onUnplaced) opts.onUnplaced(items);
     }
 
     function render(next) {
@@ -125,7 +133,8 @@ window.citywatchMap = (() => {
         for (const item of data[`${kind}s`]) put(kind, item);
       }
       incidents.clear();
-      for (const id of [...markers.incident.keys()]) drop("incident", id);
+      const open = new Set(data.incidents.map((i) => i.id));
+      for (const id of [...markers.incident.keys()]) if (!open.has(id)) drop("incident", id);
       for (const inc of data.incidents) { incidents.set(inc.id, inc); put("incident", inc); }
       for (const u of data.unplaced) if (u.kind === "incident") incidents.set(u.id, u);
       unplacedList();

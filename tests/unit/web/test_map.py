@@ -253,3 +253,17 @@ def test_the_sample_config_draws_its_grids_around_its_cameras() -> None:
     view = map_view(cfg, [])
     assert {g["id"] for g in view["grids"]} == {g.id for g in cfg.grids}
     assert view["unplaced"] == [] and map_warnings(cfg) == []
+
+
+def test_the_map_page_loads_nothing_from_another_host() -> None:
+    import re
+    from importlib import resources
+
+    static = resources.files("streams.web").joinpath("static")
+    page = static.joinpath("map.html").read_text("utf-8")
+    refs = re.findall(r'(?:src|href)="([^"]*)"', page)
+    assert "/static/vendor/leaflet.js" in refs and "/static/vendor/leaflet.css" in refs
+    assert all(ref.startswith("/") and not ref.startswith("//") for ref in refs), refs
+    leaflet = static.joinpath("vendor", "leaflet.js").read_text("utf-8")
+    assert leaflet.startswith("/* @preserve\n * Leaflet 1.9.4")
+    assert "BSD 2-Clause" in static.joinpath("vendor", "LEAFLET-LICENSE").read_text("utf-8")
