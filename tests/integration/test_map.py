@@ -115,6 +115,16 @@ def data_state(driver: Any, selector: str) -> str | None:
     return None if value is None else str(value)
 
 
+def centre(driver: Any, selector: str) -> tuple[int, int]:
+    """Where an element's centre is on the screen, in whole pixels."""
+    x, y = driver.execute_script(
+        "const r = document.querySelector(arguments[0]).getBoundingClientRect();"
+        "return [r.left + r.width / 2, r.top + r.height / 2];",
+        selector,
+    )
+    return round(x), round(y)
+
+
 def foreign_requests(driver: Any, allowed: set[str]) -> list[str]:
     """Every resource the page loaded from a host:port not in ``allowed``."""
     names = driver.execute_script(
@@ -216,6 +226,18 @@ def test_map_places_everything_and_follows_an_incident_live(
         )
         wait.until(lambda d: not d.find_elements(By.CSS_SELECTOR, marker("incident", "inc-map-1")))
         assert driver.find_elements(By.CSS_SELECTOR, marker("camera", "cam-a"))
+
+        # an incident whose record has no lat/lon is drawn at its camera; at cam-c (no lat/lon either)
+        # it is listed beside the map
+        at_b = {**incident_at("inc-map-2", "open", 1, 0, 0), "camera_id": "cam-b"}
+        at_b["location"] |= {"lat": None, "lon": None}
+        at_c = {**at_b, "incident_id": "inc-map-3", "camera_id": "cam-c"}
+        produce(plain.bootstrap, plain.topics.alerts, [("inc-map-2", at_b), ("inc-map-3", at_c)])
+        wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, marker("incident", "inc-map-2")))
+        assert centre(driver, marker("incident", "inc-map-2")) == centre(driver, marker("camera", "cam-b"))
+        wait.until(lambda d: "inc-map-3" in d.find_element(By.ID, "unplaced").text)
+        assert not driver.find_elements(By.CSS_SELECTOR, marker("incident", "inc-map-3"))
+        assert driver.find_element(By.ID, "unplaced-count").text == "(2)"
     finally:
         driver.quit()
 

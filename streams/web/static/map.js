@@ -105,12 +105,12 @@ window.citywatchMap = (() => {
     }
 
     function unplacedList() {
-      if (!opts.unplaced) return;
       const items = data.unplaced.filter((u) => u.kind !== "incident" || incidents.has(u.id));
+      if (opts.onUnplaced) opts.onUnplaced(items);
+      if (!opts.unplaced) return;
       opts.unplaced.replaceChildren(...items.map((u) => el("li", { dataset: { kind: u.kind, id: u.id } },
         el("span", { class: "muted" }, u.kind), " ", el("b", {}, u.id), u.name ? ` ${u.name}` : "", u.address ? ` · ${u.address}` : "", u.state ? [" ", cw.badge(u.state)] : "")));
       if (!items.length) opts.unplaced.replaceChildren(el("li", { class: "muted" }, "everything has a place"));
-      if (opts.onUnplaced) opts.onUnplaced(items);
     }
 
     function render(next) {
