@@ -216,3 +216,25 @@ def edit_sample(sample: str, old: str, new: str, case: str) -> str:
     """``sample`` with the first ``old`` replaced by ``new``; fails if the sample lost ``old``."""
     assert old in sample, f"test case {case} no longer matches the sample"
     return sample.replace(old, new, 1)
+
+
+GRID_A = [[39.9230, 116.4385], [39.9230, 116.4480], [39.9170, 116.4480], [39.9170, 116.4385]]
+GRID_B = [[39.9160, 116.4385], [39.9160, 116.4420], [39.9140, 116.4420], [39.9140, 116.4385]]
+
+
+def map_site(evidence_dir: Path, web: dict[str, Any] | None = None) -> Site:
+    """The web district placed on the map: cam-a and cam-b with lat/lon inside grid-a's outline,
+    an empty grid-b beside it, a PM2.5 sensor at cam-a, spk-b hung on its own pole (spk-a is
+    drawn at cam-a), and a camera with no coordinates (cam-c, listed beside the map)."""
+    out = web_site(evidence_dir, web)
+    out["categories"].update({k: category(k) for k in ("camera_offline", "sensor_stale", "air_quality")})
+    out["grids"] = [
+        {"id": "grid-a", "name": "和平路网格", "unit": "unit-a", "polygon": GRID_A},
+        {"id": "grid-b", "unit": "unit-a", "polygon": GRID_B},
+    ]
+    out["cameras"][0]["location"] |= {"lat": 39.9212, "lon": 116.4431}
+    out["cameras"][1]["location"] |= {"lat": 39.9187, "lon": 116.4402}
+    out["cameras"].append(camera("cam-c", "kerb", "illegal_parking", location={"address": "后街5号"}))
+    out["speakers"][1]["location"] = {"lat": 39.9190, "lon": 116.4405, "address": "兴华街口"}
+    out["sensors"] = [{**PM_A, "location": {"address": "和平路12号", "lat": 39.9214, "lon": 116.4436}}]
+    return out

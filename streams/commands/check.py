@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 from streams.config import Config, load_config, resolve_path
 from streams.config.load import format_loc
 from streams.config.verify import verify_labels_producible
+from streams.config.verify_map import map_warnings
 from streams.config.yamlmap import load_yaml
 from streams.contract.errors import ConfigError, ConfigProblem, ModelError
 from streams.logic.worktime import SlaClocks, calendar_version, unknown_years
@@ -134,6 +135,6 @@ def run(args: argparse.Namespace) -> int:
         )
         return 1
     print(summary(cfg, str(path)))
-    for warning in calendar_warnings(cfg, time.time()):
+    for warning in [*calendar_warnings(cfg, time.time()), *map_warnings(cfg)]:
         print(warning)
     return 0

@@ -1,4 +1,4 @@
-"""Polygon checks for zone config (pure geometry on normalised points)."""
+"""Polygon checks for zones (normalised points) and grid outlines ([lat, lon]): pure geometry."""
 
 from __future__ import annotations
 
@@ -25,3 +25,15 @@ def self_intersection(points: list[tuple[float, float]]) -> tuple[int, int] | No
             if _segments_cross(*edges[i], *edges[j]):
                 return i, j
     return None
+
+
+def inside(point: tuple[float, float], polygon: list[tuple[float, float]]) -> bool:
+    """Whether ``point`` lies inside ``polygon`` (even-odd rule; a point on an edge may go either way)."""
+    x, y = point
+    hit = False
+    n = len(polygon)
+    for i in range(n):
+        (x1, y1), (x2, y2) = polygon[i], polygon[(i + 1) % n]
+        if (y1 > y) != (y2 > y) and x < x1 + (y - y1) * (x2 - x1) / (y2 - y1):
+            hit = not hit
+    return hit

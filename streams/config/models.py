@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 # re-exported: the sections with their own modules
 from streams.config.base import Base as Base
@@ -87,6 +87,32 @@ class Web(Base):
         description="Size budget of patrol photos (under <evidence.dir>/patrol/, apart from camera "
         "evidence); the oldest files beyond it are deleted",
     )
+
+    map_tiles: str | None = Field(
+        None,
+        description="Tile URL template of the map page, e.g. 'https://gis.example/tiles/{z}/{x}/{y}.png' "
+        "(the city's GIS or an offline tile server); default: no tiles, the features on a plain "
+        "lat/lon canvas and no request to any other host",
+    )
+    map_attribution: str = Field("", description="Credit line shown under the map's tiles")
+
+    @field_validator("map_tiles")
+    @classmethod
+    def verify_map_tiles(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        missing = [part for part in ("{z}", "{x}", "{y}") if part not in value]
+        if missing:
+            raise ValueError(
+                f"web.map_tiles {value!r} lacks {', '.join(missing)}; give a tile URL template such as "
+                "'https://gis.example/tiles/{z}/{x}/{y}.png'"
+            )
+        if not value.startswith(("http://", "https://", "/")):
+            raise ValueError(
+                f"web.map_tiles {value!r} is neither an http(s):// URL nor a path of this server "
+                "(starting with /)"
+            )
+        return value
 
     @model_validator(mode="after")
     def verify_photo_budget(self) -> Web:
@@ -211,9 +237,23 @@ class SpeakerDriver(Base):
     )
 
 
+LatLon = Annotated[list[float], Field(min_length=2, max_length=2)]
+
+
+class Place(Base):
+    """Where a speaker hangs, for the map."""
+
+    lat: float = Field(ge=-90, le=90)
+    lon: float = Field(ge=-180, le=180)
+    address: str = ""
+
+
 class Speaker(Base):
     id: Id
     name: str = ""
+    location: Place | None = Field(
+        None, description="Where it is, for the map (default: at the first camera that uses it)"
+    )
     quiet_hours: TimeRange | None = Field(
         None, description="No automatic broadcasts in these hours (operators need force)"
     )
@@ -245,6 +285,11 @@ class Grid(Base):
     id: Id
     name: str = ""
     unit: str = Field(description="Patrol unit responsible for this street grid")
+    polygon: list[LatLon] | None = Field(
+        None,
+        description="The grid's outline on the map: [lat, lon] corners in order, at least 3 "
+        "(default: no outline)",
+    )
 
 
 class Sensor(Base):

@@ -14,6 +14,7 @@ from streams.config.verify_camera import (
     verify_camera_substreams,
     verify_zone_static_objects,
 )
+from streams.config.verify_map import verify_grid_polygons
 from streams.config.yamlmap import Finding, Loc
 
 
@@ -384,6 +385,7 @@ CHECKS: list[Callable[[Config], Iterator[Finding]]] = [
     verify_camera_decode,
     verify_camera_ids_not_reserved,
     verify_grid_units_defined,
+    verify_grid_polygons,
     verify_unit_escalation,
     verify_speaker_drivers,
     verify_speaker_audio,

@@ -17,11 +17,13 @@ actions, patrol views, JSON API, live events, health and metrics.
     history.py     the incident history from the case record (search, an incident whole)
     seed.py        the board's start from the case record and the store's offsets
     broadcasts.py  operators' broadcasts and their decisions
+    map.py         the map page's features (cameras, sensors, speakers, grids, open incidents)
     live.py        /api/events (Server-Sent Events)
     ingest.py      POST /api/sensor-readings (sensor gateways), a worker extension's route
     server.py      the service the worker runs, and ``install(worker)``
     static/        the pages: plain HTML, CSS and JavaScript, no build step; static/vendor/:
-                   Apache ECharts (Apache-2.0) for the reports page, served as it comes
+                   Apache ECharts (Apache-2.0) for the reports page and Leaflet (BSD-2-Clause)
+                   for the map page, served as they come
 """
 
 from __future__ import annotations

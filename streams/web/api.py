@@ -9,8 +9,10 @@
     GET  /cameras                         camera wall: every camera's live picture, zones, status (readers)
     GET  /cameras/{camera_id}             one camera: picture, zones, incidents, broadcast (readers)
     GET  /cameras/{camera_id}/live.jpg    its latest live picture (readers; 404 none yet; no-store)
+    GET  /map                             map page: cameras, sensors, speakers, grid outlines and
+                                          open incidents by lat/lon, live (readers)
     GET  /static/{name}                   page assets (any token)
-    GET  /static/vendor/{name}            vendored libraries (Apache ECharts; any token)
+    GET  /static/vendor/{name}            vendored libraries (Apache ECharts, Leaflet; any token)
     GET  /evidence/{path}                 evidence pictures (readers; a patrol: its cases' pictures)
     GET  /metrics                         Prometheus text (readers)
     GET  /api/whoami                      the caller, and the CSRF token of a browser session
@@ -40,6 +42,8 @@
     GET  /api/reports/kpis                ?from=&to=&by=&charts=&format= the KPI report of the case
                                           record (readers); format=xlsx: the workbook
     GET  /api/reports/kpis.xlsx           ?from=&to=&by= the same report as an XLSX workbook (readers)
+    GET  /api/map                         the map's features: tiles, cameras, sensors, speakers,
+                                          grids, open incidents, and what has no lat/lon (readers)
 
 A worker extension adds its own routes (``WebState.extra_routes``, e.g. sensor
 ingest in streams/web/ingest.py), which check their caller themselves.
@@ -51,6 +55,7 @@ ingest in streams/web/ingest.py), which check their caller themselves.
     cameras.py     the camera wall: cameras with their live pictures (detectors/live.py)
     history.py     the case record's incident history
     reports.py     KPI reports of the case record
+    map.py         the map's features (pure ``map_view``) and /api/map
 
 Logins are rate-limited per client address (429), and live streams are capped
 per token and in total (429).
@@ -79,6 +84,7 @@ from streams.web.incidents import (
 )
 from streams.web.info import healthz, metrics, options, whoami
 from streams.web.live import events
+from streams.web.map import map_data
 from streams.web.middleware import Handler, auth_middleware, body_middleware, errors_middleware
 from streams.web.pages import (
     board_page,
@@ -88,6 +94,7 @@ from streams.web.pages import (
     login_form,
     login_submit,
     logout,
+    map_page,
     patrol_page,
     reports_page,
     sees_evidence,
@@ -150,6 +157,7 @@ LIVE_VIEWERS = Allow(_readers_and_patrols, "live events need a token with a role
 REPORT_READERS = Allow(_readers, "reports need a viewer, operator or admin token")
 ZONE_EDITORS = Allow(_operators, "the zone editor needs an operator or admin token")
 CAMERA_READERS = Allow(_readers, "the camera wall needs a viewer, operator or admin token")
+MAP_READERS = Allow(_readers, "the map needs a viewer, operator or admin token")
 
 
 @dataclass(frozen=True)
@@ -172,6 +180,7 @@ ROUTES: tuple[Route, ...] = (
     Route("GET",  "/cameras",                             cameras_page,    CAMERA_READERS),
     Route("GET",  "/cameras/{camera_id}",                 camera_page,     CAMERA_READERS),
     Route("GET",  "/cameras/{camera_id}/live.jpg",        live_picture,    CAMERA_READERS),
+    Route("GET",  "/map",                                 map_page,        MAP_READERS),
     Route("GET",  "/static/{name}",                       static_asset,    ANY_TOKEN),
     Route("GET",  "/static/vendor/{name}",                vendor_asset,    ANY_TOKEN),
     Route("GET",  "/evidence/{path:.+}",                  evidence_file,   EVIDENCE_VIEWERS),
@@ -197,6 +206,7 @@ ROUTES: tuple[Route, ...] = (
     Route("GET",  "/api/events",                          events,          LIVE_VIEWERS),
     Route("GET",  "/api/reports/kpis",                    kpi_report,      REPORT_READERS),
     Route("GET",  "/api/reports/kpis.xlsx",               kpi_workbook,    REPORT_READERS),
+    Route("GET",  "/api/map",                             map_data,        MAP_READERS),
 )
 # fmt: on
 

@@ -1,4 +1,4 @@
-"""The pages and files of the command centre: login, board, patrol view, camera wall, assets,
+"""The pages and files of the command centre: login, board, patrol view, reports, camera wall, map,
 evidence pictures.
 
 Who may open each one is declared in the route table (streams/web/api.py);
@@ -148,8 +148,12 @@ async def camera_page(request: web.Request) -> web.Response:
     return page("camera.html")
 
 
+async def map_page(request: web.Request) -> web.Response:
+    return page("map.html")
+
+
 async def vendor_asset(request: web.Request) -> web.Response:
-    """A vendored library (static/vendor/: Apache ECharts, with its LICENSE and NOTICE); it does
+    """A vendored library (static/vendor/: Apache ECharts, Leaflet, with their licences); it does
     not change between releases, so browsers may keep it a day."""
     return _served("vendor/" + request.match_info["name"], "public, max-age=86400")
 

@@ -1,7 +1,7 @@
 """The reports page on a real worker whose case record holds a scripted day of the district: in
 headless Chromium, the tiles and the charts show the API's numbers; the XLSX download opens with
 openpyxl; a viewer may open both, an anonymous caller neither. Screenshots of the wall (1920×1080)
-and phone layouts go to var/screenshots/ (CITYWATCH_SCREENSHOTS_DIR=docs/img refreshes the README's)."""
+and phone layouts go to var/screenshots/ (CITYWATCH_SCREENSHOTS=docs/img refreshes the README's)."""
 
 from __future__ import annotations
 
@@ -28,8 +28,8 @@ from .test_web import chrome, login
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-# where the screenshots go: var/screenshots, or CITYWATCH_SCREENSHOTS_DIR=docs/img to refresh the README's
-IMG = Path(os.environ.get("CITYWATCH_SCREENSHOTS_DIR") or REPO / "var" / "screenshots")
+# where the screenshots go: var/screenshots, or CITYWATCH_SCREENSHOTS=docs/img to refresh the README's
+IMG = Path(os.environ.get("CITYWATCH_SCREENSHOTS") or REPO / "var" / "screenshots")
 PERIOD = f"from={DAY[0]}&to={DAY[1]}"
 WORKER_LOG = Path("/nonexistent")  # the module's worker's log, once it runs
 

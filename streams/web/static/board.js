@@ -303,6 +303,15 @@
       decision: onDecision,
     }, () => reload().catch((e) => console.error(e)), $("live"));
     setInterval(renderList, 30000); // keep "x min ago" honest
+    // /#incident=<id> (the map's popups link here): that incident's detail
+    const fromHash = () => {
+      const m = /^#incident=(.+)$/.exec(location.hash);
+      if (!m) return;
+      selected = decodeURIComponent(m[1]);
+      render();
+    };
+    window.addEventListener("hashchange", fromHash);
+    fromHash();
   }
 
   start().catch((e) => { document.body.prepend(el("div", { class: "result error" }, `Cannot load the board: ${e.message}`)); });
