@@ -46,7 +46,9 @@ def verify_streets(cfg: Config) -> Iterator[Finding]:
             continue
         unit = units.get(street.unit)
         if unit is None:
-            yield undefined(("streets", si, "unit"), f"street {street.id} names unit", street.unit, "units", units)
+            yield undefined(
+                ("streets", si, "unit"), f"street {street.id} names unit", street.unit, "units", units
+            )
         elif unit.level != "street_office":
             yield (
                 ("streets", si, "unit"),
@@ -74,7 +76,9 @@ def verify_departments(cfg: Config) -> Iterator[Finding]:
                 )
             owner.setdefault(key, dept.id)
         if dept.unit is not None and dept.unit not in units:
-            yield undefined(("departments", di, "unit"), f"department {dept.id} names unit", dept.unit, "units", units)
+            yield undefined(
+                ("departments", di, "unit"), f"department {dept.id} names unit", dept.unit, "units", units
+            )
 
 
 def _cycle(start: Unit, units: dict[str, Unit]) -> list[str] | None:
@@ -113,7 +117,10 @@ def verify_unit_escalation(cfg: Config) -> Iterator[Finding]:
         elif target == unit.id:
             yield loc, f"unit {unit.id} escalates to itself; name another unit"
         elif (ring := _cycle(unit, units)) is not None:
-            yield loc, f"units escalate in a cycle ({' -> '.join(ring)}); the chain must end at a district unit"
+            yield (
+                loc,
+                f"units escalate in a cycle ({' -> '.join(ring)}); the chain must end at a district unit",
+            )
         elif LEVEL_RANK[units[target].level] <= LEVEL_RANK[unit.level]:
             yield (
                 loc,

@@ -9,7 +9,7 @@
     GET  /static/{name}                   page assets (any token)
     GET  /static/vendor/{name}            vendored libraries (Apache ECharts; any token)
     GET  /evidence/{path}                 evidence pictures (readers; a patrol: its cases' pictures)
-    GET  /metrics                         Prometheus text (readers)
+    GET  /metrics                         Prometheus text (unscoped readers)
     GET  /api/whoami                      the caller, and the CSRF token of a browser session
     GET  /api/options                     cameras, speakers, templates, grids, units, states
     GET  /api/incidents                   ?state=&category=&grid=&camera=&open=&limit= with counts;
@@ -29,6 +29,10 @@
     GET  /api/reports/kpis                ?from=&to=&by=&charts=&format= the KPI report of the case
                                           record (readers); format=xlsx: the workbook
     GET  /api/reports/kpis.xlsx           ?from=&to=&by= the same report as an XLSX workbook (readers)
+
+A street- or department-scoped token (viewer:street:ID, operator:street:ID, dept:ID) passes
+the same role checks; each handler then keeps to its scope (streams/web/scope.py): lists
+are filtered, and one thing outside its scope is the same 403 as one that does not exist.
 
 A worker extension adds its own routes (``WebState.extra_routes``, e.g. sensor
 ingest in streams/web/ingest.py), which check their caller themselves.
@@ -104,6 +108,10 @@ def _readers(principal: Principal, request: web.Request) -> bool:
     return principal.can_read
 
 
+def _district_readers(principal: Principal, request: web.Request) -> bool:
+    return principal.can_read and principal.scope is None
+
+
 def _operators(principal: Principal, request: web.Request) -> bool:
     return principal.can_operate
 
@@ -122,7 +130,10 @@ BOARD_PAGE = Allow(_readers_and_patrols, "the board needs a viewer, operator or 
 BOARD_READERS = Allow(_readers, "the board needs a viewer, operator or admin token")
 INCIDENT_READERS = Allow(_readers, "incidents need a viewer, operator or admin token")
 DECISION_READERS = Allow(_readers, "broadcast decisions need a viewer, operator or admin token")
-METRICS_READERS = Allow(_readers, "metrics need a viewer, operator or admin token")
+METRICS_READERS = Allow(
+    _district_readers,
+    "metrics count the whole district: they need an unscoped viewer, operator or admin token",
+)
 INCIDENT_OPERATORS = Allow(_operators, "incident actions need an operator or admin token")
 BROADCAST_OPERATORS = Allow(_operators, "broadcasts need an operator or admin token")
 CAMERA_OPERATORS = Allow(_operators, "commands to a camera need an operator or admin token")

@@ -14,6 +14,7 @@ from aiohttp import web
 
 from streams.contract.errors import WebError
 from streams.web.auth import Principal, same_origin
+from streams.web.scope import incident_in_scope
 from streams.web.state import COOKIE, SESSION_KEY, STATE_KEY, WebState, known_unit, who
 
 logger = logging.getLogger(__name__)
@@ -159,12 +160,21 @@ def _served(path: str, cache: str) -> web.Response:
 
 
 def sees_evidence(principal: Principal, request: web.Request) -> bool:
-    """Readers see every picture; a patrol only its own cases' (checked before the file is looked up)."""
-    if principal.can_read:
+    """Readers see every picture; a scoped reader only those of the board's incidents in its
+    scope, a patrol only its own cases' (checked before the file is looked up)."""
+    if principal.can_read and principal.scope is None:
         return True
     state = request.app[STATE_KEY]
-    allowed = {state.evidence.relative(p) for p in state.board.unit_evidence(principal.unit or "")}
-    return principal.role == "patrol" and request.match_info["path"] in allowed
+    if principal.can_read:  # a scoped reader: the pictures of the board's incidents in its scope
+        board = state.board
+        paths = board.evidence_of(
+            a for a in board.incidents.values() if incident_in_scope(principal, state.cfg, a)
+        )
+    elif principal.role == "patrol":
+        paths = state.board.unit_evidence(principal.unit or "")
+    else:
+        return False
+    return request.match_info["path"] in {state.evidence.relative(p) for p in paths}
 
 
 async def evidence_file(request: web.Request) -> web.StreamResponse:
