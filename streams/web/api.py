@@ -137,10 +137,18 @@ METRICS_READERS = Allow(
 INCIDENT_OPERATORS = Allow(_operators, "incident actions need an operator or admin token")
 BROADCAST_OPERATORS = Allow(_operators, "broadcasts need an operator or admin token")
 CAMERA_OPERATORS = Allow(_operators, "commands to a camera need an operator or admin token")
-UNIT_PAGE_VIEWERS = Allow(_unit_viewers, "this token cannot see unit {unit}")
-UNIT_CASE_VIEWERS = Allow(_unit_viewers, "this token cannot see unit {unit}'s cases")
+UNIT_PAGE_VIEWERS = Allow(
+    _unit_viewers, "this token cannot see unit {unit} (not its unit, or outside its scope)"
+)
+UNIT_CASE_VIEWERS = Allow(
+    _unit_viewers, "this token cannot see unit {unit}'s cases (not its unit, or outside its scope)"
+)
 CASE_REPORTERS = Allow(reports_on_case, "case {case_id} is not with unit {caller_unit}")
-EVIDENCE_VIEWERS = Allow(sees_evidence, "a patrol sees only its own cases' pictures")
+EVIDENCE_VIEWERS = Allow(
+    sees_evidence,
+    "a patrol sees only its own cases' pictures, a street or department token those of the "
+    "board's incidents in its scope",
+)
 LIVE_VIEWERS = Allow(_readers_and_patrols, "live events need a token with a role")
 REPORT_READERS = Allow(_readers, "reports need a viewer, operator or admin token")
 
