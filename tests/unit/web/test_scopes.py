@@ -10,7 +10,7 @@ import pytest
 
 from streams.contract.errors import WebError
 from streams.contract.topics import Topics
-from streams.web.auth import Principal, Sessions, TokenRegistry, parse_tokens
+from streams.web.auth import Sessions, TokenRegistry, parse_tokens
 from streams.web.board import Board, Event
 from streams.web.events import Hub
 from streams.web.evidence import EvidenceFiles
@@ -43,7 +43,7 @@ ROLES = {
     "patrol_a": "patrol:unit-a",
 }
 TEXT = "\n".join(f"{TOKENS[k]}={ROLES[k]}@{k}" for k in TOKENS)
-WHO = {name: who for token, who in parse_tokens(TEXT, "tokens.txt", UNITS, SCOPES) for name in [who.name]}
+WHO = {who.name: who for _, who in parse_tokens(TEXT, "tokens.txt", UNITS, SCOPES)}
 
 
 def test_scoped_roles_parse_to_their_scope() -> None:
