@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from streams.commands.check import summary
 from streams.config import load_config
 
 from ..config_support import Site, cam_a, cam_b, category, parse, problems_for, site, speakers, to_yaml
@@ -154,3 +155,10 @@ def test_a_mistake_in_the_levels_is_reported_with_its_fix(
     assert match, f"no problem at {path}; got {[str(p) for p in problems]}"
     assert words in match[0].message, str(match[0])
     assert match[0].line is not None
+
+
+def test_check_prints_the_streets_departments_and_escalation_chains() -> None:
+    text = summary(parse(levels_site()), "levels.yaml")
+    assert "streets   north [grid-a] office office-n, south [grid-b] office office-s" in text
+    assert "depts     parking [illegal_parking], shops [out_of_store_business]" in text
+    assert "escalate  unit-a -> office-n -> unit-d; unit-b -> office-s -> unit-d" in text

@@ -158,6 +158,8 @@ PICTURE = {
     "north": "cam-a/20260526/cam-a-00000001-021403120.jpg",
     "south": "cam-b/20260526/cam-b-00000001.jpg",
 }
+# pictures of incidents only in the case record (not on the board)
+STORED_PICTURE = {"north": "cam-a/20260101/cam-a-00000009.jpg", "south": "cam-b/20260101/cam-b-00000009.jpg"}
 
 
 def scoped_state(tmp: Path) -> WebState:
@@ -178,6 +180,9 @@ def scoped_state(tmp: Path) -> WebState:
         picture.parent.mkdir(parents=True, exist_ok=True)
         picture.write_bytes(JPEG)
         state.board.apply_alert({**item, "incident_id": f"inc-{street}", "evidence": [str(picture)]})
+        stored = evidence / STORED_PICTURE[street]
+        stored.parent.mkdir(parents=True, exist_ok=True)
+        stored.write_bytes(JPEG)
     return state
 
 
@@ -198,6 +203,9 @@ REQUESTS: list[tuple[str, str, Any, dict[str, int]]] = [
     ("POST", "/api/incidents/inc-nope/actions", {"action": "acknowledge"}, row(403, 404, 403, 403, 403)),
     ("GET", f"/evidence/{PICTURE['north']}", None, row(200, 200, 200, 200, 403)),
     ("GET", f"/evidence/{PICTURE['south']}", None, row(200, 200, 403, 403, 200)),
+    # a street's cameras' pictures; a department only those of the board's incidents
+    ("GET", f"/evidence/{STORED_PICTURE['north']}", None, row(200, 200, 200, 200, 403)),
+    ("GET", f"/evidence/{STORED_PICTURE['south']}", None, row(200, 200, 403, 403, 403)),
     ("POST", "/api/broadcasts", {"camera_id": "cam-a", **BROADCAST}, row(403, 202, 403, 202, 403)),
     ("POST", "/api/broadcasts", {"speaker_id": "spk-b", **BROADCAST}, row(403, 202, 403, 403, 202)),
     ("POST", "/api/cameras/cam-b/background", None, row(403, 409, 403, 403, 409)),  # 409: no such zone
