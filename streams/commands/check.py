@@ -115,7 +115,26 @@ def summary(cfg: Config, path: str) -> str:
         "units     " + ", ".join(f"{u.id} ({u.level})" for u in cfg.units) if cfg.units else "units     -"
     )
     lines.append("grids     " + ", ".join(f"{g.id}->{g.unit}" for g in cfg.grids))
+    if cfg.streets:
+        lines.append(
+            "streets   "
+            + ", ".join(f"{s.id} [{' '.join(s.grids)}] office {s.unit or '-'}" for s in cfg.streets)
+        )
+    if cfg.departments:
+        lines.append("depts     " + ", ".join(f"{d.id} [{' '.join(d.categories)}]" for d in cfg.departments))
+    chains = [_chain(cfg, u.id) for u in cfg.units if u.level == "street"]
+    if any(" -> " in c for c in chains):
+        lines.append("escalate  " + "; ".join(chains))
     return "\n".join(lines)
+
+
+def _chain(cfg: Config, unit_id: str) -> str:
+    """unit -> its escalation targets in turn (bounded: the check reports cycles)."""
+    seen = [unit_id]
+    by_id = {u.id: u for u in cfg.units}
+    while (nxt := by_id[seen[-1]].escalates_to) in by_id and nxt not in seen:
+        seen.append(nxt)
+    return " -> ".join(seen)
 
 
 def run(args: argparse.Namespace) -> int:

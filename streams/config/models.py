@@ -19,6 +19,9 @@ from streams.config.camera import Camera as Camera
 from streams.config.camera import Location as Location
 from streams.config.camera import Zone as Zone
 from streams.config.kafka import Kafka
+from streams.config.levels import Department as Department
+from streams.config.levels import Street as Street
+from streams.config.levels import UnitLevel
 from streams.config.model import ModelConfig as ModelConfig
 from streams.config.site import Site as Site
 from streams.config.store import Store
@@ -276,8 +279,12 @@ class Speaker(Base):
 class Unit(Base):
     id: Id
     name: str = ""
-    level: Literal["street", "district"] = "street"
-    escalates_to: str | None = Field(None, description="Unit that takes overdue cases")
+    level: UnitLevel = Field(
+        "street", description="street (a grid's patrol), street_office (a street's office) or district"
+    )
+    escalates_to: str | None = Field(
+        None, description="Unit one level up that takes overdue cases (street -> street_office -> district)"
+    )
     contact: str = ""
 
 
@@ -384,6 +391,10 @@ class Config(Base):
     speakers: list[Speaker] = Field(default_factory=list)
     units: list[Unit] = Field(default_factory=list)
     grids: list[Grid] = Field(default_factory=list)
+    streets: list[Street] = Field(default_factory=list, description="Streets (街道): grids and their office")
+    departments: list[Department] = Field(
+        default_factory=list, description="Departments that own categories across the district"
+    )
     cameras: list[Camera] = Field(default_factory=list)
     sensors: list[Sensor] = Field(default_factory=list)
     sensor_rules: list[SensorRule] = Field(default_factory=list)

@@ -14,6 +14,7 @@ from streams.config.verify_camera import (
     verify_camera_substreams,
     verify_zone_static_objects,
 )
+from streams.config.verify_levels import verify_departments, verify_streets, verify_unit_escalation
 from streams.config.verify_map import verify_grid_polygons
 from streams.config.yamlmap import Finding, Loc
 
@@ -140,20 +141,6 @@ def verify_grid_units_defined(cfg: Config) -> Iterator[Finding]:
     for gi, grid in enumerate(cfg.grids):
         if grid.unit not in units:
             yield undefined(("grids", gi, "unit"), f"grid {grid.id} names unit", grid.unit, "units", units)
-
-
-def verify_unit_escalation(cfg: Config) -> Iterator[Finding]:
-    units = {u.id: u for u in cfg.units}
-    for ui, unit in enumerate(cfg.units):
-        target = unit.escalates_to
-        if target is None:
-            continue
-        if target not in units:
-            yield undefined(
-                ("units", ui, "escalates_to"), f"unit {unit.id} escalates to", target, "units", units
-            )
-        elif target == unit.id:
-            yield (("units", ui, "escalates_to"), f"unit {unit.id} escalates to itself; name another unit")
 
 
 def verify_speaker_drivers(cfg: Config) -> Iterator[Finding]:
@@ -387,6 +374,8 @@ CHECKS: list[Callable[[Config], Iterator[Finding]]] = [
     verify_grid_units_defined,
     verify_grid_polygons,
     verify_unit_escalation,
+    verify_streets,
+    verify_departments,
     verify_speaker_drivers,
     verify_speaker_audio,
     verify_category_timing,

@@ -24,7 +24,7 @@ BY_NAMES = {
     "day": "日期",
     None: "合计",
 }
-LEVEL_NAMES = {"street": "街道级", "district": "区级"}
+LEVEL_NAMES = {"street": "街道级", "street_office": "街道办级", "district": "区级"}
 DECISION_NAMES = {"sent": "已发送", "queued": "排队", "suppressed": "未发送"}
 SPAN_NAMES = {
     "dispatch_to_accept": "派遣→接单",

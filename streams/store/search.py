@@ -60,6 +60,11 @@ class HistorySearch:
     text: str | None = None
     page: int = 1
     per_page: int = DEFAULT_PER_PAGE
+    # a scoped caller's bounds (streams/web/scope.py): these grids or these cameras/sensors;
+    # these categories
+    within_grids: tuple[str, ...] | None = None
+    within_subjects: tuple[str, ...] = ()
+    within_categories: tuple[str, ...] | None = None
 
     @classmethod
     def from_params(cls, params: Mapping[str, str]) -> HistorySearch:
@@ -177,6 +182,11 @@ def conditions(s: HistorySearch, dialect: str = "sqlite") -> list[ColumnElement[
             cases.c.incident_id == inc.c.incident_id, cases.c.unit_id == s.unit
         )
         where.append(held.exists())
+    if s.within_grids is not None:
+        grid = inc.c.record[("location", "grid_id")].as_string()
+        where.append(or_(grid.in_(s.within_grids), inc.c.camera_id.in_(s.within_subjects)))
+    if s.within_categories is not None:
+        where.append(inc.c.category.in_(s.within_categories))
     if s.open_only:
         where.append(inc.c.state.not_in(FINAL_STATES))
     if s.text is not None:

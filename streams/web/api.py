@@ -14,7 +14,7 @@
     GET  /static/{name}                   page assets (any token)
     GET  /static/vendor/{name}            vendored libraries (Apache ECharts, Leaflet; any token)
     GET  /evidence/{path}                 evidence pictures (readers; a patrol: its cases' pictures)
-    GET  /metrics                         Prometheus text (readers)
+    GET  /metrics                         Prometheus text (unscoped readers)
     GET  /api/whoami                      the caller, and the CSRF token of a browser session
     GET  /api/options                     cameras, speakers, templates, grids, units, states
     GET  /api/incidents                   ?state=&category=&grid=&camera=&open=&limit= with counts;
@@ -44,6 +44,10 @@
     GET  /api/reports/kpis.xlsx           ?from=&to=&by= the same report as an XLSX workbook (readers)
     GET  /api/map                         the map's features: tiles, cameras, sensors, speakers,
                                           grids, open incidents, and what has no lat/lon (readers)
+
+A street- or department-scoped token (viewer:street:ID, operator:street:ID, dept:ID) passes
+the same role checks; each handler then keeps to its scope (streams/web/scope.py): lists
+are filtered, and one thing outside its scope is the same 403 as one that does not exist.
 
 A worker extension adds its own routes (``WebState.extra_routes``, e.g. sensor
 ingest in streams/web/ingest.py), which check their caller themselves.
@@ -127,6 +131,10 @@ def _readers(principal: Principal, request: web.Request) -> bool:
     return principal.can_read
 
 
+def _district_readers(principal: Principal, request: web.Request) -> bool:
+    return principal.can_read and principal.scope is None
+
+
 def _operators(principal: Principal, request: web.Request) -> bool:
     return principal.can_operate
 
@@ -145,14 +153,25 @@ BOARD_PAGE = Allow(_readers_and_patrols, "the board needs a viewer, operator or 
 BOARD_READERS = Allow(_readers, "the board needs a viewer, operator or admin token")
 INCIDENT_READERS = Allow(_readers, "incidents need a viewer, operator or admin token")
 DECISION_READERS = Allow(_readers, "broadcast decisions need a viewer, operator or admin token")
-METRICS_READERS = Allow(_readers, "metrics need a viewer, operator or admin token")
+METRICS_READERS = Allow(
+    _district_readers,
+    "metrics count the whole district: they need an unscoped viewer, operator or admin token",
+)
 INCIDENT_OPERATORS = Allow(_operators, "incident actions need an operator or admin token")
 BROADCAST_OPERATORS = Allow(_operators, "broadcasts need an operator or admin token")
 CAMERA_OPERATORS = Allow(_operators, "commands to a camera need an operator or admin token")
-UNIT_PAGE_VIEWERS = Allow(_unit_viewers, "this token cannot see unit {unit}")
-UNIT_CASE_VIEWERS = Allow(_unit_viewers, "this token cannot see unit {unit}'s cases")
+UNIT_PAGE_VIEWERS = Allow(
+    _unit_viewers, "this token cannot see unit {unit} (not its unit, or outside its scope)"
+)
+UNIT_CASE_VIEWERS = Allow(
+    _unit_viewers, "this token cannot see unit {unit}'s cases (not its unit, or outside its scope)"
+)
 CASE_REPORTERS = Allow(reports_on_case, "case {case_id} is not with unit {caller_unit}")
-EVIDENCE_VIEWERS = Allow(sees_evidence, "a patrol sees only its own cases' pictures")
+EVIDENCE_VIEWERS = Allow(
+    sees_evidence,
+    "a patrol sees only its own cases' pictures, a street or department token those of the "
+    "board's incidents in its scope",
+)
 LIVE_VIEWERS = Allow(_readers_and_patrols, "live events need a token with a role")
 REPORT_READERS = Allow(_readers, "reports need a viewer, operator or admin token")
 ZONE_EDITORS = Allow(_operators, "the zone editor needs an operator or admin token")

@@ -7,6 +7,12 @@ Roles:
     patrol:UNIT       its own unit's cases (read, accept / arrived / resolved)
     admin             everything, every unit
     ingest            sensor gateways: POST /api/sensor-readings only (no browser sessions)
+    viewer:street:ID  a viewer of street ID's grids only (streets: in cameras.yaml)
+    operator:street:ID  an operator of street ID's grids only
+    dept:ID           an operator of department ID's categories, across the district
+
+A scoped principal carries its ``Scope`` (the grids or categories it covers); what it may
+see and act on is decided by the pure functions of streams/web/scope.py.
 
 Tokens come from ``web.tokens_file`` and ``CITYWATCH_TOKENS``, both written as
 ``TOKEN=ROLE`` (optionally ``TOKEN=ROLE@NAME``), one per line or comma-separated.
@@ -20,7 +26,7 @@ import hashlib
 import hmac
 import secrets
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from urllib.parse import urlsplit
 
@@ -28,6 +34,8 @@ from streams.contract.errors import WebError
 
 ROLES = ("viewer", "operator", "admin")
 PATROL = "patrol:"
+STREET = "street:"  # viewer:street:ID, operator:street:ID
+DEPT = "dept:"
 INGEST = "ingest"  # sensor gateways: POST /api/sensor-readings only
 MIN_TOKEN_LEN = 8
 MAX_SESSIONS = 10_000
@@ -38,13 +46,63 @@ MAX_LOGIN_CLIENTS = 10_000
 
 
 @dataclass(frozen=True)
+class Scope:
+    """What a street- or department-scoped token covers: a street's grids (and the units of
+    those grids and of its office), or a department's categories (and its unit)."""
+
+    kind: str  # street | dept
+    id: str
+    grids: frozenset[str] = frozenset()
+    categories: frozenset[str] = frozenset()
+    units: frozenset[str] = frozenset()
+
+    def describe(self) -> str:
+        return f"street {self.id}" if self.kind == "street" else f"department {self.id}"
+
+
+@dataclass(frozen=True)
+class Scopes:
+    """The streets and departments a token may be scoped to, by id (from the configuration)."""
+
+    streets: Mapping[str, Scope] = field(default_factory=dict)
+    departments: Mapping[str, Scope] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class Principal:
-    """Who is asking: a display name, a role and (for patrol) the unit."""
+    """Who is asking: a display name, a role, (for patrol) the unit, and (for a scoped token)
+    its scope."""
 
     name: str
     role: str  # viewer | operator | admin | patrol | ingest
     unit: str | None = None
     key: str = field(default="", compare=False)  # which token (a digest prefix): caps count per token
+    scope: Scope | None = None
+
+    def sees_grid(self, grid_id: str | None) -> bool:
+        """A reader whose scope covers the grid (a department's scope covers every grid)."""
+        if not self.can_read:
+            return False
+        if self.scope is None or self.scope.kind == "dept":
+            return True
+        return grid_id is not None and grid_id in self.scope.grids
+
+    def sees_category(self, key: str | None) -> bool:
+        """A reader whose scope covers the category (a street's scope covers every category)."""
+        if not self.can_read:
+            return False
+        if self.scope is None or self.scope.kind == "street":
+            return True
+        return key is not None and key in self.scope.categories
+
+    def sees(self, item: Mapping[str, object]) -> bool:
+        """A reader whose scope covers this incident, case or report row (its grid and its
+        category, as the board or the case record writes them)."""
+        return self.sees_grid(grid_of(item)) and self.sees_category(category_of(item))
+
+    def can_operate_on(self, item: Mapping[str, object]) -> bool:
+        """Act on this incident: an operator whose scope covers it."""
+        return self.can_operate and self.sees(item)
 
     @property
     def can_read(self) -> bool:
@@ -68,6 +126,8 @@ class Principal:
         )
 
     def can_see_unit(self, unit_id: str) -> bool:
+        if self.scope is not None:
+            return self.can_read and unit_id in self.scope.units
         return self.can_read or self.can_patrol(unit_id)
 
     @property
@@ -76,7 +136,54 @@ class Principal:
         return self.role in PAGE_ROLES
 
     def describe(self) -> str:
+        if self.scope is not None:
+            return (
+                f"dept:{self.scope.id}"
+                if self.scope.kind == "dept"
+                else f"{self.role}:street:{self.scope.id}"
+            )
         return f"patrol:{self.unit}" if self.role == "patrol" else self.role
+
+
+def grid_of(item: Mapping[str, object]) -> str | None:
+    """The grid an incident (board: ``location.grid_id``), case or report row (``grid_id``) is in."""
+    grid = item.get("grid_id")
+    if grid is None:
+        location = item.get("location")
+        grid = location.get("grid_id") if isinstance(location, Mapping) else None
+    return str(grid) if grid else None
+
+
+def category_of(item: Mapping[str, object]) -> str | None:
+    """The category key of an incident (board: ``category.key``) or report row (``category``)."""
+    category = item.get("category")
+    if isinstance(category, Mapping):
+        category = category.get("key")
+    return str(category) if category else None
+
+
+def _scoped(kind: str, ident: str, known: Mapping[str, Scope], section: str) -> Scope:
+    if not ident:
+        raise ValueError(
+            f"a {kind} role needs an id: write {'dept:ID' if kind == 'dept' else 'ROLE:street:ID'}"
+        )
+    if ident not in known:
+        listed = ", ".join(sorted(known)) or "none"
+        raise ValueError(f"{kind} {ident!r} is not under {section}: in the configuration (known: {listed})")
+    return known[ident]
+
+
+def parse_scoped(text: str, scopes: Scopes | None = None) -> tuple[str, Scope] | None:
+    """``viewer:street:heping`` -> ("viewer", its Scope); ``dept:sanitation`` -> ("operator",
+    its Scope); None for a role without a scope. ValueError naming the known ids."""
+    role = text.strip()
+    known = scopes or Scopes()
+    if role.startswith(DEPT):
+        return "operator", _scoped("department", role[len(DEPT) :].strip(), known.departments, "departments")
+    base, sep, rest = role.partition(":")
+    if sep and base in ("viewer", "operator") and rest.startswith(STREET):
+        return base, _scoped("street", rest[len(STREET) :].strip(), known.streets, "streets")
+    return None
 
 
 def parse_role(text: str, units: Iterable[str] | None = None) -> tuple[str, str | None]:
@@ -93,11 +200,17 @@ def parse_role(text: str, units: Iterable[str] | None = None) -> tuple[str, str 
             listed = ", ".join(sorted(known)) or "none"
             raise ValueError(f"unit {unit!r} is not under units: in the configuration (known: {listed})")
         return "patrol", unit
-    raise ValueError(f"unknown role {role!r}; use viewer, operator, admin, ingest or patrol:UNIT_ID")
+    raise ValueError(
+        f"unknown role {role!r}; use viewer, operator, admin, ingest, patrol:UNIT_ID, "
+        "viewer:street:ID, operator:street:ID or dept:ID"
+    )
 
 
-def parse_tokens(text: str, source: str, units: Iterable[str] | None = None) -> list[tuple[str, Principal]]:
-    """Parse ``TOKEN=ROLE[@NAME]`` entries (lines or commas; ``#`` starts a comment)."""
+def parse_tokens(
+    text: str, source: str, units: Iterable[str] | None = None, scopes: Scopes | None = None
+) -> list[tuple[str, Principal]]:
+    """Parse ``TOKEN=ROLE[@NAME]`` entries (lines or commas; ``#`` starts a comment); scoped
+    roles are looked up in ``scopes``."""
     unit_list = list(units) if units is not None else None
     out: list[tuple[str, Principal]] = []
     for lineno, line in enumerate(text.splitlines(), 1):
@@ -117,12 +230,18 @@ def parse_tokens(text: str, source: str, units: Iterable[str] | None = None) -> 
                     "(e.g. python -c 'import secrets; print(secrets.token_urlsafe(24))')"
                 )
             role_text, _, name = rest.partition("@")
+            scope: Scope | None = None
+            unit: str | None = None
             try:
-                role, unit = parse_role(role_text, unit_list)
+                scoped = parse_scoped(role_text, scopes)
+                if scoped is not None:
+                    role, scope = scoped
+                else:
+                    role, unit = parse_role(role_text, unit_list)
             except ValueError as exc:
                 raise WebError(f"{where}: {exc}") from None
             label = name.strip() or f"{role_text.strip()}-{_digest(token).hex()[:6]}"
-            out.append((token, Principal(label, role, unit, token_key(token))))
+            out.append((token, Principal(label, role, unit, token_key(token), scope)))
     return out
 
 

@@ -9,7 +9,7 @@ live clients, or None when the record changes nothing (a stale redelivery).
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,8 +35,11 @@ class Filters:
     grid: str | None = None
     camera: str | None = None
     open_only: bool = False
+    within: Callable[[dict[str, Any]], bool] | None = None  # a scoped caller's incidents only
 
     def match(self, alert: dict[str, Any]) -> bool:
+        if self.within is not None and not self.within(alert):
+            return False
         if self.state and alert.get("state") != self.state:
             return False
         if self.category and (alert.get("category") or {}).get("key") != self.category:
@@ -260,8 +263,12 @@ class Board:
 
     def unit_evidence(self, unit_id: str) -> set[str]:
         """Every evidence path a patrol unit may open: its cases' pictures and its own photos."""
+        return self.evidence_of(self.unit_cases(unit_id))
+
+    def evidence_of(self, alerts: Iterable[dict[str, Any]]) -> set[str]:
+        """The pictures of these incidents and their cases' photos."""
         paths: set[str] = set()
-        for alert in self.unit_cases(unit_id):
+        for alert in alerts:
             paths.update(str(e) for e in alert.get("evidence") or [])
             for upd in self.updates.get(str(alert.get("case_id")), []):
                 if upd.get("photo"):

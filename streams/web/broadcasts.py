@@ -20,8 +20,11 @@ from streams.config import Config
 from streams.contract.errors import WebError
 from streams.contract.ids import make_id
 from streams.contract.timeutil import to_iso
+from streams.web.auth import Principal
+from streams.web.board import MAX_DECISIONS
 from streams.web.bodies import BroadcastBody, parse_body, query_limit
-from streams.web.state import STATE_KEY, who
+from streams.web.scope import decision_in_scope, speaker_in_scope
+from streams.web.state import STATE_KEY, WebState, out_of_scope, who
 
 logger = logging.getLogger(__name__)
 
@@ -31,13 +34,28 @@ MAX_PENDING = 1000  # broadcast requests remembered while their decisions are aw
 async def list_broadcasts(request: web.Request) -> web.Response:
     state = request.app[STATE_KEY]
     limit = query_limit(request.query.get("limit"), default=50, most=500)
-    return web.json_response({"decisions": state.board.recent_decisions(limit)})
+    principal = who(request)
+    if principal.scope is None:
+        return web.json_response({"decisions": state.board.recent_decisions(limit)})
+    shown = [d for d in state.board.recent_decisions(MAX_DECISIONS) if _sees(principal, state, d)]
+    return web.json_response({"decisions": shown[:limit]})
+
+
+def _sees(principal: Principal, state: WebState, decision: dict[str, Any]) -> bool:
+    incident_id = decision.get("incident_id")
+    incident = state.board.incident(str(incident_id)) if incident_id else None
+    return decision_in_scope(principal, state.cfg, decision, incident)
 
 
 async def get_broadcast(request: web.Request) -> web.Response:
     state = request.app[STATE_KEY]
     request_id = request.match_info["request_id"]
     decision = state.board.decisions.get(request_id)
+    principal = who(request)
+    hidden = decision is None or not _sees(principal, state, decision)
+    # a pending request's id is known only to its sender
+    if principal.scope is not None and hidden and request_id not in state.pending_broadcasts:
+        raise out_of_scope(principal, f"broadcast request {request_id}")
     if decision is not None:
         return web.json_response({"status": decision.get("decision"), **decision})
     if request_id in state.pending_broadcasts:
@@ -76,6 +94,12 @@ async def send_broadcast(request: web.Request) -> web.Response:
     principal = who(request)
     body = await parse_body(request, BroadcastBody)
     speaker_id, camera_id = target(state.cfg, body)
+    if principal.scope is not None and not speaker_in_scope(principal, state.cfg, speaker_id):
+        raise WebError(
+            f"forbidden: speaker {speaker_id} has no camera in {principal.scope.describe()}'s scope: "
+            "broadcast on a speaker of one of its cameras",
+            403,
+        )
     stamp = to_iso(state.now())
     request_id = make_id("req", principal.name, speaker_id, stamp, body.text or body.template)
     value: dict[str, Any] = {

@@ -17,6 +17,7 @@ from aiohttp import web
 from streams.clients.camera_commands import recapture_command
 from streams.contract.errors import CameraCommandError, WebError
 from streams.web.bodies import RecaptureBody, parse_body
+from streams.web.scope import camera_in_scope
 from streams.web.state import STATE_KEY, who
 
 logger = logging.getLogger(__name__)
@@ -28,6 +29,13 @@ async def recapture(request: web.Request) -> web.Response:
     body = await parse_body(request, RecaptureBody) if request.body_exists else RecaptureBody()
     camera_id = request.match_info["camera_id"]
     zone_id = request.match_info.get("zone_id")
+    camera = next((c for c in state.cfg.cameras if c.id == camera_id), None)
+    if (
+        principal.scope is not None
+        and camera is not None
+        and not camera_in_scope(principal, state.cfg, camera)
+    ):
+        raise WebError(f"forbidden: camera {camera_id} is not in {principal.scope.describe()}'s scope", 403)
     try:
         command = recapture_command(
             state.cfg,

@@ -28,20 +28,28 @@ MAX_STREAMS = 200
 MAX_STREAMS_PER_TOKEN = 10
 
 Assigned = Callable[[str], str | None]  # incident id -> the unit it is assigned to now (None: unknown)
+InScope = Callable[[Principal, Event], bool]  # a scoped reader may see the event (streams/web/scope.py)
 
 
 def _nobody(_incident_id: str) -> str | None:
     return None
 
 
-def visible(principal: Principal, event: Event, assigned: Assigned = _nobody) -> bool:
-    """Readers see everything; a patrol sees its own unit's incidents, cases and updates.
+def _unscoped(principal: Principal, _event: Event) -> bool:
+    return principal.scope is None
+
+
+def visible(
+    principal: Principal, event: Event, assigned: Assigned = _nobody, in_scope: InScope = _unscoped
+) -> bool:
+    """Readers see everything in their scope (a street's grids, a department's categories);
+    a patrol sees its own unit's incidents, cases and updates.
 
     An event of a known incident goes to the unit that incident is assigned to now; the
     units the event was made with count only when the incident is not on the board.
     """
     if principal.can_read:
-        return True
+        return principal.scope is None or in_scope(principal, event)
     if principal.role != "patrol" or event.kind == "decision":
         return False
     unit = assigned(event.incident_id) if event.incident_id else None
@@ -69,12 +77,14 @@ class Hub:
         max_streams: int = MAX_STREAMS,
         per_token: int = MAX_STREAMS_PER_TOKEN,
         assigned: Assigned = _nobody,
+        in_scope: InScope = _unscoped,
     ) -> None:
         self._subs: set[Subscription] = set()
         self._per_token: dict[str, int] = {}
         self.max_streams = max_streams
         self.per_token = per_token
         self.assigned = assigned
+        self.in_scope = in_scope
         self.closed = False
 
     def __len__(self) -> int:
@@ -119,7 +129,7 @@ class Hub:
             self._per_token.pop(principal.key, None)
 
     def visible(self, principal: Principal, event: Event) -> bool:
-        return visible(principal, event, self.assigned)
+        return visible(principal, event, self.assigned, self.in_scope)
 
     def publish(self, event: Event) -> None:
         for sub in list(self._subs):

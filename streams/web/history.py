@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from functools import partial
 from typing import Any, TypeVar
 
@@ -27,8 +28,10 @@ from sqlalchemy import Connection
 from streams.contract.errors import QueryError, StoreError, WebError
 from streams.store.queries import IncidentHistory, incident_history, merged_history
 from streams.store.search import HistorySearch, search
+from streams.web.auth import Principal
 from streams.web.board import MAX_UPDATES_PER_CASE, incident_view
-from streams.web.state import STATE_KEY, WebState
+from streams.web.scope import cameras_in_scope, incident_in_scope
+from streams.web.state import STATE_KEY, WebState, out_of_scope, who
 
 T = TypeVar("T")
 
@@ -58,7 +61,7 @@ async def search_incidents(request: web.Request) -> web.Response:
     if request.query.get("limit", "").strip():
         raise WebError("limit is the live board's; a history search pages with page and per_page (1 to 200)")
     try:
-        wanted = HistorySearch.from_params(request.query)
+        wanted = within_scope(who(request), state, HistorySearch.from_params(request.query))
     except QueryError as exc:
         raise WebError(str(exc)) from None
     found = await read_history(state, partial(search, s=wanted, updates_per_case=MAX_UPDATES_PER_CASE))
@@ -75,8 +78,24 @@ async def search_incidents(request: web.Request) -> web.Response:
     )
 
 
+def within_scope(principal: Principal, state: WebState, wanted: HistorySearch) -> HistorySearch:
+    """The search bounded to a scoped caller's grids (and their cameras and sensors) or
+    categories; as it is for everyone else."""
+    scope = principal.scope
+    if scope is None:
+        return wanted
+    if scope.kind == "dept":
+        return replace(wanted, within_categories=tuple(sorted(scope.categories)))
+    subjects = [c.id for c in cameras_in_scope(principal, state.cfg)]
+    subjects += [s.id for s in state.cfg.sensors if s.grid in scope.grids]
+    return replace(wanted, within_grids=tuple(sorted(scope.grids)), within_subjects=tuple(subjects))
+
+
 async def get_incident(request: web.Request) -> web.Response:
+    """One incident. A scoped caller gets the same 403 for an incident outside its scope and
+    for one that does not exist, so it cannot learn which ids exist in another street."""
     state = request.app[STATE_KEY]
+    principal = who(request)
     incident_id = request.match_info["incident_id"]
     alert = state.board.incident(incident_id)
     stored: IncidentHistory | None = None
@@ -86,6 +105,10 @@ async def get_incident(request: web.Request) -> web.Response:
         except WebError:
             if alert is None:
                 raise
+    if principal.scope is not None:
+        record = alert if alert is not None else stored.record if stored is not None else None
+        if record is None or not incident_in_scope(principal, state.cfg, record):
+            raise out_of_scope(principal, f"incident {incident_id}")
     if alert is None and stored is None:
         raise WebError(f"no incident {incident_id!r} on the board or in the case record", 404)
     return web.json_response(detail(state, alert, stored))

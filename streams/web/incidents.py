@@ -14,6 +14,8 @@ or an update is checked against the board, then sent to the worker's topics (202
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from aiohttp import web
@@ -23,9 +25,11 @@ from streams.contract.timeutil import to_iso
 from streams.logic.lifecycle import FINAL_STATES
 from streams.logic.lifecycle import OPEN_STATES as DISPATCHABLE  # an operator may dispatch an open incident
 from streams.web.auth import Principal
+from streams.web.board import Filters
 from streams.web.bodies import ActionBody, UpdateBody, filters_from, parse_body, photo_bytes, query_limit
 from streams.web.history import asks_history, search_incidents
-from streams.web.state import STATE_KEY, WebState, known_unit, who
+from streams.web.scope import incident_in_scope, placed
+from streams.web.state import STATE_KEY, WebState, known_unit, out_of_scope, who
 
 logger = logging.getLogger(__name__)
 
@@ -39,7 +43,8 @@ async def list_incidents(request: web.Request) -> web.Response:
     if asks_history(request.query):
         return await search_incidents(request)
     state = request.app[STATE_KEY]
-    filters = filters_from(request.query, state.cfg)
+    within = scoped_filter(who(request), state)
+    filters = replace(filters_from(request.query, state.cfg), within=within)
     limit = query_limit(request.query.get("limit"))
     found = state.board.query(filters)
     now = state.now()
@@ -48,9 +53,16 @@ async def list_incidents(request: web.Request) -> web.Response:
             "incidents": [state.board.view(a, state.evidence_url, now) for a in found[:limit]],
             "total": len(found),
             "counts": state.board.counts(filters),
-            "all_counts": state.board.counts(),
+            "all_counts": state.board.counts(Filters(within=within) if within else None),
         }
     )
+
+
+def scoped_filter(principal: Principal, state: WebState) -> Callable[[dict[str, Any]], bool] | None:
+    """For a scoped caller, whether an incident is in its scope; None for everyone else."""
+    if principal.scope is None:
+        return None
+    return lambda alert: incident_in_scope(principal, state.cfg, alert)
 
 
 async def unit_cases(request: web.Request) -> web.Response:
@@ -58,6 +70,9 @@ async def unit_cases(request: web.Request) -> web.Response:
     unit_id = request.match_info["unit"]
     known_unit(state, unit_id)
     cases = state.board.unit_cases(unit_id)
+    within = scoped_filter(who(request), state)
+    if within is not None:
+        cases = [a for a in cases if within(a)]
     now = state.now()
     return web.json_response(
         {"unit_id": unit_id, "cases": [state.board.view(a, state.evidence_url, now) for a in cases]}
@@ -91,6 +106,10 @@ async def incident_action(request: web.Request) -> web.Response:
     incident_id = request.match_info["incident_id"]
     body = await parse_body(request, ActionBody)
     alert = state.board.incident(incident_id)
+    if principal.scope is not None and (
+        alert is None or not principal.can_operate_on(placed(state.cfg, alert))
+    ):
+        raise out_of_scope(principal, f"incident {incident_id}")
     if alert is None:
         raise WebError(f"no incident {incident_id!r} on the board", 404)
     refusal = action_refusal(incident_id, alert, body)

@@ -20,6 +20,7 @@ from streams.web.auth import Principal
 from streams.web.bodies import STATES
 from streams.web.metrics import CONTENT_TYPE
 from streams.web.pages import home
+from streams.web.scope import cameras_in_scope, speaker_in_scope
 from streams.web.state import SESSION_KEY, STATE_KEY, who
 
 
@@ -57,6 +58,7 @@ async def whoami(request: web.Request) -> web.Response:
             "unit": principal.unit,
             "can_operate": principal.can_operate,
             "can_read": principal.can_read,
+            "scope": {"kind": principal.scope.kind, "id": principal.scope.id} if principal.scope else None,
             "home": home(principal),
             "csrf": session.csrf if session else None,
         }
@@ -64,7 +66,8 @@ async def whoami(request: web.Request) -> web.Response:
 
 
 async def options(request: web.Request) -> web.Response:
-    """What the pages offer the caller: its units; a reader also the board's choices."""
+    """What the pages offer the caller: its units; a reader also the board's choices (a scoped
+    reader: those in its scope)."""
     cfg = request.app[STATE_KEY].cfg
     principal = who(request)
     body: dict[str, Any] = {
@@ -74,12 +77,15 @@ async def options(request: web.Request) -> web.Response:
         "lifecycle": describe_lifecycle(),  # every role's pages read the states from here
     }
     if principal.can_read:
+        shown = {c.id for c in cameras_in_scope(principal, cfg)}
         body.update(
             states=list(STATES),
-            categories=categories(cfg),
-            cameras=cameras(cfg),
-            speakers=speakers(cfg),
-            grids=[{"id": g.id, "name": g.name, "unit": g.unit} for g in cfg.grids],
+            categories=[c for c in categories(cfg) if principal.sees_category(c["key"])],
+            cameras=[c for c in cameras(cfg) if c["id"] in shown],
+            speakers=[s for s in speakers(cfg) if speaker_in_scope(principal, cfg, s["id"])],
+            grids=[
+                {"id": g.id, "name": g.name, "unit": g.unit} for g in cfg.grids if principal.sees_grid(g.id)
+            ],
         )
     return web.json_response(body)
 

@@ -15,6 +15,7 @@ from aiohttp import web
 
 from streams.contract.errors import WebError
 from streams.web.auth import Principal, same_origin
+from streams.web.scope import incident_in_scope
 from streams.web.state import COOKIE, SESSION_KEY, STATE_KEY, WebState, known_unit, who
 
 logger = logging.getLogger(__name__)
@@ -175,12 +176,30 @@ def _served(path: str, cache: str) -> web.Response:
 
 
 def sees_evidence(principal: Principal, request: web.Request) -> bool:
-    """Readers see every picture; a patrol only its own cases' (checked before the file is looked up)."""
-    if principal.can_read:
+    """Readers see every picture; a street's reader those of its cameras (camera evidence lies
+    under ``<camera>/``, also for incidents only in the case record) and of the board's
+    incidents in its scope, a department's reader the latter, a patrol only its own cases'
+    (checked before the file is looked up)."""
+    if principal.can_read and principal.scope is None:
         return True
     state = request.app[STATE_KEY]
-    allowed = {state.evidence.relative(p) for p in state.board.unit_evidence(principal.unit or "")}
-    return principal.role == "patrol" and request.match_info["path"] in allowed
+    wanted = request.match_info["path"]
+    if principal.can_read:
+        scope = principal.scope
+        streets_cameras = {
+            c.id for c in state.cfg.cameras if scope and scope.kind == "street" and c.grid in scope.grids
+        }
+        if wanted.split("/", 1)[0] in streets_cameras:
+            return True
+        board = state.board
+        paths = board.evidence_of(
+            a for a in board.incidents.values() if incident_in_scope(principal, state.cfg, a)
+        )
+    elif principal.role == "patrol":
+        paths = state.board.unit_evidence(principal.unit or "")
+    else:
+        return False
+    return wanted in {state.evidence.relative(p) for p in paths}
 
 
 async def evidence_file(request: web.Request) -> web.StreamResponse:

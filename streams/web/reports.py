@@ -3,7 +3,9 @@ the case record (streams/reports/; the same JSON as `citywatch report --format j
 ``charts=1`` also what the page draws (streams/reports/charts.py). ``GET /api/reports/kpis.xlsx``
 (or ``format=xlsx``) returns the same report as an XLSX workbook (汇总 and the breakdown's sheet).
 The query runs in a worker thread, off the event loop; a wrong period, breakdown or format is a
-400, a case record that cannot be reached a 503."""
+400, a case record that cannot be reached a 503. A street- or department-scoped caller gets the
+KPIs of its scope only: the cases, warnings, decisions and camera outages of its grids or
+categories."""
 
 from __future__ import annotations
 
@@ -19,22 +21,26 @@ from streams.reports.period import check_breakdown, parse_period
 from streams.reports.report import every_breakdown, read_facts
 from streams.reports.timing import working_clock
 from streams.reports.xlsx import report_workbook
-from streams.web.state import STATE_KEY, WebState
+from streams.web.auth import Principal
+from streams.web.scope import facts_in_scope
+from streams.web.state import STATE_KEY, WebState, who
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 FORMATS = ("json", "xlsx")
 
 
 def _reports(
-    state: WebState, query: Any, charts: bool
+    state: WebState, query: Any, charts: bool, principal: Principal
 ) -> tuple[dict[str | None, Any], dict[str, Any] | None]:
-    """The total report and the breakdown's (keyed None and ``by``), and the charts when asked.
-    It blocks on the database."""
+    """The total report and the breakdown's (keyed None and ``by``), and the charts when asked;
+    a scoped caller's of its scope only. It blocks on the database."""
     if state.case_record is None:
         raise StoreError("no case record is configured: set store.url or CITYWATCH_DB")
     by = check_breakdown(query.get("by"))
     period = parse_period(query.get("from", ""), query.get("to", ""), state.cfg.site.timezone)
-    facts = read_facts(state.case_record(), period, state.cfg, state.now())
+    facts = facts_in_scope(
+        principal, state.cfg, read_facts(state.case_record(), period, state.cfg, state.now())
+    )
     reports = every_breakdown(facts, list(dict.fromkeys([None, by])), working_clock(state.cfg))
     return dict(reports), chart_data(facts) if charts else None
 
@@ -60,7 +66,8 @@ async def kpi_report(request: web.Request) -> web.Response:
         return await kpi_workbook(request)
     state, query = request.app[STATE_KEY], request.query
     charts = query.get("charts") in ("1", "true")
-    reports, drawn = await _off_loop(lambda: _reports(state, query, charts))
+    principal = who(request)
+    reports, drawn = await _off_loop(lambda: _reports(state, query, charts, principal))
     report = reports[check_breakdown(query.get("by"))]
     if drawn is not None:
         report = {**report, "charts": drawn}
@@ -70,9 +77,10 @@ async def kpi_report(request: web.Request) -> web.Response:
 async def kpi_workbook(request: web.Request) -> web.Response:
     state, query = request.app[STATE_KEY], request.query
     _format(query, "xlsx")
+    principal = who(request)
 
     def build() -> tuple[bytes, str]:
-        reports, _ = _reports(state, query, charts=False)
+        reports, _ = _reports(state, query, False, principal)
         total = reports[None]
         name = f"kpis-{total['from'][:10]}-{total['to'][:10]}{'-' + query['by'] if query.get('by') else ''}"
         return report_workbook(reports, state.cfg), name

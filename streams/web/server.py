@@ -37,6 +37,7 @@ from streams.web.board import Board
 from streams.web.evidence import EvidenceFiles
 from streams.web.feed import Feed, latency_histograms
 from streams.web.metrics import Histogram
+from streams.web.scope import scopes_of
 from streams.web.seed import StoreStart
 from streams.web.state import WebState
 from streams.worker.resilience import send_acked
@@ -52,6 +53,7 @@ ENV_TOKENS = "CITYWATCH_TOKENS"
 def load_tokens(cfg: Config, environ: Mapping[str, str], base: Path | None = None) -> TokenRegistry:
     """Tokens of ``web.tokens_file`` and ``CITYWATCH_TOKENS``; with none, one random admin token (logged)."""
     units = [u.id for u in cfg.units]
+    scopes = scopes_of(cfg)
     entries: list[tuple[str, Principal]] = []
     if cfg.web.tokens_file:
         path = Path(cfg.web.tokens_file)
@@ -61,9 +63,9 @@ def load_tokens(cfg: Config, environ: Mapping[str, str], base: Path | None = Non
             text = path.read_text(encoding="utf-8")
         except OSError as exc:
             raise WebError(f"web.tokens_file {path}: cannot read it ({exc.strerror}); fix the path") from None
-        entries += parse_tokens(text, str(path), units)
+        entries += parse_tokens(text, str(path), units, scopes)
     if environ.get(ENV_TOKENS):
-        entries += parse_tokens(environ[ENV_TOKENS], ENV_TOKENS, units)
+        entries += parse_tokens(environ[ENV_TOKENS], ENV_TOKENS, units, scopes)
     if not entries:
         token = secrets.token_urlsafe(18)
         logger.warning(

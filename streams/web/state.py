@@ -26,6 +26,7 @@ from streams.web.board import Board
 from streams.web.events import Hub
 from streams.web.evidence import EvidenceFiles
 from streams.web.metrics import Histogram
+from streams.web.scope import event_in_scope
 
 COOKIE = "citywatch_session"
 CSRF_HEADER = "X-CSRF-Token"
@@ -67,6 +68,7 @@ class WebState:
         self.hub.max_streams = web_cfg.max_streams
         self.hub.per_token = web_cfg.max_streams_per_token
         self.hub.assigned = self.board.assigned  # who sees an incident: its assignment now
+        self.hub.in_scope = lambda principal, event: event_in_scope(principal, self.cfg, self.board, event)
         self.logins = LoginLimiter(web_cfg.login_attempts_per_min)
         if self.case_record is None:
             self.case_record = LazyEngine(database_url(None, self.cfg.store.url))
@@ -83,6 +85,13 @@ SESSION_KEY = web.RequestKey("citywatch_session", Session)
 def who(request: web.Request) -> Principal:
     """The caller, as the authentication middleware found it."""
     return request[PRINCIPAL_KEY]
+
+
+def out_of_scope(principal: Principal, what: str) -> WebError:
+    """The one 403 a scoped token gets for something outside its scope, or that does not exist:
+    the answer does not tell which (so another street's ids stay unknown)."""
+    scope = principal.scope.describe() if principal.scope else "this token"
+    return WebError(f"forbidden: {what} is not in {scope}'s scope (or does not exist)", 403)
 
 
 def known_unit(state: WebState, unit_id: str) -> None:

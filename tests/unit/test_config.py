@@ -145,11 +145,11 @@ CASES = [
     ),
     (
         "unit escalating to an undefined unit",
-        'escalates_to: unit-district\n    contact: "138-0000-0002"',
-        'escalates_to: unit-distrct\n    contact: "138-0000-0002"',
-        "unit-distrct",
+        'escalates_to: unit-xh-office\n    contact: "138-0000-0002"',
+        'escalates_to: unit-xh-ofice\n    contact: "138-0000-0002"',
+        "unit-xh-ofice",
         "units[1].escalates_to",
-        "did you mean unit-district",
+        "did you mean unit-xh-office",
     ),
     (
         "unknown model backend",
