@@ -106,6 +106,7 @@ from streams.web.pages import (
     vendor_asset,
 )
 from streams.web.reports import kpi_report, kpi_workbook
+from streams.web.scope import camera_in_scope
 from streams.web.state import STATE_KEY, WebState, who
 from streams.web.zone_editor import get_zones, post_zones, zone_editor_page, zone_picture
 
@@ -137,6 +138,22 @@ def _district_readers(principal: Principal, request: web.Request) -> bool:
 
 def _operators(principal: Principal, request: web.Request) -> bool:
     return principal.can_operate
+
+
+def _district_operators(principal: Principal, request: web.Request) -> bool:
+    return principal.can_operate and principal.scope is None
+
+
+def _camera_readers(principal: Principal, request: web.Request) -> bool:
+    """A reader whose scope covers the camera of the path; for a scoped token an unknown camera
+    is refused the same way, so it cannot tell which ids exist elsewhere."""
+    if not principal.can_read:
+        return False
+    if principal.scope is None:
+        return True
+    cfg = request.app[STATE_KEY].cfg
+    wanted = request.match_info["camera_id"]
+    return any(c.id == wanted and camera_in_scope(principal, cfg, c) for c in cfg.cameras)
 
 
 def _readers_and_patrols(principal: Principal, request: web.Request) -> bool:
@@ -174,8 +191,15 @@ EVIDENCE_VIEWERS = Allow(
 )
 LIVE_VIEWERS = Allow(_readers_and_patrols, "live events need a token with a role")
 REPORT_READERS = Allow(_readers, "reports need a viewer, operator or admin token")
-ZONE_EDITORS = Allow(_operators, "the zone editor needs an operator or admin token")
+ZONE_EDITORS = Allow(
+    _district_operators,
+    "the zone editor writes the district's cameras.yaml: it needs an operator or admin token without "
+    "a street or department scope",
+)
 CAMERA_READERS = Allow(_readers, "the camera wall needs a viewer, operator or admin token")
+CAMERA_VIEWERS = Allow(
+    _camera_readers, "camera {camera_id} is not in this token's scope (or is not configured)"
+)
 MAP_READERS = Allow(_readers, "the map needs a viewer, operator or admin token")
 
 
@@ -197,8 +221,8 @@ ROUTES: tuple[Route, ...] = (
     Route("GET",  "/patrol/{unit}",                       patrol_page,     UNIT_PAGE_VIEWERS),
     Route("GET",  "/reports",                             reports_page,    REPORT_READERS),
     Route("GET",  "/cameras",                             cameras_page,    CAMERA_READERS),
-    Route("GET",  "/cameras/{camera_id}",                 camera_page,     CAMERA_READERS),
-    Route("GET",  "/cameras/{camera_id}/live.jpg",        live_picture,    CAMERA_READERS),
+    Route("GET",  "/cameras/{camera_id}",                 camera_page,     CAMERA_VIEWERS),
+    Route("GET",  "/cameras/{camera_id}/live.jpg",        live_picture,    CAMERA_VIEWERS),
     Route("GET",  "/map",                                 map_page,        MAP_READERS),
     Route("GET",  "/static/{name}",                       static_asset,    ANY_TOKEN),
     Route("GET",  "/static/vendor/{name}",                vendor_asset,    ANY_TOKEN),
@@ -215,7 +239,7 @@ ROUTES: tuple[Route, ...] = (
     Route("GET",  "/api/units/{unit}/cases",              unit_cases,      UNIT_CASE_VIEWERS),
     Route("POST", "/api/cases/{case_id}/updates",         case_update,     CASE_REPORTERS),
     Route("GET",  "/api/cameras",                         list_cameras,    CAMERA_READERS),
-    Route("GET",  "/api/cameras/{camera_id}",             get_camera,      CAMERA_READERS),
+    Route("GET",  "/api/cameras/{camera_id}",             get_camera,      CAMERA_VIEWERS),
     Route("POST", "/api/cameras/{camera_id}/zones/{zone_id}/background", recapture, CAMERA_OPERATORS),
     Route("POST", "/api/cameras/{camera_id}/background",  recapture,       CAMERA_OPERATORS),
     Route("GET",  "/cameras/{camera_id}/zones",           zone_editor_page, ZONE_EDITORS),

@@ -26,7 +26,8 @@ from streams.config import Camera, Config
 from streams.contract.errors import WebError
 from streams.contract.timeutil import from_iso
 from streams.logic.lifecycle import FINAL_STATES
-from streams.web.state import STATE_KEY, WebState
+from streams.web.scope import cameras_in_scope, scoped_incidents
+from streams.web.state import STATE_KEY, WebState, who
 
 logger = logging.getLogger(__name__)
 
@@ -169,9 +170,10 @@ def _view(state: WebState, camera: Camera, counts: Mapping[str, int]) -> dict[st
 
 async def list_cameras(request: web.Request) -> web.Response:
     state = request.app[STATE_KEY]
-    counts = open_counts(state.board.incidents.values())
+    principal = who(request)
+    counts = open_counts(scoped_incidents(principal, state.cfg, state.board.incidents.values()))
     return web.json_response(
-        {"cameras": [_view(state, c, counts) for c in state.cfg.cameras]},
+        {"cameras": [_view(state, c, counts) for c in cameras_in_scope(principal, state.cfg)]},
         headers={"Cache-Control": "no-store"},
     )
 
@@ -179,7 +181,7 @@ async def list_cameras(request: web.Request) -> web.Response:
 async def get_camera(request: web.Request) -> web.Response:
     state = request.app[STATE_KEY]
     camera = known_camera(state.cfg, request.match_info["camera_id"])
-    counts = open_counts(state.board.incidents.values())
+    counts = open_counts(scoped_incidents(who(request), state.cfg, state.board.incidents.values()))
     return web.json_response(_view(state, camera, counts), headers={"Cache-Control": "no-store"})
 
 

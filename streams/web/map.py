@@ -18,7 +18,8 @@ from aiohttp import web
 from streams.config import Config
 from streams.config.models import Camera, Location, Sensor, Speaker
 from streams.logic.lifecycle import FINAL_STATES
-from streams.web.state import STATE_KEY
+from streams.web.scope import scoped_config, scoped_incidents
+from streams.web.state import STATE_KEY, who
 
 Item = dict[str, Any]
 
@@ -176,4 +177,6 @@ def _address(loc: Location) -> str:
 
 async def map_data(request: web.Request) -> web.Response:
     state = request.app[STATE_KEY]
-    return web.json_response(map_view(state.cfg, state.board.incidents.values()))
+    principal = who(request)
+    incidents = scoped_incidents(principal, state.cfg, state.board.incidents.values())
+    return web.json_response(map_view(scoped_config(principal, state.cfg), incidents))

@@ -10,6 +10,9 @@ routes (a camera wall, a map, a zone editor) should too:
     incident_in_scope(principal, cfg, incident)    an incident, case or report row (a dict)
     speaker_in_scope(principal, cfg, speaker_id)   a speaker of an in-scope camera or sensor
     cameras_in_scope(principal, cfg)               the cameras, filtered
+    scoped_incidents(principal, cfg, incidents)    the incidents, filtered
+    scoped_config(principal, cfg)                  the configuration's cameras, sensors,
+                                                   speakers and grids, filtered (the map)
 
 Patrols keep their own rule (their unit's cases: Principal.can_patrol); these functions
 answer False for a principal that cannot read the board.
@@ -17,15 +20,17 @@ answer False for a principal that cannot read the board.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
-from typing import Any
+from typing import Any, TypeVar
 
 from streams.config import Config
-from streams.config.models import Camera
+from streams.config.models import Camera, Sensor
 from streams.reports.kpis import Facts
 from streams.web.auth import Principal, Scope, Scopes, grid_of
 from streams.web.board import Board, Event
+
+Item = TypeVar("Item", bound=Mapping[str, Any])
 
 
 def scopes_of(cfg: Config) -> Scopes:
@@ -66,6 +71,42 @@ def camera_in_scope(principal: Principal, cfg: Config, camera: Camera) -> bool:
 
 def cameras_in_scope(principal: Principal, cfg: Config) -> list[Camera]:
     return [c for c in cfg.cameras if camera_in_scope(principal, cfg, c)]
+
+
+def sensor_in_scope(principal: Principal, cfg: Config, sensor: Sensor) -> bool:
+    """A reader whose scope covers the sensor: its grid (a street), a sensor rule of its kind
+    that opens one of its categories (a department)."""
+    if not principal.can_read:
+        return False
+    scope = principal.scope
+    if scope is None:
+        return True
+    if scope.kind == "street":
+        return sensor.grid in scope.grids
+    return any(r.kind == sensor.kind and r.category in scope.categories for r in cfg.sensor_rules)
+
+
+def scoped_incidents(principal: Principal, cfg: Config, incidents: Iterable[Item]) -> list[Item]:
+    return [inc for inc in incidents if incident_in_scope(principal, cfg, inc)]
+
+
+def scoped_config(principal: Principal, cfg: Config) -> Config:
+    """``cfg`` with only the cameras, sensors, speakers and grids the caller's scope covers (the
+    whole of it for an unscoped reader)."""
+    if principal.scope is None:
+        return cfg
+    cameras = cameras_in_scope(principal, cfg)
+    sensors = [s for s in cfg.sensors if sensor_in_scope(principal, cfg, s)]
+    speakers = [s for s in cfg.speakers if speaker_in_scope(principal, cfg, s.id)]
+    used = {c.grid for c in cameras} | {s.grid for s in sensors}
+    grids = [
+        g
+        for g in cfg.grids
+        if principal.sees_grid(g.id) and (g.id in used or principal.scope.kind == "street")
+    ]
+    return cfg.model_copy(
+        update={"cameras": cameras, "sensors": sensors, "speakers": speakers, "grids": grids}
+    )
 
 
 def placed(cfg: Config, item: Mapping[str, Any]) -> Mapping[str, Any]:

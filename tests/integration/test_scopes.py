@@ -6,6 +6,7 @@ categories; and in headless Chromium the board of a street's token lists only it
 
 from __future__ import annotations
 
+import json
 import os
 import time
 import uuid
@@ -287,3 +288,33 @@ def test_the_board_of_a_street_token_lists_only_its_street_in_chromium(
         assert "viewer:street:north" in driver.find_element(By.ID, "user").text
     finally:
         driver.quit()
+
+
+def test_camera_wall_map_and_zone_editor_keep_to_the_scope(scoped_worker: Running) -> None:
+    base, north, operator = scoped_worker.base, SCOPED["north_viewer"], SCOPED["north_operator"]
+    # the camera wall: its street's cameras; another street's camera and an unknown one: one 403
+    _, wall = http("GET", base + "/api/cameras", token=north)
+    assert [c["id"] for c in wall["cameras"]] == ["cam-a"]
+    _, everyone = http("GET", base + "/api/cameras", token=TOKENS["viewer"])
+    assert [c["id"] for c in everyone["cameras"]] == ["cam-a", "cam-b"]
+    assert http("GET", base + "/api/cameras/cam-a", token=north)[0] == 200
+    other, missing = (http("GET", f"{base}/api/cameras/{c}", token=north) for c in ("cam-b", "cam-nope"))
+    assert other[0] == missing[0] == 403
+    assert other[1]["error"].replace("cam-b", "ID") == missing[1]["error"].replace("cam-nope", "ID")
+    assert http("GET", base + "/cameras/cam-b", token=north)[0] == 403
+    assert http("GET", base + "/cameras/cam-b/live.jpg", token=north)[0] == 403
+    assert http("GET", base + "/api/cameras/cam-nope", token=TOKENS["viewer"])[0] == 404
+    # the map: its cameras, grids and incidents only
+    _, seen = http("GET", base + "/api/map", token=north)
+    placed = seen["cameras"] + [u for u in seen["unplaced"] if u.get("kind") == "camera"]
+    assert {c["id"] for c in placed} == {"cam-a"}
+    text = json.dumps(seen, ensure_ascii=False)
+    assert "g-2" not in text and "cam-b" not in text, text
+    assert "g-2" in json.dumps(http("GET", base + "/api/map", token=TOKENS["viewer"])[1])
+    incidents = seen["incidents"] + [u for u in seen["unplaced"] if u.get("kind") == "incident"]
+    assert incidents and {i["id"] for i in incidents} <= NORTH_STORED | {"inc-x1", "inc-x3", "inc-x4"}
+    assert not {i["id"] for i in incidents} & {"inc-x2", "inc-x8"}
+    # the zone editor writes the district's file: not for a scoped operator, even on its camera
+    refused = http("GET", base + "/api/cameras/cam-a/zones", token=operator)
+    assert refused[0] == 403 and "scope" in refused[1]["error"], refused
+    assert http("GET", base + "/api/cameras/cam-a/zones", token=TOKENS["operator"])[0] == 200
