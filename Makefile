@@ -27,10 +27,11 @@ SYSDEPS := espeak-ng:espeak-ng chromium:chromium chromedriver:chromium-driver st
            promtool:prometheus systemd-analyze:systemd
 
 .PHONY: sysdeps
-sysdeps: ## install missing system packages (espeak-ng for speech, chromium for the web test, stunnel4 for the TLS test, promtool and systemd-analyze for deploy/) with apt-get
+sysdeps: ## install missing system packages (espeak-ng for speech, chromium and fonts-noto-cjk for the web tests, stunnel4 for the TLS test, promtool and systemd-analyze for deploy/) with apt-get
 	@missing=""; for dep in $(SYSDEPS); do \
 	  command -v "$${dep%%:*}" >/dev/null 2>&1 || missing="$$missing $${dep#*:}"; \
 	done; \
+	fc-list 2>/dev/null | grep -q "Noto Sans CJK" || missing="$$missing fonts-noto-cjk fontconfig"; \
 	if [ -z "$$missing" ]; then exit 0; fi; \
 	if ! command -v apt-get >/dev/null 2>&1; then \
 	  echo "missing system packages:$$missing; apt-get is not available here: install them with your package manager" >&2; \

@@ -9,6 +9,8 @@
     GET  /cameras                         camera wall: every camera's live picture, zones, status (readers)
     GET  /cameras/{camera_id}             one camera: picture, zones, incidents, broadcast (readers)
     GET  /cameras/{camera_id}/live.jpg    its latest live picture (readers; 404 none yet; no-store)
+    GET  /wall                            wall screen (1920x1080 or 4K): counts, live list, map and
+                                          camera wall together, no scrolling (readers)
     GET  /map                             map page: cameras, sensors, speakers, grid outlines and
                                           open incidents by lat/lon, live (readers)
     GET  /static/{name}                   page assets (any token)
@@ -104,6 +106,7 @@ from streams.web.pages import (
     sees_evidence,
     static_asset,
     vendor_asset,
+    wall_page,
 )
 from streams.web.reports import kpi_report, kpi_workbook
 from streams.web.scope import camera_in_scope
@@ -201,6 +204,7 @@ CAMERA_VIEWERS = Allow(
     _camera_readers, "camera {camera_id} is not in this token's scope (or is not configured)"
 )
 MAP_READERS = Allow(_readers, "the map needs a viewer, operator or admin token")
+WALL_READERS = Allow(_readers, "the wall screen needs a viewer, operator or admin token")
 
 
 @dataclass(frozen=True)
@@ -224,6 +228,7 @@ ROUTES: tuple[Route, ...] = (
     Route("GET",  "/cameras/{camera_id}",                 camera_page,     CAMERA_VIEWERS),
     Route("GET",  "/cameras/{camera_id}/live.jpg",        live_picture,    CAMERA_VIEWERS),
     Route("GET",  "/map",                                 map_page,        MAP_READERS),
+    Route("GET",  "/wall",                                wall_page,       WALL_READERS),
     Route("GET",  "/static/{name}",                       static_asset,    ANY_TOKEN),
     Route("GET",  "/static/vendor/{name}",                vendor_asset,    ANY_TOKEN),
     Route("GET",  "/evidence/{path:.+}",                  evidence_file,   EVIDENCE_VIEWERS),

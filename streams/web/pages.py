@@ -149,6 +149,10 @@ async def camera_page(request: web.Request) -> web.Response:
     return page("camera.html")
 
 
+async def wall_page(request: web.Request) -> web.Response:
+    return page("wall.html")
+
+
 async def map_page(request: web.Request) -> web.Response:
     return page("map.html")
 

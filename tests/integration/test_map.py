@@ -26,7 +26,7 @@ from streams.kafka_io import ensure_topics
 
 from ..config_support import map_site, write_config
 from ..streams_support import produce, start_worker, stop, wait_for
-from ..web_support import TOKENS, TOKENS_TEXT, alert, http, save_screenshot
+from ..web_support import TOKENS, TOKENS_TEXT, alert, http, live_sidecar, save_screenshot, write_live
 from .test_web import START_TIMEOUT, chrome, login
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -37,6 +37,7 @@ class MapWorker:
     base: str
     bootstrap: str
     topics: Topics
+    evidence: Path
 
 
 class Tiles:
@@ -88,7 +89,7 @@ def run_worker(broker: EmbeddedBroker, tmp: Path, web: dict[str, Any] | None) ->
     if not up:
         stop(proc)
         raise AssertionError(log.read_text()[-3000:])
-    return MapWorker(base, broker.bootstrap, topics), proc, log
+    return MapWorker(base, broker.bootstrap, topics, evidence), proc, log
 
 
 @pytest.fixture(scope="module")
@@ -275,3 +276,81 @@ def test_map_tiles_come_from_the_configured_tile_server(
         driver.quit()
         stop(proc)
         tiles.close()
+
+
+WALL_METRICS = """
+const root = document.documentElement;
+const tally = (g) => {  // -1 until the counts are drawn
+  const b = document.querySelector(`.tally[data-group="${g}"] b`);
+  return b ? Number(b.textContent) : -1;
+};
+const listed = (states) => [...document.querySelectorAll("li.wall-inc")]
+  .filter((li) => states.includes(li.dataset.state)).length;
+return {
+  overflow: [root.scrollWidth - innerWidth, root.scrollHeight - innerHeight],
+  rem: parseFloat(getComputedStyle(root).fontSize),
+  alarm: [tally("alarm"), listed(["open", "reopened"])],
+  warned: [tally("warned"), listed(["warned"])],
+  ids: [...document.querySelectorAll("li.wall-inc")].map((li) => li.dataset.id),
+  pictures: Object.fromEntries([...document.querySelectorAll(".wall-tile")].map((t) => [t.dataset.camera,
+    t.querySelector("img") ? t.querySelector("img").complete && t.querySelector("img").naturalWidth : 0])),
+  markers: document.querySelectorAll("#map .cw-mk").length,
+};
+"""
+
+
+@pytest.mark.sysdeps("chromium", "chromedriver")
+def test_the_wall_screen_holds_counts_live_list_map_and_cameras_on_one_screen(
+    plain: MapWorker, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from selenium.common.exceptions import StaleElementReferenceException
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from .test_camera_wall import pictures
+
+    monkeypatch.setenv("SE_OFFLINE", "true")
+    for camera_id, picture in pictures().items():  # cam-a and cam-b have pictures; cam-c none
+        write_live(plain.evidence, camera_id, picture, live_sidecar(camera_id, to_iso(time.time())))
+    produce(
+        plain.bootstrap,
+        plain.topics.alerts,
+        [
+            ("inc-wall-1", incident_at("inc-wall-1", "open", 1, 39.9209, 116.4440)),
+            ("inc-wall-2", incident_at("inc-wall-2", "warned", 2, 39.9199, 116.4420)),
+        ],
+    )
+    # the 1080p screen first (inc-wall-2 is closed there, live), then a 4K one
+    for width, height, wanted in [(1920, 1080, {"inc-wall-1", "inc-wall-2"}), (3840, 2160, {"inc-wall-1"})]:
+        driver = chrome(tmp_path, width, height)
+        try:
+            metrics = {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False}
+            driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", metrics)  # the screen, exactly
+            login(driver, plain.base, TOKENS["viewer"])
+            driver.get(plain.base + "/wall")
+            wait = WebDriverWait(
+                driver, 30, poll_frequency=0.1, ignored_exceptions=[StaleElementReferenceException]
+            )
+            wait.until(lambda d: d.find_element("id", "live").text == "live")
+            wait.until(lambda d, wanted=wanted: wanted <= set(d.execute_script(WALL_METRICS)["ids"]))
+            wait.until(
+                lambda d: all(d.execute_script(WALL_METRICS)["pictures"].get(c) for c in ("cam-a", "cam-b"))
+            )
+            seen = driver.execute_script(WALL_METRICS)
+            # the counts are those of the list, every part is on one screen, the text grows with it
+            assert seen["alarm"][0] == seen["alarm"][1] >= 1 and seen["warned"][0] == seen["warned"][1], seen
+            assert seen["overflow"][0] <= 0 and seen["overflow"][1] <= 0, seen
+            assert seen["rem"] >= (30 if width > 3000 else 16), seen
+            assert seen["pictures"]["cam-c"] == 0 and seen["markers"] >= 5, seen
+            save_screenshot(driver, f"wall-{height}p")
+            if "inc-wall-2" in wanted:  # live: a closed incident leaves the list and the counts
+                assert seen["warned"][0] >= 1, seen
+                produce(
+                    plain.bootstrap,
+                    plain.topics.alerts,
+                    [("inc-wall-2", incident_at("inc-wall-2", "closed", 3, 39.9199, 116.4420))],
+                )
+                wait.until(lambda d: "inc-wall-2" not in d.execute_script(WALL_METRICS)["ids"])
+                after = driver.execute_script(WALL_METRICS)
+                assert after["warned"] == [seen["warned"][0] - 1, seen["warned"][1] - 1], after
+        finally:
+            driver.quit()

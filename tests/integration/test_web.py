@@ -37,7 +37,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 START_TIMEOUT = 90
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
-SHOTS = REPO / "var" / "screenshots"
+SHOTS = Path(os.environ.get("CITYWATCH_SCREENSHOTS") or REPO / "var" / "screenshots")
 
 
 @dataclass
@@ -342,6 +342,14 @@ def test_board_broadcast_and_patrol_in_chromium(
         case = "section.case[data-case-id]"
         wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, case))
         driver.save_screenshot(str(SHOTS / "patrol-case.png"))
+        # the phone layout: nothing wider than the screen, buttons big enough for a thumb
+        layout = driver.execute_script(
+            "const r = document.documentElement;"
+            "const heights = [...document.querySelectorAll('section.case button')]"
+            "  .map(b => b.getBoundingClientRect().height);"
+            "return [r.scrollWidth - innerWidth, Math.min(...heights)]"
+        )
+        assert layout[0] <= 0 and layout[1] >= 40, layout
         for status in ("accepted", "arrived"):
             click(driver, f'{case} button[data-status="{status}"]')
             wait.until(lambda d, s=status: state_of(d, case) == s)
