@@ -106,6 +106,7 @@ class PahoLink:
         self._last_error = ""
         self._lock = threading.Lock()
         self._started = False
+        self._connected = False
 
     def subscribe(self, topic: str, handler: Callable[[bytes], None]) -> None:
         with self._lock:
@@ -158,6 +159,7 @@ class PahoLink:
             logger.warning("mqtt %s: %s", self.broker.shown, self._last_error)
             return
         logger.info("mqtt: connected to %s", self.broker.shown)
+        self._connected = True
         topics = list(self._handlers)
         if not topics:
             self._ready.set()
@@ -175,13 +177,17 @@ class PahoLink:
         self._ready.set()
 
     def _on_connect_fail(self, client: Any, userdata: Any) -> None:
-        self._last_error = f"cannot connect to {self.broker.host}:{self.broker.port} (is the broker running?)"
+        hint = "; with mqtts://, is its certificate signed by mqtt.tls_ca?" if self.broker.tls else ""
+        self._last_error = (
+            f"cannot connect to {self.broker.host}:{self.broker.port} (is the broker running?{hint})"
+        )
 
     def _on_disconnect(self, client: Any, userdata: Any, flags: Any, reason: Any, props: Any) -> None:
         self._ready.clear()
-        if self._started:
+        if self._connected and self._started:  # after a refused connect, the refusal is the news
             self._last_error = f"disconnected ({reason})"
             logger.warning("mqtt %s: disconnected (%s); reconnecting", self.broker.shown, reason)
+        self._connected = False
 
     def _on_message(self, client: Any, userdata: Any, message: Any) -> None:
         handler = self._handlers.get(message.topic)

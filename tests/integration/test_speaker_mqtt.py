@@ -8,8 +8,10 @@ answers failed, and one that fetches the WAV from the gateway before it answers.
 
 from __future__ import annotations
 
+import getpass
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -28,12 +30,15 @@ import pytest
 from kafka import KafkaProducer
 from paho.mqtt.enums import CallbackAPIVersion
 
+from streams.config.mqtt import Mqtt
 from streams.contract.records import LoudspeakerAck, decode
 from streams.contract.timeutil import now
 from streams.kafka_io import read_topic
+from streams.speaker.mqtt_link import LinkError, PahoLink, broker_settings
 
 from ..conftest import KafkaEnv
 from ..speaker_support import EN, ZH, command, wav_facts
+from ..tls_support import make_pki
 
 pytestmark = pytest.mark.integration
 
@@ -232,3 +237,86 @@ def test_audio_url_devices_fetch_the_rendered_wav_from_the_gateway(
     assert (rate, duration > 2.0, rms > 0.01) == (22050, True, True)
     assert ack.model_extra is not None
     assert ack.model_extra["audio_source"] == "tts:cmn"
+
+
+@dataclass(frozen=True)
+class PrivateBroker:
+    url: str
+    ca: Path
+    other_ca: Path
+
+
+@pytest.fixture
+def tls_mosquitto(tmp_path: Path) -> Iterator[PrivateBroker]:
+    """A Mosquitto of the test's own: TLS only, no anonymous clients, user gw / s3cret."""
+    if shutil.which("mosquitto") is None or shutil.which("mosquitto_passwd") is None:
+        pytest.skip("mosquitto is not installed (apt-get install mosquitto mosquitto-clients)")
+    pki = make_pki(tmp_path / "pki")
+    passwd = tmp_path / "passwd"
+    subprocess.run(
+        ["mosquitto_passwd", "-c", "-b", str(passwd), "gw", "s3cret"], check=True, capture_output=True
+    )
+    port = free_port()
+    conf = tmp_path / "mosquitto.conf"
+    conf.write_text(
+        f"listener {port} 127.0.0.1\ncafile {pki.ca}\ncertfile {pki.server_cert}\nkeyfile {pki.server_key}\n"
+        f"allow_anonymous false\npassword_file {passwd}\npersistence false\nlog_dest stderr\n"
+        f"user {getpass.getuser()}\n",  # run as root, mosquitto would become a user that cannot read tmp_path
+        encoding="utf-8",
+    )
+    proc = subprocess.Popen(["mosquitto", "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        for _ in range(100):
+            if proc.poll() is not None:
+                pytest.fail(f"mosquitto did not start: {proc.stderr.read().decode() if proc.stderr else ''}")
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                threading.Event().wait(0.1)
+        yield PrivateBroker(f"mqtts://127.0.0.1:{port}", pki.ca, pki.other_ca)
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def test_the_link_speaks_tls_with_the_credentials_of_the_environment(tls_mosquitto: PrivateBroker) -> None:
+    creds = {"CITYWATCH_MQTT_USERNAME": "gw", "CITYWATCH_MQTT_PASSWORD": "s3cret"}
+    link = PahoLink(broker_settings(Mqtt(url=tls_mosquitto.url, tls_ca=str(tls_mosquitto.ca)), creds), "t")
+    got: list[bytes] = []
+    arrived = threading.Event()
+    link.subscribe("loop/back", lambda raw: (got.append(raw), arrived.set()))
+    try:
+        link.publish("loop/back", b'{"hello": 1}', timeout_s=10)
+        assert arrived.wait(10)
+        assert got == [b'{"hello": 1}']
+    finally:
+        link.close()
+
+    wrong = PahoLink(
+        broker_settings(
+            Mqtt(url=tls_mosquitto.url, tls_ca=str(tls_mosquitto.ca)),
+            {**creds, "CITYWATCH_MQTT_PASSWORD": "x"},
+        ),
+        "t",
+    )
+    try:
+        with pytest.raises(LinkError) as info:
+            wrong.publish("loop/back", b"{}", timeout_s=3)
+    finally:
+        wrong.close()
+    assert "the broker refused the connection" in str(info.value)
+    assert "check CITYWATCH_MQTT_USERNAME / CITYWATCH_MQTT_PASSWORD" in str(info.value)
+
+    untrusted = PahoLink(
+        broker_settings(Mqtt(url=tls_mosquitto.url, tls_ca=str(tls_mosquitto.other_ca)), creds), "t"
+    )
+    try:
+        with pytest.raises(LinkError) as info:
+            untrusted.publish("loop/back", b"{}", timeout_s=3)
+    finally:
+        untrusted.close()
+    assert str(info.value).startswith(
+        f"not connected to the MQTT broker {tls_mosquitto.url} after 3 s: cannot"
+    )
+    assert "is its certificate signed by mqtt.tls_ca?" in str(info.value)

@@ -21,7 +21,7 @@ from streams.speaker.chime import chime
 from streams.speaker.drivers import make_driver
 from streams.speaker.fakes import FakeLink
 from streams.speaker.mqtt_driver import AudioShelf, MqttDriver, make_mqtt_driver, serve_audio
-from streams.speaker.mqtt_link import broker_settings
+from streams.speaker.mqtt_link import LinkError, PahoLink, broker_settings
 
 from ..speaker_support import command
 from .test_speaker_config import with_speaker_lines
@@ -192,3 +192,15 @@ def test_the_audio_directory_keeps_only_the_newest_files(tmp_path: Path) -> None
     assert len(kept) == 3
     assert all(any(name.endswith(f"-c-{i}.wav") for name in kept) for i in (2, 3, 4))
     assert json.loads(json.dumps(urls))  # plain strings
+
+
+def test_a_link_to_a_port_where_no_broker_listens_says_so() -> None:
+    port = free_port()
+    link = PahoLink(broker_settings(Mqtt(url=f"mqtt://127.0.0.1:{port}"), {}), "t")
+    try:
+        with pytest.raises(LinkError) as info:
+            link.publish("a/b", b"{}", timeout_s=2)
+    finally:
+        link.close()
+    assert str(info.value).startswith(f"not connected to the MQTT broker mqtt://127.0.0.1:{port} after 2 s: ")
+    assert f"cannot connect to 127.0.0.1:{port} (is the broker running?)" in str(info.value)
