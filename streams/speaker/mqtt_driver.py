@@ -6,10 +6,11 @@ Published (QoS 1) on ``driver.topic``::
 
 ``payload: command`` is for a device that speaks the text itself; ``payload:
 audio_url`` also renders the WAV into ``audio_dir`` (served on ``audio_port``
-when set) and sends where to fetch it. The device answers on ``ack_topic``
-with ``{"command_id", "status": "played"|"failed", "reason"}``. No answer
-within ``timeout_s``: the same command (same id) is sent again after the
-backoff; the command expires when its ``not_after`` passes first.
+under the path of ``audio_base_url`` when set) and sends where to fetch it.
+The device answers on ``ack_topic`` with ``{"command_id", "status":
+"played"|"failed", "reason"}``. No answer within ``timeout_s``: the same
+command (same id) is sent again after the backoff; the command expires when
+its ``not_after`` passes first.
 """
 
 from __future__ import annotations
@@ -142,6 +143,25 @@ class AudioShelf:
 
 
 class _AudioHandler(http.server.SimpleHTTPRequestHandler):
+    """GET/HEAD of the files of one directory under a URL path prefix; no listings."""
+
+    prefix = "/"
+
+    def do_GET(self) -> None:
+        if self._strip():
+            super().do_GET()
+
+    def do_HEAD(self) -> None:
+        if self._strip():
+            super().do_HEAD()
+
+    def _strip(self) -> bool:
+        if not self.path.startswith(self.prefix):
+            self.send_error(404, "not an audio file")
+            return False
+        self.path = "/" + self.path[len(self.prefix) :]
+        return True
+
     def list_directory(self, path: Any) -> None:
         self.send_error(404, "no listing")
 
@@ -149,9 +169,18 @@ class _AudioHandler(http.server.SimpleHTTPRequestHandler):
         logger.debug("audio server: " + format, *args)  # noqa: G003 - the server's own format
 
 
-def serve_audio(directory: Path, port: int, bind: str = "0.0.0.0") -> http.server.ThreadingHTTPServer:  # noqa: S104 - speakers on the LAN fetch from it
+def serve_audio(
+    directory: Path,
+    port: int,
+    prefix: str = "/",
+    bind: str = "0.0.0.0",  # noqa: S104 - the speakers on the street's network fetch from it
+) -> http.server.ThreadingHTTPServer:
+    """Serve ``directory``'s files at ``http://HOST:port<prefix><name>`` on a thread of its own."""
     directory.mkdir(parents=True, exist_ok=True)
-    handler = functools.partial(_AudioHandler, directory=str(directory))
+    handler_class = type(
+        "AudioHandler", (_AudioHandler,), {"prefix": prefix if prefix.endswith("/") else prefix + "/"}
+    )
+    handler = functools.partial(handler_class, directory=str(directory))
     try:
         server = http.server.ThreadingHTTPServer((bind, port), handler)
     except OSError as exc:
@@ -260,7 +289,8 @@ def make_mqtt_driver(speaker: Speaker, mqtt: Mqtt, link: Link | None = None) -> 
         directory = Path(cfg.audio_dir or f"var/speaker/{speaker.id}/audio")
         shelf = AudioShelf(directory, cfg.audio_base_url or "")
         if cfg.audio_port is not None:
-            server = serve_audio(directory, cfg.audio_port)
+            prefix = urllib.parse.urlsplit(cfg.audio_base_url or "").path or "/"
+            server = serve_audio(directory, cfg.audio_port, prefix)
     return MqttDriver(
         link,
         speaker_id=speaker.id,

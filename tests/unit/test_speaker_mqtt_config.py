@@ -170,10 +170,10 @@ def test_audio_url_writes_the_wav_and_serves_it_without_a_listing(tmp_path: Path
         url = body["audio_url"]
         assert url.startswith(f"http://127.0.0.1:{port}/audio/") and url.endswith("-c_1_x.wav")
         assert delivered.output == f"mqtt s/a/play ({url})"
-        fetch_url = url.replace("/audio/", "/", 1)  # the built-in server serves audio_dir at its root
-        with urllib.request.urlopen(fetch_url, timeout=5) as resp:  # noqa: S310 - a local test server
+        with urllib.request.urlopen(url, timeout=5) as resp:  # noqa: S310 - a local test server
             assert resp.read() == WAV
-        for path in ("/", "/../", "/nothing.wav"):
+        name = url.rsplit("/", 1)[1]
+        for path in ("/audio/", "/audio/../", "/audio/nothing.wav", f"/{name}", f"/other/{name}"):
             with pytest.raises(urllib.error.HTTPError) as info:
                 urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5)
             assert info.value.code == 404
