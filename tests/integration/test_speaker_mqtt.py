@@ -217,7 +217,7 @@ def test_audio_url_devices_fetch_the_rendered_wav_from_the_gateway(
 ) -> None:
     port = free_port()
     extra = (
-        f", payload: audio_url, audio_base_url: 'http://127.0.0.1:{port}/', "
+        f", payload: audio_url, audio_base_url: 'http://127.0.0.1:{port}/audio/', "
         f"audio_dir: '{tmp_path / 'audio'}', audio_port: {port}"
     )
     t = now()
@@ -227,7 +227,7 @@ def test_audio_url_devices_fetch_the_rendered_wav_from_the_gateway(
     ack = acks["m-url"]
     assert ack.status == "played", ack.reason
     [sent] = devices.received["spk-url"]
-    assert sent["audio_url"].startswith(f"http://127.0.0.1:{port}/") and sent["audio_url"].endswith(
+    assert sent["audio_url"].startswith(f"http://127.0.0.1:{port}/audio/") and sent["audio_url"].endswith(
         "-m-url.wav"
     )
     wav = devices.fetched["m-url"]
