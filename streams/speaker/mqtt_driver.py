@@ -22,6 +22,7 @@ import logging
 import threading
 import time
 import urllib.parse
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -123,23 +124,29 @@ class PendingAcks:
 
 
 class AudioShelf:
-    """Where ``payload: audio_url`` puts the WAV files, and the URL a device fetches them at."""
+    """Where ``payload: audio_url`` puts the WAV files, and the URL a device fetches them at.
+
+    Only the newest ``keep`` files of this run stay; files left by an earlier run go at the first put.
+    """
 
     def __init__(self, directory: Path, base_url: str, keep: int = AUDIO_KEEP) -> None:
         self.directory = directory
         self.base_url = base_url if base_url.endswith("/") else base_url + "/"
         self.keep = keep
         self._files = FileDriver(directory)
+        self._written: deque[Path] | None = None  # None: the directory not tidied yet
 
     def put(self, wav: bytes, command: LoudspeakerCommand) -> str:
         path = Path(self._files.play(wav, command).output)
-        self._prune()
+        if self._written is None:
+            for old in self.directory.glob("*.wav"):
+                if old != path:
+                    old.unlink(missing_ok=True)
+            self._written = deque()
+        self._written.append(path)
+        while len(self._written) > self.keep:
+            self._written.popleft().unlink(missing_ok=True)
         return self.base_url + urllib.parse.quote(path.name)
-
-    def _prune(self) -> None:
-        files = sorted(self.directory.glob("*.wav"), key=lambda p: p.stat().st_mtime_ns, reverse=True)
-        for old in files[self.keep :]:
-            old.unlink(missing_ok=True)
 
 
 class _AudioHandler(http.server.SimpleHTTPRequestHandler):
