@@ -23,7 +23,9 @@ from streams.config.levels import Department as Department
 from streams.config.levels import Street as Street
 from streams.config.levels import UnitLevel
 from streams.config.model import ModelConfig as ModelConfig
+from streams.config.mqtt import Mqtt
 from streams.config.site import Site as Site
+from streams.config.speaker_driver import SpeakerDriver as SpeakerDriver
 from streams.config.store import Store
 
 ClockKind = Literal["working", "wall"]
@@ -226,20 +228,6 @@ class Category(Base):
         return {label: self.min_score_of(label) for label in self.labels}
 
 
-class SpeakerDriver(Base):
-    type: Literal["file", "http", "command"] = "file"
-    dir: str | None = Field(None, description="file: directory to write WAV files to")
-    url: str | None = Field(None, description="http: URL to POST the audio to")
-    command: list[str] | None = Field(
-        None, description="command: argv; '{file}' is replaced with the audio path"
-    )
-    timeout_s: float = Field(10, gt=0)
-    retries: int = Field(2, ge=0, le=10)
-    backoff_s: float = Field(
-        0.5, ge=0, le=60, description="http/command: seconds before the first retry, doubled after each"
-    )
-
-
 LatLon = Annotated[list[float], Field(min_length=2, max_length=2)]
 
 
@@ -387,6 +375,7 @@ class Config(Base):
     kafka: Kafka = Field(default_factory=Kafka)
     web: Web = Field(default_factory=Web)
     store: Store = Field(default_factory=Store)
+    mqtt: Mqtt = Field(default_factory=Mqtt)
     categories: dict[str, Category]
     speakers: list[Speaker] = Field(default_factory=list)
     units: list[Unit] = Field(default_factory=list)

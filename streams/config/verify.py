@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 
 from streams.config.geometry import self_intersection
 from streams.config.models import Config
+from streams.config.speaker_driver import driver_problems
 from streams.config.timerange import in_range
 from streams.config.verify_camera import (
     verify_camera_decode,
@@ -145,17 +146,20 @@ def verify_grid_units_defined(cfg: Config) -> Iterator[Finding]:
 
 def verify_speaker_drivers(cfg: Config) -> Iterator[Finding]:
     for si, spk in enumerate(cfg.speakers):
-        drv = spk.driver
-        if drv.type == "http" and not drv.url:
+        for key, message in driver_problems(spk.driver):
+            yield ("speakers", si, "driver", key), f"speaker {spk.id} {message}"
+    ports: dict[int, str] = {}
+    for si, spk in enumerate(cfg.speakers):
+        port = spk.driver.audio_port
+        if spk.driver.type != "mqtt" or port is None:
+            continue
+        if port in ports:
             yield (
-                ("speakers", si, "driver", "url"),
-                f"speaker {spk.id} uses the http driver; give it a url:",
+                ("speakers", si, "driver", "audio_port"),
+                f"speaker {spk.id} serves its audio on port {port}, as speaker {ports[port]} does; give "
+                "each speaker a port of its own",
             )
-        if drv.type == "command" and not drv.command:
-            yield (
-                ("speakers", si, "driver", "command"),
-                f"speaker {spk.id} uses the command driver; give it a command: list (argv, with '{{file}}')",
-            )
+        ports.setdefault(port, spk.id)
 
 
 def verify_speaker_audio(cfg: Config) -> Iterator[Finding]:

@@ -18,7 +18,8 @@
     ├── ReportError                 a report's period or breakdown is wrong (HTTP 400)
     └── SpeakerError                a loudspeaker command cannot be rendered or delivered
         ├── SpeechError             no TTS engine, or it failed on the text
-        └── DriverError             the speaker's driver (file/http/command) failed
+        ├── DriverError             the speaker's driver (file/http/command/mqtt) failed
+        └── CommandExpiredError     its not_after passed before the device took it
 
 Every message says what to fix, not only what went wrong.
 """
@@ -129,4 +130,8 @@ class SpeechError(SpeakerError):
 
 
 class DriverError(SpeakerError):
-    """A speaker driver (file, http, command) could not deliver the audio."""
+    """A speaker driver (file, http, command, mqtt) could not deliver the audio."""
+
+
+class CommandExpiredError(SpeakerError):
+    """The command's not_after passed while the driver was still trying (acknowledged expired)."""

@@ -7,7 +7,12 @@
 - ``http``: POSTs the WAV (``Content-Type: audio/wav``) to ``url``, retrying
   timeouts, connection errors, 5xx, 408 and 429 with doubling backoff;
 - ``command``: writes the WAV to a temporary file and runs the configured argv
-  with ``{file}`` replaced by its path (a player, an RTSP backchannel tool...).
+  with ``{file}`` replaced by its path (a player, an RTSP backchannel tool...);
+- ``mqtt``: publishes the command to the device's topic and waits for its ack
+  (``mqtt_driver.py``).
+
+A driver whose ``wants_audio`` is False (the text goes to a device that speaks
+it) is handed empty audio; one with a ``close()`` is closed when its worker stops.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from typing import Protocol
 
 from streams.backoff import doubling
 from streams.config.models import Speaker
+from streams.config.mqtt import Mqtt
 from streams.contract.errors import DriverError
 from streams.contract.records import LoudspeakerCommand
 from streams.redact import redact
@@ -194,9 +200,13 @@ class CommandDriver:
             return _with_retries(f"command {self.argv[0]}", self.retries, self.backoff_s, self.sleep, attempt)
 
 
-def make_driver(speaker: Speaker) -> SpeakerDriver:
-    """The driver a speaker's ``driver:`` section describes."""
+def make_driver(speaker: Speaker, mqtt: Mqtt | None = None) -> SpeakerDriver:
+    """The driver a speaker's ``driver:`` section describes (``mqtt``: the broker section)."""
     cfg = speaker.driver
+    if cfg.type == "mqtt":
+        from streams.speaker.mqtt_driver import make_mqtt_driver  # paho only where it is used
+
+        return make_mqtt_driver(speaker, mqtt or Mqtt())
     if cfg.type == "file":
         return FileDriver(Path(cfg.dir or f"var/speaker/{speaker.id}"))
     if cfg.type == "http":

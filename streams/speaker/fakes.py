@@ -1,9 +1,12 @@
-"""In-memory stand-ins for the speech engine and a speaker driver (for tests of the logic)."""
+"""In-memory stand-ins for the speech engine, a speaker driver and an MQTT link (for tests of the logic)."""
 
 from __future__ import annotations
 
+import json
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -46,3 +49,38 @@ class FakeDriver:
             raise DriverError(self.fail)
         self.played.append((command.command_id, wav))
         return Delivered(f"fake:{command.command_id}")
+
+
+Device = Callable[
+    [dict[str, Any], int], Any
+]  # (payload, n-th publish) -> reply (bytes/dict), Exception or None
+
+
+@dataclass
+class FakeLink:
+    """A broker and a device in one: ``device`` answers each publish on the ack topic."""
+
+    device: Device = lambda body, n: None  # silent by default
+    published: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    handlers: dict[str, Callable[[bytes], None]] = field(default_factory=dict)
+    closed: bool = False
+
+    def subscribe(self, topic: str, handler: Callable[[bytes], None]) -> None:
+        self.handlers[topic] = handler
+
+    def publish(self, topic: str, payload: bytes, timeout_s: float) -> None:
+        body = json.loads(payload)
+        reply = self.device(body, len(self.published))
+        if isinstance(reply, Exception):
+            raise reply
+        self.published.append((topic, body))
+        if reply is not None:
+            self.answer(reply)
+
+    def answer(self, reply: bytes | dict[str, Any]) -> None:
+        raw = reply if isinstance(reply, bytes) else json.dumps(reply).encode()
+        for handler in self.handlers.values():
+            handler(raw)
+
+    def close(self) -> None:
+        self.closed = True

@@ -98,7 +98,7 @@ class Gateway:
         options: GatewayOptions,
         *,
         engine: SpeechEngine | None = None,
-        driver_factory: Callable[[Speaker], SpeakerDriver] = make_driver,
+        driver_factory: Callable[[Speaker], SpeakerDriver] | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.cfg = cfg
@@ -120,7 +120,7 @@ class Gateway:
         self._workers: dict[str, SpeakerWorker] = {}
         for spk in self._speakers:
             try:
-                driver = driver_factory(spk)
+                driver = driver_factory(spk) if driver_factory else make_driver(spk, cfg.mqtt)
             except CitywatchError as exc:
                 logger.error("%s: driver unusable, its commands will fail: %s", spk.id, exc)
                 driver = BrokenDriver(str(exc))

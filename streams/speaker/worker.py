@@ -14,11 +14,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from streams.config.models import Speaker
-from streams.contract.errors import CitywatchError
+from streams.contract.errors import CitywatchError, CommandExpiredError
 from streams.contract.records import LoudspeakerAck, LoudspeakerCommand
 from streams.speaker.delivery import expiry_reason, make_ack
 from streams.speaker.drivers import SpeakerDriver
-from streams.speaker.render import render
+from streams.speaker.render import Rendered, render
 from streams.speaker.tts import SpeechEngine
 
 logger = logging.getLogger(__name__)
@@ -61,9 +61,15 @@ class SpeakerWorker:
         return self._queue.empty() and not self._busy.is_set()
 
     def stop(self, timeout_s: float | None = None) -> None:
-        """Finish what is queued, then end the thread."""
+        """Finish what is queued, then end the thread and close the driver (if it has a close)."""
         self._queue.put(None)
         self._thread.join(timeout_s)
+        close = getattr(self.driver, "close", None)
+        if callable(close):
+            try:
+                close()
+            except Exception:  # stopping goes on for the other speakers
+                logger.exception("%s: closing the driver failed", self.speaker.id)
 
     def _loop(self) -> None:
         while True:
@@ -85,8 +91,11 @@ class SpeakerWorker:
             logger.info("%s: command %s expired: %s", self.speaker.id, command.command_id, why)
             return make_ack(command, "expired", started_at=started, finished_at=started, reason=why)
         try:
-            rendered = render(command, self.speaker, self.engine)
-            delivered = self.driver.play(rendered.audio.to_wav(), command)
+            rendered = self._render(command)
+            delivered = self.driver.play(rendered.audio.to_wav() if rendered else b"", command)
+        except CommandExpiredError as exc:
+            logger.info("%s: command %s expired: %s", self.speaker.id, command.command_id, exc)
+            return make_ack(command, "expired", started_at=started, finished_at=self.clock(), reason=str(exc))
         except CitywatchError as exc:
             logger.warning("%s: command %s failed: %s", self.speaker.id, command.command_id, exc)
             return make_ack(command, "failed", started_at=started, finished_at=self.clock(), reason=str(exc))
@@ -98,6 +107,17 @@ class SpeakerWorker:
                 started_at=started,
                 finished_at=self.clock(),
                 reason=f"unexpected error in the gateway: {exc!r}",
+            )
+        if rendered is None:
+            logger.info("%s: played command %s -> %s", self.speaker.id, command.command_id, delivered.output)
+            return make_ack(
+                command,
+                "played",
+                started_at=started,
+                finished_at=self.clock(),
+                audio_source="device",
+                output=delivered.output,
+                attempts=delivered.attempts,
             )
         logger.info(
             "%s: played command %s (%.1f s of %s) -> %s",
@@ -118,3 +138,9 @@ class SpeakerWorker:
             output=delivered.output,
             attempts=delivered.attempts,
         )
+
+    def _render(self, command: LoudspeakerCommand) -> Rendered | None:
+        """The audio, or None for a driver that sends the text to a device that speaks it."""
+        if not getattr(self.driver, "wants_audio", True):
+            return None
+        return render(command, self.speaker, self.engine)
