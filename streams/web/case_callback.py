@@ -58,8 +58,12 @@ def _field(data: dict[str, Any], name: str) -> Any:
 
 def parse_callback(raw: bytes, case_prefix: str = "") -> Callback:
     """The callback of a request body; ValueError saying what to fix."""
+    if not raw:
+        raise ValueError(
+            "request body is empty: send a JSON object with case_id (案件编号) and status (状态)"
+        )
     try:
-        data = json.loads(raw) if raw else None
+        data = json.loads(raw)
     except (ValueError, RecursionError) as exc:
         raise ValueError(f"request body is not JSON ({exc})") from None
     if not isinstance(data, dict):
