@@ -182,6 +182,12 @@ def test_the_section_in_cameras_yaml_points_at_its_line(tmp_path: Path) -> None:
     )
     with pytest.raises(ConfigError, match=r"bad\.yaml:\d+.*case_system.*did you mean address"):
         load_config(bad)
+    typo = {"url": URL, "categories": {"300504": {"major": "街面秩序", "minor": "店外经营"}}}
+    mistyped = write_config(tmp_path / "typo.yaml", {**cfg, "case_system": typo})
+    with pytest.raises(
+        ConfigError, match=r"typo\.yaml:\d+.*code 300504, which no category.*did you mean 200504"
+    ):
+        load_config(mistyped)
 
 
 def test_credentials_come_from_the_environment() -> None:
