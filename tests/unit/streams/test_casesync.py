@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -14,10 +15,11 @@ from pydantic import ValidationError
 
 from streams.casesync.client import CaseClient, CaseSyncError, auth_headers, outcome
 from streams.casesync.mapping import CITY_STATUSES, city_status, from_alert, from_dispatch, payload
-from streams.casesync.role import Pushed
+from streams.casesync.role import CaseSync, Pushed, SyncOptions
 from streams.config import load_config
 from streams.config.case_system import DEFAULT_FIELDS, CaseSystem
 from streams.contract.errors import ConfigError, RecordError
+from streams.contract.topics import Topics
 
 from ...config_support import streams_site, write_config
 from ...web_support import alert
@@ -262,3 +264,76 @@ def test_pushed_stages_are_remembered_within_a_bound() -> None:
     assert later is not None and not pushed.done(later)
     pushed.add(later)
     assert pushed.done(from_dispatch(dispatch_case(case_id="case-4")))  # an older stage is not re-sent
+
+
+# ---------------------------------------------------------------- the role's loop, one record at a time
+
+
+@dataclass
+class Rec:
+    topic: str
+    partition: int
+    offset: int
+    value: bytes
+
+
+class FakeKafka:
+    """The consumer's commits and the producer's dead letters, kept."""
+
+    def __init__(self) -> None:
+        self.commits: list[tuple[str, int]] = []
+        self.letters: list[dict[str, Any]] = []
+
+    def commit(self, offsets: dict[Any, Any]) -> None:
+        self.commits.extend((tp.topic, meta.offset) for tp, meta in offsets.items())
+
+    def send(self, topic: str, key: bytes, value: bytes) -> Any:
+        self.letters.append({"topic": topic, **json.loads(value)})
+        return self
+
+    def get(self, timeout: float) -> None:
+        return None
+
+
+def test_the_loop_commits_after_acceptance_and_dead_letters_what_cannot_be_pushed() -> None:
+    topics = Topics("t.citywatch.")
+    seen: list[httpx.Request] = []
+    client = client_answering([503, 201, 400, 409], seen)
+    sync = CaseSync(client, SyncOptions("127.0.0.1:1", topics))
+    kafka = FakeKafka()
+    sync._consumer = sync._producer = kafka
+    stop = threading.Event()
+    records = [
+        Rec(topics.dispatch, 0, 7, json.dumps(dispatch_case()).encode()),  # 503, then accepted
+        Rec(topics.dispatch, 0, 8, b"{not json"),  # malformed
+        Rec(topics.dispatch, 1, 3, json.dumps(dispatch_case(case_id="case-2")).encode()),  # 400
+        Rec(topics.alerts, 2, 5, json.dumps(alert(state="dispatched")).encode()),  # nothing to push
+        Rec(topics.dispatch, 0, 9, json.dumps(dispatch_case()).encode()),  # case-1:1 again: remembered
+        Rec(topics.alerts, 2, 6, json.dumps(alert(state="closed")).encode()),  # 409: accepted before
+    ]
+    assert all(sync.handle(rec, stop) for rec in records)
+    assert kafka.commits == [
+        (topics.dispatch, 8),
+        (topics.dispatch, 9),
+        (topics.dispatch, 4),
+        (topics.alerts, 6),
+        (topics.dispatch, 10),
+        (topics.alerts, 7),
+    ]
+    assert [(letter["offset"], letter["error"][:40]) for letter in kafka.letters] == [
+        (8, "DispatchCase: field '<payload>': not UTF"),
+        (3, "the case system refused case case-2:1 (4"),
+    ]
+    assert [r.headers["Idempotency-Key"] for r in seen] == ["case-1:1", "case-1:1", "case-2:1", "case-1:4"]
+    assert sync.summary() == "records=6 accepted=1 duplicates=1 skipped=2 deadletters=2 retries=1"
+
+
+def test_a_stop_before_acceptance_commits_nothing() -> None:
+    topics = Topics("t.citywatch.")
+    sync = CaseSync(client_answering([503], []), SyncOptions("127.0.0.1:1", topics))
+    kafka = FakeKafka()
+    sync._consumer = sync._producer = kafka
+    stop = threading.Event()
+    stop.set()
+    assert not sync.handle(Rec(topics.dispatch, 0, 7, json.dumps(dispatch_case()).encode()), stop)
+    assert kafka.commits == [] and kafka.letters == []
