@@ -44,6 +44,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "speaker": ("streams.commands.speaker", "the loudspeaker gateway: speaks commands, acknowledges them"),
     "store": ("streams.commands.store", "the case record: history topics into a relational database"),
+    "casesync": (
+        "streams.commands.casesync",
+        "the city's case system (数字城管): pushes dispatched cases and their stages to it",
+    ),
     "restore": (
         "streams.commands.restore",
         "re-seed the worker's open incidents and cases from the case record (--dry-run: list them)",

@@ -143,3 +143,23 @@ def _deadletters(role: str, value: int) -> Metric:
     )
     family.add_metric([role], float(value))
     return family
+
+
+def casesync(stats: Mapping[str, int]) -> Callable[[], Iterable[Metric]]:
+    """casesync: cases pushed by outcome, attempts retried, dead letters."""
+
+    def collect() -> Iterator[Metric]:
+        pushes = CounterMetricFamily(
+            "citywatch_casesync_cases", "Cases pushed to the case system, by outcome", labels=["outcome"]
+        )
+        for outcome in ("accepted", "duplicates", "skipped"):
+            pushes.add_metric([outcome], float(stats.get(outcome, 0)))
+        yield pushes
+        retries = CounterMetricFamily(
+            "citywatch_casesync_retries", "Pushes the case system did not accept and that were tried again"
+        )
+        retries.add_metric([], float(stats.get("retries", 0)))
+        yield retries
+        yield _deadletters("casesync", int(stats.get("deadletters", 0)))
+
+    return collect

@@ -37,6 +37,7 @@ TOKENS = {
     "patrol_a": "patrol-a-token-0001",
     "patrol_d": "patrol-d-token-0001",
     "ingest": "ingest-token-00001",
+    "integration": "integration-token-01",
 }
 TOKENS_TEXT = ",".join(
     [
@@ -46,6 +47,7 @@ TOKENS_TEXT = ",".join(
         f"{TOKENS['patrol_a']}=patrol:unit-a@wang",
         f"{TOKENS['patrol_d']}=patrol:unit-d",
         f"{TOKENS['ingest']}=ingest@gateway",
+        f"{TOKENS['integration']}=integration@szcg",
     ]
 )
 # a tiny valid JPEG (1x1 px): enough for type sniffing and for a browser to show it

@@ -18,6 +18,7 @@ from streams.config.base import TimeRange as TimeRange
 from streams.config.camera import Camera as Camera
 from streams.config.camera import Location as Location
 from streams.config.camera import Zone as Zone
+from streams.config.case_system import CaseSystem
 from streams.config.kafka import Kafka
 from streams.config.levels import Department as Department
 from streams.config.levels import Street as Street
@@ -376,6 +377,7 @@ class Config(Base):
     web: Web = Field(default_factory=Web)
     store: Store = Field(default_factory=Store)
     mqtt: Mqtt = Field(default_factory=Mqtt)
+    case_system: CaseSystem | None = None
     categories: dict[str, Category]
     speakers: list[Speaker] = Field(default_factory=list)
     units: list[Unit] = Field(default_factory=list)

@@ -15,6 +15,7 @@ from streams.config.verify_camera import (
     verify_camera_substreams,
     verify_zone_static_objects,
 )
+from streams.config.verify_case_system import verify_case_system_categories
 from streams.config.verify_levels import verify_departments, verify_streets, verify_unit_escalation
 from streams.config.verify_map import verify_grid_polygons
 from streams.config.yamlmap import Finding, Loc
@@ -389,6 +390,7 @@ CHECKS: list[Callable[[Config], Iterator[Finding]]] = [
     verify_health_categories,
     verify_min_scores_labels,
     verify_category_warn_hours,
+    verify_case_system_categories,
 ]
 
 

@@ -28,6 +28,8 @@
     GET  /api/broadcasts/{request_id}     its decision, or pending
     GET  /api/units/{unit}/cases          a unit's open cases (readers, that unit's patrol)
     POST /api/cases/{case_id}/updates     accepted | arrived | resolved | rejected (that unit, admin)
+    POST /api/integrations/case-system/callback   the city's case system reports a case's status
+                                          (integration tokens only; streams/web/case_callback.py)
     GET  /api/cameras                     every camera: status, fps, picture link, zones, objects,
                                           open incidents (readers)
     GET  /api/cameras/{camera_id}         the same for one camera (readers)
@@ -80,6 +82,7 @@ from streams.web.bodies import EXTRA_BODY, with_photo_limit
 from streams.web.broadcasts import get_broadcast, list_broadcasts, send_broadcast
 from streams.web.camera_commands import recapture
 from streams.web.cameras import get_camera, list_cameras, live_picture
+from streams.web.case_callback import SEEN_KEY, SeenCallbacks, case_system_callback
 from streams.web.history import get_incident
 from streams.web.incidents import (
     case_update,
@@ -159,6 +162,10 @@ def _camera_readers(principal: Principal, request: web.Request) -> bool:
     return any(c.id == wanted and camera_in_scope(principal, cfg, c) for c in cfg.cameras)
 
 
+def _case_system(principal: Principal, request: web.Request) -> bool:
+    return principal.can_call_back
+
+
 def _readers_and_patrols(principal: Principal, request: web.Request) -> bool:
     return principal.can_read or principal.role == "patrol"
 
@@ -205,6 +212,7 @@ CAMERA_VIEWERS = Allow(
 )
 MAP_READERS = Allow(_readers, "the map needs a viewer, operator or admin token")
 WALL_READERS = Allow(_readers, "the wall screen needs a viewer, operator or admin token")
+CASE_SYSTEM = Allow(_case_system, "the case system's callback needs an integration token")
 
 
 @dataclass(frozen=True)
@@ -243,6 +251,7 @@ ROUTES: tuple[Route, ...] = (
     Route("GET",  "/api/broadcasts/{request_id}",         get_broadcast,   DECISION_READERS),
     Route("GET",  "/api/units/{unit}/cases",              unit_cases,      UNIT_CASE_VIEWERS),
     Route("POST", "/api/cases/{case_id}/updates",         case_update,     CASE_REPORTERS),
+    Route("POST", "/api/integrations/case-system/callback", case_system_callback, CASE_SYSTEM),
     Route("GET",  "/api/cameras",                         list_cameras,    CAMERA_READERS),
     Route("GET",  "/api/cameras/{camera_id}",             get_camera,      CAMERA_VIEWERS),
     Route("POST", "/api/cameras/{camera_id}/zones/{zone_id}/background", recapture, CAMERA_OPERATORS),
@@ -282,6 +291,7 @@ def create_app(state: WebState) -> web.Application:
         client_max_size=max(with_photo_limit(state.cfg), EXTRA_BODY),  # each route takes less
     )
     app[STATE_KEY] = state
+    app[SEEN_KEY] = SeenCallbacks()
     for route in ROUTES:
         if route.method == "GET":  # and HEAD, as aiohttp's add_get does
             app.router.add_get(route.path, guarded(route))

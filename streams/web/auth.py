@@ -7,6 +7,7 @@ Roles:
     patrol:UNIT       its own unit's cases (read, accept / arrived / resolved)
     admin             everything, every unit
     ingest            sensor gateways: POST /api/sensor-readings only (no browser sessions)
+    integration       the city's case system: POST /api/integrations/case-system/callback only
     viewer:street:ID  a viewer of street ID's grids only (streets: in cameras.yaml)
     operator:street:ID  an operator of street ID's grids only
     dept:ID           an operator of department ID's categories, across the district
@@ -37,6 +38,7 @@ PATROL = "patrol:"
 STREET = "street:"  # viewer:street:ID, operator:street:ID
 DEPT = "dept:"
 INGEST = "ingest"  # sensor gateways: POST /api/sensor-readings only
+INTEGRATION = "integration"  # the city's case system: its callback only
 MIN_TOKEN_LEN = 8
 MAX_SESSIONS = 10_000
 MAX_SESSIONS_PER_TOKEN = 20
@@ -74,7 +76,7 @@ class Principal:
     its scope."""
 
     name: str
-    role: str  # viewer | operator | admin | patrol | ingest
+    role: str  # viewer | operator | admin | patrol | ingest | integration
     unit: str | None = None
     key: str = field(default="", compare=False)  # which token (a digest prefix): caps count per token
     scope: Scope | None = None
@@ -118,6 +120,11 @@ class Principal:
     def can_ingest(self) -> bool:
         """Post sensor readings (a gateway's ``ingest`` token, or an admin)."""
         return self.role in (INGEST, "admin")
+
+    @property
+    def can_call_back(self) -> bool:
+        """Report a case's status from the city's case system (its ``integration`` token only)."""
+        return self.role == INTEGRATION
 
     def can_patrol(self, unit_id: str | None) -> bool:
         """Report on cases of ``unit_id`` (its own patrol, or an admin)."""
@@ -189,7 +196,7 @@ def parse_scoped(text: str, scopes: Scopes | None = None) -> tuple[str, Scope] |
 def parse_role(text: str, units: Iterable[str] | None = None) -> tuple[str, str | None]:
     """``viewer`` -> ("viewer", None); ``patrol:unit-a`` -> ("patrol", "unit-a")."""
     role = text.strip()
-    if role in ROLES or role == INGEST:
+    if role in ROLES or role in (INGEST, INTEGRATION):
         return role, None
     if role.startswith(PATROL):
         unit = role[len(PATROL) :].strip()
@@ -201,7 +208,7 @@ def parse_role(text: str, units: Iterable[str] | None = None) -> tuple[str, str 
             raise ValueError(f"unit {unit!r} is not under units: in the configuration (known: {listed})")
         return "patrol", unit
     raise ValueError(
-        f"unknown role {role!r}; use viewer, operator, admin, ingest, patrol:UNIT_ID, "
+        f"unknown role {role!r}; use viewer, operator, admin, ingest, integration, patrol:UNIT_ID, "
         "viewer:street:ID, operator:street:ID or dept:ID"
     )
 

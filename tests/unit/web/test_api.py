@@ -29,7 +29,7 @@ from ...web_support import (
     run_client,
 )
 
-ROLES = ["none", "viewer", "operator", "admin", "patrol_a", "patrol_d", "ingest"]
+ROLES = ["none", "viewer", "operator", "admin", "patrol_a", "patrol_d", "ingest", "integration"]
 READ = {
     "none": 401,
     "viewer": 200,
@@ -38,6 +38,7 @@ READ = {
     "patrol_a": 403,
     "patrol_d": 403,
     "ingest": 403,
+    "integration": 403,
 }
 OPERATE = {**READ, "viewer": 403, "operator": 202, "admin": 202}
 EDIT = {**READ, "viewer": 403}
@@ -48,6 +49,9 @@ PATROL_A = {**READ, "viewer": 403, "operator": 403, "admin": 202, "patrol_a": 20
 # a patrol asking for what is not its own gets 403 whether it exists or not (no 404 to probe with)
 MISSING = {**READ, "viewer": 404, "operator": 404, "admin": 404}
 MISSING_CASE = {**MISSING, "viewer": 403, "operator": 403}
+# the city's case system: its integration token only, refused before the body is looked at
+CASE_SYSTEM = {**dict.fromkeys(ROLES, 403), "none": 401}
+CALLBACK = "/api/integrations/case-system/callback"
 
 EVIDENCE_REL = "cam-a/20260526/cam-a-00000001-021403120.jpg"
 
@@ -96,6 +100,11 @@ MATRIX: list[tuple[str, str, Any, dict[str, int]]] = [
     ("GET", "/api/units/unit-a/cases", None, UNIT_A),
     ("POST", "/api/cases/case-1/updates", {"status": "accepted", "note": "on my way"}, PATROL_A),
     ("GET", "/metrics", None, READ),
+    ("POST", CALLBACK, {"case_id": "case-1", "status": "已处置"}, {**CASE_SYSTEM, "integration": 202}),
+    ("POST", CALLBACK, {"案件编号": "case-1", "状态": "处置中"}, {**CASE_SYSTEM, "integration": 202}),
+    ("POST", CALLBACK, {"case_id": "case-1", "status": "done"}, {**CASE_SYSTEM, "integration": 400}),
+    ("POST", CALLBACK, "not an object", {**CASE_SYSTEM, "integration": 400}),
+    ("POST", CALLBACK, {"case_id": "case-404", "status": "已处置"}, {**CASE_SYSTEM, "integration": 404}),
     # this zone is clean now: operators have the detector re-capture its reference background
     ("POST", "/api/cameras/cam-b/zones/pile/background", {"reason": "swept"}, OPERATE),
     ("POST", "/api/cameras/cam-b/zones/pile/background", None, OPERATE),

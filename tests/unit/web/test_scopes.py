@@ -75,7 +75,10 @@ def test_scoped_roles_parse_to_their_scope() -> None:
         ),
         ("dept:", "a department role needs an id"),
         ("admin:street:north", "unknown role 'admin:street:north'"),
-        ("viewer:north", "unknown role 'viewer:north'; use viewer, operator, admin, ingest, patrol:UNIT_ID"),
+        (
+            "viewer:north",
+            "unknown role 'viewer:north'; use viewer, operator, admin, ingest, integration, patrol:UNIT_ID",
+        ),
     ],
 )
 def test_a_bad_scoped_role_names_the_known_ids(role: str, message: str) -> None:
