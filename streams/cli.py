@@ -44,6 +44,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "speaker": ("streams.commands.speaker", "the loudspeaker gateway: speaks commands, acknowledges them"),
     "store": ("streams.commands.store", "the case record: history topics into a relational database"),
+    "notify": (
+        "streams.commands.notify",
+        "group-chat notifications: cases and offline cameras to WeCom / DingTalk / webhook robots",
+    ),
     "restore": (
         "streams.commands.restore",
         "re-seed the worker's open incidents and cases from the case record (--dry-run: list them)",

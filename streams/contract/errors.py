@@ -16,9 +16,10 @@
     ├── StoreError                  the case record's database is misnamed, unreachable or refuses
     ├── QueryError                  a history query's parameters are wrong (HTTP 400)
     ├── ReportError                 a report's period or breakdown is wrong (HTTP 400)
-    └── SpeakerError                a loudspeaker command cannot be rendered or delivered
-        ├── SpeechError             no TTS engine, or it failed on the text
-        └── DriverError             the speaker's driver (file/http/command) failed
+    ├── SpeakerError                a loudspeaker command cannot be rendered or delivered
+    │   ├── SpeechError             no TTS engine, or it failed on the text
+    │   └── DriverError             the speaker's driver (file/http/command) failed
+    └── DeliveryError               a group-chat robot did not take a message (tried again)
 
 Every message says what to fix, not only what went wrong.
 """
@@ -130,3 +131,8 @@ class SpeechError(SpeakerError):
 
 class DriverError(SpeakerError):
     """A speaker driver (file, http, command) could not deliver the audio."""
+
+
+class DeliveryError(CitywatchError):
+    """A group-chat robot did not take a message: no answer, an HTTP error, or a vendor's
+    ``errcode`` other than 0 (the message is tried again after a backoff)."""
