@@ -131,7 +131,8 @@ class Notifier:
     def send_due(self, now: float) -> None:
         """Each robot's messages that its pace allows now."""
         for robot_id, pace in self.paces.items():
-            for _ in range(pace.per_minute):
+            # a full window ends it: the last plan() finds no room and marks the rest held
+            for _ in range(pace.per_minute + 1):
                 waiting = self.outbox.waiting(robot_id, pace.digest_max)
                 chosen = pace.plan(now, waiting)
                 if not chosen or not self._send(robot_id, pace, chosen, now):
