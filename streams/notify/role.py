@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sqlite3
 import threading
 import time
 from collections import Counter
@@ -40,6 +41,7 @@ from streams.notify.send import Post, deliver, http_post
 logger = logging.getLogger(__name__)
 
 PRUNE_EVERY_S = 600.0
+RETRY_S = 2.0  # a poll the outbox or Kafka did not take is read again after this
 
 
 @dataclass(frozen=True)
@@ -108,6 +110,7 @@ class Notifier:
         self._consumer: Any = None
         self._producer: Any = None
         self._next_prune = float("-inf")
+        self._stop = threading.Event()
 
     # -- pure-ish steps (no Kafka): tested without a broker
     def events_of(self, suffix: str, raw: bytes | None) -> list[ev.Event]:
@@ -160,8 +163,13 @@ class Notifier:
             logger.warning("robot %s did not take %d event(s) (%s); trying again in %.0f s",
                            robot_id, len(events), exc, delay)  # fmt: skip
             return False
-        self.outbox.mark_sent(robot_id, [e.key for e in events], now)
         pace.sent(now)
+        try:
+            self.outbox.mark_sent(robot_id, [e.key for e in events], now)
+        except sqlite3.Error as exc:  # taken, but not marked: it may be told again
+            logger.error("robot %s took %d event(s) but the outbox did not mark them (%s); they may "
+                         "be sent again", robot_id, len(events), exc)  # fmt: skip
+            return False
         self.by_robot[(robot_id, "digest" if len(events) > 1 else "sent")] += 1
         self.stats["events_sent"] += len(events)
         return True
@@ -177,9 +185,11 @@ class Notifier:
     def handle(self, polled: dict[Any, list[Any]], now: float) -> None:
         rows: list[tuple[ev.Event, str]] = []
         letters: list[tuple[Any, str]] = []
+        first: dict[TopicPartition, int] = {}
         last: dict[TopicPartition, int] = {}
         for records in polled.values():
             for rec in records:
+                first.setdefault(TopicPartition(rec.topic, rec.partition), rec.offset)
                 last[TopicPartition(rec.topic, rec.partition)] = rec.offset
                 self.stats["records"] += 1
                 try:
@@ -189,14 +199,30 @@ class Notifier:
                     continue
                 self.stats["events"] += len(events)
                 rows.extend(self.route(events, now))
-        added = self.outbox.add(rows, now)
+        try:
+            added = self.outbox.add(rows, now)
+            self._publish(letters)
+        except (sqlite3.Error, KafkaError) as exc:
+            self._rewind(first, exc)
+            return
         self.stats["queued"] += added
         self.stats["duplicates"] += len(rows) - added
-        self._publish(letters)
         try:
             self._consumer.commit({tp: OffsetAndMetadata(o + 1, "", -1) for tp, o in last.items()})
         except KafkaError as exc:  # the outbox has them: a redelivery adds nothing
             logger.warning("notify: offset commit failed (%s); a redelivery will add nothing", exc)
+
+    def _rewind(self, first: dict[TopicPartition, int], exc: Exception) -> None:
+        """Nothing of the poll is committed: it is read again after a pause (the outbox ignores
+        what it already has)."""
+        logger.error("notify: the outbox or Kafka failed (%s); the records are read again in %.0f s",
+                     exc, RETRY_S)  # fmt: skip
+        self.stats["retries"] += 1
+        assigned = self._consumer.assignment()
+        for tp, offset in first.items():
+            if tp in assigned:
+                self._consumer.seek(tp, offset)
+        self._stop.wait(RETRY_S)
 
     def _publish(self, letters: list[tuple[Any, str]]) -> None:
         for rec, error in letters:
@@ -209,6 +235,7 @@ class Notifier:
             self.stats["deadletters"] += len(letters)
 
     def run(self, stop: threading.Event, duration_s: float | None = None) -> Counter[str]:
+        self._stop = stop
         self._consumer = group_consumer(
             self.options.bootstrap, self.options.group(), "citywatch-notify", session_timeout_ms=6_000
         )
@@ -223,17 +250,25 @@ class Notifier:
                 polled = guard.poll(self._consumer, 200)
                 if polled:
                     self.handle(polled, self.clock())
-                now = self.clock()
-                self.send_due(now)
-                if now >= self._next_prune:
-                    self._next_prune = now + PRUNE_EVERY_S
-                    self.outbox.prune(self.cfg.notify.keep_sent)
+                self._tend(self.clock())
                 if self.on_round is not None and guard.ok:
                     self.on_round(self._consumer)
         finally:
             close_quietly("notify", lambda: self._consumer.close(autocommit=False))
             close_quietly("notify", lambda: self._producer.close(timeout=5))
         return self.stats
+
+    def _tend(self, now: float) -> None:
+        """The robots' messages due now, and the outbox's bound now and then; an outbox that
+        fails is logged and tried again next round (what waits stays in the file)."""
+        try:
+            self.send_due(now)
+            if now >= self._next_prune:
+                self._next_prune = now + PRUNE_EVERY_S
+                self.outbox.prune(self.cfg.notify.keep_sent)
+        except sqlite3.Error as exc:
+            logger.error("notify: the outbox failed (%s); trying again next round", exc)
+            self._stop.wait(RETRY_S)
 
     def summary(self) -> str:
         counts = " ".join(f"{k}={self.stats[k]}" for k in ("records", "events", "queued", "events_sent"))

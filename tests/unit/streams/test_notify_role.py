@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from kafka import TopicPartition
 
 from streams.contract.errors import RecordError, UsageError
 from streams.contract.topics import Topics
@@ -117,3 +119,38 @@ def test_a_url_or_secret_left_unset_in_the_environment_is_named(tmp_path: Path) 
         notifier(tmp_path, Robots(), Clock(T0), env={})
     with pytest.raises(UsageError, match="DD_SECRET"):
         notifier(tmp_path, Robots(), Clock(T0), env={"WX_URL": "http://x"})
+
+
+class FakeConsumer:
+    def __init__(self) -> None:
+        self.commits: list[dict[Any, Any]] = []
+        self.seeks: list[tuple[Any, int]] = []
+
+    def assignment(self) -> set[Any]:
+        return {TopicPartition("t.dispatch", 0)}
+
+    def seek(self, tp: Any, offset: int) -> None:
+        self.seeks.append((tp, offset))
+
+    def commit(self, offsets: dict[Any, Any]) -> None:
+        self.commits.append(offsets)
+
+
+def test_a_poll_the_outbox_cannot_take_is_read_again_and_not_committed(tmp_path: Path) -> None:
+    n = notifier(tmp_path, Robots(), Clock(T0))
+    n._consumer = FakeConsumer()
+    n._stop.set()  # no real pause
+    polled = {
+        TopicPartition("t.dispatch", 0): [
+            SimpleNamespace(topic="t.dispatch", partition=0, offset=o, value=case(o, at=T0).to_bytes())
+            for o in (7, 8)
+        ]
+    }
+    n.outbox.close()
+    n.handle(polled, T0)
+    assert n._consumer.seeks == [(TopicPartition("t.dispatch", 0), 7)] and n._consumer.commits == []
+    n.outbox = Outbox(tmp_path / "n.db")
+    n.handle(polled, T0)
+    n.handle(polled, T0)  # redelivered: nothing new
+    assert [c[TopicPartition("t.dispatch", 0)].offset for c in n._consumer.commits] == [9, 9]
+    assert (n.stats["queued"], n.stats["duplicates"], n.stats["retries"]) == (2, 2, 1)
