@@ -208,11 +208,18 @@ def test_a_burst_is_paced_into_a_digest_and_a_restart_sends_nothing_twice(
     proc = start_notify(config, env, state, log, "--health-port", str(port))
     try:
         assert wait_for(lambda: len(got) >= 21, 90), (len(got), log.read_text())
-        metrics = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
+        digest_counted = 'citywatch_notify_messages_total{outcome="digest",robot="dd"} 1.0'
+
+        def scrape() -> str:
+            return urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
+
+        # the server has the digest a moment before the role hears its answer and counts it
+        assert wait_for(lambda: digest_counted in scrape(), 30)
+        metrics = scrape()
         health = json.loads(urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=10).read())
     finally:
         stop(proc)
-    assert 'citywatch_notify_messages_total{outcome="digest",robot="dd"} 1.0' in metrics
+    assert digest_counted in metrics
     assert 'citywatch_notify_messages_total{outcome="sent",robot="dd"} 20.0' in metrics
     assert health["role"] == "notify" and "robots" not in health["degraded"]
     assert robots.problems == []
