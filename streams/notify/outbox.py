@@ -82,6 +82,12 @@ class Outbox:
         )
         return cur.rowcount
 
+    def waiting_for_others(self, robots: Iterable[str]) -> dict[str, int]:
+        """Events waiting for robots not in ``robots`` (removed from the configuration), by robot."""
+        known = set(robots)
+        rows = self.db.execute("SELECT robot, COUNT(*) FROM outbox WHERE sent IS NULL GROUP BY robot")
+        return {robot: int(n) for robot, n in rows if robot not in known}
+
     def count(self, *, sent: bool) -> int:
         clause = "sent IS NOT NULL" if sent else "sent IS NULL"
         return int(self.db.execute(f"SELECT COUNT(*) FROM outbox WHERE {clause}").fetchone()[0])  # noqa: S608

@@ -100,6 +100,9 @@ class Notifier:
             pace = Pace(r.per_minute, r.window_s)
             pace.restore(outbox.sent_since(r.id, now - r.window_s))
             self.paces[r.id] = pace
+        for robot, waiting in outbox.waiting_for_others(self.robots).items():
+            logger.warning("notify: %d event(s) wait for robot %s, which is no longer under notify: robots; "
+                           "they are kept (add the robot again to send them)", waiting, robot)  # fmt: skip
         self.streets = street_of_grids((s.id, s.grids) for s in cfg.streets)
         names = {s.id: s.name or s.id for s in cfg.streets}
         self.street_names = {grid: names[street] for grid, street in self.streets.items()}

@@ -93,3 +93,5 @@ def test_the_outbox_forgets_the_oldest_sent_rows_past_its_bound_never_a_waiting_
     assert box.prune(keep=3) == 5
     assert (box.count(sent=True), box.count(sent=False)) == (3, 2)
     assert sorted(box.sent_since("a", -1)) == [5.0, 6.0, 7.0]
+    box.add([(_event(20), "gone")], now=9.0)
+    assert box.waiting_for_others(["a"]) == {"gone": 1}
