@@ -48,6 +48,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "streams.commands.casesync",
         "the city's case system (数字城管): pushes dispatched cases and their stages to it",
     ),
+    "notify": (
+        "streams.commands.notify",
+        "group-chat notifications: cases and offline cameras to WeCom / DingTalk / webhook robots",
+    ),
     "restore": (
         "streams.commands.restore",
         "re-seed the worker's open incidents and cases from the case record (--dry-run: list them)",

@@ -1,12 +1,13 @@
 """``/healthz`` and ``/metrics`` for the long-running roles (edge, capture, detect,
-speaker, store), on ``--health-port`` (0: a free port, logged; absent: no server).
+speaker, store, notify), on ``--health-port`` (0: a free port, logged; absent: no server).
 
 ``/healthz`` answers 200 ``{"status": "ok", ...}`` or 503 ``{"status": "degraded",
 "degraded": [...]}``: ``kafka`` when the broker has not answered two probes in a row
 (probed every 3 s over a fresh connection, as the worker does), ``activity`` when the
 role's loop has not completed a round for ``STALE_AFTER_S`` (a hung camera read, a
-stuck database). ``/metrics`` is the Prometheus text of the process collector, the role's
-own counters (``streams.role_metrics``) and the gauges below.
+stuck database), and what the role's own ``checks`` name (notify: ``robots``).
+``/metrics`` is the Prometheus text of the process collector, the role's own counters
+(``streams.role_metrics``) and the gauges below.
 
 ``assess`` is the pure decision; ``RoleHealth`` holds the times; ``HealthServer`` is the
 threaded ``http.server`` with the probe thread.
@@ -131,6 +132,8 @@ class RoleHealth:
         self.kafka = KafkaView()
         self.lag: dict[str, int] = {}
         self._lag_at = float("-inf")
+        # the role's own reasons to be degraded (e.g. notify's ``robots``), asked at each /healthz
+        self.checks: list[Callable[[], list[str]]] = []
 
     def round(self, consumer: Any = None) -> None:
         """The role's loop completed a round (with its consumer, whose lag is read now and then)."""
@@ -153,6 +156,8 @@ class RoleHealth:
         degraded = assess(
             now, last_activity=last, kafka_reachable=self.kafka.reachable, stale_after_s=self.stale_after_s
         )
+        for check in self.checks:
+            degraded.extend(check())
         body = {
             "status": "degraded" if degraded else "ok",
             "role": self.role,

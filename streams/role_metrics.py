@@ -14,6 +14,11 @@
     citywatch_role_deadletters_total{role}      records a role dead-lettered
     citywatch_store_rows_written_total          rows the store wrote
     citywatch_store_records_total{outcome}      read / retried batches / committed batches
+    citywatch_notify_messages_total{robot,outcome}
+                                                group-chat messages: sent (one event) / digest /
+                                                failed (tried again)
+    citywatch_notify_events_total{outcome}      derived / queued (new in the outbox) / duplicate /
+                                                stale (older than max_age_min) / sent
 """
 
 from __future__ import annotations
@@ -133,6 +138,38 @@ def store(stats: Mapping[str, Any]) -> Callable[[], Iterable[Metric]]:
             records.add_metric([outcome], float(stats.get(key, 0)))
         yield records
         yield _deadletters("store", int(stats.get("deadletters", 0)))
+
+    return collect
+
+
+def notify(
+    stats: Mapping[str, int], by_robot: Mapping[tuple[str, str], int], robots: Iterable[str]
+) -> Callable[[], Iterable[Metric]]:
+    """The notify role: messages by robot and outcome, events by outcome, dead letters."""
+
+    def collect() -> Iterator[Metric]:
+        messages = CounterMetricFamily(
+            "citywatch_notify_messages",
+            "Group-chat messages by robot and outcome",
+            labels=["robot", "outcome"],
+        )
+        for robot in sorted(robots):
+            for outcome in ("sent", "digest", "failed"):
+                messages.add_metric([robot, outcome], float(by_robot.get((robot, outcome), 0)))
+        yield messages
+        events = CounterMetricFamily(
+            "citywatch_notify_events", "Notification events by outcome", labels=["outcome"]
+        )
+        for outcome, key in (
+            ("derived", "events"),
+            ("queued", "queued"),
+            ("duplicate", "duplicates"),
+            ("stale", "stale"),
+            ("sent", "events_sent"),
+        ):
+            events.add_metric([outcome], float(stats.get(key, 0)))
+        yield events
+        yield _deadletters("notify", int(stats.get("deadletters", 0)))
 
     return collect
 

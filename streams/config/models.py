@@ -25,6 +25,7 @@ from streams.config.levels import Street as Street
 from streams.config.levels import UnitLevel
 from streams.config.model import ModelConfig as ModelConfig
 from streams.config.mqtt import Mqtt
+from streams.config.notify import Notify
 from streams.config.site import Site as Site
 from streams.config.speaker_driver import SpeakerDriver as SpeakerDriver
 from streams.config.store import Store
@@ -101,6 +102,11 @@ class Web(Base):
         "lat/lon canvas and no request to any other host",
     )
     map_attribution: str = Field("", description="Credit line shown under the map's tiles")
+    public_url: str = Field(
+        "http://127.0.0.1:6066",
+        description="The command centre's address as people reach it, e.g. https://citywatch.example.gov.cn "
+        "(links in group-chat notifications: <public_url>/?incident=<id>)",
+    )
 
     @field_validator("map_tiles")
     @classmethod
@@ -390,6 +396,7 @@ class Config(Base):
     sensors: list[Sensor] = Field(default_factory=list)
     sensor_rules: list[SensorRule] = Field(default_factory=list)
     health: Health = Field(default_factory=Health)
+    notify: Notify = Field(default_factory=Notify, description="Group-chat robots and their rules")
 
     def camera(self, camera_id: str) -> Camera:
         for cam in self.cameras:

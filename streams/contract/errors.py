@@ -16,10 +16,11 @@
     ├── StoreError                  the case record's database is misnamed, unreachable or refuses
     ├── QueryError                  a history query's parameters are wrong (HTTP 400)
     ├── ReportError                 a report's period or breakdown is wrong (HTTP 400)
-    └── SpeakerError                a loudspeaker command cannot be rendered or delivered
-        ├── SpeechError             no TTS engine, or it failed on the text
-        ├── DriverError             the speaker's driver (file/http/command/mqtt) failed
-        └── CommandExpiredError     its not_after passed before the device took it
+    ├── SpeakerError                a loudspeaker command cannot be rendered or delivered
+    │   ├── SpeechError             no TTS engine, or it failed on the text
+    │   ├── DriverError             the speaker's driver (file/http/command/mqtt) failed
+    │   └── CommandExpiredError     its not_after passed before the device took it
+    └── DeliveryError               a group-chat robot did not take a message (tried again)
 
 Every message says what to fix, not only what went wrong.
 """
@@ -135,3 +136,8 @@ class DriverError(SpeakerError):
 
 class CommandExpiredError(SpeakerError):
     """The command's not_after passed while the driver was still trying (acknowledged expired)."""
+
+
+class DeliveryError(CitywatchError):
+    """A group-chat robot did not take a message: no answer, an HTTP error, or a vendor's
+    ``errcode`` other than 0 (the message is tried again after a backoff)."""

@@ -6,6 +6,8 @@ which read them back from the case record.
     grace_over(why)      the grace period ran out without a dispatch (review, or not dispatched)
     camera_offline(...)  a camera-offline incident opens: when the camera went down
     camera_back(status)  the camera reports again: its outage is over
+    past_due(case_id)    a case ran past its due time (the incident turns overdue)
+    escalated(...)       a case goes to the next level's unit (read back by ``escalation``)
 """
 
 from __future__ import annotations
@@ -53,3 +55,28 @@ def camera_back(status: str) -> str:
 
 def is_camera_back(note: str) -> bool:
     return _BACK_RE.match(note) is not None
+
+
+_PAST_DUE = "case {case_id} past its due time"
+_PAST_DUE_RE = re.compile(r"^case (\S+) past its due time$")
+
+_ESCALATED = "{why}: escalated from {previous} to {target} ({level})"
+_ESCALATED_RE = re.compile(r"^[^:]*: escalated from (\S+) to (\S+) \(([^)]*)\)$")
+
+
+def past_due(case_id: str | None) -> str:
+    return _PAST_DUE.format(case_id=case_id)
+
+
+def is_past_due(note: str) -> bool:
+    return _PAST_DUE_RE.match(note) is not None
+
+
+def escalated(why: str, previous: str | None, target: str, level: str) -> str:
+    return _ESCALATED.format(why=why, previous=previous, target=target, level=level)
+
+
+def escalation(note: str) -> tuple[str, str, str] | None:
+    """(from unit, to unit, level) of an ``escalated`` note (None: not one)."""
+    match = _ESCALATED_RE.match(note)
+    return None if match is None else (match.group(1), match.group(2), match.group(3))

@@ -12,7 +12,7 @@ from streams.config.timerange import in_range
 from streams.contract.ids import make_id
 from streams.contract.records import Alert, DispatchCase
 from streams.contract.timeutil import to_iso
-from streams.logic.history_notes import CLEARED_BEFORE_ACTION, WARNING_WORKED
+from streams.logic.history_notes import CLEARED_BEFORE_ACTION, WARNING_WORKED, escalated
 from streams.logic.incident_book import (
     HISTORY_HEAD,
     HISTORY_TAIL,
@@ -161,7 +161,7 @@ def escalate(inc: Incident, at: float, ctx: ConfigIndex, effects: list[Effect], 
         at,
         inc.state,
         "policy",
-        f"{why}: escalated from {previous} to {target.id} ({target.level})",
+        escalated(why, previous, target.id, target.level),
         effects,
         ctx,
     )

@@ -7,7 +7,7 @@ the same input always gives the same history.
 from __future__ import annotations
 
 from streams.contract.timeutil import to_iso
-from streams.logic.history_notes import grace_over
+from streams.logic.history_notes import grace_over, past_due
 from streams.logic.incident_actions import (
     apply_deferred_clear,
     clear_open,
@@ -102,6 +102,6 @@ def _verification_over(
 def _past_due(inc: Incident, ctx: ConfigIndex, when: float, effects: list[Effect]) -> None:
     """The case is past its due time ``when``: overdue, escalated one level when there is one."""
     inc.overdue_noted = True
-    transition(inc, when, "overdue", "policy", f"case {inc.case_id} past its due time", effects, ctx)
+    transition(inc, when, "overdue", "policy", past_due(inc.case_id), effects, ctx)
     if not escalate(inc, when, ctx, effects, "overdue"):
         transition(inc, when, "overdue", "policy", "no higher level to escalate to", effects, ctx)
