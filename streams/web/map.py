@@ -18,8 +18,9 @@ from aiohttp import web
 from streams.config import Config
 from streams.config.models import Camera, Location, Sensor, Speaker
 from streams.logic.lifecycle import FINAL_STATES
+from streams.web.cameras import camera_status, live_folder, read_sidecar
 from streams.web.scope import scoped_config, scoped_incidents
-from streams.web.state import STATE_KEY, who
+from streams.web.state import STATE_KEY, WebState, who
 
 Item = dict[str, Any]
 
@@ -179,4 +180,17 @@ async def map_data(request: web.Request) -> web.Response:
     state = request.app[STATE_KEY]
     principal = who(request)
     incidents = scoped_incidents(principal, state.cfg, state.board.incidents.values())
-    return web.json_response(map_view(scoped_config(principal, state.cfg), incidents))
+    cfg = scoped_config(principal, state.cfg)
+    return web.json_response(map_view(cfg, incidents, live_statuses(state, cfg)))
+
+
+def live_statuses(state: WebState, cfg: Config) -> dict[str, str]:
+    """online / degraded / offline of each camera whose detector has written a live picture's
+    sidecar (the camera wall's rule, streams/web/cameras.py); a camera without one is left out."""
+    folder, now, timeout = live_folder(state), state.now(), state.cfg.health.status_timeout_s
+    out: dict[str, str] = {}
+    for camera in cfg.cameras:
+        sidecar = read_sidecar(folder / f"{camera.id}.json")
+        if sidecar is not None:
+            out[camera.id] = camera_status(sidecar, now, timeout)
+    return out

@@ -341,6 +341,8 @@ def test_the_wall_screen_holds_counts_live_list_map_and_cameras_on_one_screen(
             assert seen["overflow"][0] <= 0 and seen["overflow"][1] <= 0, seen
             assert seen["rem"] >= (30 if width > 3000 else 16), seen
             assert seen["pictures"]["cam-c"] == 0 and seen["markers"] >= 5, seen
+            # the map knows the cameras' states from their live pictures, as the camera wall does
+            assert data_state(driver, marker("camera", "cam-a")) == "online"
             save_screenshot(driver, f"wall-{height}p")
             if "inc-wall-2" in wanted:  # live: a closed incident leaves the list and the counts
                 assert seen["warned"][0] >= 1, seen
