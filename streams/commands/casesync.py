@@ -8,11 +8,10 @@ refuses for good (another 4xx) goes to citywatch.deadletter with the reason."""
 from __future__ import annotations
 
 import argparse
-import signal
 import threading
-from types import FrameType
 from typing import TYPE_CHECKING, Any
 
+from detectors.commands import stop_on_signals
 from streams.commands import add_config_argument, add_health_arguments, add_kafka_argument, kafka_address
 
 if TYPE_CHECKING:
@@ -48,16 +47,11 @@ def run(args: argparse.Namespace) -> int:
     options = SyncOptions(bootstrap=kafka_address(args), topics=Topics.current(), group_id=args.group or "")
     client = CaseClient(cfg.case_system)
     sync = CaseSync(client, options)
-    stop = threading.Event()
-
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        stop.set()  # a push in hand stops waiting; its record is not committed
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
+    stop = threading.Event()  # SIGTERM / SIGINT: a push in hand stops waiting; its record is not committed
     server = _health(args, sync, options)
     try:
-        sync.run(stop, duration_s=args.duration)
+        with stop_on_signals(stop):
+            sync.run(stop, duration_s=args.duration)
     finally:
         if server is not None:
             server.close()

@@ -7,11 +7,10 @@ of dispatched, overdue, escalated and reopened cases and offline cameras, in Chi
 from __future__ import annotations
 
 import argparse
-import signal
 import threading
-from types import FrameType
 from typing import Any
 
+from detectors.commands import stop_on_signals
 from streams.commands import add_config_argument, add_health_arguments, add_kafka_argument, kafka_address
 
 
@@ -45,16 +44,11 @@ def run(args: argparse.Namespace) -> int:
     options = NotifyOptions(bootstrap=kafka_address(args), topics=Topics.current(), group_id=args.group or "")
     outbox = Outbox(args.state or cfg.notify.state_file)
     notifier = Notifier(cfg, options, outbox)
-    stop = threading.Event()
-
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        stop.set()  # the round in hand is finished first
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
+    stop = threading.Event()  # SIGTERM / SIGINT: the round in hand is finished first
     server = _health(args, notifier, options)
     try:
-        notifier.run(stop, duration_s=args.duration)
+        with stop_on_signals(stop):
+            notifier.run(stop, duration_s=args.duration)
     finally:
         if server is not None:
             server.close()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 
 def _segments_cross(
     p1: tuple[float, float], p2: tuple[float, float], p3: tuple[float, float], p4: tuple[float, float]
@@ -25,6 +27,19 @@ def self_intersection(points: list[tuple[float, float]]) -> tuple[int, int] | No
             if _segments_cross(*edges[i], *edges[j]):
                 return i, j
     return None
+
+
+def crossing_problem(points: Sequence[Sequence[float]], edges: str, what: str) -> str | None:
+    """``"<edges> edges 0->1 and 2->3 cross each other; list the corners in order around the
+    <what>"`` when two edges of the polygon cross, else None."""
+    crossing = self_intersection([(p[0], p[1]) for p in points])
+    if crossing is None:
+        return None
+    a, b = crossing
+    return (
+        f"{edges} edges {a}->{a + 1} and {b}->{(b + 1) % len(points)} cross each other; "
+        f"list the corners in order around the {what}"
+    )
 
 
 def inside(point: tuple[float, float], polygon: list[tuple[float, float]]) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 
-from streams.config.geometry import self_intersection
+from streams.config.geometry import crossing_problem
 from streams.config.models import Config
 from streams.config.speaker_driver import driver_problems
 from streams.config.timerange import in_range
@@ -112,14 +112,9 @@ def verify_zone_polygons(cfg: Config) -> Iterator[Finding]:
                     "normalised: divide pixels by the frame width and height (0..1)",
                 )
                 continue
-            crossing = self_intersection([(p[0], p[1]) for p in pts])
+            crossing = crossing_problem(pts, "polygon", "zone")
             if crossing:
-                a, b = crossing
-                yield (
-                    loc,
-                    f"{where}: polygon edges {a}->{a + 1} and {b}->{(b + 1) % len(pts)} cross "
-                    "each other; list the corners in order around the zone",
-                )
+                yield loc, f"{where}: {crossing}"
 
 
 def verify_camera_references(cfg: Config) -> Iterator[Finding]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from streams.config.geometry import inside, self_intersection
+from streams.config.geometry import crossing_problem, inside
 from streams.config.models import Config
 from streams.config.yamlmap import Finding
 
@@ -36,14 +36,9 @@ def verify_grid_polygons(cfg: Config) -> Iterator[Finding]:
                 f"{where}: corner {i} {pts[i]} is off the globe: lat must be -90..90 and lon -180..180{hint}",
             )
             continue
-        crossing = self_intersection([(p[0], p[1]) for p in pts])
+        crossing = crossing_problem(pts, "outline", "grid")
         if crossing:
-            a, b = crossing
-            yield (
-                loc,
-                f"{where}: outline edges {a}->{a + 1} and {b}->{(b + 1) % len(pts)} cross each "
-                "other; list the corners in order around the grid",
-            )
+            yield loc, f"{where}: {crossing}"
 
 
 def map_warnings(cfg: Config) -> list[str]:

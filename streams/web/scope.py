@@ -59,14 +59,7 @@ def scopes_of(cfg: Config) -> Scopes:
 def camera_in_scope(principal: Principal, cfg: Config, camera: Camera) -> bool:
     """A reader whose scope covers the camera: its grid (a street), a zone counting one of its
     categories (a department)."""
-    if not principal.can_read:
-        return False
-    scope = principal.scope
-    if scope is None:
-        return True
-    if scope.kind == "street":
-        return camera.grid in scope.grids
-    return any(key in scope.categories for zone in camera.zones for key in zone.categories)
+    return _covers(principal, camera.grid, (key for zone in camera.zones for key in zone.categories))
 
 
 def cameras_in_scope(principal: Principal, cfg: Config) -> list[Camera]:
@@ -76,14 +69,19 @@ def cameras_in_scope(principal: Principal, cfg: Config) -> list[Camera]:
 def sensor_in_scope(principal: Principal, cfg: Config, sensor: Sensor) -> bool:
     """A reader whose scope covers the sensor: its grid (a street), a sensor rule of its kind
     that opens one of its categories (a department)."""
+    return _covers(principal, sensor.grid, (r.category for r in cfg.sensor_rules if r.kind == sensor.kind))
+
+
+def _covers(principal: Principal, grid: str, categories: Iterable[str]) -> bool:
+    """A reader whose scope covers this grid (a street) or one of these categories (a department)."""
     if not principal.can_read:
         return False
     scope = principal.scope
     if scope is None:
         return True
     if scope.kind == "street":
-        return sensor.grid in scope.grids
-    return any(r.kind == sensor.kind and r.category in scope.categories for r in cfg.sensor_rules)
+        return grid in scope.grids
+    return any(key in scope.categories for key in categories)
 
 
 def scoped_incidents(principal: Principal, cfg: Config, incidents: Iterable[Item]) -> list[Item]:
