@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
 import os
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Awaitable, Callable
+import uuid
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -249,3 +251,69 @@ def save_screenshot(driver: Any, name: str) -> Path | None:
     path.parent.mkdir(parents=True, exist_ok=True)
     driver.save_screenshot(str(path))
     return path
+
+
+# ---------------------------------------------------------------- a worker with its web server
+
+
+@dataclass
+class WebWorker:
+    """A ``citywatch worker`` subprocess with its web server, on topics of its own."""
+
+    base: str
+    bootstrap: str
+    topics: Topics
+    config: Path
+    evidence: Path
+    log: Path
+    env: dict[str, str]
+    pid: int
+
+
+WEB_START_TIMEOUT = 90
+
+
+@contextlib.contextmanager
+def web_worker_on(
+    bootstrap: str,
+    tmp: Path,
+    site: dict[str, Any],
+    *,
+    tokens: str = TOKENS_TEXT,
+    env: dict[str, str] | None = None,
+    extra: tuple[str, ...] = (),
+    config_name: str = "web.yaml",
+    ready: Callable[[Any], bool] | None = None,
+    topics: Topics | None = None,
+) -> Iterator[WebWorker]:
+    """Start a worker with web on ``site`` (written to ``tmp/config_name``; its evidence.dir is
+    ``tmp/evidence``), wait until ``/healthz`` answers (and ``ready(body)`` holds when given),
+    and stop it after the block. ``env`` adds to (or replaces) the worker's environment; ``topics``:
+    topics made already (default: new ones)."""
+    from streams.dev.broker import free_port
+    from streams.kafka_io import ensure_topics
+
+    from .config_support import write_config
+    from .streams_support import start_worker, stop, wait_for
+
+    if topics is None:
+        topics = Topics(f"w{uuid.uuid4().hex[:8]}.citywatch.")
+        ensure_topics(bootstrap, topics.all(), partitions=4)
+    evidence = tmp / "evidence"
+    evidence.mkdir(exist_ok=True)
+    full_env = {**os.environ, "CITYWATCH_KAFKA": bootstrap, "CITYWATCH_TOPIC_PREFIX": topics.prefix}
+    full_env |= env or {}
+    port, log = free_port(), tmp / "worker.log"
+    config = write_config(tmp / config_name, site)
+    proc = start_worker(config, full_env, tmp / "faust", log, web_port=port, tokens=tokens, extra=extra)
+    base = f"http://127.0.0.1:{port}"
+    try:
+
+        def up() -> bool:
+            status, body = http("GET", base + "/healthz", timeout=2)
+            return status == 200 and (ready is None or ready(body))
+
+        assert wait_for(up, WEB_START_TIMEOUT, 0.5), log.read_text()[-3000:]
+        yield WebWorker(base, bootstrap, topics, config, evidence, log, full_env, proc.pid)
+    finally:
+        stop(proc)

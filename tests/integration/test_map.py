@@ -6,12 +6,9 @@ map_tiles pointing at a local tile server its tiles load. Screenshots: CITYWATCH
 
 from __future__ import annotations
 
-import os
 import threading
 import time
-import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -20,24 +17,17 @@ from urllib.parse import urlsplit
 import pytest
 
 from streams.contract.timeutil import to_iso
-from streams.contract.topics import Topics
-from streams.dev.broker import EmbeddedBroker, free_port
-from streams.kafka_io import ensure_topics
+from streams.dev.broker import EmbeddedBroker
 
-from ..config_support import map_site, write_config
-from ..streams_support import produce, start_worker, stop, wait_for
-from ..web_support import TOKENS, TOKENS_TEXT, alert, http, live_sidecar, save_screenshot, write_live
-from .test_web import START_TIMEOUT, chrome, login
+from ..config_support import map_site
+from ..streams_support import produce
+from ..web_support import TOKENS, WebWorker, alert, live_sidecar, save_screenshot, web_worker_on, write_live
+from .test_web import chrome, login
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
-@dataclass
-class MapWorker:
-    base: str
-    bootstrap: str
-    topics: Topics
-    evidence: Path
+MapWorker = WebWorker
 
 
 class Tiles:
@@ -74,32 +64,12 @@ class Tiles:
         self.server.server_close()
 
 
-def run_worker(broker: EmbeddedBroker, tmp: Path, web: dict[str, Any] | None) -> tuple[MapWorker, Any, Path]:
-    topics = Topics(f"m{uuid.uuid4().hex[:8]}.citywatch.")
-    ensure_topics(broker.bootstrap, topics.all(), partitions=4)
-    evidence = tmp / "evidence"
-    evidence.mkdir()
-    env = {**os.environ, "CITYWATCH_KAFKA": broker.bootstrap, "CITYWATCH_TOPIC_PREFIX": topics.prefix}
-    port = free_port()
-    log = tmp / "worker.log"
-    config = write_config(tmp / "map.yaml", map_site(evidence, web))
-    proc = start_worker(config, env, tmp / "faust", log, web_port=port, tokens=TOKENS_TEXT)
-    base = f"http://127.0.0.1:{port}"
-    up = wait_for(lambda: http("GET", base + "/healthz", timeout=2)[0] == 200, START_TIMEOUT, 0.5)
-    if not up:
-        stop(proc)
-        raise AssertionError(log.read_text()[-3000:])
-    return MapWorker(base, broker.bootstrap, topics, evidence), proc, log
-
-
 @pytest.fixture(scope="module")
 def plain(broker: EmbeddedBroker, tmp_path_factory: pytest.TempPathFactory) -> Iterator[MapWorker]:
     """A worker without map tiles."""
-    running, proc, _ = run_worker(broker, tmp_path_factory.mktemp("map"), None)
-    try:
+    tmp = tmp_path_factory.mktemp("map")
+    with web_worker_on(broker.bootstrap, tmp, map_site(tmp / "evidence"), config_name="map.yaml") as running:
         yield running
-    finally:
-        stop(proc)
 
 
 OPAQUE = "const e = document.querySelector(arguments[0]); return !!e && getComputedStyle(e).opacity === '1';"
@@ -247,13 +217,21 @@ def test_map_places_everything_and_follows_an_incident_live(
 def test_map_tiles_come_from_the_configured_tile_server(
     broker: EmbeddedBroker, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from selenium.webdriver.common.by import By
-
     monkeypatch.setenv("SE_OFFLINE", "true")
     tiles = Tiles()
     web = {"map_tiles": tiles.url + "/{z}/{x}/{y}.png", "map_attribution": "© 测试 GIS"}
     (tmp_path / "worker").mkdir()
-    running, proc, _ = run_worker(broker, tmp_path / "worker", web)
+    site = map_site(tmp_path / "worker" / "evidence", web)
+    try:
+        with web_worker_on(broker.bootstrap, tmp_path / "worker", site, config_name="map.yaml") as running:
+            _tiles_load(running, tmp_path, tiles)
+    finally:
+        tiles.close()
+
+
+def _tiles_load(running: MapWorker, tmp_path: Path, tiles: Tiles) -> None:
+    from selenium.webdriver.common.by import By
+
     driver = chrome(tmp_path, 1280, 900)
     try:
         wait = open_map(driver, running.base)
@@ -274,8 +252,6 @@ def test_map_tiles_come_from_the_configured_tile_server(
         save_screenshot(driver, "map-tiles")
     finally:
         driver.quit()
-        stop(proc)
-        tiles.close()
 
 
 WALL_METRICS = """

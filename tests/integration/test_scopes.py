@@ -7,11 +7,9 @@ categories; and in headless Chromium the board of a street's token lists only it
 from __future__ import annotations
 
 import json
-import os
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,13 +18,13 @@ import pytest
 from streams.contract import records as r
 from streams.contract.timeutil import to_iso
 from streams.contract.topics import Topics
-from streams.dev.broker import EmbeddedBroker, free_port
+from streams.dev.broker import EmbeddedBroker
 from streams.kafka_io import ensure_topics
 
-from ..config_support import Site, web_site, write_config
+from ..config_support import Site, web_site
 from ..history_support import case_of, district, incident
-from ..streams_support import produce, start_worker, stop, wait_for
-from ..web_support import JPEG, TOKENS, TOKENS_TEXT, alert, http
+from ..streams_support import produce, wait_for
+from ..web_support import JPEG, TOKENS, TOKENS_TEXT, WebWorker, alert, http, web_worker_on
 from .test_history import keyed, publish, store_everything
 from .test_web import SseReader, chrome, login
 
@@ -84,12 +82,7 @@ def scoped_site(evidence: Path) -> Site:
     return out
 
 
-@dataclass
-class Running:
-    base: str
-    bootstrap: str
-    topics: Topics
-    evidence: Path
+Running = WebWorker
 
 
 @pytest.fixture(scope="module")
@@ -102,29 +95,17 @@ def scoped_worker(broker: EmbeddedBroker, tmp_path_factory: pytest.TempPathFacto
     records = keyed(district() + south_case())
     publish(broker.bootstrap, topics, records)
     store_everything(url, broker.bootstrap, topics, len(records))
-    evidence = tmp / "evidence"
-    evidence.mkdir()
-    config = write_config(tmp / "web.yaml", scoped_site(evidence))
-    env = {
-        **os.environ,
-        "CITYWATCH_KAFKA": broker.bootstrap,
-        "CITYWATCH_TOPIC_PREFIX": topics.prefix,
-        "CITYWATCH_DB": url,
-    }
-    port, log = free_port(), tmp / "worker.log"
-    tokens = f"{TOKENS_TEXT},{SCOPED_TEXT}"
-    worker = start_worker(
-        config, env, tmp / "faust", log, web_port=port, tokens=tokens, extra=("--no-restore",)
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        ready = wait_for(
-            lambda: (http("GET", base + "/healthz", timeout=2)[1] or {}).get("board") == "ready", 120, 0.5
-        )
-        assert ready, log.read_text()[-3000:]
-        yield Running(base, broker.bootstrap, topics, evidence)
-    finally:
-        stop(worker)
+    with web_worker_on(
+        broker.bootstrap,
+        tmp,
+        scoped_site(tmp / "evidence"),
+        topics=topics,
+        tokens=f"{TOKENS_TEXT},{SCOPED_TEXT}",
+        env={"CITYWATCH_DB": url},
+        extra=("--no-restore",),
+        ready=lambda body: (body or {}).get("board") == "ready",
+    ) as running:
+        yield running
 
 
 def ids(base: str, path: str, token: str) -> set[str]:

@@ -13,7 +13,6 @@ import time
 import urllib.request
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,15 +21,13 @@ from kafka import KafkaConsumer, TopicPartition
 
 from streams.contract.ids import make_id
 from streams.contract.timeutil import to_iso
-from streams.contract.topics import Topics
-from streams.dev.broker import EmbeddedBroker, free_port
-from streams.kafka_io import ensure_topics
+from streams.dev.broker import EmbeddedBroker
 from streams.web.state import COOKIE
 
-from ..config_support import web_site, write_config
+from ..config_support import web_site
 from ..conftest import MEDIA, REPO
-from ..streams_support import Collector, absence, presence, produce, start_worker, stop, wait_for
-from ..web_support import TOKENS, TOKENS_TEXT, alert, http
+from ..streams_support import Collector, absence, presence, produce, wait_for
+from ..web_support import TOKENS, WebWorker, alert, http, web_worker_on
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -40,35 +37,15 @@ CHROMEDRIVER = "/usr/bin/chromedriver"
 SHOTS = Path(os.environ.get("CITYWATCH_SCREENSHOTS") or REPO / "var" / "screenshots")
 
 
-@dataclass
-class Running:
-    base: str
-    bootstrap: str
-    topics: Topics
-    evidence: Path
-    log: Path
+Running = WebWorker
 
 
 @pytest.fixture(scope="module")
 def web_worker(broker: EmbeddedBroker, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
     """One worker with its web server for this module's tests (its own topics)."""
     tmp = tmp_path_factory.mktemp("web")
-    topics = Topics(f"w{uuid.uuid4().hex[:8]}.citywatch.")
-    ensure_topics(broker.bootstrap, topics.all(), partitions=4)
-    evidence = tmp / "evidence"
-    evidence.mkdir()
-    env = {**os.environ, "CITYWATCH_KAFKA": broker.bootstrap, "CITYWATCH_TOPIC_PREFIX": topics.prefix}
-    port = free_port()
-    log = tmp / "worker.log"
-    config = write_config(tmp / "web.yaml", web_site(evidence))
-    proc = start_worker(config, env, tmp / "faust", log, web_port=port, tokens=TOKENS_TEXT)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        up = wait_for(lambda: http("GET", base + "/healthz", timeout=2)[0] == 200, START_TIMEOUT, 0.5)
-        assert up, log.read_text()[-3000:]
-        yield Running(base, broker.bootstrap, topics, evidence, log)
-    finally:
-        stop(proc)
+    with web_worker_on(broker.bootstrap, tmp, web_site(tmp / "evidence")) as running:
+        yield running
 
 
 class SseReader:

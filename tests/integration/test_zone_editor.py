@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import os
 import time
-import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,13 +21,11 @@ from detectors.pipeline import CameraPipeline
 from detectors.types import Boxes, Frame
 from streams.config import load_config
 from streams.config.watch import ConfigWatch
-from streams.contract.topics import Topics
-from streams.dev.broker import EmbeddedBroker, free_port
-from streams.kafka_io import ensure_topics
+from streams.dev.broker import EmbeddedBroker
 
-from ..config_support import web_site, write_config
-from ..streams_support import Collector, citywatch, produce, start_worker, stop, wait_for
-from ..web_support import TOKENS, TOKENS_TEXT, http, save_screenshot
+from ..config_support import web_site
+from ..streams_support import Collector, citywatch, produce, wait_for
+from ..web_support import TOKENS, WebWorker, http, save_screenshot, web_worker_on
 from .test_web import chrome, click, login
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -40,16 +36,7 @@ ALERT_TIMEOUT = 60
 WIDTH, HEIGHT = 1600, 900
 
 
-@dataclass
-class Running:
-    base: str
-    bootstrap: str
-    topics: Topics
-    config: Path
-    evidence: Path
-    log: Path
-    env: dict[str, str]
-    pid: int
+Running = WebWorker
 
 
 def live_picture(evidence: Path, camera_id: str, objects: list[dict[str, Any]]) -> None:
@@ -70,22 +57,9 @@ def live_picture(evidence: Path, camera_id: str, objects: list[dict[str, Any]]) 
 def editor_worker(broker: EmbeddedBroker, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
     """A worker with its web server and a writable cameras.yaml (its own topics)."""
     tmp = tmp_path_factory.mktemp("zones")
-    topics = Topics(f"z{uuid.uuid4().hex[:8]}.citywatch.")
-    ensure_topics(broker.bootstrap, topics.all(), partitions=4)
-    evidence = tmp / "evidence"
-    evidence.mkdir()
-    env = {**os.environ, "CITYWATCH_KAFKA": broker.bootstrap, "CITYWATCH_TOPIC_PREFIX": topics.prefix}
-    port = free_port()
-    log = tmp / "worker.log"
-    config = write_config(tmp / "cameras.yaml", web_site(evidence, {"config_writable": True}))
-    proc = start_worker(config, env, tmp / "faust", log, web_port=port, tokens=TOKENS_TEXT)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        up = wait_for(lambda: http("GET", base + "/healthz", timeout=2)[0] == 200, START_TIMEOUT, 0.5)
-        assert up, log.read_text()[-3000:]
-        yield Running(base, broker.bootstrap, topics, config, evidence, log, env, proc.pid)
-    finally:
-        stop(proc)
+    site = web_site(tmp / "evidence", {"config_writable": True})
+    with web_worker_on(broker.bootstrap, tmp, site, config_name="cameras.yaml") as running:
+        yield running
 
 
 def click_at(driver: Any, element: Any, x: float, y: float) -> None:
