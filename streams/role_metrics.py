@@ -14,6 +14,9 @@
     citywatch_role_deadletters_total{role}      records a role dead-lettered
     citywatch_store_rows_written_total          rows the store wrote
     citywatch_store_records_total{outcome}      read / retried batches / committed batches
+    citywatch_mqtt_messages_total{direction}    in (readings produced) / out (MQTT messages published)
+    citywatch_mqtt_reconnects_total             reconnects to the MQTT broker
+    citywatch_mqtt_connected                    1 while the bridge is connected to the MQTT broker
 """
 
 from __future__ import annotations
@@ -133,6 +136,29 @@ def store(stats: Mapping[str, Any]) -> Callable[[], Iterable[Metric]]:
             records.add_metric([outcome], float(stats.get(key, 0)))
         yield records
         yield _deadletters("store", int(stats.get("deadletters", 0)))
+
+    return collect
+
+
+def mqtt(stats: Mapping[str, int], connected: Callable[[], bool]) -> Callable[[], Iterator[Metric]]:
+    """The MQTT bridge: messages in and out, dead letters, reconnects, the connection."""
+
+    def collect() -> Iterator[Metric]:
+        messages = CounterMetricFamily(
+            "citywatch_mqtt_messages",
+            "Readings produced from MQTT (in) and MQTT messages published (out)",
+            labels=["direction"],
+        )
+        messages.add_metric(["in"], float(stats.get("readings", 0)))
+        messages.add_metric(["out"], float(stats.get("published", 0)))
+        yield messages
+        reconnects = CounterMetricFamily("citywatch_mqtt_reconnects", "Reconnects to the MQTT broker")
+        reconnects.add_metric([], float(stats.get("reconnects", 0)))
+        yield reconnects
+        up = GaugeMetricFamily("citywatch_mqtt_connected", "1 while connected to the MQTT broker")
+        up.add_metric([], 1.0 if connected() else 0.0)
+        yield up
+        yield _deadletters("mqtt", int(stats.get("deadletters", 0)))
 
     return collect
 

@@ -23,6 +23,7 @@ from streams.config.levels import Department as Department
 from streams.config.levels import Street as Street
 from streams.config.levels import UnitLevel
 from streams.config.model import ModelConfig as ModelConfig
+from streams.config.mqtt import Mqtt
 from streams.config.site import Site as Site
 from streams.config.store import Store
 
@@ -387,6 +388,7 @@ class Config(Base):
     kafka: Kafka = Field(default_factory=Kafka)
     web: Web = Field(default_factory=Web)
     store: Store = Field(default_factory=Store)
+    mqtt: Mqtt = Field(default_factory=Mqtt)
     categories: dict[str, Category]
     speakers: list[Speaker] = Field(default_factory=list)
     units: list[Unit] = Field(default_factory=list)
