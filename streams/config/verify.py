@@ -16,6 +16,7 @@ from streams.config.verify_camera import (
 )
 from streams.config.verify_levels import verify_departments, verify_streets, verify_unit_escalation
 from streams.config.verify_map import verify_grid_polygons
+from streams.config.verify_mqtt import verify_mqtt_inputs
 from streams.config.yamlmap import Finding, Loc
 
 
@@ -385,6 +386,7 @@ CHECKS: list[Callable[[Config], Iterator[Finding]]] = [
     verify_health_categories,
     verify_min_scores_labels,
     verify_category_warn_hours,
+    verify_mqtt_inputs,
 ]
 
 
