@@ -109,7 +109,7 @@ class Bridge:
         self.clock = clock
         self.stats = BridgeStats()
         patterns = [inp.topic for inp in options.inputs]
-        self.link = link or MqttLink(options.mqtt, options.client_id, patterns)
+        self.link = link or MqttLink(options.mqtt, options.client_id, patterns, self.stats)
         self._consumer: Any = None
         self._producer: Any = None
         self._retry: list[Received] = []  # taken from the broker, not yet acknowledged by Kafka
@@ -125,6 +125,8 @@ class Bridge:
                 self.options.group(),
                 "citywatch-mqtt",
                 max_poll_records=self.options.max_poll_records,
+                # a bridge killed without leaving the group is replaced within seconds, not minutes
+                max_poll_interval_ms=60_000,
                 session_timeout_ms=6_000,
             )
             self._consumer.subscribe(sorted(self.options.consumed()))
@@ -141,9 +143,14 @@ class Bridge:
         guard = PollGuard("mqtt", stop)
         try:
             while not stop.is_set() and (deadline is None or time.monotonic() < deadline):
-                self.inbound(stop)
-                ok = self.outbound(guard)
-                self.stats["reconnects"] = self.link.reconnects
+                try:
+                    self.inbound(stop)
+                    ok = self.outbound(guard)
+                except Exception:  # one failed round must not end the bridge
+                    logger.exception("mqtt: a round failed; taking it again in 1 s")
+                    self._rewind()
+                    stop.wait(1.0)
+                    continue
                 if self.on_round is not None and ok:
                     self.on_round(self._consumer)
         finally:
@@ -231,6 +238,7 @@ class Bridge:
             return True
         if self._inflight is not None:
             if all(info.is_published() for info in self._inflight.infos):
+                logger.debug("mqtt: the broker acknowledged the batch; committing %s", self._inflight.last)
                 self._commit(self._inflight)
                 self._inflight = None
                 self._consumer.resume(*self._consumer.assignment())
@@ -243,6 +251,7 @@ class Bridge:
             return guard.ok
         if polled:
             self._inflight = self._publish(polled)
+            logger.debug("mqtt: %d messages out, waiting for the broker", len(self._inflight.infos))
         return guard.ok
 
     def _publish(self, polled: dict[Any, list[Any]]) -> InFlight:
@@ -267,6 +276,26 @@ class Bridge:
             batch.infos.append(_KafkaAck(self._producer, self.options.topics.deadletter, rec.topic, letter))
             self.stats["deadletters"] += 1
         return batch
+
+    def _rewind(self) -> None:
+        """Forget the batch in flight and read again from the committed offsets: nothing that
+        was not acknowledged is skipped (what was, may be published again)."""
+        self._inflight = None
+        if self._consumer is None:
+            return
+        try:
+            assigned = self._consumer.assignment()
+            self._consumer.resume(*assigned)
+            for tp in assigned:
+                committed = self._consumer.committed(tp)
+                if committed is None:
+                    self._consumer.seek_to_beginning(tp)
+                else:
+                    self._consumer.seek(tp, committed)
+        except KafkaError as exc:
+            logger.warning("mqtt: cannot rewind to the committed offsets (%s); leaving the group", exc)
+            self._consumer.unsubscribe()
+            self._consumer.subscribe(sorted(self.options.consumed()))
 
     def _commit(self, batch: InFlight) -> None:
         offsets = {tp: OffsetAndMetadata(o + 1, "", -1) for tp, o in batch.last.items()}

@@ -14,13 +14,14 @@ import logging
 import queue
 import threading
 import time
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import paho.mqtt.client as paho
 
-from streams.mqtt.connection import MqttSettings, new_client
+from streams.mqtt.connection import PASSWORD_ENV, USERNAME_ENV, MqttSettings, new_client
 from streams.mqtt.outbound import OutMessage
 
 logger = logging.getLogger(__name__)
@@ -40,13 +41,19 @@ class Received:
 
 
 class MqttLink:
-    def __init__(self, settings: MqttSettings, client_id: str, patterns: Sequence[str]) -> None:
+    def __init__(
+        self,
+        settings: MqttSettings,
+        client_id: str,
+        patterns: Sequence[str],
+        stats: Counter[str] | None = None,
+    ) -> None:
         self.settings = settings
+        self.stats = stats if stats is not None else Counter()  # "reconnects" counted here
         self.patterns = list(patterns)
         self.inbox: queue.Queue[Received] = queue.Queue()
         self.connected = False
         self.session = 0  # connections made so far
-        self.reconnects = 0
         self.down_since: float | None = time.time()
         self.last_error = "not connected yet"
         self._lock = threading.Lock()
@@ -56,6 +63,10 @@ class MqttLink:
         self.client.on_connect_fail = self._on_connect_fail
         self.client.on_disconnect = self._on_disconnect
         self.client.on_message = self._on_message
+
+    @property
+    def reconnects(self) -> int:
+        return self.stats["reconnects"]
 
     def start(self) -> None:
         """Connect in the background (retrying until the broker answers)."""
@@ -70,7 +81,10 @@ class MqttLink:
     def publish(self, message: OutMessage) -> paho.MQTTMessageInfo:
         """Publish QoS 1; ``is_published()`` of the answer turns true on the broker's PUBACK
         (a message published while disconnected is sent after the reconnect)."""
-        return self.client.publish(message.topic, message.payload, qos=QOS, retain=message.retain)
+        info = self.client.publish(message.topic, message.payload, qos=QOS, retain=message.retain)
+        if info.rc == paho.MQTT_ERR_NO_CONN:  # queued: paho sends it after the reconnect, and
+            info.rc = paho.MQTT_ERR_SUCCESS  # is_published() turns true on its PUBACK (not raises)
+        return info
 
     def ack(self, received: Received) -> bool:
         """Acknowledge ``received`` to the broker; False (nothing sent) when it came on an
@@ -96,15 +110,14 @@ class MqttLink:
 
     def _on_connect(self, client: paho.Client, userdata: Any, flags: Any, reason: Any, props: Any) -> None:
         if reason.is_failure:
-            self.last_error = f"the broker refused the connection: {reason}"
-            hint = (
-                " (check CITYWATCH_MQTT_USERNAME / CITYWATCH_MQTT_PASSWORD)" if reason.value in (4, 5) else ""
-            )
+            login = any(w in str(reason).lower() for w in ("authori", "user name", "password"))
+            hint = f" (check {USERNAME_ENV} and {PASSWORD_ENV})" if login else ""
+            self.last_error = f"the broker refused the connection: {reason}{hint}"
             logger.error("mqtt: %s refused the connection: %s%s", self.settings.shown, reason, hint)
             return
         with self._lock:
             if self.session:
-                self.reconnects += 1
+                self.stats["reconnects"] += 1
             self.session += 1
             self.connected = True
             self.down_since = None
@@ -127,8 +140,8 @@ class MqttLink:
             self.connected = False
             if was:
                 self.down_since = time.time()
-        self.last_error = f"disconnected: {reason}"
-        if was:
+        if was:  # a refused connection keeps its reason
+            self.last_error = f"disconnected: {reason}"
             logger.warning("mqtt: lost %s (%s); reconnecting", self.settings.shown, reason)
 
     def _on_message(self, client: paho.Client, userdata: Any, message: paho.MQTTMessage) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import pwd
 import signal
 import socket
 import subprocess
@@ -281,3 +282,117 @@ def test_killed_bridge_loses_no_reading_and_no_alert(
                 assert r["value"] == float(stamps.index(r["measured_at"]))
         finally:
             stop(proc)
+
+
+def private_mosquitto(workdir: Path, port: int, pki: Any) -> subprocess.Popen[bytes]:
+    """A Mosquitto of the test's own: TLS with the test CA, login required, nothing persisted."""
+    passwd = workdir / "passwd"
+    if not passwd.exists():
+        subprocess.run(
+            ["mosquitto_passwd", "-b", "-c", str(passwd), "bridge", "s3cret"], check=True, timeout=30
+        )
+    conf = workdir / "mosquitto.conf"
+    conf.write_text(
+        f"listener {port} 127.0.0.1\ncafile {pki.ca}\ncertfile {pki.server_cert}\nkeyfile {pki.server_key}\n"
+        f"allow_anonymous false\npassword_file {passwd}\npersistence false\n"
+        f"user {pwd.getpwuid(os.getuid()).pw_name}\n"  # as root: not the "mosquitto" user, locked out
+    )
+    with (workdir / "mosquitto.log").open("ab") as log:
+        proc = subprocess.Popen(
+            ["/usr/sbin/mosquitto", "-c", str(conf)], stdout=log, stderr=subprocess.STDOUT
+        )
+
+    def listening() -> bool:
+        assert proc.poll() is None, (workdir / "mosquitto.log").read_text()
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return True
+        except OSError:
+            return False
+
+    assert wait_for(listening, 30)
+    return proc
+
+
+def tls_client(name: str, port: int, ca: Path, subscribe: str | None = None) -> Mqtt:
+    client = Mqtt.__new__(Mqtt)
+    client.received, client._lock = [], threading.Lock()
+    client.client = paho.Client(CallbackAPIVersion.VERSION2, client_id=f"{SESSION}-{name}")
+    client.client.on_message = client._on_message
+    client.client.tls_set(ca_certs=str(ca))
+    client.client.username_pw_set("bridge", "s3cret")
+    client.client.connect("127.0.0.1", port)
+    client.client.loop_start()
+    if subscribe is not None:
+        client.client.subscribe(subscribe, qos=1)
+    return client
+
+
+@pytest.mark.sysdeps("openssl", "mosquitto_passwd")
+def test_tls_login_and_a_broker_outage(
+    kafka: KafkaEnv, prefix: str, tmp_path: Path, clients: list[Mqtt]
+) -> None:
+    from streams.dev.broker import free_port
+
+    from ..tls_support import make_pki
+
+    pki = make_pki(tmp_path / "pki")
+    port = free_port()
+    broker = private_mosquitto(tmp_path, port, pki)
+    cfg = config(tmp_path / "cameras.yaml", prefix)
+    data = yaml.safe_load(cfg.read_text(encoding="utf-8"))
+    data["mqtt"].update(url=f"mqtt://127.0.0.1:{port}", tls=True, ca_file=str(pki.ca))
+    cfg.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    env = {**env_for(kafka), "CITYWATCH_MQTT_USERNAME": "bridge"}
+    procs: list[subprocess.Popen[bytes]] = []
+    try:
+        # a wrong password: the broker refuses, /healthz says so, the bridge keeps trying
+        wrong = spawn(tmp_path, {**env, "CITYWATCH_MQTT_PASSWORD": "wrong"}, tmp_path / "wrong.log",
+                      "mqtt", "--config", str(cfg), "--health-port", "0", "--group", "wrong")  # fmt: skip
+        procs.append(wrong)
+        wrong_port = health_port(tmp_path / "wrong.log", wrong)
+
+        def refused() -> bool:
+            status, body = healthz(wrong_port)
+            return (
+                status == 503
+                and "mqtt" in body["degraded"]
+                and "refused" in str(body["mqtt"]["last_error"])
+                and "CITYWATCH_MQTT_PASSWORD" in str(body["mqtt"]["last_error"])
+            )
+
+        assert wait_for(refused, 60), healthz(wrong_port)
+        stop(wrong)
+
+        log = tmp_path / "mqtt.log"
+        proc = spawn(tmp_path, {**env, "CITYWATCH_MQTT_PASSWORD": "s3cret"}, log,
+                     "mqtt", "--config", str(cfg), "--health-port", "0")  # fmt: skip
+        procs.append(proc)
+        hport = health_port(log, proc)
+        assert wait_for(lambda: healthz(hport)[0] == 200, 60), (healthz(hport), log.read_text()[-3000:])
+        pub = tls_client("tls-pub", port, pki.ca)
+        clients.append(pub)
+        with Collector(kafka.bootstrap, [kafka.topics.sensor_readings]) as seen:
+            pub.publish(f"{prefix}/raw/noise-xh-01", b"58")
+            assert wait_for(lambda: len(seen.values(kafka.topics.sensor_readings)) == 1, 60), log.read_text()[
+                -3000:
+            ]
+
+        broker.terminate()
+        broker.wait(30)
+        assert wait_for(lambda: "mqtt" in healthz(hport)[1]["degraded"], 60)
+        assert metric(hport, "citywatch_mqtt_connected") == 0
+        produce(kafka.bootstrap, kafka.topics.alerts, [("inc-7", alert(7, 1).to_dict())])  # while it is down
+
+        broker = private_mosquitto(tmp_path, port, pki)  # a fresh broker: the session and retained are gone
+        assert wait_for(lambda: healthz(hport)[0] == 200, 90), (healthz(hport), log.read_text()[-3000:])
+        assert metric(hport, "citywatch_mqtt_reconnects_total") >= 1
+        late = tls_client("tls-late", port, pki.ca, subscribe=f"{prefix}/out/alerts/+")
+        clients.append(late)
+        assert wait_for(lambda: len(late.messages()) >= 1, 60), log.read_text()[-3000:]
+        assert json.loads(late.messages()[-1].payload)["incident_id"] == "inc-7"
+    finally:
+        for p in procs:
+            stop(p)
+        broker.terminate()
+        broker.wait(30)

@@ -41,7 +41,6 @@ class Link:
         self.inbox: queue.Queue[Received] = queue.Queue()
         self.acked: list[int] = []
         self.published: list[tuple[OutMessage, Info]] = []
-        self.reconnects = 0
         self.session = 1
 
     def ack(self, received: Received) -> bool:
