@@ -280,6 +280,9 @@ def test_killed_bridge_loses_no_reading_and_no_alert(
             # each is the same reading (sensor_id, measured_at, value) again
             for r in readings:
                 assert r["value"] == float(stamps.index(r["measured_at"]))
+            print(
+                f"{len(readings)} readings on Kafka for {count} published ({len(readings) - count} repeated)"
+            )
         finally:
             stop(proc)
 
