@@ -43,6 +43,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "a camera's fixtures (benches, planters): list, add, remove, learn",
     ),
     "speaker": ("streams.commands.speaker", "the loudspeaker gateway: speaks commands, acknowledges them"),
+    "mqtt": (
+        "streams.commands.mqtt",
+        "the MQTT bridge: sensor readings in, alerts and dispatched cases out (QoS 1)",
+    ),
     "store": ("streams.commands.store", "the case record: history topics into a relational database"),
     "casesync": (
         "streams.commands.casesync",

@@ -2,7 +2,8 @@
 speaker, store, notify), on ``--health-port`` (0: a free port, logged; absent: no server).
 
 ``/healthz`` answers 200 ``{"status": "ok", ...}`` or 503 ``{"status": "degraded",
-"degraded": [...]}``: ``kafka`` when the broker has not answered two probes in a row
+"degraded": [...]}``: a role's own ``links`` (the MQTT bridge's ``mqtt``) when their report
+says not ``ok``, ``kafka`` when the broker has not answered two probes in a row
 (probed every 3 s over a fresh connection, as the worker does), ``activity`` when the
 role's loop has not completed a round for ``STALE_AFTER_S`` (a hung camera read, a
 stuck database), and what the role's own ``checks`` name (notify: ``robots``).
@@ -20,7 +21,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -121,8 +122,10 @@ class RoleHealth:
         *,
         stale_after_s: float = STALE_AFTER_S,
         clock: Callable[[], float] = time.time,
+        links: Mapping[str, Callable[[], dict[str, Any]]] | None = None,
     ) -> None:
         self.role = role
+        self.links = dict(links or {})  # name -> its report (a dict with "ok"), e.g. the MQTT broker
         self.bootstrap = bootstrap
         self.expected = list(expected_topics)
         self.stale_after_s = stale_after_s
@@ -153,12 +156,15 @@ class RoleHealth:
         """(HTTP status, body) of /healthz."""
         now = self.clock()
         last = self.last_activity if self.last_activity is not None else self.started_at
-        degraded = assess(
+        links = {name: report() for name, report in self.links.items()}
+        degraded = [name for name, link in links.items() if not link.get("ok")]
+        degraded += assess(
             now, last_activity=last, kafka_reachable=self.kafka.reachable, stale_after_s=self.stale_after_s
         )
         for check in self.checks:
             degraded.extend(check())
         body = {
+            **links,
             "status": "degraded" if degraded else "ok",
             "role": self.role,
             "degraded": degraded,

@@ -19,6 +19,9 @@
                                                 failed (tried again)
     citywatch_notify_events_total{outcome}      derived / queued (new in the outbox) / duplicate /
                                                 stale (older than max_age_min) / sent
+    citywatch_mqtt_messages_total{direction}    in (readings produced) / out (MQTT messages published)
+    citywatch_mqtt_reconnects_total             reconnects to the MQTT broker
+    citywatch_mqtt_connected                    1 while the bridge is connected to the MQTT broker
 """
 
 from __future__ import annotations
@@ -170,6 +173,29 @@ def notify(
             events.add_metric([outcome], float(stats.get(key, 0)))
         yield events
         yield _deadletters("notify", int(stats.get("deadletters", 0)))
+
+    return collect
+
+
+def mqtt(stats: Mapping[str, int], connected: Callable[[], bool]) -> Callable[[], Iterator[Metric]]:
+    """The MQTT bridge: messages in and out, dead letters, reconnects, the connection."""
+
+    def collect() -> Iterator[Metric]:
+        messages = CounterMetricFamily(
+            "citywatch_mqtt_messages",
+            "Readings produced from MQTT (in) and MQTT messages published (out)",
+            labels=["direction"],
+        )
+        messages.add_metric(["in"], float(stats.get("readings", 0)))
+        messages.add_metric(["out"], float(stats.get("published", 0)))
+        yield messages
+        reconnects = CounterMetricFamily("citywatch_mqtt_reconnects", "Reconnects to the MQTT broker")
+        reconnects.add_metric([], float(stats.get("reconnects", 0)))
+        yield reconnects
+        up = GaugeMetricFamily("citywatch_mqtt_connected", "1 while connected to the MQTT broker")
+        up.add_metric([], 1.0 if connected() else 0.0)
+        yield up
+        yield _deadletters("mqtt", int(stats.get("deadletters", 0)))
 
     return collect
 

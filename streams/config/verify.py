@@ -18,6 +18,7 @@ from streams.config.verify_camera import (
 from streams.config.verify_case_system import verify_case_system_categories
 from streams.config.verify_levels import verify_departments, verify_streets, verify_unit_escalation
 from streams.config.verify_map import verify_grid_polygons
+from streams.config.verify_mqtt import verify_mqtt_inputs
 from streams.config.verify_notify import verify_notify
 from streams.config.yamlmap import Finding, Loc
 
@@ -388,6 +389,7 @@ CHECKS: list[Callable[[Config], Iterator[Finding]]] = [
     verify_category_warn_hours,
     verify_case_system_categories,
     verify_notify,
+    verify_mqtt_inputs,
 ]
 
 

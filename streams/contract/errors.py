@@ -16,6 +16,7 @@
     ├── StoreError                  the case record's database is misnamed, unreachable or refuses
     ├── QueryError                  a history query's parameters are wrong (HTTP 400)
     ├── ReportError                 a report's period or breakdown is wrong (HTTP 400)
+    ├── MqttError                   the MQTT settings are wrong, or a message does not map to a reading
     ├── SpeakerError                a loudspeaker command cannot be rendered or delivered
     │   ├── SpeechError             no TTS engine, or it failed on the text
     │   ├── DriverError             the speaker's driver (file/http/command/mqtt) failed
@@ -120,6 +121,10 @@ class QueryError(CitywatchError):
 
 class ReportError(CitywatchError):
     """A report or export was asked for a period or breakdown that cannot be (a bad date, from >= to)."""
+
+
+class MqttError(CitywatchError):
+    """The MQTT connection settings are wrong, or an MQTT message does not map to a reading."""
 
 
 class SpeakerError(CitywatchError):

@@ -26,13 +26,15 @@ reading beyond that is refused (``Step.refused``) and the worker dead-letters it
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any, Literal
 
 from streams.config import Config
 from streams.config.models import Sensor, SensorRule
 from streams.config.timerange import in_range
-from streams.contract.records import SensorReading
+from streams.contract.errors import RecordError
+from streams.contract.records import SensorReading, decode
 from streams.contract.timeutil import from_iso, to_iso
 from streams.logic.clock import ahead_of_wall
 from streams.logic.rules import minute_of_day
@@ -163,6 +165,24 @@ def check_reading(
     if sensor.unit and reading.unit and _norm_unit(reading.unit) != _norm_unit(sensor.unit):
         return f"sensor {sensor.id} reports in {sensor.unit!r}, but the reading is in {reading.unit!r}"
     return None
+
+
+def accept_reading(
+    item: dict[str, Any],
+    sensors: Mapping[str, Sensor],
+    *,
+    wall_now: float | None = None,
+    max_skew_s: float | None = None,
+) -> SensorReading | str:
+    """One reading offered by a gateway (a JSON object without ``v``), decoded and checked
+    against its sensor: the reading, or why it is refused (naming the field). HTTP ingest and
+    the MQTT bridge both take readings through here."""
+    try:
+        reading = decode(SensorReading, {"v": 1, **item})
+    except RecordError as exc:
+        return str(exc)
+    reason = check_reading(reading, sensors.get(reading.sensor_id), wall_now=wall_now, max_skew_s=max_skew_s)
+    return reading if reason is None else reason
 
 
 def aggregate(samples: list[list[float]], now: float, window_s: float, how: str) -> tuple[float | None, int]:

@@ -51,9 +51,11 @@ class Broker:
     port: int
     tls: bool
     tls_ca: str | None
+    cert_file: str | None
+    key_file: str | None
     username: str | None
     password: str | None
-    client_id: str  # prefix; each connection adds its own suffix
+    client_id: str  # mqtt.client_id as a prefix; each connection adds its own suffix
     shown: str  # the URL, for messages
 
 
@@ -64,16 +66,18 @@ def broker_settings(cfg: Mqtt, environ: Mapping[str, str] = os.environ) -> Broke
     if problem:
         raise DriverError(f"{URL_ENV if environ.get(URL_ENV) else 'mqtt.url'}: {problem}")
     parts = urllib.parse.urlsplit(url)
-    tls = parts.scheme == "mqtts"
+    tls = parts.scheme == "mqtts" or cfg.tls
     username = environ.get(USERNAME_ENV) or None
     return Broker(
         host=parts.hostname or "",
         port=parts.port or (8883 if tls else 1883),
         tls=tls,
-        tls_ca=cfg.tls_ca,
+        tls_ca=cfg.ca_file,
+        cert_file=cfg.cert_file,
+        key_file=cfg.key_file,
         username=username,
         password=environ.get(PASSWORD_ENV) if username else None,
-        client_id=cfg.client_id or "citywatch",
+        client_id=cfg.client_id,
         shown=url,
     )
 
@@ -89,10 +93,13 @@ class PahoLink:
             self._client.username_pw_set(broker.username, broker.password)
         if broker.tls:
             try:
-                self._client.tls_set(ca_certs=broker.tls_ca)
+                self._client.tls_set(
+                    ca_certs=broker.tls_ca, certfile=broker.cert_file, keyfile=broker.key_file
+                )
             except (OSError, ValueError) as exc:
                 raise DriverError(
-                    f"mqtt.tls_ca {broker.tls_ca!r} is unusable ({exc}); give the PEM file of the broker's CA"
+                    f"mqtt.ca_file {broker.tls_ca!r} (or cert_file / key_file) is unusable ({exc}); "
+                    "give the PEM file of the broker's CA"
                 ) from None
         self._client.reconnect_delay_set(1, 30)
         self._client.on_connect = self._on_connect
@@ -177,7 +184,7 @@ class PahoLink:
         self._ready.set()
 
     def _on_connect_fail(self, client: Any, userdata: Any) -> None:
-        hint = "; with mqtts://, is its certificate signed by mqtt.tls_ca?" if self.broker.tls else ""
+        hint = "; with mqtts://, is its certificate signed by mqtt.ca_file?" if self.broker.tls else ""
         self._last_error = (
             f"cannot connect to {self.broker.host}:{self.broker.port} (is the broker running?{hint})"
         )

@@ -28,9 +28,9 @@ import faust
 from aiohttp import web
 
 from streams.config.models import Sensor
-from streams.contract.errors import BrokerUnavailableError, RecordError, WebError
-from streams.contract.records import SensorReading, decode
-from streams.logic.sensors import check_reading
+from streams.contract.errors import BrokerUnavailableError, WebError
+from streams.contract.records import SensorReading
+from streams.logic.sensors import accept_reading
 from streams.web.state import PRINCIPAL_KEY  # the command centre authenticated the caller
 from streams.worker.resilience import send_all_acked
 
@@ -78,15 +78,9 @@ def parse_batch(
         where = f"reading {i}: " if isinstance(data, list) else ""
         if not isinstance(item, dict):
             return [], f"{where}expected a JSON object with sensor_id, kind, value, unit, measured_at"
-        try:
-            reading = decode(SensorReading, {"v": 1, **item})
-        except RecordError as exc:
-            return [], f"{where}{exc}"
-        reason = check_reading(
-            reading, sensors.get(reading.sensor_id), wall_now=wall_now, max_skew_s=max_skew_s
-        )
-        if reason is not None:
-            return [], f"{where}{reason}"
+        reading = accept_reading(item, sensors, wall_now=wall_now, max_skew_s=max_skew_s)
+        if isinstance(reading, str):
+            return [], f"{where}{reading}"
         out.append(reading)
     if room is not None:
         for sensor_id, count in Counter(r.sensor_id for r in out).items():

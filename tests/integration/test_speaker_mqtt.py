@@ -282,7 +282,7 @@ def tls_mosquitto(tmp_path: Path) -> Iterator[PrivateBroker]:
 
 def test_the_link_speaks_tls_with_the_credentials_of_the_environment(tls_mosquitto: PrivateBroker) -> None:
     creds = {"CITYWATCH_MQTT_USERNAME": "gw", "CITYWATCH_MQTT_PASSWORD": "s3cret"}
-    link = PahoLink(broker_settings(Mqtt(url=tls_mosquitto.url, tls_ca=str(tls_mosquitto.ca)), creds), "t")
+    link = PahoLink(broker_settings(Mqtt(url=tls_mosquitto.url, ca_file=str(tls_mosquitto.ca)), creds), "t")
     got: list[bytes] = []
     arrived = threading.Event()
     link.subscribe("loop/back", lambda raw: (got.append(raw), arrived.set()))
@@ -295,7 +295,7 @@ def test_the_link_speaks_tls_with_the_credentials_of_the_environment(tls_mosquit
 
     wrong = PahoLink(
         broker_settings(
-            Mqtt(url=tls_mosquitto.url, tls_ca=str(tls_mosquitto.ca)),
+            Mqtt(url=tls_mosquitto.url, ca_file=str(tls_mosquitto.ca)),
             {**creds, "CITYWATCH_MQTT_PASSWORD": "x"},
         ),
         "t",
@@ -309,7 +309,7 @@ def test_the_link_speaks_tls_with_the_credentials_of_the_environment(tls_mosquit
     assert "check CITYWATCH_MQTT_USERNAME / CITYWATCH_MQTT_PASSWORD" in str(info.value)
 
     untrusted = PahoLink(
-        broker_settings(Mqtt(url=tls_mosquitto.url, tls_ca=str(tls_mosquitto.other_ca)), creds), "t"
+        broker_settings(Mqtt(url=tls_mosquitto.url, ca_file=str(tls_mosquitto.other_ca)), creds), "t"
     )
     try:
         with pytest.raises(LinkError) as info:
@@ -319,4 +319,4 @@ def test_the_link_speaks_tls_with_the_credentials_of_the_environment(tls_mosquit
     assert str(info.value).startswith(
         f"not connected to the MQTT broker {tls_mosquitto.url} after 3 s: cannot"
     )
-    assert "is its certificate signed by mqtt.tls_ca?" in str(info.value)
+    assert "is its certificate signed by mqtt.ca_file?" in str(info.value)

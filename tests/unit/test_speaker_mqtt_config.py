@@ -32,7 +32,7 @@ WAV = chime(22050).to_wav()
 
 def test_mqtt_keys_parse(sample_config_text: str) -> None:
     text = with_speaker_lines(sample_config_text, MQTT + ", timeout_s: 4, retries: 1}\n")
-    cfg = parse_config(text + "mqtt: {url: 'mqtts://broker.city:8884', client_id: cw, tls_ca: ca.pem}\n")
+    cfg = parse_config(text + "mqtt: {url: 'mqtts://broker.city:8884', client_id: cw, ca_file: ca.pem}\n")
     drv = cfg.speaker("spk-hp-01").driver
     assert (drv.type, drv.topic, drv.ack_topic, drv.payload) == (
         "mqtt",
@@ -40,7 +40,11 @@ def test_mqtt_keys_parse(sample_config_text: str) -> None:
         "speakers/spk-hp-01/ack",
         "command",
     )
-    assert (cfg.mqtt.url, cfg.mqtt.client_id, cfg.mqtt.tls_ca) == ("mqtts://broker.city:8884", "cw", "ca.pem")
+    assert (cfg.mqtt.url, cfg.mqtt.client_id, cfg.mqtt.ca_file) == (
+        "mqtts://broker.city:8884",
+        "cw",
+        "ca.pem",
+    )
     assert parse_config(sample_config_text).mqtt.url == "mqtt://127.0.0.1:1883"
 
 
@@ -121,7 +125,7 @@ def test_the_environment_names_the_broker_and_the_credentials() -> None:
         "CITYWATCH_MQTT_USERNAME": "gw",
         "CITYWATCH_MQTT_PASSWORD": "s3cret",
     }
-    tls = broker_settings(Mqtt(url="mqtt://ignored:1883", tls_ca="ca.pem", client_id="cw"), env)
+    tls = broker_settings(Mqtt(url="mqtt://ignored:1883", ca_file="ca.pem", client_id="cw"), env)
     assert (tls.host, tls.port, tls.tls, tls.tls_ca, tls.client_id) == ("mq.city", 8883, True, "ca.pem", "cw")
     assert (tls.username, tls.password) == ("gw", "s3cret")
     assert broker_settings(Mqtt(), {"CITYWATCH_MQTT_PASSWORD": "x"}).password is None  # no user, no password
