@@ -46,7 +46,7 @@ def env_file() -> dict[str, str]:
 
 def test_the_roles_all_have_units() -> None:
     names = {p.name for p in UNITS}
-    for role in ("worker", "speaker", "store", "mqtt"):
+    for role in ("worker", "speaker", "store", "notify", "mqtt", "casesync"):
         assert f"citywatch-{role}.service" in names
     for role in ("edge", "capture", "detect"):
         assert f"citywatch-{role}@.service" in names
