@@ -23,16 +23,15 @@ from pathlib import Path
 from streams.config.camera import DecodeMode
 from streams.contract.errors import UsageError
 
-DEFAULT_CLIP = Path(__file__).resolve().parents[1].parent / "shared" / "media" / "street-shopfronts.mp4"
 MODES = ("all", "sampled", "keyframes")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--source",
-        default=None,
+        required=True,
         metavar="CLIP",
-        help=f"video file to read (default {DEFAULT_CLIP} where it exists)",
+        help="video file to read (e.g. a 1080p recording of one of the district's cameras)",
     )
     parser.add_argument(
         "--detect-fps", type=float, default=1.0, metavar="F", help="sampling rate (default 1)"
@@ -114,9 +113,7 @@ def measure(source: str, mode: str, detect_fps: float, frames: int, tally: Tally
 def run(args: argparse.Namespace) -> int:
     from streams.commands.bench import result_line
 
-    source = args.source or (str(DEFAULT_CLIP) if DEFAULT_CLIP.is_file() else None)
-    if source is None:
-        raise UsageError(f"no clip at {DEFAULT_CLIP}: give --source a video file")
+    source = args.source
     if not Path(source).is_file():
         raise UsageError(f"no video file at {source}: give --source a video file")
     if not 0 < args.detect_fps <= 60:

@@ -1,11 +1,12 @@
 """Cost of the static-object step: milliseconds per frame of ``CameraStatic.update`` on a clip.
 
     python -m detectors.bench_static --config tests/data/static-cameras.yaml \\
-        --camera cam-street-static --clip ../shared/media/street-shopfronts.mp4 --width 1920
+        --camera cam-street-static --clip CLIP.mp4 --width 1920
 
-The clip's frames (every ``--every``-th, resized to ``--width``) go through the camera's static
-step after its learning period, with two person boxes to mask; the step alone is timed (no
-model). Prints the median and p90 and, as its last line, ``RESULT static_ms_p50=… static_ms_p90=…``.
+``CLIP.mp4``: a recording of a street (the README's figures: a 1080p street clip). Its frames
+(every ``--every``-th, resized to ``--width``) go through the camera's static step after its
+learning period, with two person boxes to mask; the step alone is timed (no model). Prints the
+median and p90 and, as its last line, ``RESULT static_ms_p50=… static_ms_p90=…``.
 """
 
 from __future__ import annotations

@@ -18,7 +18,8 @@
                                                 group-chat messages: sent (one event) / digest /
                                                 failed (tried again)
     citywatch_notify_events_total{outcome}      derived / queued (new in the outbox) / duplicate /
-                                                stale (older than max_age_min) / sent
+                                                stale (older than max_age_min) / refused (past
+                                                max_waiting) / sent
     citywatch_mqtt_messages_total{direction}    in (readings produced) / out (MQTT messages published)
     citywatch_mqtt_reconnects_total             reconnects to the MQTT broker
     citywatch_mqtt_connected                    1 while the bridge is connected to the MQTT broker
@@ -168,6 +169,7 @@ def notify(
             ("queued", "queued"),
             ("duplicate", "duplicates"),
             ("stale", "stale"),
+            ("refused", "refused"),
             ("sent", "events_sent"),
         ):
             events.add_metric([outcome], float(stats.get(key, 0)))

@@ -77,3 +77,9 @@ class Notify(Base):
     keep_sent: int = Field(
         20000, ge=100, description="Sent events the outbox remembers (oldest forgotten first)"
     )
+    max_waiting: int = Field(
+        10000,
+        ge=100,
+        description="Events one robot may have waiting (a robot down for long); more are refused: "
+        "counted in the metrics and logged, never queued",
+    )

@@ -3,8 +3,8 @@ and robot. Adding is ``INSERT OR IGNORE``: an event derived again (a redelivered
 history entry in a later alert, a restart) adds nothing, and one sent is never sent again. The
 role commits its Kafka offsets only after the rows are in the file, so nothing read is lost;
 rows leave when sent (``sent`` set). Bounded: ``prune`` keeps the newest ``keep`` sent rows;
-what waits is never pruned (it is bounded by what the robots take, and the health says when a
-robot keeps failing)."""
+what waits is never pruned (at most ``notify.max_waiting`` a robot: the role refuses more; the
+health says when a robot keeps failing)."""
 
 from __future__ import annotations
 
@@ -60,6 +60,12 @@ class Outbox:
             (robot, limit),
         )
         return [Event.from_json(json.loads(body)) for (body,) in rows]
+
+    def waiting_count(self, robot: str) -> int:
+        (count,) = self.db.execute(
+            "SELECT COUNT(*) FROM outbox WHERE robot = ? AND sent IS NULL", (robot,)
+        ).fetchone()
+        return int(count)
 
     def mark_sent(self, robot: str, keys: Iterable[str], now: float) -> None:
         self.db.executemany(

@@ -184,6 +184,23 @@ class Notifier:
     def failing(self) -> list[str]:
         return [robot for robot, pace in self.paces.items() if pace.failing]
 
+    def admit(self, rows: list[tuple[ev.Event, str]]) -> list[tuple[ev.Event, str]]:
+        """The rows whose robot has room: at most ``notify.max_waiting`` waiting a robot (one down
+        for long); the others are refused, counted and logged."""
+        cap = self.cfg.notify.max_waiting
+        room: dict[str, int] = {}
+        kept: list[tuple[ev.Event, str]] = []
+        for event, robot in rows:
+            if robot not in room:
+                room[robot] = cap - self.outbox.waiting_count(robot)
+            if room[robot] <= 0:
+                self.stats["refused"] += 1
+                logger.warning("notify: robot %s has %d events waiting; %s refused", robot, cap, event.key)
+                continue
+            room[robot] -= 1
+            kept.append((event, robot))
+        return kept
+
     # -- the loop
     def handle(self, polled: dict[Any, list[Any]], now: float) -> None:
         rows: list[tuple[ev.Event, str]] = []
@@ -203,6 +220,7 @@ class Notifier:
                 self.stats["events"] += len(events)
                 rows.extend(self.route(events, now))
         try:
+            rows = self.admit(rows)
             added = self.outbox.add(rows, now)
             self._publish(letters)
         except (sqlite3.Error, KafkaError) as exc:

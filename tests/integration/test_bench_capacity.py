@@ -35,9 +35,9 @@ def bench(*args: str) -> subprocess.CompletedProcess[str]:
 def test_bench_capacity_one_step_prints_its_table_result_and_curve(tmp_path: Path) -> None:
     plot = tmp_path / "img" / "capacity.svg"
     # limits no loaded machine can miss: the step passes, so the report names it as the capacity
-    out = bench(
-        "--steps", "1", "--step-s", "10", "--max-p99-ms", "60000", "--max-dropped", "1", "--plot", str(plot)
-    )
+    clips = ["--source", str(MEDIA / "street-shopfronts.mp4"), "--source", str(MEDIA / "parking-lot.mp4")]
+    limits = ["--max-p99-ms", "60000", "--max-dropped", "1"]
+    out = bench(*clips, "--steps", "1", "--step-s", "10", *limits, "--plot", str(plot))
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     lines = out.stdout.strip().splitlines()
     header = next(i for i, line in enumerate(lines) if line.split()[:1] == ["cameras"])

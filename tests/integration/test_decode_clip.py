@@ -94,7 +94,19 @@ def test_key_frames_are_those_of_reading_every_frame(frames: list[tuple[float, s
 @needs_clip
 def test_bench_decode_prints_a_result_line() -> None:
     out = subprocess.run(
-        [sys.executable, "-m", "streams.cli", "bench", "decode", "--frames", "2", "--rounds", "1"],
+        [
+            sys.executable,
+            "-m",
+            "streams.cli",
+            "bench",
+            "decode",
+            "--source",
+            str(CLIP),
+            "--frames",
+            "2",
+            "--rounds",
+            "1",
+        ],
         capture_output=True,
         text=True,
         timeout=300,

@@ -44,8 +44,6 @@ if TYPE_CHECKING:
 
     from streams.contract.topics import Topics
 
-SHARED_MEDIA = Path(__file__).resolve().parents[3].parent / "shared" / "media"
-DEFAULT_CLIPS = ("street-shopfronts.mp4", "parking-lot.mp4")
 DEFAULT_STEPS = "1,2,4,8,12,16,24,32"
 
 
@@ -53,11 +51,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--source",
         action="append",
-        default=None,
+        required=True,
         metavar="FILE",
-        help="a video file the cameras play, in turn (repeatable; default: "
-        + " and ".join(DEFAULT_CLIPS)
-        + " from ../shared/media)",
+        help="a video file the cameras play, in turn (repeatable): busy street footage",
     )
     parser.add_argument(
         "--steps",
@@ -169,24 +165,15 @@ def bench_config(var: Path, urls: dict[str, str], args: argparse.Namespace) -> s
     )
 
 
-def clips(sources: list[str] | None) -> list[Path]:
-    """The footage to play: ``--source`` files, else the shared clips, else a clear error."""
+def clips(sources: list[str]) -> list[Path]:
+    """The footage to play: the ``--source`` files (a clear error for one that is not there)."""
     from streams.contract.errors import SourceError
 
-    if sources:
-        paths = [Path(s) for s in sources]
-        missing = [str(p) for p in paths if not p.is_file()]
-        if missing:
-            raise SourceError(f"--source: no video file {', '.join(missing)}")
-        return paths
-    for folder in (Path.cwd().parent / "shared" / "media", SHARED_MEDIA):
-        found = [folder / name for name in DEFAULT_CLIPS if (folder / name).is_file()]
-        if found:
-            return found
-    raise SourceError(
-        f"no footage to play: pass --source FILE.mp4 (repeatable), or put {' / '.join(DEFAULT_CLIPS)} "
-        f"in ../shared/media (looked in {Path.cwd().parent / 'shared' / 'media'} and {SHARED_MEDIA})"
-    )
+    paths = [Path(s) for s in sources]
+    missing = [str(p) for p in paths if not p.is_file()]
+    if missing:
+        raise SourceError(f"--source: no video file {', '.join(missing)}")
+    return paths
 
 
 def _scrape(port: int) -> dict[str, float]:

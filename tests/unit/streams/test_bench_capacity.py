@@ -170,7 +170,9 @@ def test_cpu_seconds_counts_this_process() -> None:
 def test_bench_config_is_a_valid_configuration_with_a_zone_grid(tmp_path: Path) -> None:
     parser = argparse.ArgumentParser()
     capacity.add_arguments(parser)
-    args = parser.parse_args(["--grid", "3", "--backend", "openvino", "--imgsz", "320"])
+    args = parser.parse_args(
+        ["--source", "clip.mp4", "--grid", "3", "--backend", "openvino", "--imgsz", "320"]
+    )
     urls = {"cam-00": "http://127.0.0.1:1/cam-00.mjpg", "cam-01": "http://127.0.0.1:1/cam-01.mjpg"}
     cfg = parse_config(capacity.bench_config(tmp_path, urls, args), "cameras.yaml")
     assert cfg.model.backend == "openvino" and cfg.model.imgsz == 320

@@ -154,3 +154,15 @@ def test_a_poll_the_outbox_cannot_take_is_read_again_and_not_committed(tmp_path:
     n.handle(polled, T0)  # redelivered: nothing new
     assert [c[TopicPartition("t.dispatch", 0)].offset for c in n._consumer.commits] == [9, 9]
     assert (n.stats["queued"], n.stats["duplicates"], n.stats["retries"]) == (2, 2, 1)
+
+
+def test_a_robot_with_max_waiting_events_waiting_gets_no_more(tmp_path: Path) -> None:
+    cfg = parse(notify_site([WECOM], [{"robots": ["wx"]}], max_waiting=100))
+    n = Notifier(cfg, NotifyOptions("127.0.0.1:9", Topics("t.")), Outbox(tmp_path / "n.db"),
+                 post=Robots(), clock=Clock(T0), env=ENV)  # fmt: skip
+    queue(n, range(98), T0)
+    rows = n.route(
+        [e for i in range(98, 103) for e in n.events_of("dispatch", case(i, at=T0).to_bytes())], T0
+    )
+    assert [e.key for e, _ in n.admit(rows)] == ["dispatched:case-98", "dispatched:case-99"]
+    assert n.stats["refused"] == 3 and n.outbox.waiting_count("wx") == 98
